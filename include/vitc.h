@@ -1,0 +1,130 @@
+/* vitc — Vision Transformers in C.
+ *
+ * The whole public API lives in this header. Every symbol starts with vitc_ / VITC_.
+ * Objects are opaque handles created by *_load / *_new and released by *_free.
+ * Functions that can fail return a vitc_status; on failure vitc_last_error() holds a
+ * one-line message naming the file and the problem (per thread).
+ */
+#ifndef VITC_H
+#define VITC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VITC_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+typedef enum vitc_status {
+    VITC_OK = 0,
+    VITC_ERR_ARG,         /* bad argument or option */
+    VITC_ERR_IO,          /* a file could not be opened, read or written */
+    VITC_ERR_FORMAT,      /* corrupt or unsupported file content */
+    VITC_ERR_SHAPE,       /* a tensor has the wrong shape or dtype */
+    VITC_ERR_MISSING,     /* a required tensor is absent */
+    VITC_ERR_UNSUPPORTED, /* valid input that vitc does not handle */
+    VITC_ERR_NOMEM,       /* out of memory */
+    VITC_ERR_LIMIT        /* input exceeds a safety limit (e.g. image too large) */
+} vitc_status;
+
+/* Short fixed name of a status, e.g. "format error". */
+const char *vitc_status_name(vitc_status status);
+/* Detailed message of the last failure on this thread ("" when none). */
+const char *vitc_last_error(void);
+
+/* ---------------------------------------------------------------- images */
+typedef struct vitc_image vitc_image; /* 8-bit RGB, rows top to bottom */
+
+/* Decodes JPEG, PNG or PPM/PGM (detected from the content), converted to RGB as
+ * PIL's Image.convert('RGB') does (alpha dropped, 16-bit reduced to 8, gray replicated). */
+vitc_status vitc_image_load(const char *path, vitc_image **out);
+vitc_status vitc_image_decode(const void *data, size_t size, vitc_image **out);
+/* Copies width*height*3 bytes of interleaved RGB. */
+vitc_status vitc_image_from_rgb(int width, int height, const uint8_t *rgb, vitc_image **out);
+int vitc_image_width(const vitc_image *img);
+int vitc_image_height(const vitc_image *img);
+const uint8_t *vitc_image_pixels(const vitc_image *img);
+void vitc_image_free(vitc_image *img);
+
+/* ---------------------------------------------------------------- preprocessing */
+typedef enum vitc_interp {
+    VITC_INTERP_BICUBIC = 0,
+    VITC_INTERP_BILINEAR = 1
+} vitc_interp;
+
+typedef struct vitc_preprocess_params {
+    int size;        /* output is size x size */
+    float crop_pct;  /* resize target = floor(size / crop_pct), then center crop */
+    vitc_interp interp;
+    float mean[3];
+    float std[3];
+    int squash;      /* 1: resize both sides to floor(size / crop_pct) (HF processors) instead of the shorter one */
+} vitc_preprocess_params;
+
+/* timm ViT augreg defaults: 224, crop_pct 0.9, bicubic, mean = std = 0.5. */
+vitc_preprocess_params vitc_preprocess_default_params(void);
+
+/* Writes 3*size*size floats, channel-major (C x H x W), into out. */
+vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params *params, float *out);
+
+/* ---------------------------------------------------------------- models */
+typedef struct vitc_model vitc_model;
+
+typedef struct vitc_load_params {
+    int heads;               /* attention heads when the file does not say (0: dim / 64) */
+    const char *labels_path; /* class names, one per line (NULL: from the model files) */
+    const char *config_path; /* Hugging Face config.json (NULL: looked for beside the weights) */
+    int threads;             /* 0: $VITC_NUM_THREADS, else every core */
+} vitc_load_params;
+
+vitc_load_params vitc_load_default_params(void);
+
+/* Loads a safetensors checkpoint with vitc, timm or Hugging Face parameter names. */
+vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vitc_model **out);
+void vitc_model_free(vitc_model *model);
+
+typedef enum vitc_pool { VITC_POOL_TOKEN = 0, VITC_POOL_AVG = 1 } vitc_pool;
+
+typedef struct vitc_model_info {
+    const char *name;        /* architecture name, e.g. "vit_tiny_patch16_224", or "custom" */
+    const char *source;      /* "vitc", "timm" or "hf" */
+    int dim, depth, heads, mlp_dim;
+    int patch_size, image_size, in_chans;
+    int num_classes;
+    int class_token, dist_token, reg_tokens, num_prefix_tokens;
+    int no_embed_class, pre_norm, qkv_bias, qk_norm, layer_scale, fc_norm;
+    vitc_pool pool;
+    float ln_eps;
+    int64_t num_params;
+    double flops;            /* forward FLOPs (2 x multiply-adds) per image at image_size */
+    int has_labels;
+    vitc_preprocess_params preprocess;
+} vitc_model_info;
+
+void vitc_model_get_info(const vitc_model *model, vitc_model_info *out);
+/* Class name, or NULL when the model has none. */
+const char *vitc_model_label(const vitc_model *model, int class_index);
+/* Forward FLOPs per image at the given input size. */
+double vitc_model_flops(const vitc_model *model, int height, int width);
+void vitc_model_set_threads(vitc_model *model, int threads);
+
+/* Runs n preprocessed images (n x 3 x height x width floats) and writes n x num_classes logits.
+ * height and width must be multiples of the patch size; position embeddings are resampled
+ * when they differ from the model's image size. */
+vitc_status vitc_model_classify(vitc_model *model, const float *images, int n, int height, int width,
+                                float *logits);
+/* Pooled, normalized features before the head: n x dim floats. */
+vitc_status vitc_model_embed(vitc_model *model, const float *images, int n, int height, int width,
+                             float *features);
+
+/* ---------------------------------------------------------------- helpers */
+/* Softmax over n logits, then the k best: indices in idx[k], probabilities in prob[k]. */
+void vitc_topk(const float *logits, int n, int k, int *idx, float *prob);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VITC_H */

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package vitc's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped, so repeated calls are cheap.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --data     also the datasets and photographs (training, examples)
+set -euo pipefail
+
+build_pkgs=(build-essential clang llvm libomp-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
+test_pkgs=(python3 python3-numpy python3-torch python3-torchvision python3-pil darknet python3-skimage)
+data_pkgs=(dataset-fashion-mnist opencv-doc)
+
+want=("${build_pkgs[@]}" "${test_pkgs[@]}")
+[[ "${1:-}" == "--data" ]] && want+=("${data_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

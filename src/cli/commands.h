@@ -1,0 +1,15 @@
+/* One function per CLI command; each parses its own options and returns the exit status. */
+#ifndef VT_CLI_COMMANDS_H
+#define VT_CLI_COMMANDS_H
+
+typedef struct vt_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} vt_command;
+
+int cmd_classify(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+
+#endif

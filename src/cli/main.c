@@ -1,0 +1,38 @@
+/* vitc command-line entry: dispatches to one command per file. */
+#include "cli/commands.h"
+#include "vitc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const vt_command commands[] = {
+    {"classify", "classify images (top-k labels, JSON, logits)", cmd_classify},
+    {"info", "describe a model: architecture, parameters, FLOPs, preprocessing, labels", cmd_info},
+    {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *fp) {
+    fprintf(fp, "vitc %s — Vision Transformers in C\n\nusage: vitc COMMAND [options]\n\ncommands:\n", VITC_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'vitc COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("vitc %s\n", VITC_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vitc: unknown command '%s' (see vitc --help)\n", argv[1]);
+    return 2;
+}

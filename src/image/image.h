@@ -1,0 +1,27 @@
+/* Internal image representation and decoders. */
+#ifndef VT_IMAGE_H
+#define VT_IMAGE_H
+
+#include "vitc.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decoders refuse images with more pixels than this (decompression bombs). */
+#define VT_IMAGE_MAX_PIXELS (64u * 1024u * 1024u)
+#define VT_IMAGE_MAX_SIDE 32768
+
+struct vitc_image {
+    int width, height;
+    uint8_t *rgb; /* width*height*3, interleaved */
+};
+
+vitc_status vt_image_alloc(int width, int height, vitc_image **out);
+
+/* Each decoder: name is used in messages; returns RGB as PIL's convert('RGB'). */
+vitc_status vt_decode_jpeg(const uint8_t *data, size_t size, const char *name, vitc_image **out);
+vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vitc_image **out);
+vitc_status vt_decode_pnm(const uint8_t *data, size_t size, const char *name, vitc_image **out);
+/* Detects the format from the magic bytes. */
+vitc_status vt_decode_image(const uint8_t *data, size_t size, const char *name, vitc_image **out);
+
+#endif

@@ -1,0 +1,21 @@
+/* Separable antialiased resampling with PIL's semantics:
+ * for a downscale by s > 1 the filter support is scaled by s (antialias); bicubic uses a = -0.5;
+ * pixel centres at (i + 0.5) * s; weights outside the image are dropped and the rest renormalized.
+ * This is also what torch.nn.functional.interpolate(..., antialias=True, align_corners=False)
+ * computes, so the float version serves position-embedding resampling. */
+#ifndef VT_RESAMPLE_H
+#define VT_RESAMPLE_H
+
+#include "vitc.h"
+#include <stdint.h>
+
+/* 8-bit interleaved images: horizontal pass then vertical, each rounded and clamped to
+ * 0..255 as PIL does for 'RGB' images (so results match PIL to within one level). */
+vitc_status vt_resample_u8(const uint8_t *src, int width, int height, int channels,
+                           uint8_t *dst, int out_width, int out_height, vitc_interp interp);
+
+/* float planes (channels x height x width, channel-major), no rounding. */
+vitc_status vt_resample_f32(const float *src, int channels, int height, int width,
+                            float *dst, int out_height, int out_width, vitc_interp interp);
+
+#endif

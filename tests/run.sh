@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every vitc test: reference fixtures (regenerated with live PyTorch), C unit tests,
+# CLI tests. Usage: tests/run.sh [BUILD_DIR]. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+PY=${PYTHON:-/usr/bin/python3}
+export VITC_FIXTURES=${VITC_FIXTURES:-$PWD/tests/fixtures/gen}
+export VITC=$PWD/$BUILD/vitc
+export VITC_BUILD=$PWD/$BUILD
+
+# Fixtures: the committed reference script run against live PyTorch. Regenerated when the
+# script is newer than the stamp, so repeated runs are quick.
+stamp=$VITC_FIXTURES/.stamp
+if [[ ! -f $stamp || tests/ref -nt $stamp || -n "$(find tests/ref -newer "$stamp" -name '*.py' 2>/dev/null)" ]]; then
+  if $PY -c 'import torch, torchvision, PIL' 2>/dev/null; then
+    echo "== generating reference fixtures with PyTorch into $VITC_FIXTURES"
+    mkdir -p "$VITC_FIXTURES"
+    for gen in tests/ref/make_*.py; do
+      $PY "$gen" --out "$VITC_FIXTURES" || { echo "fixture generation failed: $gen"; exit 1; }
+    done
+    touch "$stamp"
+  else
+    echo "== PyTorch not available: using committed fixtures in tests/fixtures/small"
+    export VITC_FIXTURES=$PWD/tests/fixtures/small
+  fi
+fi
+
+passed=0; failed=0; failed_names=()
+tally() { # parse "name: N passed, M failed" lines from a test's output
+  local out=$1 name=$2 rc=$3 p f
+  p=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -1 | awk '{print $1}')
+  f=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -1 | awk '{print $3}')
+  p=${p:-0}; f=${f:-0}
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  ((f)) && failed_names+=("$name")
+}
+
+for t in "$BUILD"/tests/test_*; do
+  [[ -x $t ]] || continue
+  name=$(basename "$t")
+  out=$("$t" 2>&1); rc=$?
+  printf '%s\n' "$out" | grep -E 'FAIL|passed' | sed "s/^/  /"
+  [[ $rc -ne 0 ]] && printf '%s\n' "$out" | tail -20 | sed "s/^/    | /"
+  tally "$out" "$name" $rc
+done
+
+for t in tests/cli/test_*.sh; do
+  [[ -f $t ]] || continue
+  name=$(basename "$t" .sh)
+  out=$(bash "$t" 2>&1); rc=$?
+  printf '%s\n' "$out" | grep -E 'FAIL|passed' | sed "s/^/  /"
+  tally "$out" "$name" $rc
+done
+
+((failed)) && echo "failed: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,45 @@
+/* Minimal test harness: CHECK records a failure and continues; each test binary prints
+ * "<name>: N passed, N failed" and exits non-zero on any failure. */
+#ifndef VT_CHECK_H
+#define VT_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_passed, check_failed;
+
+#define CHECK(cond, ...)                                                             \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            check_passed++;                                                          \
+        } else {                                                                     \
+            check_failed++;                                                          \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
+            fprintf(stderr, __VA_ARGS__);                                            \
+            fprintf(stderr, "\n");                                                   \
+        }                                                                            \
+    } while (0)
+
+/* Directory of generated reference fixtures (tests/run.sh sets VITC_FIXTURES). */
+static inline const char *fixture_dir(void) {
+    const char *d = getenv("VITC_FIXTURES");
+    return d ? d : "tests/fixtures/gen";
+}
+
+static inline float max_abs_diff(const float *a, const float *b, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= m)) m = d; /* NaN propagates as a failure */
+    }
+    return m;
+}
+
+static inline int check_report(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+#endif
