@@ -1,4 +1,210 @@
-/* Placeholder until the model lands (this file is replaced in the core issue's work). */
+/* vitc classify MODEL IMAGE...: top-k classes per image, as text or JSON lines. */
 #include "cli/commands.h"
+#include "cli/model_opts.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "vitc.h"
+
 #include <stdio.h>
-int cmd_classify(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "vitc classify: not built yet\n"); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+typedef struct batch {
+    int n, cap, h, w;
+    float *data;          /* n x 3 x h x w */
+    const char **files;   /* the source file of each image */
+    int *sub;             /* index inside an N x C x H x W .npy (-1 for single images) */
+} batch;
+
+typedef struct classify_ctx {
+    vitc_model *model;
+    int top, json, logits, num_classes, chans;
+    float *out;
+} classify_ctx;
+
+static void print_result(const classify_ctx *c, const char *file, int sub, const float *logits) {
+    int k = c->top < c->num_classes ? c->top : c->num_classes;
+    int idx[k > 0 ? k : 1];
+    float prob[k > 0 ? k : 1];
+    vitc_topk(logits, c->num_classes, k, idx, prob);
+    if (c->json) {
+        vt_strbuf b = {0};
+        vt_strbuf_append(&b, "{\"file\":", 8);
+        vt_strbuf_json_string(&b, file);
+        if (sub >= 0) vt_strbuf_printf(&b, ",\"index\":%d", sub);
+        vt_strbuf_append(&b, ",\"top\":[", 8);
+        for (int i = 0; i < k; i++) {
+            const char *label = vitc_model_label(c->model, idx[i]);
+            vt_strbuf_printf(&b, "%s{\"index\":%d,\"label\":", i ? "," : "", idx[i]);
+            if (label) vt_strbuf_json_string(&b, label);
+            else vt_strbuf_append(&b, "null", 4);
+            vt_strbuf_printf(&b, ",\"prob\":%.6g}", (double)prob[i]);
+        }
+        vt_strbuf_append(&b, "]", 1);
+        if (c->logits) {
+            vt_strbuf_append(&b, ",\"logits\":[", 11);
+            for (int i = 0; i < c->num_classes; i++) vt_strbuf_printf(&b, "%s%.9g", i ? "," : "", (double)logits[i]);
+            vt_strbuf_append(&b, "]", 1);
+        }
+        vt_strbuf_append(&b, "}", 1);
+        if (!b.failed) printf("%s\n", b.data);
+        vt_strbuf_free(&b);
+        return;
+    }
+    if (sub >= 0) printf("%s[%d]\n", file, sub);
+    else printf("%s\n", file);
+    for (int i = 0; i < k; i++) {
+        const char *label = vitc_model_label(c->model, idx[i]);
+        printf("  %7.4f  %5d  %s\n", (double)prob[i], idx[i], label ? label : "");
+    }
+    if (c->logits) {
+        printf("  logits:");
+        for (int i = 0; i < c->num_classes; i++) printf(" %.6g", (double)logits[i]);
+        printf("\n");
+    }
+}
+
+static int flush(classify_ctx *c, batch *b) {
+    if (!b->n) return 0;
+    if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) {
+        fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
+        return 1;
+    }
+    for (int i = 0; i < b->n; i++) print_result(c, b->files[i], b->sub[i], c->out + (size_t)i * c->num_classes);
+    fflush(stdout);
+    b->n = 0;
+    return 0;
+}
+
+/* Appends one 3 x h x w image; flushes first when the batch is full or the size changes. */
+static int push(classify_ctx *c, batch *b, const char *file, int sub, const float *img, int h, int w) {
+    if (b->n && (b->n == b->cap || h != b->h || w != b->w) && flush(c, b)) return 1;
+    size_t sz = (size_t)c->chans * h * w;
+    if (!b->n && (h != b->h || w != b->w)) {
+        float *d = realloc(b->data, sizeof(float) * sz * b->cap);
+        if (!d) {
+            fprintf(stderr, "vitc classify: %s: out of memory\n", file);
+            return 1;
+        }
+        b->data = d;
+        b->h = h;
+        b->w = w;
+    }
+    memcpy(b->data + sz * b->n, img, sizeof(float) * sz);
+    b->files[b->n] = file;
+    b->sub[b->n] = sub;
+    b->n++;
+    return 0;
+}
+
+int cmd_classify(int argc, char **argv) {
+    vt_model_opts mo;
+    int top = 5, json = 0, logits = 0, batch_size = 8;
+    vt_option opts[VT_MODEL_OPTS_COUNT + 4];
+    vt_model_opts_bind(&mo, opts);
+    vt_option own[4] = {
+        {"top", VT_OPT_INT, &top, "how many classes to print per image (default 5)", 0},
+        {"json", VT_OPT_FLAG, &json, "one JSON object per image", 0},
+        {"logits", VT_OPT_FLAG, &logits, "also print every logit", 0},
+        {"batch", VT_OPT_INT, &batch_size, "images per forward pass (default 8)", 0},
+    };
+    memcpy(opts + VT_MODEL_OPTS_COUNT, own, sizeof own);
+    const char *pos[4096];
+    int npos;
+    int r = vt_parse_args("classify",
+                          "vitc classify MODEL IMAGE... [--top K] [--json] [--logits] [--batch N] [--threads N]\n"
+                          "IMAGE is a JPEG, PNG or PPM/PGM file, or a preprocessed float32 .npy (C x H x W or "
+                          "N x C x H x W)",
+                          argc, argv, opts, VT_MODEL_OPTS_COUNT + 4, pos, 4096, &npos);
+    if (r) return r == 1 ? 0 : 2;
+    if (npos < 2) {
+        fprintf(stderr, "vitc classify: needs a MODEL and at least one IMAGE (see vitc classify --help)\n");
+        return 2;
+    }
+    if (top <= 0 || batch_size <= 0 || batch_size > 4096) {
+        fprintf(stderr, "vitc classify: --top and --batch must be positive (batch at most 4096)\n");
+        return 2;
+    }
+    vitc_model *m = vt_model_opts_load("classify", pos[0], &mo, opts);
+    if (!m) return 1;
+    vitc_preprocess_params pp;
+    if (vt_model_opts_preprocess("classify", m, &mo, opts, &pp)) {
+        vitc_model_free(m);
+        return 2;
+    }
+    vitc_model_info info;
+    vitc_model_get_info(m, &info);
+    if (!info.num_classes) {
+        fprintf(stderr, "vitc classify: %s: the model has no classification head\n", pos[0]);
+        vitc_model_free(m);
+        return 1;
+    }
+    if (!strncmp(info.name, "untrained", 9))
+        fprintf(stderr, "vitc classify: note: %s is an untrained model with random weights; its labels mean nothing\n",
+                pos[0]);
+    classify_ctx c = {m, top, json, logits, info.num_classes, info.in_chans, NULL};
+    batch b = {0, batch_size, 0, 0, NULL, NULL, NULL};
+    c.out = malloc(sizeof(float) * (size_t)batch_size * info.num_classes);
+    b.files = malloc(sizeof *b.files * (size_t)batch_size);
+    b.sub = malloc(sizeof *b.sub * (size_t)batch_size);
+    float *img = malloc(sizeof(float) * 3 * (size_t)pp.size * pp.size);
+    int rc = (!c.out || !b.files || !b.sub || !img) ? 1 : 0;
+    if (rc) fprintf(stderr, "vitc classify: out of memory\n");
+    for (int i = 1; i < npos && !rc; i++) {
+        const char *file = pos[i];
+        if (ends_with(file, ".npy")) {
+            vt_npy a;
+            if (vt_npy_read(file, &a) != VITC_OK) {
+                fprintf(stderr, "vitc classify: %s\n", vitc_last_error());
+                rc = 1;
+                break;
+            }
+            int four = a.ndim == 4;
+            if (!(a.ndim == 3 || four) || a.shape[four] != info.in_chans) {
+                fprintf(stderr, "vitc classify: %s: expected a float32 array of %d x H x W or N x %d x H x W\n", file,
+                        info.in_chans, info.in_chans);
+                vt_npy_free(&a);
+                rc = 1;
+                break;
+            }
+            int n = four ? (int)a.shape[0] : 1, h = (int)a.shape[1 + four], w = (int)a.shape[2 + four];
+            for (int k = 0; k < n && !rc; k++)
+                rc = push(&c, &b, file, four ? k : -1, a.data + (size_t)k * info.in_chans * h * w, h, w);
+            vt_npy_free(&a);
+            continue;
+        }
+        if (info.in_chans != 3) {
+            fprintf(stderr, "vitc classify: %s: the model takes %d channels; give it a preprocessed .npy\n", file,
+                    info.in_chans);
+            rc = 1;
+            break;
+        }
+        vitc_image *im;
+        if (vitc_image_load(file, &im) != VITC_OK) {
+            fprintf(stderr, "vitc classify: %s\n", vitc_last_error());
+            rc = 1;
+            break;
+        }
+        vitc_status s = vitc_preprocess(im, &pp, img);
+        vitc_image_free(im);
+        if (s != VITC_OK) {
+            fprintf(stderr, "vitc classify: %s: %s\n", file, vitc_last_error());
+            rc = 1;
+            break;
+        }
+        rc = push(&c, &b, file, -1, img, pp.size, pp.size);
+    }
+    if (!rc) rc = flush(&c, &b);
+    free(img);
+    free(c.out);
+    free(b.data);
+    free(b.files);
+    free(b.sub);
+    vitc_model_free(m);
+    return rc;
+}

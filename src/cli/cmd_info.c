@@ -1,4 +1,94 @@
-/* Placeholder until the model lands (this file is replaced in the core issue's work). */
+/* vitc info MODEL: architecture, parameters, FLOPs, preprocessing and labels. */
 #include "cli/commands.h"
+#include "cli/model_opts.h"
+#include "core/json.h"
+#include "vitc.h"
+
 #include <stdio.h>
-int cmd_info(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "vitc info: not built yet\n"); return 2; }
+#include <string.h>
+
+static const char *yes(int v) { return v ? "yes" : "no"; }
+
+int cmd_info(int argc, char **argv) {
+    vt_model_opts mo;
+    int json = 0;
+    vt_option opts[VT_MODEL_OPTS_COUNT + 1];
+    vt_model_opts_bind(&mo, opts);
+    opts[VT_MODEL_OPTS_COUNT] = (vt_option){"json", VT_OPT_FLAG, &json, "print one JSON object", 0};
+    const char *pos[1];
+    int npos;
+    int r = vt_parse_args("info", "vitc info MODEL [--json] [--heads N] [--labels FILE] [--config FILE]", argc, argv,
+                          opts, VT_MODEL_OPTS_COUNT + 1, pos, 1, &npos);
+    if (r) return r == 1 ? 0 : 2;
+    if (npos != 1) {
+        fprintf(stderr, "vitc info: needs exactly one MODEL (see vitc info --help)\n");
+        return 2;
+    }
+    vitc_model *m = vt_model_opts_load("info", pos[0], &mo, opts);
+    if (!m) return 1;
+    vitc_model_info i;
+    vitc_model_get_info(m, &i);
+    const vitc_preprocess_params *p = &i.preprocess;
+    const char *interp = p->interp == VITC_INTERP_BILINEAR ? "bilinear" : "bicubic";
+    const char *pool = i.pool == VITC_POOL_AVG ? "avg" : "token";
+    if (json) {
+        vt_strbuf b = {0};
+        vt_strbuf_append(&b, "{\"file\":", 8);
+        vt_strbuf_json_string(&b, pos[0]);
+        vt_strbuf_append(&b, ",\"name\":", 8);
+        vt_strbuf_json_string(&b, i.name);
+        vt_strbuf_printf(&b,
+                         ",\"source\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"mlp_dim\":%d,\"patch_size\":%d,"
+                         "\"image_size\":%d,\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,"
+                         "\"reg_tokens\":%d,\"no_embed_class\":%d,\"pre_norm\":%d,\"qkv_bias\":%d,\"qk_norm\":%d,"
+                         "\"layer_scale\":%d,\"fc_norm\":%d,\"pool\":\"%s\",\"ln_eps\":%g,\"params\":%lld,"
+                         "\"flops\":%.6g,\"preprocess\":{\"size\":%d,\"crop_pct\":%g,\"interpolation\":\"%s\","
+                         "\"mean\":[%g,%g,%g],\"std\":[%g,%g,%g],\"squash\":%s},\"labels\":",
+                         i.source, i.dim, i.depth, i.heads, i.mlp_dim, i.patch_size, i.image_size, i.in_chans,
+                         i.num_classes, i.class_token, i.dist_token, i.reg_tokens, i.no_embed_class, i.pre_norm,
+                         i.qkv_bias, i.qk_norm, i.layer_scale, i.fc_norm, pool, (double)i.ln_eps,
+                         (long long)i.num_params, i.flops, p->size, (double)p->crop_pct, interp, (double)p->mean[0],
+                         (double)p->mean[1], (double)p->mean[2], (double)p->std[0], (double)p->std[1],
+                         (double)p->std[2], p->squash ? "true" : "false");
+        if (i.has_labels) {
+            vt_strbuf_append(&b, "[", 1);
+            for (int k = 0; k < i.num_classes; k++) {
+                if (k) vt_strbuf_append(&b, ",", 1);
+                const char *l = vitc_model_label(m, k);
+                vt_strbuf_json_string(&b, l ? l : "");
+            }
+            vt_strbuf_append(&b, "]}", 2);
+        } else {
+            vt_strbuf_append(&b, "null}", 5);
+        }
+        if (!b.failed) printf("%s\n", b.data);
+        vt_strbuf_free(&b);
+    } else {
+        printf("model:        %s\n", pos[0]);
+        printf("architecture: %s (%s names)\n", i.name, i.source);
+        printf("shape:        dim %d, depth %d, heads %d, mlp %d, patch %d, image %d, %d channels\n", i.dim, i.depth,
+               i.heads, i.mlp_dim, i.patch_size, i.image_size, i.in_chans);
+        printf("tokens:       class %s, distillation %s, registers %d, position embeddings %s\n", yes(i.class_token),
+               yes(i.dist_token), i.reg_tokens, i.no_embed_class ? "on patches only" : "on every token");
+        printf("blocks:       qkv bias %s, qk norm %s, layer scale %s, pre-norm %s, layer norm eps %g\n",
+               yes(i.qkv_bias), yes(i.qk_norm), yes(i.layer_scale), yes(i.pre_norm), (double)i.ln_eps);
+        printf("head:         %d classes, pool %s%s\n", i.num_classes, pool, i.fc_norm ? " + fc_norm" : "");
+        printf("parameters:   %lld (%.2f M, %.1f MB as f32)\n", (long long)i.num_params, i.num_params / 1e6,
+               i.num_params * 4.0 / 1e6);
+        printf("FLOPs:        %.3f G per image at %dx%d\n", i.flops / 1e9, i.image_size, i.image_size);
+        printf("preprocess:   %s %d, crop_pct %g, %s, mean %g,%g,%g, std %g,%g,%g\n",
+               p->squash ? "squash to" : "shorter side to", (int)(p->size / p->crop_pct + 1e-4), (double)p->crop_pct,
+               interp, (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0],
+               (double)p->std[1], (double)p->std[2]);
+        if (i.has_labels) {
+            printf("labels:       ");
+            int show = i.num_classes < 5 ? i.num_classes : 5;
+            for (int k = 0; k < show; k++) printf("%s%s", k ? ", " : "", vitc_model_label(m, k));
+            printf("%s\n", i.num_classes > show ? ", ..." : "");
+        } else {
+            printf("labels:       none (class indices are printed)\n");
+        }
+    }
+    vitc_model_free(m);
+    return 0;
+}

@@ -11,5 +11,6 @@ typedef struct vt_command {
 int cmd_classify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
+int cmd_create(int argc, char **argv);
 
 #endif

@@ -1,0 +1,180 @@
+#include "formats/hf.h"
+#include "core/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *prefixes[] = {"vit.", "deit.", ""};
+
+const char *vt_hf_prefix(const vt_safetensors *st) {
+    char name[160];
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefixes[i]);
+        if (vt_st_find(st, name)) return prefixes[i];
+    }
+    return NULL;
+}
+
+int vt_hf_name(const char *timm, const char *prefix, int dist_average, char parts[3][160]) {
+    int layer, used = 0;
+    char rest[96];
+    if (sscanf(timm, "blocks.%d.%95s%n", &layer, rest, &used) == 2 && timm[used] == '\0') {
+        static const struct { const char *timm, *hf; } map[] = {
+            {"norm1.", "layernorm_before."}, {"norm2.", "layernorm_after."},
+            {"attn.proj.", "attention.output.dense."}, {"mlp.fc1.", "intermediate.dense."},
+            {"mlp.fc2.", "output.dense."},
+        };
+        if (!strncmp(rest, "attn.qkv.", 9)) {
+            static const char *qkv[3] = {"query", "key", "value"};
+            for (int i = 0; i < 3; i++)
+                snprintf(parts[i], 160, "%sencoder.layer.%d.attention.attention.%s.%s", prefix, layer, qkv[i], rest + 9);
+            return 3;
+        }
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            size_t l = strlen(map[i].timm);
+            if (!strncmp(rest, map[i].timm, l)) {
+                snprintf(parts[0], 160, "%sencoder.layer.%d.%s%s", prefix, layer, map[i].hf, rest + l);
+                return 1;
+            }
+        }
+        return 0;
+    }
+    static const struct { const char *timm, *hf; int prefixed; } top[] = {
+        {"cls_token", "embeddings.cls_token", 1},
+        {"dist_token", "embeddings.distillation_token", 1},
+        {"pos_embed", "embeddings.position_embeddings", 1},
+        {"patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", 1},
+        {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1},
+        {"norm.weight", "layernorm.weight", 1},
+        {"norm.bias", "layernorm.bias", 1},
+        {"head_dist.weight", "distillation_classifier.weight", 0},
+        {"head_dist.bias", "distillation_classifier.bias", 0},
+    };
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (!strcmp(timm, top[i].timm)) {
+            snprintf(parts[0], 160, "%s%s", top[i].prefixed ? prefix : "", top[i].hf);
+            return 1;
+        }
+    if (!strcmp(timm, "head.weight") || !strcmp(timm, "head.bias")) {
+        snprintf(parts[0], 160, "%s.%s", dist_average ? "cls_classifier" : "classifier", timm + 5);
+        return 1;
+    }
+    return 0;
+}
+
+static int cfg_int(const vt_json *j, const char *key, int fallback) {
+    const vt_json *v = vt_json_get(j, key);
+    if (v && v->type == VT_JSON_NUMBER && v->number == floor(v->number) && fabs(v->number) < 1e9) return (int)v->number;
+    return fallback;
+}
+
+vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                         vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    vt_config_defaults(c);
+    c->ln_eps = 1e-12f; /* HF ViTConfig default */
+    snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefix);
+    const vt_st_tensor *pw = vt_st_find(st, name);
+    if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3])
+        return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be (dim, channels, patch, patch)", path, name);
+    c->dim = (int)pw->shape[0];
+    c->in_chans = (int)pw->shape[1];
+    c->patch = (int)pw->shape[2];
+    snprintf(name, sizeof name, "%sembeddings.distillation_token", prefix);
+    c->dist_token = vt_st_find(st, name) != NULL;
+    c->dist_average = vt_st_find(st, "cls_classifier.weight") != NULL;
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layer.%d.layernorm_before.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.query.bias", prefix);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    const vt_st_tensor *head = vt_st_find(st, c->dist_average ? "cls_classifier.weight" : "classifier.weight");
+    c->num_classes = head && head->ndim == 2 ? (int)head->shape[0] : 0;
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    if (!pe || pe->ndim != 3) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    int64_t grid = pe->shape[1] - 1 - c->dist_token;
+    int g = (int)llround(sqrt((double)(grid > 0 ? grid : 0)));
+    if (grid <= 0 || (int64_t)g * g != grid)
+        return vt_error(VITC_ERR_SHAPE, "%s: %s has %lld rows, not a square patch grid plus prefix tokens", path, name,
+                        (long long)pe->shape[1]);
+    c->img_size = g * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "%s", c->dist_token ? "hf_deit" : "hf_vit");
+    if (cj) {
+        if (cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
+        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
+        if (strcmp(act, "gelu"))
+            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-12);
+        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+        if (cfg_dim != c->dim || cfg_depth != c->depth)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+        const vt_json *arch = vt_json_get(cj, "architectures");
+        if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
+            snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+    }
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
+void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess_params *p) {
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    *p = vitc_preprocess_default_params();
+    p->size = c->img_size;
+    if (c->dist_token) { /* DeiTImageProcessor defaults: 256 x 256, centre crop 224, bicubic, ImageNet stats */
+        p->squash = 1;
+        p->crop_pct = 224.0f / 256.0f;
+        p->interp = VITC_INTERP_BICUBIC;
+        memcpy(p->mean, imagenet_mean, sizeof p->mean);
+        memcpy(p->std, imagenet_std, sizeof p->std);
+    } else { /* ViTImageProcessor defaults: squash to size, bilinear, mean = std = 0.5 */
+        p->squash = 1;
+        p->crop_pct = 1.0f;
+        p->interp = VITC_INTERP_BILINEAR;
+    }
+    if (!pp || pp->type != VT_JSON_OBJECT) return;
+    int resize = p->size, squash = 1;
+    const vt_json *size = vt_json_get(pp, "size");
+    if (size && size->type == VT_JSON_NUMBER) resize = (int)size->number;
+    else if (size && size->type == VT_JSON_OBJECT) {
+        if (vt_json_get(size, "shortest_edge")) {
+            resize = cfg_int(size, "shortest_edge", resize);
+            squash = 0;
+        } else {
+            resize = cfg_int(size, "height", resize);
+        }
+    }
+    int out = resize;
+    if (vt_json_get_bool(pp, "do_center_crop", 0)) {
+        const vt_json *crop = vt_json_get(pp, "crop_size");
+        if (crop && crop->type == VT_JSON_NUMBER) out = (int)crop->number;
+        else if (crop && crop->type == VT_JSON_OBJECT) out = cfg_int(crop, "height", out);
+    }
+    if (resize > 0 && out > 0 && out <= resize) {
+        p->size = out;
+        p->crop_pct = (float)out / (float)resize;
+        p->squash = squash;
+    }
+    int resample = cfg_int(pp, "resample", p->interp == VITC_INTERP_BILINEAR ? 2 : 3);
+    p->interp = resample == 2 ? VITC_INTERP_BILINEAR : VITC_INTERP_BICUBIC;
+    const vt_json *mean = vt_json_get(pp, "image_mean"), *std = vt_json_get(pp, "image_std");
+    for (int i = 0; i < 3; i++) {
+        if (mean && mean->type == VT_JSON_ARRAY && mean->count == 3 && mean->items[i].type == VT_JSON_NUMBER)
+            p->mean[i] = (float)mean->items[i].number;
+        if (std && std->type == VT_JSON_ARRAY && std->count == 3 && std->items[i].type == VT_JSON_NUMBER &&
+            std->items[i].number > 0)
+            p->std[i] = (float)std->items[i].number;
+    }
+}

@@ -1,0 +1,192 @@
+#include "model/config.h"
+#include "core/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vt_config_defaults(vt_vit_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "custom");
+    c->dim = 192;
+    c->depth = 12;
+    c->heads = 3;
+    c->mlp_dim = 4 * 192;
+    c->patch = 16;
+    c->img_size = 224;
+    c->in_chans = 3;
+    c->num_classes = 1000;
+    c->class_token = 1;
+    c->patch_bias = 1;
+    c->qkv_bias = 1;
+    c->pool = VITC_POOL_TOKEN;
+    c->dist_average = 1;
+    c->ln_eps = 1e-6f;
+}
+
+static const struct { const char *word; int dim, depth, heads; } sizes[] = {
+    {"tiny", 192, 12, 3}, {"small", 384, 12, 6}, {"base", 768, 12, 12},
+    {"large", 1024, 24, 16}, {"huge", 1280, 32, 16},
+};
+
+int vt_config_from_name(const char *name, vt_vit_config *c) {
+    vt_config_defaults(c);
+    char buf[64];
+    size_t n = strcspn(name, "."); /* "vit_base_patch16_224.augreg_in21k": the tag does not change the shape */
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    const char *p;
+    int deit = 0;
+    if (!strncmp(buf, "vit_", 4)) p = buf + 4;
+    else if (!strncmp(buf, "deit_", 5)) p = buf + 5, deit = 1;
+    else return -1;
+    int found = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t l = strlen(sizes[i].word);
+        if (!strncmp(p, sizes[i].word, l) && p[l] == '_') {
+            c->dim = sizes[i].dim;
+            c->depth = sizes[i].depth;
+            c->heads = sizes[i].heads;
+            p += l + 1;
+            found = 1;
+            break;
+        }
+    }
+    if (!found) return -1;
+    if (deit && !strncmp(p, "distilled_", 10)) {
+        c->dist_token = 1;
+        p += 10;
+    }
+    int patch, img, used = 0;
+    if (sscanf(p, "patch%d_%d%n", &patch, &img, &used) != 2 || p[used] != '\0') return -1;
+    if (patch <= 0 || img <= 0 || img % patch) return -1;
+    c->patch = patch;
+    c->img_size = img;
+    c->mlp_dim = 4 * c->dim;
+    snprintf(c->name, sizeof c->name, "%s", buf);
+    return 0;
+}
+
+vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
+    if (c->dim <= 0 || c->depth < 0 || c->heads <= 0 || c->mlp_dim <= 0 || c->patch <= 0 || c->img_size <= 0 ||
+        c->in_chans <= 0 || c->num_classes < 0 || c->reg_tokens < 0)
+        return vt_error(VITC_ERR_FORMAT, "%s: invalid model configuration (non-positive size)", what);
+    if (c->dim % c->heads)
+        return vt_error(VITC_ERR_FORMAT, "%s: embedding dim %d is not divisible by %d heads", what, c->dim, c->heads);
+    if (c->img_size % c->patch)
+        return vt_error(VITC_ERR_FORMAT, "%s: image size %d is not a multiple of patch size %d", what, c->img_size,
+                        c->patch);
+    if (c->dim > 65536 || c->depth > 1024 || c->mlp_dim > 1 << 20 || c->patch > 1024 || c->img_size > 16384 ||
+        c->in_chans > 64 || c->num_classes > 1 << 24 || c->reg_tokens > 4096)
+        return vt_error(VITC_ERR_LIMIT, "%s: model configuration exceeds vitc's limits", what);
+    if (!c->class_token && c->dist_token)
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: a distillation token needs a class token", what);
+    if (c->pool == VITC_POOL_TOKEN && !c->class_token)
+        return vt_error(VITC_ERR_FORMAT, "%s: token pooling needs a class token", what);
+    if (!(c->ln_eps > 0.0f && c->ln_eps < 1.0f))
+        return vt_error(VITC_ERR_FORMAT, "%s: invalid layer norm epsilon", what);
+    return VITC_OK;
+}
+
+/* ---- JSON */
+
+static int get_int(const vt_json *j, const char *key, int fallback, int *bad) {
+    const vt_json *v = vt_json_get(j, key);
+    if (!v) return fallback;
+    if (v->type == VT_JSON_BOOL) return v->boolean;
+    if (v->type != VT_JSON_NUMBER || v->number != (double)(int)v->number) {
+        *bad = 1;
+        return fallback;
+    }
+    return (int)v->number;
+}
+
+vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *what) {
+    if (!j || j->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: model config is not a JSON object", what);
+    vt_config_defaults(c);
+    int bad = 0;
+    snprintf(c->name, sizeof c->name, "%s", vt_json_get_string(j, "name", "custom"));
+    c->dim = get_int(j, "dim", c->dim, &bad);
+    c->depth = get_int(j, "depth", c->depth, &bad);
+    c->heads = get_int(j, "heads", c->heads, &bad);
+    c->mlp_dim = get_int(j, "mlp_dim", 4 * c->dim, &bad);
+    c->patch = get_int(j, "patch_size", c->patch, &bad);
+    c->img_size = get_int(j, "image_size", c->img_size, &bad);
+    c->in_chans = get_int(j, "in_chans", c->in_chans, &bad);
+    c->num_classes = get_int(j, "num_classes", c->num_classes, &bad);
+    c->class_token = get_int(j, "class_token", 1, &bad);
+    c->dist_token = get_int(j, "dist_token", 0, &bad);
+    c->reg_tokens = get_int(j, "reg_tokens", 0, &bad);
+    c->no_embed_class = get_int(j, "no_embed_class", 0, &bad);
+    c->pre_norm = get_int(j, "pre_norm", 0, &bad);
+    c->patch_bias = get_int(j, "patch_bias", !c->pre_norm, &bad);
+    c->patch_norm = get_int(j, "patch_norm", 0, &bad);
+    c->qkv_bias = get_int(j, "qkv_bias", 1, &bad);
+    c->qk_norm = get_int(j, "qk_norm", 0, &bad);
+    c->layer_scale = get_int(j, "layer_scale", 0, &bad);
+    c->dist_average = get_int(j, "dist_average", 1, &bad);
+    const char *pool = vt_json_get_string(j, "pool", "token");
+    if (!strcmp(pool, "token")) c->pool = VITC_POOL_TOKEN;
+    else if (!strcmp(pool, "avg")) c->pool = VITC_POOL_AVG;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown pooling '%s' in model config", what, pool);
+    c->fc_norm = get_int(j, "fc_norm", c->pool == VITC_POOL_AVG, &bad);
+    c->ln_eps = (float)vt_json_get_number(j, "ln_eps", 1e-6);
+    if (bad) return vt_error(VITC_ERR_FORMAT, "%s: model config has a non-integer field", what);
+    return vt_config_validate(c, what);
+}
+
+char *vt_config_to_json(const vt_vit_config *c) {
+    vt_strbuf b = {0};
+    vt_strbuf_append(&b, "{\"name\":", 8);
+    vt_strbuf_json_string(&b, c->name);
+    vt_strbuf_printf(&b,
+                     ",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"mlp_dim\":%d,\"patch_size\":%d,\"image_size\":%d,"
+                     "\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,\"reg_tokens\":%d,"
+                     "\"no_embed_class\":%d,\"pre_norm\":%d,\"patch_bias\":%d,\"patch_norm\":%d,\"qkv_bias\":%d,"
+                     "\"qk_norm\":%d,\"layer_scale\":%d,\"fc_norm\":%d,\"dist_average\":%d,\"pool\":\"%s\","
+                     "\"ln_eps\":%.9g}",
+                     c->dim, c->depth, c->heads, c->mlp_dim, c->patch, c->img_size, c->in_chans, c->num_classes,
+                     c->class_token, c->dist_token, c->reg_tokens, c->no_embed_class, c->pre_norm, c->patch_bias,
+                     c->patch_norm, c->qkv_bias, c->qk_norm, c->layer_scale, c->fc_norm, c->dist_average,
+                     c->pool == VITC_POOL_AVG ? "avg" : "token", (double)c->ln_eps);
+    if (b.failed) {
+        vt_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* ---- counts */
+
+int64_t vt_config_num_params(const vt_vit_config *c) {
+    int64_t D = c->dim, H = c->mlp_dim, P = c->patch, n = 0;
+    n += D * c->in_chans * P * P + (c->patch_bias ? D : 0) + (c->patch_norm ? 2 * D : 0);
+    n += (int64_t)(c->class_token + c->dist_token + c->reg_tokens) * D;
+    n += (int64_t)vt_pos_len(c) * D;
+    n += c->pre_norm ? 2 * D : 0;
+    int64_t blk = 4 * D;                                    /* two norms */
+    blk += 3 * D * D + (c->qkv_bias ? 3 * D : 0);           /* qkv */
+    blk += c->qk_norm ? 4 * (D / c->heads) : 0;
+    blk += D * D + D;                                       /* proj */
+    blk += H * D + H + D * H + D;                           /* mlp */
+    blk += c->layer_scale ? 2 * D : 0;
+    n += blk * c->depth;
+    n += 2 * D;                                             /* norm or fc_norm */
+    if (c->num_classes) n += (D + 1) * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    return n;
+}
+
+double vt_config_flops(const vt_vit_config *c, int height, int width) {
+    double D = c->dim, Hd = c->mlp_dim, P = c->patch;
+    double N = (double)(height / c->patch) * (double)(width / c->patch);
+    double T = N + vt_prefix_tokens(c);
+    double f = 2.0 * N * D * c->in_chans * P * P;          /* patch embedding */
+    double blk = 2.0 * T * D * 3 * D                        /* qkv */
+                 + 2.0 * 2.0 * T * T * D                    /* scores and weighted sum */
+                 + 2.0 * T * D * D                          /* proj */
+                 + 2.0 * 2.0 * T * D * Hd;                  /* mlp */
+    f += blk * c->depth;
+    if (c->num_classes) f += 2.0 * D * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    return f;
+}

@@ -1,0 +1,48 @@
+/* ViT architecture description: everything needed to lay out parameters and run the model. */
+#ifndef VT_CONFIG_H
+#define VT_CONFIG_H
+
+#include "vitc.h"
+#include "core/json.h"
+
+typedef struct vt_vit_config {
+    char name[64];
+    int dim, depth, heads, mlp_dim;
+    int patch, img_size, in_chans;   /* img_size: the size the position embeddings were trained at */
+    int num_classes;                 /* 0: no head (features only) */
+    int class_token, dist_token, reg_tokens;
+    int no_embed_class;              /* position embeddings cover the patches only */
+    int pre_norm;                    /* norm_pre after the embeddings; patch projection without bias */
+    int patch_bias;
+    int patch_norm;                  /* patch_embed.norm */
+    int qkv_bias, qk_norm, layer_scale;
+    int fc_norm;                     /* pooled features normalized by fc_norm (and no final norm) */
+    vitc_pool pool;
+    int dist_average;                /* DeiT distilled: logits = mean of head and head_dist */
+    float ln_eps;
+} vt_vit_config;
+
+static inline int vt_prefix_tokens(const vt_vit_config *c) {
+    return c->class_token + c->dist_token + c->reg_tokens;
+}
+static inline int vt_pos_len(const vt_vit_config *c) {
+    int g = c->img_size / c->patch;
+    return g * g + (c->no_embed_class ? 0 : vt_prefix_tokens(c));
+}
+
+/* Fills defaults for a timm-style ViT (token pool, qkv bias, eps 1e-6, mlp 4x). */
+void vt_config_defaults(vt_vit_config *c);
+/* Named architectures users know ("vit_tiny_patch16_224", "deit_small_distilled_patch16_224", ...).
+ * Returns 0 when the name is known. */
+int vt_config_from_name(const char *name, vt_vit_config *c);
+/* Checks the numbers are consistent (dim % heads, img % patch, ...). Error names `what`. */
+vitc_status vt_config_validate(const vt_vit_config *c, const char *what);
+
+/* vitc metadata JSON <-> config (the "vitc.config" metadata string). */
+vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *what);
+char *vt_config_to_json(const vt_vit_config *c); /* malloc'ed */
+
+int64_t vt_config_num_params(const vt_vit_config *c);
+double vt_config_flops(const vt_vit_config *c, int height, int width);
+
+#endif

@@ -1,0 +1,420 @@
+/* Loading checkpoints: vitc files (timm names + metadata), plain timm state dicts (config inferred
+ * from tensor shapes) and Hugging Face ViT/DeiT (config.json beside the weights). */
+#include "core/error.h"
+#include "core/fileio.h"
+#include "formats/hf.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int keep_owned(vitc_model *m, void *p) {
+    void **o = realloc(m->owned, sizeof *o * (size_t)(m->n_owned + 1));
+    if (!o) return -1;
+    m->owned = o;
+    m->owned[m->n_owned++] = p;
+    return 0;
+}
+
+static const vt_st_tensor *find(const vt_safetensors *st, const char *name) { return vt_st_find(st, name); }
+
+/* ---- timm: the architecture from the tensors */
+
+static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config *c) {
+    const char *path = st->path;
+    vt_config_defaults(c);
+    const vt_st_tensor *pw = find(st, "patch_embed.proj.weight");
+    if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3] || pw->shape[0] <= 0)
+        return vt_error(VITC_ERR_SHAPE, "%s: patch_embed.proj.weight must be (dim, channels, patch, patch)", path);
+    c->dim = (int)pw->shape[0];
+    c->in_chans = (int)pw->shape[1];
+    c->patch = (int)pw->shape[2];
+    c->patch_bias = find(st, "patch_embed.proj.bias") != NULL;
+    c->patch_norm = find(st, "patch_embed.norm.weight") != NULL;
+    c->class_token = find(st, "cls_token") != NULL;
+    c->dist_token = find(st, "dist_token") != NULL;
+    const vt_st_tensor *reg = find(st, "reg_token");
+    c->reg_tokens = reg && reg->ndim == 3 ? (int)reg->shape[1] : 0;
+    c->pre_norm = find(st, "norm_pre.weight") != NULL;
+    char name[96];
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "blocks.%d.norm1.weight", c->depth);
+        if (!find(st, name)) break;
+        c->depth++;
+    }
+    const vt_st_tensor *fc1 = find(st, "blocks.0.mlp.fc1.weight");
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    c->qkv_bias = c->depth == 0 || find(st, "blocks.0.attn.qkv.bias") != NULL;
+    c->qk_norm = find(st, "blocks.0.attn.q_norm.weight") != NULL;
+    c->layer_scale = find(st, "blocks.0.ls1.gamma") != NULL;
+    c->fc_norm = find(st, "fc_norm.weight") != NULL;
+    c->pool = c->fc_norm || !c->class_token ? VITC_POOL_AVG : VITC_POOL_TOKEN;
+    const vt_st_tensor *head = find(st, "head.weight");
+    c->num_classes = head && head->ndim == 2 ? (int)head->shape[0] : 0;
+    c->dist_average = c->dist_token && find(st, "head_dist.weight") != NULL;
+    const vt_st_tensor *pe = find(st, "pos_embed");
+    if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor pos_embed", path);
+    if (pe->ndim != 3) return vt_error(VITC_ERR_SHAPE, "%s: pos_embed must be (1, tokens, dim)", path);
+    int prefix = vt_prefix_tokens(c);
+    int64_t len = pe->shape[1];
+    int g = (int)llround(sqrt((double)len));
+    if ((int64_t)g * g == len && prefix > 0) {
+        c->no_embed_class = 1;
+    } else {
+        g = (int)llround(sqrt((double)(len - prefix > 0 ? len - prefix : 0)));
+        if (len - prefix <= 0 || (int64_t)g * g != len - prefix)
+            return vt_error(VITC_ERR_SHAPE, "%s: pos_embed has %lld rows, not a square patch grid (+%d prefix tokens)",
+                            path, (long long)len, prefix);
+    }
+    c->img_size = g * c->patch;
+    if (heads > 0) c->heads = heads;
+    else if (c->dim % 64 == 0) c->heads = c->dim / 64;
+    else
+        return vt_error(VITC_ERR_ARG, "%s: cannot infer the number of heads for dim %d (pass --heads)", path, c->dim);
+    /* a known name when the shape matches one */
+    static const char *sizes[] = {"tiny", "small", "base", "large", "huge"};
+    snprintf(c->name, sizeof c->name, "custom");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        vt_vit_config k;
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s_%s%s_patch%d_%d", c->dist_token ? "deit" : "vit", sizes[i],
+                 c->dist_token ? "_distilled" : "", c->patch, c->img_size);
+        if (!vt_config_from_name(nm, &k) && k.dim == c->dim && k.depth == c->depth && k.heads == c->heads &&
+            k.mlp_dim == c->mlp_dim && !c->reg_tokens && !c->qk_norm && !c->pre_norm)
+            snprintf(c->name, sizeof c->name, "%s", nm);
+    }
+    return vt_config_validate(c, path);
+}
+
+static void timm_preprocess(const vt_vit_config *c, vitc_preprocess_params *p) {
+    *p = vitc_preprocess_default_params();
+    p->size = c->img_size;
+    if (c->dist_token) { /* DeiT weights: ImageNet statistics, crop 0.875 */
+        static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+        memcpy(p->mean, mean, sizeof mean);
+        memcpy(p->std, std, sizeof std);
+        p->crop_pct = 0.875f;
+    }
+}
+
+/* ---- vitc metadata */
+
+static vt_json *parse_meta(const vt_safetensors *st, const char *key, vitc_status *s) {
+    const char *text = vt_st_meta(st, key);
+    *s = VITC_OK;
+    if (!text) return NULL;
+    char err[128];
+    vt_json *j = vt_json_parse(text, strlen(text), err, sizeof err);
+    if (!j) *s = vt_error(VITC_ERR_FORMAT, "%s: metadata %s is not valid JSON (%s)", st->path, key, err);
+    return j;
+}
+
+static vitc_status preprocess_from_json(const vt_json *j, vitc_preprocess_params *p, const char *path) {
+    if (!j || j->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: vitc.preprocess is not an object", path);
+    p->size = (int)vt_json_get_number(j, "size", p->size);
+    p->crop_pct = (float)vt_json_get_number(j, "crop_pct", p->crop_pct);
+    const char *interp = vt_json_get_string(j, "interpolation", "bicubic");
+    if (!strcmp(interp, "bicubic")) p->interp = VITC_INTERP_BICUBIC;
+    else if (!strcmp(interp, "bilinear")) p->interp = VITC_INTERP_BILINEAR;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown interpolation '%s' in vitc.preprocess", path, interp);
+    p->squash = vt_json_get_bool(j, "squash", 0);
+    const char *keys[2] = {"mean", "std"};
+    float *dst[2] = {p->mean, p->std};
+    for (int k = 0; k < 2; k++) {
+        const vt_json *a = vt_json_get(j, keys[k]);
+        if (!a) continue;
+        if (a->type != VT_JSON_ARRAY || a->count != 3)
+            return vt_error(VITC_ERR_FORMAT, "%s: vitc.preprocess %s must be 3 numbers", path, keys[k]);
+        for (int i = 0; i < 3; i++) dst[k][i] = (float)a->items[i].number;
+    }
+    if (p->size <= 0 || p->size > 16384 || !(p->crop_pct > 0.0f && p->crop_pct <= 1.0f) || p->std[0] <= 0 ||
+        p->std[1] <= 0 || p->std[2] <= 0)
+        return vt_error(VITC_ERR_FORMAT, "%s: vitc.preprocess has out-of-range values", path);
+    return VITC_OK;
+}
+
+/* ---- labels */
+
+static vitc_status set_labels_from_json(vitc_model *m, const vt_json *arr, const char *what) {
+    if (arr->type != VT_JSON_ARRAY) return vt_error(VITC_ERR_FORMAT, "%s: labels must be a JSON array", what);
+    m->labels = calloc(arr->count ? arr->count : 1, sizeof *m->labels);
+    if (!m->labels) return vt_error(VITC_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < arr->count; i++) {
+        if (arr->items[i].type != VT_JSON_STRING) return vt_error(VITC_ERR_FORMAT, "%s: label %zu is not a string", what, i);
+        m->labels[m->n_labels++] = strdup(arr->items[i].string);
+    }
+    return VITC_OK;
+}
+
+static vitc_status labels_from_id2label(vitc_model *m, const vt_json *id2label, const char *what) {
+    int C = m->cfg.num_classes;
+    if (!id2label || id2label->type != VT_JSON_OBJECT || !C) return VITC_OK;
+    m->labels = calloc((size_t)C, sizeof *m->labels);
+    if (!m->labels) return vt_error(VITC_ERR_NOMEM, "%s: out of memory", what);
+    m->n_labels = C;
+    for (size_t i = 0; i < id2label->count; i++) {
+        char *end;
+        long k = strtol(id2label->keys[i], &end, 10);
+        if (*end || k < 0 || k >= C || id2label->items[i].type != VT_JSON_STRING) continue;
+        free(m->labels[k]);
+        m->labels[k] = strdup(id2label->items[i].string);
+    }
+    for (int i = 0; i < C; i++)
+        if (!m->labels[i]) {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "LABEL_%d", i);
+            m->labels[i] = strdup(tmp);
+        }
+    return VITC_OK;
+}
+
+static vitc_status labels_from_file(vitc_model *m, const char *path) {
+    char *text;
+    size_t size;
+    vitc_status s = vt_read_file(path, 64u << 20, &text, &size);
+    if (s) return s;
+    int n = 0;
+    for (size_t i = 0; i < size; i++) n += text[i] == '\n';
+    n += size && text[size - 1] != '\n';
+    m->labels = calloc((size_t)(n ? n : 1), sizeof *m->labels);
+    if (!m->labels) {
+        free(text);
+        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    char *line = text;
+    while (line < text + size) {
+        char *nl = memchr(line, '\n', (size_t)(text + size - line));
+        if (!nl) nl = text + size;
+        size_t len = (size_t)(nl - line);
+        if (len && line[len - 1] == '\r') len--;
+        m->labels[m->n_labels] = strndup(line, len);
+        m->n_labels++;
+        line = nl + 1;
+    }
+    free(text);
+    if (m->cfg.num_classes && m->n_labels != m->cfg.num_classes)
+        return vt_error(VITC_ERR_SHAPE, "%s: %d labels for a model with %d classes", path, m->n_labels,
+                        m->cfg.num_classes);
+    return VITC_OK;
+}
+
+/* ---- binding tensors to parameters */
+
+static vitc_status bind_tensor(vitc_model *m, const vt_param *p, const vt_st_tensor *t, float **dst) {
+    const char *path = m->st->path;
+    if (t->numel != p->numel) goto bad_shape;
+    /* the same numbers in the same order; allow squeezed/expanded leading 1s */
+    const float *data;
+    int owned;
+    vitc_status s = vt_st_to_f32(m->st, t, &data, &owned);
+    if (s) return s;
+    if (owned && keep_owned(m, (void *)data)) {
+        free((void *)data);
+        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    *dst = (float *)data; /* read-only mapping: inference never writes parameters */
+    {
+        int i = t->ndim - 1, j = p->ndim - 1;
+        for (; i >= 0 && j >= 0; i--, j--)
+            if (t->shape[i] != p->shape[j]) goto bad_shape;
+    }
+    return VITC_OK;
+bad_shape:;
+    char want[96] = "", got[96] = "";
+    for (int i = 0; i < p->ndim; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "", (long long)p->shape[i]);
+    for (int i = 0; i < t->ndim; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
+    return vt_error(VITC_ERR_SHAPE, "%s: tensor %s has shape (%s), expected (%s)", path, t->name, got, want);
+}
+
+static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
+    vt_param *table;
+    int n = vt_param_table(&m->cfg, &m->w, &table);
+    if (n < 0) return vt_error(VITC_ERR_NOMEM, "out of memory");
+    vitc_status s = VITC_OK;
+    const char *path = m->st->path;
+    for (int i = 0; i < n && !s; i++) {
+        vt_param *p = &table[i];
+        if (!hf_prefix) {
+            const vt_st_tensor *t = find(m->st, p->name);
+            s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, p->name);
+            continue;
+        }
+        char parts[3][160];
+        int k = vt_hf_name(p->name, hf_prefix, m->cfg.dist_average, parts);
+        if (k == 0) {
+            s = vt_error(VITC_ERR_UNSUPPORTED, "%s: %s has no Hugging Face equivalent", path, p->name);
+        } else if (k == 1) {
+            const vt_st_tensor *t = find(m->st, parts[0]);
+            s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, parts[0]);
+        } else { /* q, k, v stacked into one qkv parameter */
+            float *qkv = malloc(sizeof(float) * (size_t)p->numel);
+            if (!qkv || keep_owned(m, qkv)) {
+                free(qkv);
+                s = vt_error(VITC_ERR_NOMEM, "out of memory");
+                break;
+            }
+            vt_param part = *p;
+            part.shape[0] /= 3;
+            part.numel /= 3;
+            for (int j = 0; j < 3 && !s; j++) {
+                const vt_st_tensor *t = find(m->st, parts[j]);
+                float *src = NULL;
+                s = t ? bind_tensor(m, &part, t, &src)
+                      : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, parts[j]);
+                if (!s) memcpy(qkv + (size_t)j * part.numel, src, sizeof(float) * (size_t)part.numel);
+            }
+            *p->slot = qkv;
+        }
+    }
+    free(table);
+    return s;
+}
+
+/* config.json and preprocessor_config.json beside the weights */
+static vt_json *read_json_beside(const char *weights, const char *explicit_path, const char *file, vitc_status *s) {
+    char path[4096];
+    *s = VITC_OK;
+    if (explicit_path) {
+        snprintf(path, sizeof path, "%s", explicit_path);
+    } else {
+        const char *slash = strrchr(weights, '/');
+        int dir = slash ? (int)(slash - weights) + 1 : 0;
+        snprintf(path, sizeof path, "%.*s%s", dir, weights, file);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) return NULL;
+        fclose(fp);
+    }
+    char *text;
+    size_t size;
+    if ((*s = vt_read_file(path, 16u << 20, &text, &size))) return NULL;
+    char err[128];
+    vt_json *j = vt_json_parse(text, size, err, sizeof err);
+    free(text);
+    if (!j) *s = vt_error(VITC_ERR_FORMAT, "%s: invalid JSON (%s)", path, err);
+    return j;
+}
+
+vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vitc_model **out) {
+    vitc_load_params defaults = vitc_load_default_params();
+    if (!params) params = &defaults;
+    *out = NULL;
+    if (!path) return vt_error(VITC_ERR_ARG, "model path is NULL");
+    vitc_model *m = calloc(1, sizeof *m);
+    if (!m) return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    m->threads = params->threads;
+    vt_json *cfg_json = NULL, *pp_json = NULL, *meta = NULL;
+    vitc_status s = vt_st_open(path, &m->st);
+    if (s) goto fail;
+    const char *hf_prefix = NULL;
+    if (vt_st_meta(m->st, "vitc.config")) {
+        snprintf(m->source, sizeof m->source, "vitc");
+        if (!(meta = parse_meta(m->st, "vitc.config", &s))) goto fail;
+        if ((s = vt_config_from_json(meta, &m->cfg, path))) goto fail;
+        if (params->heads > 0) m->cfg.heads = params->heads;
+        if ((s = vt_config_validate(&m->cfg, path))) goto fail;
+        m->pre = vitc_preprocess_default_params();
+        m->pre.size = m->cfg.img_size;
+        vt_json_free(meta);
+        if ((meta = parse_meta(m->st, "vitc.preprocess", &s)) && (s = preprocess_from_json(meta, &m->pre, path)))
+            goto fail;
+        if (s) goto fail;
+    } else if (find(m->st, "patch_embed.proj.weight")) {
+        snprintf(m->source, sizeof m->source, "timm");
+        if ((s = infer_timm(m->st, params->heads, &m->cfg))) goto fail;
+        timm_preprocess(&m->cfg, &m->pre);
+    } else if ((hf_prefix = vt_hf_prefix(m->st))) {
+        snprintf(m->source, sizeof m->source, "hf");
+        cfg_json = read_json_beside(path, params->config_path, "config.json", &s);
+        if (s) goto fail;
+        if ((s = vt_hf_config(m->st, hf_prefix, cfg_json, params->heads, &m->cfg))) goto fail;
+        pp_json = read_json_beside(path, NULL, "preprocessor_config.json", &s);
+        if (s) goto fail;
+        vt_hf_preprocess(pp_json, &m->cfg, &m->pre);
+    } else {
+        s = vt_error(VITC_ERR_MISSING, "%s: not a ViT checkpoint (no patch embedding tensor)", path);
+        goto fail;
+    }
+    m->w.blocks = calloc((size_t)(m->cfg.depth ? m->cfg.depth : 1), sizeof *m->w.blocks);
+    if (!m->w.blocks) {
+        s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    if ((s = bind_weights(m, hf_prefix))) goto fail;
+
+    /* labels: --labels file, vitc metadata, HF id2label */
+    if (params->labels_path) {
+        if ((s = labels_from_file(m, params->labels_path))) goto fail;
+    } else if (vt_st_meta(m->st, "vitc.labels")) {
+        vt_json_free(meta);
+        if (!(meta = parse_meta(m->st, "vitc.labels", &s))) goto fail;
+        if ((s = set_labels_from_json(m, meta, path))) goto fail;
+        if (m->n_labels != m->cfg.num_classes) {
+            s = vt_error(VITC_ERR_SHAPE, "%s: %d labels for %d classes", path, m->n_labels, m->cfg.num_classes);
+            goto fail;
+        }
+    } else if (cfg_json) {
+        if ((s = labels_from_id2label(m, vt_json_get(cfg_json, "id2label"), path))) goto fail;
+    }
+    vt_json_free(meta);
+    vt_json_free(cfg_json);
+    vt_json_free(pp_json);
+    *out = m;
+    return VITC_OK;
+fail:
+    vt_json_free(meta);
+    vt_json_free(cfg_json);
+    vt_json_free(pp_json);
+    vitc_model_free(m);
+    return s;
+}
+
+/* ---- saving as a vitc file */
+
+vitc_status vt_model_save(const vitc_model *m, const char *path) {
+    vt_param *table;
+    vt_vit_weights w = m->w; /* the table points at slots of a copy: nothing is modified */
+    int n = vt_param_table(&m->cfg, &w, &table);
+    if (n < 0) return vt_error(VITC_ERR_NOMEM, "out of memory");
+    vt_st_write_tensor *ts = calloc((size_t)n, sizeof *ts);
+    char *cfg = vt_config_to_json(&m->cfg);
+    vt_strbuf pre = {0}, labels = {0};
+    const vitc_preprocess_params *p = &m->pre;
+    vt_strbuf_printf(&pre, "{\"size\":%d,\"crop_pct\":%.9g,\"interpolation\":\"%s\",\"mean\":[%.9g,%.9g,%.9g],"
+                           "\"std\":[%.9g,%.9g,%.9g],\"squash\":%s}",
+                     p->size, (double)p->crop_pct, p->interp == VITC_INTERP_BILINEAR ? "bilinear" : "bicubic",
+                     (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0], (double)p->std[1],
+                     (double)p->std[2], p->squash ? "true" : "false");
+    if (m->labels) {
+        vt_strbuf_append(&labels, "[", 1);
+        for (int i = 0; i < m->n_labels; i++) {
+            if (i) vt_strbuf_append(&labels, ",", 1);
+            vt_strbuf_json_string(&labels, m->labels[i]);
+        }
+        vt_strbuf_append(&labels, "]", 1);
+    }
+    vitc_status s;
+    if (!ts || !cfg || pre.failed || labels.failed) {
+        s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    } else {
+        for (int i = 0; i < n; i++) {
+            ts[i].name = table[i].name;
+            ts[i].ndim = table[i].ndim;
+            for (int d = 0; d < table[i].ndim; d++) ts[i].shape[d] = table[i].shape[d];
+            ts[i].data = *table[i].slot;
+        }
+        const char *keys[4] = {"format", "vitc.config", "vitc.preprocess", "vitc.labels"};
+        const char *vals[4] = {"vitc", cfg, pre.data, labels.data};
+        s = vt_st_write(path, ts, (size_t)n, keys, vals, m->labels ? 4 : 3);
+    }
+    free(ts);
+    free(cfg);
+    vt_strbuf_free(&pre);
+    vt_strbuf_free(&labels);
+    free(table);
+    return s;
+}

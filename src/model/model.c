@@ -1,0 +1,160 @@
+/* Public model API: lifetime, description, classification and embeddings. */
+#include "model/model.h"
+#include "core/error.h"
+#include "image/resample.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+vitc_load_params vitc_load_default_params(void) {
+    vitc_load_params p = {0};
+    return p;
+}
+
+vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out) {
+    *out = NULL;
+    vitc_status s = vt_config_validate(cfg, "model");
+    if (s) return s;
+    vitc_model *m = calloc(1, sizeof *m);
+    if (!m) return vt_error(VITC_ERR_NOMEM, "out of memory creating a model");
+    m->cfg = *cfg;
+    m->param_buf = vt_weights_alloc(cfg, &m->w, NULL);
+    if (!m->param_buf) {
+        vitc_model_free(m);
+        return vt_error(VITC_ERR_NOMEM, "out of memory for model parameters");
+    }
+    snprintf(m->source, sizeof m->source, "vitc");
+    m->pre = vitc_preprocess_default_params();
+    m->pre.size = cfg->img_size;
+    *out = m;
+    return VITC_OK;
+}
+
+void vitc_model_free(vitc_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);
+    free(m->labels);
+    free(m->param_buf);
+    free(m->pos_cache);
+    vt_weights_free_blocks(&m->w);
+    vt_arena_free(&m->arena);
+    if (m->st) vt_st_close(m->st);
+    free(m);
+}
+
+const float *vt_model_pos_embed(vitc_model *m, int gh, int gw) {
+    const vt_vit_config *c = &m->cfg;
+    int g0 = c->img_size / c->patch;
+    if (gh == g0 && gw == g0) return m->w.pos_embed;
+    if (m->pos_cache && m->pos_gh == gh && m->pos_gw == gw) return m->pos_cache;
+    /* timm's resample_abs_pos_embed: the grid part as a D-channel image, bicubic with antialias,
+     * prefix rows untouched */
+    int D = c->dim, keep = c->no_embed_class ? 0 : vt_prefix_tokens(c);
+    size_t n_old = (size_t)g0 * g0, n_new = (size_t)gh * gw;
+    float *cache = malloc(sizeof(float) * ((size_t)keep + n_new) * D);
+    float *src = malloc(sizeof(float) * n_old * D), *dst = malloc(sizeof(float) * n_new * D);
+    if (!cache || !src || !dst) {
+        free(cache), free(src), free(dst);
+        return NULL;
+    }
+    const float *grid = m->w.pos_embed + (size_t)keep * D;
+    for (size_t p = 0; p < n_old; p++)
+        for (int d = 0; d < D; d++) src[(size_t)d * n_old + p] = grid[p * D + d];
+    vitc_status s = vt_resample_f32(src, D, g0, g0, dst, gh, gw, VITC_INTERP_BICUBIC);
+    if (s == VITC_OK) {
+        memcpy(cache, m->w.pos_embed, sizeof(float) * (size_t)keep * D);
+        for (size_t p = 0; p < n_new; p++)
+            for (int d = 0; d < D; d++) cache[((size_t)keep + p) * D + d] = dst[(size_t)d * n_new + p];
+    }
+    free(src);
+    free(dst);
+    if (s != VITC_OK) {
+        free(cache);
+        return NULL;
+    }
+    free(m->pos_cache);
+    m->pos_cache = cache;
+    m->pos_gh = gh;
+    m->pos_gw = gw;
+    return cache;
+}
+
+void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
+    const vt_vit_config *c = &m->cfg;
+    memset(o, 0, sizeof *o);
+    o->name = c->name;
+    o->source = m->source;
+    o->dim = c->dim;
+    o->depth = c->depth;
+    o->heads = c->heads;
+    o->mlp_dim = c->mlp_dim;
+    o->patch_size = c->patch;
+    o->image_size = c->img_size;
+    o->in_chans = c->in_chans;
+    o->num_classes = c->num_classes;
+    o->class_token = c->class_token;
+    o->dist_token = c->dist_token;
+    o->reg_tokens = c->reg_tokens;
+    o->num_prefix_tokens = vt_prefix_tokens(c);
+    o->no_embed_class = c->no_embed_class;
+    o->pre_norm = c->pre_norm;
+    o->qkv_bias = c->qkv_bias;
+    o->qk_norm = c->qk_norm;
+    o->layer_scale = c->layer_scale;
+    o->fc_norm = c->fc_norm;
+    o->pool = c->pool;
+    o->ln_eps = c->ln_eps;
+    o->num_params = vt_config_num_params(c);
+    o->flops = vt_config_flops(c, c->img_size, c->img_size);
+    o->has_labels = m->labels != NULL;
+    o->preprocess = m->pre;
+}
+
+const char *vitc_model_label(const vitc_model *m, int i) {
+    if (!m->labels || i < 0 || i >= m->n_labels) return NULL;
+    return m->labels[i];
+}
+
+double vitc_model_flops(const vitc_model *m, int height, int width) {
+    return vt_config_flops(&m->cfg, height, width);
+}
+
+void vitc_model_set_threads(vitc_model *m, int threads) { m->threads = threads > 0 ? threads : 0; }
+
+vitc_status vitc_model_classify(vitc_model *m, const float *images, int n, int height, int width, float *logits) {
+    if (!m || !logits) return vt_error(VITC_ERR_ARG, "classify: null argument");
+    if (!m->cfg.num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model has no classification head");
+    vt_forward_out o = {0};
+    o.logits = logits;
+    return vt_vit_forward(m, images, n, height, width, &o);
+}
+
+vitc_status vitc_model_embed(vitc_model *m, const float *images, int n, int height, int width, float *features) {
+    if (!m || !features) return vt_error(VITC_ERR_ARG, "embed: null argument");
+    vt_forward_out o = {0};
+    o.features = features;
+    return vt_vit_forward(m, images, n, height, width, &o);
+}
+
+void vitc_topk(const float *logits, int n, int k, int *idx, float *prob) {
+    if (k > n) k = n;
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    for (int r = 0; r < k; r++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int taken = 0;
+            for (int q = 0; q < r; q++) taken |= idx[q] == i;
+            if (!taken && (best < 0 || logits[i] > logits[best])) best = i;
+        }
+        idx[r] = best;
+        prob[r] = (float)(exp((double)logits[best] - mx) / sum);
+    }
+}

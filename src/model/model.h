@@ -1,0 +1,48 @@
+/* The loaded model behind the public vitc_model handle. */
+#ifndef VT_MODEL_H
+#define VT_MODEL_H
+
+#include "vitc.h"
+#include "core/arena.h"
+#include "formats/safetensors.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+struct vitc_model {
+    vt_vit_config cfg;
+    vt_vit_weights w;
+    vitc_preprocess_params pre;
+    char source[8];          /* "vitc", "timm", "hf" */
+    char **labels;           /* num_classes entries or NULL */
+    int n_labels;
+    vt_safetensors *st;      /* keeps the mapping alive: weights point into it */
+    void **owned;            /* converted / concatenated tensors */
+    int n_owned;
+    float *param_buf;        /* all parameters in one buffer (models made in memory, training) */
+    int threads;
+    vt_arena arena;          /* activations of the forward pass */
+    float *pos_cache;        /* position embeddings resampled for pos_gh x pos_gw */
+    int pos_gh, pos_gw;
+};
+
+/* Everything a forward pass can hand back; NULL members are not computed/copied. */
+typedef struct vt_forward_out {
+    float *logits;   /* n x num_classes */
+    float *features; /* n x dim: pooled (and normalized) features, the head's input */
+    float *tokens;   /* n x T x dim: the final normalized tokens (norm, or the raw stream with fc_norm) */
+    float *blocks;   /* depth x n x T x dim: residual stream after each block */
+    float *attn;     /* n x heads x T x T: attention probabilities of the last block */
+} vt_forward_out;
+
+vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);
+
+/* Creates a model with zeroed parameters in one owned buffer (tests, training from scratch). */
+vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);
+/* Position embeddings for a gh x gw patch grid (resampled and cached when it differs). */
+const float *vt_model_pos_embed(vitc_model *m, int gh, int gw);
+/* timm-style random initialization (seeded, platform independent). layer_scale_init: gamma values. */
+void vt_model_init_random(vitc_model *m, uint64_t seed, float layer_scale_init);
+/* Writes the model as a vitc safetensors file (timm names, config/preprocess/labels metadata). */
+vitc_status vt_model_save(const vitc_model *m, const char *path);
+
+#endif

@@ -1,0 +1,289 @@
+"""A reference Vision Transformer in PyTorch, written for vitc's parity tests.
+
+It follows timm's VisionTransformer (and VisionTransformerDistilled) computation and parameter
+names exactly, as documented in ../shared/REFERENCE.md, so its state dict is a timm-style
+checkpoint. Hugging Face names are produced by `to_hf_state_dict`. timm itself is not packaged
+for Debian, hence this re-statement; it uses only torch.nn.functional primitives.
+"""
+import json
+import math
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Cfg:
+    def __init__(self, **kw):
+        self.dim = 192
+        self.depth = 2
+        self.heads = 3
+        self.mlp_ratio = 4.0
+        self.patch = 16
+        self.img_size = 224
+        self.in_chans = 3
+        self.num_classes = 10
+        self.class_token = True
+        self.dist_token = False
+        self.reg_tokens = 0
+        self.no_embed_class = False
+        self.pre_norm = False
+        self.qkv_bias = True
+        self.qk_norm = False
+        self.layer_scale = False
+        self.global_pool = "token"  # or "avg"
+        self.ln_eps = 1e-6
+        self.dist_average = True  # DeiT distilled: mean of both heads (HF DeiTForImageClassification: cls only)
+        for k, v in kw.items():
+            assert hasattr(self, k), k
+            setattr(self, k, v)
+
+    @property
+    def prefix(self):
+        return int(self.class_token) + int(self.dist_token) + self.reg_tokens
+
+    @property
+    def grid(self):
+        return self.img_size // self.patch
+
+
+class LayerScale(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+
+class Attn(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        hd = c.dim // c.heads
+        self.qkv = nn.Linear(c.dim, 3 * c.dim, bias=c.qkv_bias)
+        if c.qk_norm:
+            self.q_norm = nn.LayerNorm(hd, eps=c.ln_eps)
+            self.k_norm = nn.LayerNorm(hd, eps=c.ln_eps)
+        self.proj = nn.Linear(c.dim, c.dim)
+        self.c = c
+
+    def forward(self, x):
+        c = self.c
+        B, T, D = x.shape
+        hd = D // c.heads
+        qkv = self.qkv(x).reshape(B, T, 3, c.heads, hd).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if c.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        att = (q * hd ** -0.5) @ k.transpose(-2, -1)
+        att = att.softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, D)
+        return self.proj(y)
+
+
+class Mlp(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        h = int(c.dim * c.mlp_ratio)
+        self.fc1 = nn.Linear(c.dim, h)
+        self.fc2 = nn.Linear(h, c.dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))  # exact (erf) GELU
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        self.attn = Attn(c)
+        self.norm2 = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        self.mlp = Mlp(c)
+        if c.layer_scale:
+            self.ls1 = LayerScale(c.dim)
+            self.ls2 = LayerScale(c.dim)
+        self.c = c
+
+    def forward(self, x):
+        a = self.attn(self.norm1(x))
+        if self.c.layer_scale:
+            a = a * self.ls1.gamma
+        x = x + a
+        m = self.mlp(self.norm2(x))
+        if self.c.layer_scale:
+            m = m * self.ls2.gamma
+        return x + m
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.proj = nn.Conv2d(c.in_chans, c.dim, c.patch, c.patch, bias=not c.pre_norm)
+
+
+class RefViT(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.patch_embed = PatchEmbed(c)
+        if c.class_token:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim))
+        if c.dist_token:
+            self.dist_token = nn.Parameter(torch.zeros(1, 1, c.dim))
+        if c.reg_tokens:
+            self.reg_token = nn.Parameter(torch.zeros(1, c.reg_tokens, c.dim))
+        n = c.grid * c.grid + (0 if c.no_embed_class else c.prefix)
+        self.pos_embed = nn.Parameter(torch.zeros(1, n, c.dim))
+        if c.pre_norm:
+            self.norm_pre = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        self.blocks = nn.ModuleList([Block(c) for _ in range(c.depth)])
+        if c.global_pool == "avg":
+            self.fc_norm = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        else:
+            self.norm = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        if c.num_classes:
+            self.head = nn.Linear(c.dim, c.num_classes)
+            if c.dist_token:
+                self.head_dist = nn.Linear(c.dim, c.num_classes)
+
+    def pos_embed_for(self, gh, gw):
+        """timm's resample_abs_pos_embed: bicubic, antialias, prefix rows untouched."""
+        c = self.c
+        pe = self.pos_embed
+        keep = 0 if c.no_embed_class else c.prefix
+        if (gh, gw) == (c.grid, c.grid):
+            return pe
+        prefix, grid = pe[:, :keep], pe[:, keep:]
+        grid = grid.reshape(1, c.grid, c.grid, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", antialias=True, align_corners=False)
+        grid = grid.permute(0, 2, 3, 1).reshape(1, gh * gw, -1)
+        return torch.cat([prefix, grid], dim=1)
+
+    def forward_features(self, img, collect=None):
+        c = self.c
+        B, _, H, W = img.shape
+        x = self.patch_embed.proj(img)
+        gh, gw = x.shape[2], x.shape[3]
+        x = x.flatten(2).transpose(1, 2)
+        pe = self.pos_embed_for(gh, gw)
+        toks = []
+        if c.class_token:
+            toks.append(self.cls_token.expand(B, -1, -1))
+        if c.dist_token:
+            toks.append(self.dist_token.expand(B, -1, -1))
+        if c.reg_tokens:
+            toks.append(self.reg_token.expand(B, -1, -1))
+        if c.no_embed_class:
+            x = torch.cat(toks + [x + pe], dim=1)
+        else:
+            x = torch.cat(toks + [x], dim=1) + pe
+        if c.pre_norm:
+            x = self.norm_pre(x)
+        for blk in self.blocks:
+            x = blk(x)
+            if collect is not None:
+                collect.append(x)
+        return x
+
+    def pooled(self, x):
+        c = self.c
+        if c.global_pool == "avg":
+            return self.fc_norm(x[:, c.prefix:].mean(dim=1))
+        x = self.norm(x)
+        if c.dist_token and c.dist_average:
+            return (x[:, 0] + x[:, 1]) / 2
+        return x[:, 0]
+
+    def forward(self, img, collect=None):
+        c = self.c
+        x = self.forward_features(img, collect)
+        feats = self.pooled(x)
+        if not c.num_classes:
+            return None, feats
+        if c.global_pool != "avg" and c.dist_token and c.dist_average:
+            xn = self.norm(x)
+            logits = (self.head(xn[:, 0]) + self.head_dist(xn[:, 1])) / 2
+        elif c.global_pool != "avg":
+            logits = self.head(self.norm(x)[:, 0])
+        else:
+            logits = self.head(feats)
+        return logits, feats
+
+
+def randomize(model, seed, head_std=0.5):
+    """Seeded random weights with non-trivial norms and biases, logits of order 1."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("gamma"):
+                p.copy_(0.5 + 0.5 * torch.rand(p.shape, generator=g))
+            elif "norm" in name and name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+            elif name.startswith("head"):
+                p.copy_(head_std / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g) * 4)
+            elif p.dim() >= 2 and name.endswith("weight"):
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
+            else:  # tokens, position embeddings
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+
+
+def to_hf_state_dict(model, prefix="vit"):
+    """Hugging Face ViT/DeiT names; qkv split into query/key/value."""
+    c = model.c
+    sd = {k: v.detach() for k, v in model.state_dict().items()}
+    out = {}
+    e = f"{prefix}.embeddings"
+    out[f"{e}.cls_token"] = sd["cls_token"]
+    if c.dist_token:
+        out[f"{e}.distillation_token"] = sd["dist_token"]
+    out[f"{e}.position_embeddings"] = sd["pos_embed"]
+    out[f"{e}.patch_embeddings.projection.weight"] = sd["patch_embed.proj.weight"]
+    out[f"{e}.patch_embeddings.projection.bias"] = sd["patch_embed.proj.bias"]
+    D = c.dim
+    for i in range(c.depth):
+        b, l = f"blocks.{i}", f"{prefix}.encoder.layer.{i}"
+        w, bb = sd[f"{b}.attn.qkv.weight"], sd[f"{b}.attn.qkv.bias"]
+        for j, nm in enumerate(["query", "key", "value"]):
+            out[f"{l}.attention.attention.{nm}.weight"] = w[j * D:(j + 1) * D]
+            out[f"{l}.attention.attention.{nm}.bias"] = bb[j * D:(j + 1) * D]
+        pairs = [("attn.proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"),
+                 ("mlp.fc2", "output.dense"), ("norm1", "layernorm_before"), ("norm2", "layernorm_after")]
+        for a, h in pairs:
+            out[f"{l}.{h}.weight"] = sd[f"{b}.{a}.weight"]
+            out[f"{l}.{h}.bias"] = sd[f"{b}.{a}.bias"]
+    out[f"{prefix}.layernorm.weight"] = sd["norm.weight"]
+    out[f"{prefix}.layernorm.bias"] = sd["norm.bias"]
+    if c.dist_token and c.dist_average:
+        names = [("head", "cls_classifier"), ("head_dist", "distillation_classifier")]
+    else:
+        names = [("head", "classifier")]
+    for a, h in names:
+        out[f"{h}.weight"] = sd[f"{a}.weight"]
+        out[f"{h}.bias"] = sd[f"{a}.bias"]
+    return out
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """safetensors writer (the format is a u64 header length, a JSON header, raw data)."""
+    header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name].detach().cpu().numpy().astype(np.float32))
+        b = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def save_npy(path, t):
+    np.save(path, np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32)))

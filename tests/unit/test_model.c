@@ -1,0 +1,117 @@
+/* Parity of the whole model against the PyTorch reference (tests/ref/make_model_fixtures.py):
+ * per-block activations, pooled features and logits within 1e-4, identical top-5 order. */
+#include "check.h"
+#include "core/npy.h"
+#include "model/model.h"
+
+#define TOL 1e-4f
+
+static int load_npy(const char *dir, const char *file, vt_npy *a) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (vt_npy_read(path, a)) {
+        fprintf(stderr, "%s\n", vitc_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static void top5_same(const char *name, const float *a, const float *b, int n, int C) {
+    int k = C < 5 ? C : 5;
+    for (int i = 0; i < n; i++) {
+        int ia[5], ib[5];
+        float pa[5], pb[5];
+        vitc_topk(a + (size_t)i * C, C, k, ia, pa);
+        vitc_topk(b + (size_t)i * C, C, k, ib, pb);
+        int same = 1;
+        for (int j = 0; j < k; j++) same &= ia[j] == ib[j];
+        CHECK(same, "%s: image %d top-%d order differs", name, i, k);
+    }
+}
+
+static void run_case(const char *name, int heads, FILE *table) {
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/models/%s", fixture_dir(), name);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vitc_load_params lp = vitc_load_default_params();
+    lp.heads = heads;
+    vitc_model *m;
+    vitc_status s = vitc_model_load(path, &lp, &m);
+    CHECK(s == VITC_OK, "%s: load: %s", name, vitc_last_error());
+    if (s) return;
+    vt_npy in, logits, feats, blocks;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "logits.npy", &logits) ||
+        load_npy(dir, "features.npy", &feats) || load_npy(dir, "blocks.npy", &blocks)) {
+        CHECK(0, "%s: fixtures unreadable", name);
+        vitc_model_free(m);
+        return;
+    }
+    int n = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3];
+    int C = m->cfg.num_classes, D = m->cfg.dim;
+    float *got_logits = calloc((size_t)n * C, sizeof(float));
+    float *got_feats = calloc((size_t)n * D, sizeof(float));
+    float *got_blocks = calloc(blocks.count, sizeof(float));
+    vt_forward_out o = {.logits = got_logits, .features = got_feats, .blocks = got_blocks};
+    s = vt_vit_forward(m, in.data, n, H, W, &o);
+    CHECK(s == VITC_OK, "%s: forward: %s", name, vitc_last_error());
+    CHECK(blocks.count == (size_t)m->cfg.depth * n * (H / m->cfg.patch * (W / m->cfg.patch) + vt_prefix_tokens(&m->cfg)) * D,
+          "%s: block activation count", name);
+    float eb = 0.0f;
+    size_t per_block = blocks.count / (size_t)(m->cfg.depth ? m->cfg.depth : 1);
+    for (int l = 0; l < m->cfg.depth; l++) {
+        float e = max_abs_diff(got_blocks + l * per_block, blocks.data + l * per_block, per_block);
+        CHECK(e <= TOL * 10, "%s: block %d max abs error %g", name, l, e); /* residual stream of order 10 */
+        if (!(e <= eb)) eb = e;
+    }
+    float ef = max_abs_diff(got_feats, feats.data, feats.count);
+    float el = max_abs_diff(got_logits, logits.data, logits.count);
+    CHECK(ef <= TOL, "%s: features max abs error %g", name, ef);
+    CHECK(el <= TOL, "%s: logits max abs error %g", name, el);
+    top5_same(name, got_logits, logits.data, n, C);
+
+    /* the public entry points agree with the internal one */
+    float *pub = calloc((size_t)n * C, sizeof(float));
+    CHECK(vitc_model_classify(m, in.data, n, H, W, pub) == VITC_OK, "%s: classify", name);
+    CHECK(max_abs_diff(pub, got_logits, (size_t)n * C) == 0.0f, "%s: classify differs from forward", name);
+    /* batch of one gives the same numbers as the batch */
+    size_t img = (size_t)3 * H * W;
+    CHECK(vitc_model_classify(m, in.data + img * (n - 1), 1, H, W, pub) == VITC_OK, "%s: classify 1", name);
+    float e1 = max_abs_diff(pub, got_logits + (size_t)(n - 1) * C, (size_t)C);
+    CHECK(e1 <= 1e-5f, "%s: batch-1 vs batch-%d logits differ by %g", name, n, e1);
+    if (table)
+        fprintf(table, "| %s | %s | %dx%d, batch %d | %.2e | %.2e | %.2e |\n", name, m->source, H, W, n, eb, ef, el);
+    printf("  %-22s %-4s %3dx%-3d batch %d  blocks %.2e  features %.2e  logits %.2e\n", name, m->source, H, W, n, eb,
+           ef, el);
+    free(pub);
+    free(got_logits);
+    free(got_feats);
+    free(got_blocks);
+    vt_npy_free(&in);
+    vt_npy_free(&logits);
+    vt_npy_free(&feats);
+    vt_npy_free(&blocks);
+    vitc_model_free(m);
+}
+
+int main(void) {
+    char manifest[1024];
+    snprintf(manifest, sizeof manifest, "%s/models/manifest.txt", fixture_dir());
+    FILE *fp = fopen(manifest, "r");
+    CHECK(fp != NULL, "cannot open %s", manifest);
+    if (!fp) return check_report("test_model");
+    const char *table_path = getenv("VITC_PARITY_TABLE"); /* docs/parity.md is written from this */
+    FILE *table = table_path ? fopen(table_path, "w") : NULL;
+    if (table)
+        fprintf(table, "| configuration | names | input | max err blocks | max err features | max err logits |\n"
+                       "| --- | --- | --- | --- | --- | --- |\n");
+    char name[256];
+    int heads, cases = 0;
+    while (fscanf(fp, "%255s %d", name, &heads) == 2) {
+        run_case(name, heads, table);
+        cases++;
+    }
+    fclose(fp);
+    if (table) fclose(table);
+    CHECK(cases >= 10, "only %d cases in the manifest", cases);
+    return check_report("test_model");
+}
