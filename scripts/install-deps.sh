@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh --data     also the datasets and photographs (training, examples)
 set -euo pipefail
 
-build_pkgs=(build-essential clang llvm libomp-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
+build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 test_pkgs=(python3 python3-numpy python3-torch python3-torchvision python3-pil darknet python3-skimage)
 data_pkgs=(dataset-fashion-mnist opencv-doc)
 
