@@ -16,6 +16,9 @@ struct vitc_image {
 };
 
 vitc_status vt_image_alloc(int width, int height, vitc_image **out);
+/* Checks declared dimensions against the limits before anything is allocated:
+ * VITC_ERR_FORMAT for zero/negative sizes, VITC_ERR_LIMIT when too large (messages name `name`). */
+vitc_status vt_image_check_size(uint64_t width, uint64_t height, const char *name);
 
 /* Each decoder: name is used in messages; returns RGB as PIL's convert('RGB'). */
 vitc_status vt_decode_jpeg(const uint8_t *data, size_t size, const char *name, vitc_image **out);

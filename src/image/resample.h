@@ -14,6 +14,13 @@
 vitc_status vt_resample_u8(const uint8_t *src, int width, int height, int channels,
                            uint8_t *dst, int out_width, int out_height, vitc_interp interp);
 
+/* The region [x0, x0 + region_w) x [y0, y0 + region_h) of the out_width x out_height resize of src,
+ * written as a region_w x region_h image: equal to resizing everything and cropping, but only the
+ * pixels needed are computed. */
+vitc_status vt_resample_u8_region(const uint8_t *src, int width, int height, int channels, int out_width,
+                                  int out_height, int x0, int y0, int region_w, int region_h, uint8_t *dst,
+                                  vitc_interp interp);
+
 /* float planes (channels x height x width, channel-major), no rounding. */
 vitc_status vt_resample_f32(const float *src, int channels, int height, int width,
                             float *dst, int out_height, int out_width, vitc_interp interp);
