@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <png.h>
+#include <zlib.h>
 
 typedef struct {
     const uint8_t *data;
@@ -37,6 +38,16 @@ static void on_read(png_structp png, png_bytep out, png_size_t n) {
 
 vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vitc_image **out) {
     *out = NULL;
+    /* The limits are checked on IHDR before libpng allocates anything (or reads further). */
+    if (size >= 33 && !memcmp(data + 12, "IHDR", 4) &&
+        crc32(0, data + 12, 17) == ((uint32_t)data[29] << 24 | (uint32_t)data[30] << 16 | (uint32_t)data[31] << 8 | data[32])) {
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+        if (w && h && w <= 0x7fffffffu && h <= 0x7fffffffu) {
+            vitc_status st = vt_image_check_size(w, h, name);
+            if (st != VITC_OK) return st;
+        }
+    }
     vt_png_ctx ctx = {data, size, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     if (!png) return vt_error(VITC_ERR_NOMEM, "%s: out of memory", name);
@@ -56,6 +67,8 @@ vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vi
         return vt_error(VITC_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", name, ctx.message);
     }
     png_set_read_fn(png, &ctx, on_read);
+    /* Any CRC mismatch is an error: PIL also refuses broken ancillary chunks. */
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
     /* vitc applies its own (smaller) limits right after the header; libpng's defaults would
      * report large images as corrupt. */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
