@@ -1,7 +1,7 @@
 /* PNG decoding with libpng, converted to RGB as PIL's convert('RGB') does: alpha dropped
  * (no compositing), 16-bit samples reduced to their high byte, palettes looked up (tRNS
  * ignored), 1/2/4-bit gray scaled to 0..255, gray replicated. Gamma, sRGB and ICC chunks
- * are ignored, as PIL ignores them.
+ * are ignored, as PIL ignores them. Palette indices beyond the PLTE give gray (i, i, i) as in PIL.
  * One deliberate difference: PIL opens 16-bit grayscale as mode "I" and convert('RGB')
  * clips those values to 255 (nearly white images); vitc takes the high byte instead. */
 #include "image/image.h"
@@ -86,8 +86,9 @@ vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vi
     int w = (int)w32, h = (int)h32;
 
     /* Palette looked up here: tRNS must not become alpha and indices are checked. */
+    /* Entries the PLTE lacks read as a gray ramp (i, i, i), as in PIL. */
     uint8_t pal[256][3];
-    memset(pal, 0, sizeof pal);
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
     if (color == PNG_COLOR_TYPE_PALETTE) {
         png_colorp plte;
         int n = 0;

@@ -129,6 +129,19 @@ def main():
     g16 = c16[..., :1]
     write_png16(img_path("chelsea_gray16.png"), g16)
     write_png16(img_path("chelsea_la16.png"), np.concatenate([g16, g16], axis=2))
+    # palette PNG whose indices run past its 2-entry PLTE (PIL shows a gray ramp there)
+    idx = (np.array(chelsea.convert("L").crop((0, 0, 30, 20))) // 64).astype(np.uint8) * 60
+    raw = b"".join(b"\x00" + row.tobytes() for row in idx)
+    with open(img_path("palette_short.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(png_chunk(b"IHDR", struct.pack(">IIBBBBB", 30, 20, 8, 3, 0, 0, 0)))
+        f.write(png_chunk(b"PLTE", bytes([200, 10, 20, 30, 220, 40])))
+        f.write(png_chunk(b"IDAT", zlib.compress(raw, 6)))
+        f.write(png_chunk(b"IEND", b""))
+    # an interlaced (Adam7) PNG, shipped with libpng-dev (a build dependency)
+    pngtest = "/usr/share/doc/libpng-dev/examples/pngtest.png"
+    if os.path.exists(pngtest):
+        shutil.copyfile(pngtest, img_path("interlaced.png"))
     # PNM with other maxvals: 16-bit PPM, 4-bit-ish maxval PGM, ASCII P3/P2
     k16 = np.array(kite.crop((0, 0, 64, 48))).astype(np.uint16) * 257 + 3
     with open(img_path("kite16.ppm"), "wb") as f:
