@@ -135,13 +135,26 @@ def make_case(out, name, spec):
     return f"{name} {heads}"
 
 
+# The committed quick-path set (tests/fixtures/small): the same code paths at toy sizes.
+SMALL = {
+    "small_timm": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=10, reg_tokens=2,
+                       layer_scale=True, qk_norm=True), 2, (48, 32), 21, "timm", 2),
+    "small_deit": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=10, dist_token=True), 2,
+                   None, 22, "timm", 2),
+    "small_hf": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=5, ln_eps=1e-12), 2, None, 23,
+                 "hf", 0),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--only")
+    ap.add_argument("--small", action="store_true", help="write the small committed set instead")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    lines = [make_case(a.out, n, s) for n, s in CASES.items() if not a.only or a.only == n]
+    cases = SMALL if a.small else CASES
+    lines = [make_case(a.out, n, s) for n, s in cases.items() if not a.only or a.only == n]
     if not a.only:
         with open(os.path.join(a.out, "models", "manifest.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
