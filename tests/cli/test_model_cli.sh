@@ -49,6 +49,17 @@ expect_ok "create" "$VITC" create --arch vit_tiny_patch16_224 --classes 10 --see
 expect_ok "created model loads" "$VITC" info "$TMP/tiny.safetensors"
 grep -q "vit_tiny_patch16_224 (vitc names)" "$TMP/out" && ok || bad "created model info"
 
+# preprocess --model takes the model's preprocessing (HF DeiT: squash to 256, crop 224, bicubic, ImageNet stats)
+expect_ok "preprocess --model" "$VITC" preprocess /usr/share/darknet/data/dog.jpg --model "$M/hf_deit/model.safetensors" --out "$TMP/d.npy"
+$PY - "$TMP/d.npy" <<'PYEOF' && ok || bad "preprocess --model differs from torchvision"
+import sys, numpy as np, torchvision.transforms as T
+from PIL import Image
+im = Image.open('/usr/share/darknet/data/dog.jpg').convert('RGB')
+t = T.Compose([T.Resize((256, 256), interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224), T.ToTensor(),
+               T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])(im).numpy()
+assert np.abs(np.load(sys.argv[1]) - t).max() < 0.02
+PYEOF
+
 # bad input: one line naming the file and the problem, non-zero exit, nothing on stdout
 expect_fail "truncated checkpoint" "truncated.safetensors" "$VITC" classify "$B/truncated.safetensors" "$M/hf_vit/input.npy"
 expect_fail "header past end" "header length" "$VITC" info "$B/header_past_end.safetensors"
