@@ -1,0 +1,70 @@
+/* AVX2/FMA SGEMM: VT_MR x (NV*8) micro-kernel on the shared packed driver. */
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
+
+#ifndef VT256_MR
+#define VT256_MR 6
+#endif
+#ifndef VT256_NV
+#define VT256_NV 2
+#endif
+#define VT_MR VT256_MR
+#define VT_NR (VT256_NV * 8)
+#define VT_KC 256
+#define VT_MC (VT_MR * 24)
+#define VT_NC 4096
+#define VT_TABLE vt_kernels_avx2
+#define VT_TABLE_NAME "avx2"
+
+static inline __m256 gelu8(__m256 x) {
+    float t[8];
+    _mm256_storeu_ps(t, x);
+    for (int i = 0; i < 8; i++) t[i] = vt_gelu_scalar(t[i]);
+    return _mm256_loadu_ps(t);
+}
+
+static void gelu_vec(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] = vt_gelu_scalar(x[i]);
+}
+
+static void ukernel(int kc, const float *restrict a, const float *restrict b, float *c, size_t ldc, float alpha,
+                    float beta, const float *bias, int gelu) {
+    __m256 acc[VT_MR][VT256_NV];
+#pragma GCC unroll 32
+    for (int r = 0; r < VT_MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VT256_NV; v++) acc[r][v] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++) {
+        __m256 bv[VT256_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < VT256_NV; v++) bv[v] = _mm256_load_ps(b + v * 8);
+#pragma GCC unroll 32
+        for (int r = 0; r < VT_MR; r++) {
+            __m256 av = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 4
+            for (int v = 0; v < VT256_NV; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+        a += VT_MR;
+        b += VT_NR;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 32
+    for (int r = 0; r < VT_MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < VT256_NV; v++) {
+            __m256 x = _mm256_mul_ps(acc[r][v], va);
+            if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + v * 8), x);
+            if (bias) x = _mm256_add_ps(x, _mm256_loadu_ps(bias + v * 8));
+            if (gelu) x = gelu8(x);
+            _mm256_storeu_ps(cr + v * 8, x);
+        }
+    }
+}
+
+#include "kernels/gemm_driver.h"

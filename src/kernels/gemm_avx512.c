@@ -1,0 +1,73 @@
+/* AVX-512 SGEMM: VT_MR x (NV*16) micro-kernel on the shared packed driver. */
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
+
+#ifndef VT512_MR
+#define VT512_MR 14
+#endif
+#ifndef VT512_NV
+#define VT512_NV 2
+#endif
+#define VT_MR VT512_MR
+#define VT_NR (VT512_NV * 16)
+#ifndef VT512_KC
+#define VT512_KC 256
+#endif
+#define VT_KC VT512_KC
+#define VT_MC (VT_MR * 12)
+#define VT_NC 4096
+#define VT_TABLE vt_kernels_avx512
+#define VT_TABLE_NAME "avx512"
+
+static inline __m512 gelu16(__m512 x) {
+    float t[16];
+    _mm512_storeu_ps(t, x);
+    for (int i = 0; i < 16; i++) t[i] = vt_gelu_scalar(t[i]);
+    return _mm512_loadu_ps(t);
+}
+
+static void gelu_vec(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu16(_mm512_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] = vt_gelu_scalar(x[i]);
+}
+
+static void ukernel(int kc, const float *restrict a, const float *restrict b, float *c, size_t ldc, float alpha,
+                    float beta, const float *bias, int gelu) {
+    __m512 acc[VT_MR][VT512_NV];
+#pragma GCC unroll 32
+    for (int r = 0; r < VT_MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VT512_NV; v++) acc[r][v] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[VT512_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < VT512_NV; v++) bv[v] = _mm512_load_ps(b + v * 16);
+#pragma GCC unroll 32
+        for (int r = 0; r < VT_MR; r++) {
+            __m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < VT512_NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+        a += VT_MR;
+        b += VT_NR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 32
+    for (int r = 0; r < VT_MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < VT512_NV; v++) {
+            __m512 x = _mm512_mul_ps(acc[r][v], va);
+            if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + v * 16), x);
+            if (bias) x = _mm512_add_ps(x, _mm512_loadu_ps(bias + v * 16));
+            if (gelu) x = gelu16(x);
+            _mm512_storeu_ps(cr + v * 16, x);
+        }
+    }
+}
+
+#include "kernels/gemm_driver.h"
