@@ -201,6 +201,7 @@ static void test_impl(const char *impl) {
             if (!(err <= worst)) worst = err, worst_x = x[i];
         }
         CHECK(worst <= 1.0, "%s gelu: worst err/tol %g at x=%g", impl, worst, worst_x);
+        printf("%s: gelu worst err/tol %.3f at x=%g\n", impl, worst, worst_x);
         free(g);
         free(x);
     }
