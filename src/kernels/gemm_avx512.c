@@ -17,7 +17,10 @@
 #define VT512_KC 256
 #endif
 #define VT_KC VT512_KC
-#define VT_MC (VT_MR * 12)
+#ifndef VT512_MCF
+#define VT512_MCF 12
+#endif
+#define VT_MC (VT_MR * VT512_MCF)
 #define VT_NC 4096
 #define VT_TABLE vt_kernels_avx512
 #define VT_TABLE_NAME "avx512"
