@@ -5,6 +5,8 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_impl.h"
 #include "kernels/erf_coef.h"
+#include "kernels/transpose8.h"
+#define VT_HAVE_TRANSPOSE8 1
 
 #ifndef VT256_MR
 #define VT256_MR 6

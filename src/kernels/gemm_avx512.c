@@ -6,6 +6,8 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_impl.h"
 #include "kernels/erf_coef.h"
+#include "kernels/transpose8.h"
+#define VT_HAVE_TRANSPOSE8 1
 
 #ifndef VT512_MR
 #define VT512_MR 6

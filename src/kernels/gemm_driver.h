@@ -7,6 +7,7 @@
  *                       float alpha, float beta, const float *bias, int gelu);
  *       full MR x NR tile: c = alpha * a.b + beta * c (beta == 0: c not read) [+ bias][gelu]
  *   static void gelu_vec(float *x, size_t n);
+ *   optionally VT_HAVE_TRANSPOSE8 with vt_transpose8x8() (transpose8.h) for transposed packing
  *
  * Loops: jc (NC columns) > pc (KC slice: B packed into kc x NR micro-panels, shared by the
  * threads) > ic (MC rows: A packed into MR x kc micro-panels, per thread) > jr > ir.
@@ -102,6 +103,11 @@ static void pack_b_panel(int trans_b, const float *B, int ldb, int k0, int kc, i
         const float *src = B + (size_t)j0 * ldb + k0;
         if (nr == VT_NR) {
             int k = 0;
+#ifdef VT_HAVE_TRANSPOSE8
+            for (; k + 8 <= kc; k += 8)
+                for (int j = 0; j < VT_NR; j += 8)
+                    vt_transpose8x8(src + (size_t)j * ldb + k, (size_t)ldb, dst + (size_t)k * VT_NR + j, VT_NR);
+#endif
             for (; k + 4 <= kc; k += 4)
                 for (int j = 0; j < VT_NR; j++) {
                     const float *s = src + (size_t)j * ldb + k;
