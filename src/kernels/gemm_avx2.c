@@ -18,7 +18,6 @@
 #define VT_NR (VT256_NV * 8)
 #define VT_KC 256
 #define VT_MC (VT_MR * 24)
-#define VT_NC 4096
 #define VT_TABLE vt_kernels_avx2
 #define VT_TABLE_NAME "avx2"
 

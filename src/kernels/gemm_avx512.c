@@ -25,7 +25,6 @@
 #define VT512_MCF 24
 #endif
 #define VT_MC (VT_MR * VT512_MCF)
-#define VT_NC 4096
 #define VT_TABLE vt_kernels_avx512
 #define VT_TABLE_NAME "avx512"
 

@@ -1,7 +1,7 @@
 /* Packed, cache-blocked SGEMM driver (GotoBLAS/BLIS loop structure), included by each SIMD
  * implementation file after it defines:
  *   VT_MR, VT_NR            micro-tile (rows of C x columns of C)
- *   VT_KC, VT_MC, VT_NC     cache blocking: K slice, rows of A per packed block, columns of B
+ *   VT_KC, VT_MC            cache blocking: K slice, rows of A per packed block
  *   VT_TABLE_NAME           string name, VT_TABLE the table symbol
  *   static void ukernel(int kc, const float *a, const float *b, float *c, size_t ldc,
  *                       float alpha, float beta, const float *bias, int gelu);
@@ -9,8 +9,8 @@
  *   static void gelu_vec(float *x, size_t n);
  *   optionally VT_HAVE_TRANSPOSE8 with vt_transpose8x8() (transpose8.h) for transposed packing
  *
- * Loops: jc (NC columns) > pc (KC slice: B packed into kc x NR micro-panels, shared by the
- * threads) > ic (MC rows: A packed into MR x kc micro-panels, per thread) > jr > ir.
+ * op(B) is packed whole (or comes pre-packed) as KC slices of kc x NR micro-panels; then per
+ * thread: pc (KC slice) > ic (MC rows: A packed into MR x kc slivers, per thread) > jr > ir.
  * Threads form a tm x tn grid over (rows of C, micro-panels of B), chosen to balance work.
  * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
  * with zeros, and partial C tiles go through a small buffer. */
@@ -191,8 +191,30 @@ static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
     return nt;
 }
 
-/* Shared core. pb != NULL: B is pre-packed (whole K x N, KC slices of all panels);
- * otherwise op(B) is packed per (jc, pc) block into the calling thread's buffer. */
+/* Balanced K slices of at most VT_KC: the slice length used by both packed layouts. */
+static int kc_for(int K) {
+    int nk = (K + VT_KC - 1) / VT_KC;
+    return (K + nk - 1) / nk;
+}
+
+/* Packs micro-panels [p0, p1) of every KC slice of op(B) into the pre-packed layout (below). */
+static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, int kc_max, int p0, int p1,
+                          float *data) {
+    size_t npan = (size_t)(N + VT_NR - 1) / VT_NR;
+    for (int pc = 0; pc < K; pc += kc_max) {
+        int kc = imin(kc_max, K - pc);
+        float *base = data + (size_t)pc * npan * VT_NR;
+        for (int p = p0; p < p1; p++)
+            pack_b_panel(trans_b, B, ldb, pc, kc, p * VT_NR, imin(VT_NR, N - p * VT_NR), base + (size_t)p * kc * VT_NR);
+    }
+}
+
+/* Operands above this many floats get a temporary packing buffer instead of the grow-only one. */
+#define VT_BBUF_KEEP ((size_t)32 << 20)
+
+/* Shared core. pb != NULL: B is pre-packed; otherwise op(B) is first packed whole into the same
+ * layout (by the threads that use each panel: with a column split each packs its own panels and
+ * no barrier is needed; with a row split they share the work and meet at one barrier). */
 static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, const vt_packed_b *pb, float beta, float *C, int ldc,
                       const float *bias, int epilogue) {
@@ -204,21 +226,24 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
     int tm, tn;
     int nt = plan_threads(M, N, K, &tm, &tn);
     int gelu = epilogue == VT_EPILOGUE_GELU;
-    int kc_max = pb ? pb->kc : VT_KC;
-    int nc_max = pb ? N : VT_NC;
-    /* Balanced K slices of at most kc_max (the packed layout fixes them when pre-packed). */
-    if (!pb) {
-        int nk = (K + kc_max - 1) / kc_max;
-        kc_max = (K + nk - 1) / nk;
+    int kc_max = pb ? pb->kc : kc_for(K);
+    int npan = (N + VT_NR - 1) / VT_NR;
+    const float *bdata;
+    float *btemp = NULL;
+    if (pb) {
+        bdata = pb->data;
+    } else {
+        size_t need = (size_t)npan * VT_NR * (size_t)K;
+        float *buf;
+        if (need > VT_BBUF_KEEP) {
+            btemp = aligned_alloc(VT_ALIGN, (need * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN);
+            buf = btemp;
+        } else {
+            buf = grow(&tls_bbuf, &tls_bbuf_cap, need);
+        }
+        if (!buf) abort();
+        bdata = buf;
     }
-    int nc_blk = imin(nc_max, N);
-    size_t npan_blk = (size_t)(nc_blk + VT_NR - 1) / VT_NR;
-    float *bbuf = NULL;
-    if (!pb) {
-        bbuf = grow(&tls_bbuf, &tls_bbuf_cap, npan_blk * VT_NR * (size_t)kc_max);
-        if (!bbuf) abort();
-    }
-    size_t npan_all = (size_t)(N + VT_NR - 1) / VT_NR;
     int mt = (M + VT_MR - 1) / VT_MR;
     int fail = 0;
 #pragma omp parallel num_threads(nt)
@@ -229,9 +254,19 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         int tid = 0;
 #endif
         int gi = tid / tn, gj = tid % tn;
-        /* my rows: micro-tiles [t0, t1) of the mt row tiles */
+        /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
         int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
         int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
+        int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
+        if (!pb) {
+            if (tm == 1) {
+                pack_b_panels(trans_b, B, ldb, K, N, kc_max, p0, p1, (float *)bdata);
+            } else {
+#pragma omp for schedule(static)
+                for (int p = 0; p < npan; p++)
+                    pack_b_panels(trans_b, B, ldb, K, N, kc_max, p, p + 1, (float *)bdata);
+            }
+        }
         int mc_blk = VT_MC;
         if (m1 - m0 > 0) { /* balanced MC blocks */
             int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
@@ -241,39 +276,22 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         if (!abuf) {
 #pragma omp atomic write
             fail = 1;
-        }
-        for (int jc = 0; jc < N; jc += nc_max) {
-            int nc = imin(nc_max, N - jc);
-            int npan = (nc + VT_NR - 1) / VT_NR;
-            int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
+        } else if (p1 > p0) {
             for (int pc = 0; pc < K; pc += kc_max) {
                 int kc = imin(kc_max, K - pc);
-                const float *bp;
-                if (pb) {
-                    bp = pb->data + (size_t)pc * npan_all * VT_NR;
-                } else {
-#pragma omp for schedule(static)
-                    for (int p = 0; p < npan; p++)
-                        pack_b_panel(trans_b, B, ldb, pc, kc, jc + p * VT_NR, imin(VT_NR, nc - p * VT_NR),
-                                     bbuf + (size_t)p * kc * VT_NR);
-                    bp = bbuf;
-                }
+                const float *bp = bdata + (size_t)pc * npan * VT_NR;
                 float bt = pc == 0 ? beta : 1.0f;
                 int last = pc + kc >= K;
-                if (abuf && p1 > p0) {
-                    for (int ic = m0; ic < m1; ic += mc_blk) {
-                        int mc = imin(mc_blk, m1 - ic);
-                        pack_a(trans_a, A, lda, ic, mc, pc, kc, abuf);
-                        macro_kernel(mc, nc, kc, abuf, bp, p0, p1, C + (size_t)ic * ldc + jc, ldc, alpha, bt,
-                                     last && bias ? bias + jc : NULL, last && gelu);
-                    }
-                }
-                if (!pb) {
-#pragma omp barrier
+                for (int ic = m0; ic < m1; ic += mc_blk) {
+                    int mc = imin(mc_blk, m1 - ic);
+                    pack_a(trans_a, A, lda, ic, mc, pc, kc, abuf);
+                    macro_kernel(mc, N, kc, abuf, bp, p0, p1, C + (size_t)ic * ldc, ldc, alpha, bt,
+                                 last ? bias : NULL, last && gelu);
                 }
             }
         }
     }
+    free(btemp);
     if (fail) abort();
 }
 
@@ -286,22 +304,15 @@ static void drv_sgemm_ex(int trans_a, int trans_b, int M, int N, int K, float al
  * each kc x NR, at data + k0 * Npad + p * kc * NR (Npad = panels * NR). */
 static int drv_pack_b(vt_packed_b *pb, int trans_b, const float *B, int ldb) {
     int K = pb->K, N = pb->N;
-    int nk = K > 0 ? (K + VT_KC - 1) / VT_KC : 1;
-    int kc_max = K > 0 ? (K + nk - 1) / nk : 1;
-    size_t npan = (size_t)(N + VT_NR - 1) / VT_NR;
+    int kc_max = K > 0 ? kc_for(K) : 1;
+    int npan = (N + VT_NR - 1) / VT_NR;
     pb->kc = kc_max;
     pb->nr = VT_NR;
-    pb->size = npan * VT_NR * (size_t)K;
+    pb->size = (size_t)npan * VT_NR * (size_t)K;
     size_t bytes = ((pb->size ? pb->size : 1) * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
     pb->data = aligned_alloc(VT_ALIGN, bytes);
     if (!pb->data) return -1;
-    for (int pc = 0; pc < K; pc += kc_max) {
-        int kc = imin(kc_max, K - pc);
-        float *base = pb->data + (size_t)pc * npan * VT_NR;
-        for (size_t p = 0; p < npan; p++)
-            pack_b_panel(trans_b, B, ldb, pc, kc, (int)p * VT_NR, imin(VT_NR, N - (int)p * VT_NR),
-                         base + p * kc * VT_NR);
-    }
+    pack_b_panels(trans_b, B, ldb, K, N, kc_max, 0, npan, pb->data);
     return 0;
 }
 
