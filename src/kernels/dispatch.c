@@ -2,43 +2,130 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-static const vt_kernel_table *active = NULL;
+static const vt_kernel_table *_Atomic active = NULL;
 static int n_threads = 0;
+
+static int cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+/* The table called `name` if this CPU can run it, else NULL. */
+static const vt_kernel_table *table_by_name(const char *name) {
+    if (!strcmp(name, "ref")) return &vt_kernels_ref;
+    if (!strcmp(name, "avx2")) return cpu_has_avx2() ? &vt_kernels_avx2 : NULL;
+    if (!strcmp(name, "avx512")) return cpu_has_avx512() ? &vt_kernels_avx512 : NULL;
+    return NULL;
+}
 
 void vt_kernels_init(void) {
     if (active) return;
     const vt_kernel_table *pick = &vt_kernels_ref;
+    if (cpu_has_avx512())
+        pick = &vt_kernels_avx512;
+    else if (cpu_has_avx2())
+        pick = &vt_kernels_avx2;
     const char *force = getenv("VITC_KERNELS");
-    (void)force; /* SIMD tables register here as they are added */
+    if (force && *force) {
+        const vt_kernel_table *t = table_by_name(force);
+        if (t)
+            pick = t;
+        else
+            fprintf(stderr, "vitc: VITC_KERNELS=%s is unknown or unsupported on this CPU; using %s\n", force,
+                    pick->name);
+    }
     active = pick;
 }
 
-const char *vt_kernels_name(void) {
-    vt_kernels_init();
-    return active->name;
+int vt_kernels_select(const char *name) {
+    const vt_kernel_table *t = name ? table_by_name(name) : NULL;
+    if (!t) return -1;
+    active = t;
+    return 0;
 }
+
+static const vt_kernel_table *get_active(void) {
+    vt_kernels_init();
+    return active;
+}
+
+const char *vt_kernels_name(void) { return get_active()->name; }
 
 void vt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    vt_kernels_init();
-    active->sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    get_active()->sgemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL,
+                           VT_EPILOGUE_NONE);
+}
+
+void vt_linear_ex(float *y, const float *x, const float *W, const float *b, int M, int K, int N,
+                  int epilogue) {
+    if (M <= 0 || N <= 0) return;
+    get_active()->sgemm_ex(0, 1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N, b, epilogue);
 }
 
 void vt_linear(float *y, const float *x, const float *W, const float *b, int M, int K, int N) {
-    if (b) {
-        for (int i = 0; i < M; i++) memcpy(y + (size_t)i * N, b, sizeof(float) * (size_t)N);
-        vt_sgemm(0, 1, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
-    } else {
-        vt_sgemm(0, 1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
-    }
+    vt_linear_ex(y, x, W, b, M, K, N, VT_EPILOGUE_NONE);
 }
+
+vt_packed_b *vt_pack_b_ex(int trans_b, int K, int N, const float *B, int ldb) {
+    if (K < 0 || N < 0) return NULL;
+    vt_packed_b *pb = calloc(1, sizeof *pb);
+    if (!pb) return NULL;
+    pb->impl = get_active();
+    pb->K = K;
+    pb->N = N;
+    if (pb->impl->pack_b(pb, trans_b, B, ldb) != 0) {
+        free(pb->data);
+        free(pb);
+        return NULL;
+    }
+    return pb;
+}
+
+vt_packed_b *vt_pack_b(const float *W, int N, int K) { return vt_pack_b_ex(1, K, N, W, K); }
+
+void vt_packed_b_free(vt_packed_b *pb) {
+    if (!pb) return;
+    free(pb->data);
+    free(pb);
+}
+
+int vt_packed_b_k(const vt_packed_b *pb) { return pb->K; }
+int vt_packed_b_n(const vt_packed_b *pb) { return pb->N; }
+
+void vt_gemm_packed(int trans_a, int M, float alpha, const float *A, int lda, const vt_packed_b *Bp,
+                    float beta, float *C, int ldc, const float *bias, int epilogue) {
+    if (M <= 0 || Bp->N <= 0) return;
+    Bp->impl->gemm_packed(trans_a, M, alpha, A, lda, Bp, beta, C, ldc, bias, epilogue);
+}
+
+void vt_linear_packed(float *y, const float *x, const vt_packed_b *W, const float *b, int M, int epilogue) {
+    vt_gemm_packed(0, M, 1.0f, x, W->K > 0 ? W->K : 1, W, 0.0f, y, W->N, b, epilogue);
+}
+
+void vt_gelu(float *x, size_t n) { get_active()->gelu(x, n); }
 
 void vt_set_threads(int threads) { n_threads = threads > 0 ? threads : 0; }
 

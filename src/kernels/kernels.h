@@ -1,6 +1,7 @@
 /* Compute kernels behind one interface. The portable C versions live in *_ref.c; SIMD versions
  * (AVX2/FMA, AVX-512) are chosen at run time by vt_kernels_init() from the CPU's features.
- * Every function here is thread-safe and may use OpenMP threads internally. */
+ * Every function here is thread-safe and may use OpenMP threads internally (when called from
+ * inside an OpenMP parallel region they run on the calling thread only). */
 #ifndef VT_KERNELS_H
 #define VT_KERNELS_H
 
@@ -9,14 +10,49 @@
 /* Picks the implementation once (idempotent). VITC_KERNELS=ref|avx2|avx512 forces one. */
 void vt_kernels_init(void);
 const char *vt_kernels_name(void);
+/* Makes `name` ("ref", "avx2", "avx512") the active implementation. Returns 0, or -1 when it
+ * is unknown or this CPU cannot run it (the active one is then unchanged). For tests/benchmarks. */
+int vt_kernels_select(const char *name);
 
 /* C[M,N] = alpha * op(A)[M,K] . op(B)[K,N] + beta * C, row-major with leading dimensions.
- * trans_a: A is stored K x M; trans_b: B is stored N x K (a PyTorch Linear weight). */
+ * trans_a: A is stored K x M; trans_b: B is stored N x K (a PyTorch Linear weight).
+ * beta == 0: C is not read (NaN/garbage in C is overwritten). K == 0 or alpha == 0: C = beta*C. */
 void vt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Epilogues fused into the GEMM's store: after C = alpha*op(A).op(B) + beta*C the bias b[N]
+ * (when not NULL) is added to every row, then VT_EPILOGUE_GELU applies the exact (erf) GELU,
+ * 0.5*x*(1 + erf(x/sqrt(2))), vectorized to within a few float ulps. */
+enum { VT_EPILOGUE_NONE = 0, VT_EPILOGUE_GELU = 1 };
+
 /* y[M,N] = x[M,K] . W[N,K]^T + b[N]  (b may be NULL): the forward pass of a Linear layer. */
 void vt_linear(float *y, const float *x, const float *W, const float *b, int M, int K, int N);
+/* The same with an epilogue (VT_EPILOGUE_NONE or VT_EPILOGUE_GELU). */
+void vt_linear_ex(float *y, const float *x, const float *W, const float *b, int M, int K, int N,
+                  int epilogue);
+
+/* Pre-packed right-hand operand: the B of a GEMM laid out once in the active implementation's
+ * micro-panel format (e.g. a Linear weight at model load) so each call skips packing.
+ * A packed B remembers the implementation that packed it and is used with that one. */
+typedef struct vt_packed_b vt_packed_b;
+/* W stored N x K (PyTorch Linear layout): packs op(B) = W^T, a K x N operand. NULL on OOM. */
+vt_packed_b *vt_pack_b(const float *W, int N, int K);
+/* General form: op(B) is K x N; trans_b as in vt_sgemm (0: B stored K x N, 1: stored N x K). */
+vt_packed_b *vt_pack_b_ex(int trans_b, int K, int N, const float *B, int ldb);
+void vt_packed_b_free(vt_packed_b *pb);
+int vt_packed_b_k(const vt_packed_b *pb);
+int vt_packed_b_n(const vt_packed_b *pb);
+
+/* C[M,N] = alpha * op(A)[M,K] . Bp[K,N] + beta * C, then bias/epilogue as above
+ * (bias may be NULL; epilogue VT_EPILOGUE_NONE or VT_EPILOGUE_GELU). */
+void vt_gemm_packed(int trans_a, int M, float alpha, const float *A, int lda, const vt_packed_b *Bp,
+                    float beta, float *C, int ldc, const float *bias, int epilogue);
+/* y[M,N] = x[M,K] . W^T + b, then the epilogue; W packed by vt_pack_b(W, N, K). */
+void vt_linear_packed(float *y, const float *x, const vt_packed_b *W, const float *b, int M,
+                      int epilogue);
+
+/* Exact GELU in place (the same vectorized function the epilogue uses). */
+void vt_gelu(float *x, size_t n);
 
 /* Threads used by the kernels (0: default). */
 void vt_set_threads(int threads);

@@ -2,14 +2,51 @@
 #ifndef VT_KERNELS_IMPL_H
 #define VT_KERNELS_IMPL_H
 
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+
 typedef void (*vt_sgemm_fn)(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                             int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The full GEMM every table implements: vt_sgemm plus bias and epilogue (see kernels.h). */
+typedef void (*vt_sgemm_ex_fn)(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                               const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                               int ldc, const float *bias, int epilogue);
+
+struct vt_kernel_table;
+
+struct vt_packed_b {
+    const struct vt_kernel_table *impl; /* the table that packed it (its layout) */
+    int K, N;
+    int kc, nr; /* layout parameters of that table */
+    float *data;
+    size_t size; /* floats in data */
+};
+
+/* Packs op(B) into pb->data (pb->impl, K, N already set; the table fills kc, nr, data, size).
+ * Returns 0, -1 on OOM. */
+typedef int (*vt_pack_b_fn)(vt_packed_b *pb, int trans_b, const float *B, int ldb);
+typedef void (*vt_gemm_packed_fn)(int trans_a, int M, float alpha, const float *A, int lda,
+                                  const vt_packed_b *pb, float beta, float *C, int ldc,
+                                  const float *bias, int epilogue);
+typedef void (*vt_gelu_fn)(float *x, size_t n);
+
 typedef struct vt_kernel_table {
     const char *name;
-    vt_sgemm_fn sgemm;
+    vt_sgemm_ex_fn sgemm_ex;
+    vt_pack_b_fn pack_b;
+    vt_gemm_packed_fn gemm_packed;
+    vt_gelu_fn gelu;
 } vt_kernel_table;
 
 extern const vt_kernel_table vt_kernels_ref;
+extern const vt_kernel_table vt_kernels_avx2;
+extern const vt_kernel_table vt_kernels_avx512;
+
+/* Shared helpers (generic code in gemm_ref.c). */
+float vt_gelu_scalar(float x);
+/* C = beta*C (beta == 0: C not read) + bias, then epilogue: the K == 0 / alpha == 0 case. */
+void vt_gemm_degenerate(int M, int N, float beta, float *C, int ldc, const float *bias, int epilogue);
 
 #endif

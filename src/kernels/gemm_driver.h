@@ -1,0 +1,324 @@
+/* Packed, cache-blocked SGEMM driver (GotoBLAS/BLIS loop structure), included by each SIMD
+ * implementation file after it defines:
+ *   VT_MR, VT_NR            micro-tile (rows of C x columns of C)
+ *   VT_KC, VT_MC            cache blocking: K slice, rows of A per packed block
+ *   VT_TABLE_NAME           string name, VT_TABLE the table symbol
+ *   static void ukernel(int kc, const float *a, const float *b, float *c, size_t ldc,
+ *                       float alpha, float beta, const float *bias, int gelu);
+ *       full MR x NR tile: c = alpha * a.b + beta * c (beta == 0: c not read) [+ bias][gelu]
+ *   static void gelu_vec(float *x, size_t n);
+ *   optionally VT_HAVE_TRANSPOSE8 with vt_transpose8x8() (transpose8.h) for transposed packing
+ *
+ * op(B) is packed whole (or comes pre-packed) as KC slices of kc x NR micro-panels; then per
+ * thread: pc (KC slice) > ic (MC rows: A packed into MR x kc slivers, per thread) > jr > ir.
+ * Threads form a tm x tn grid over (rows of C, micro-panels of B), chosen to balance work.
+ * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
+ * with zeros, and partial C tiles go through a small buffer. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define VT_ALIGN 64
+
+/* Grow-only per-thread scratch (OpenMP pool threads persist, so this is allocated once). */
+static _Thread_local float *tls_abuf;
+static _Thread_local size_t tls_abuf_cap;
+static _Thread_local float *tls_bbuf;
+static _Thread_local size_t tls_bbuf_cap;
+
+static float *grow(float **buf, size_t *cap, size_t n) {
+    if (n <= *cap) return *buf;
+    size_t bytes = (n * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
+    float *p = aligned_alloc(VT_ALIGN, bytes);
+    if (!p) return NULL;
+    free(*buf);
+    *buf = p;
+    *cap = n;
+    return p;
+}
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR-row slivers. */
+static void pack_a(int trans_a, const float *A, int lda, int i0, int mc, int k0, int kc, float *restrict ap) {
+    for (int i = 0; i < mc; i += VT_MR) {
+        int mr = imin(VT_MR, mc - i);
+        float *restrict dst = ap + (size_t)i * kc;
+        if (trans_a) {
+            const float *src = A + (size_t)k0 * lda + i0 + i;
+            if (mr == VT_MR) {
+                for (int k = 0; k < kc; k++)
+                    for (int r = 0; r < VT_MR; r++) dst[k * VT_MR + r] = src[(size_t)k * lda + r];
+            } else {
+                for (int k = 0; k < kc; k++) {
+                    int r = 0;
+                    for (; r < mr; r++) dst[k * VT_MR + r] = src[(size_t)k * lda + r];
+                    for (; r < VT_MR; r++) dst[k * VT_MR + r] = 0.0f;
+                }
+            }
+        } else {
+            const float *src = A + (size_t)(i0 + i) * lda + k0;
+            if (mr == VT_MR) {
+                /* 4 columns at a time keeps the row streams few and the stores dense */
+                int k = 0;
+                for (; k + 4 <= kc; k += 4)
+                    for (int r = 0; r < VT_MR; r++) {
+                        const float *s = src + (size_t)r * lda + k;
+                        dst[(k + 0) * VT_MR + r] = s[0];
+                        dst[(k + 1) * VT_MR + r] = s[1];
+                        dst[(k + 2) * VT_MR + r] = s[2];
+                        dst[(k + 3) * VT_MR + r] = s[3];
+                    }
+                for (; k < kc; k++)
+                    for (int r = 0; r < VT_MR; r++) dst[k * VT_MR + r] = src[(size_t)r * lda + k];
+            } else {
+                for (int k = 0; k < kc; k++) {
+                    int r = 0;
+                    for (; r < mr; r++) dst[k * VT_MR + r] = src[(size_t)r * lda + k];
+                    for (; r < VT_MR; r++) dst[k * VT_MR + r] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* Packs one NR-column micro-panel: columns [j0, j0+nr) x rows [k0, k0+kc) of op(B). */
+static void pack_b_panel(int trans_b, const float *B, int ldb, int k0, int kc, int j0, int nr,
+                         float *restrict dst) {
+    if (!trans_b) {
+        const float *src = B + (size_t)k0 * ldb + j0;
+        if (nr == VT_NR) {
+            for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * VT_NR, src + (size_t)k * ldb, sizeof(float) * VT_NR);
+        } else {
+            for (int k = 0; k < kc; k++) {
+                int j = 0;
+                for (; j < nr; j++) dst[k * VT_NR + j] = src[(size_t)k * ldb + j];
+                for (; j < VT_NR; j++) dst[k * VT_NR + j] = 0.0f;
+            }
+        }
+    } else {
+        const float *src = B + (size_t)j0 * ldb + k0;
+        if (nr == VT_NR) {
+            int k = 0;
+#ifdef VT_HAVE_TRANSPOSE8
+            for (; k + 8 <= kc; k += 8)
+                for (int j = 0; j < VT_NR; j += 8)
+                    vt_transpose8x8(src + (size_t)j * ldb + k, (size_t)ldb, dst + (size_t)k * VT_NR + j, VT_NR);
+#endif
+            for (; k + 4 <= kc; k += 4)
+                for (int j = 0; j < VT_NR; j++) {
+                    const float *s = src + (size_t)j * ldb + k;
+                    dst[(k + 0) * VT_NR + j] = s[0];
+                    dst[(k + 1) * VT_NR + j] = s[1];
+                    dst[(k + 2) * VT_NR + j] = s[2];
+                    dst[(k + 3) * VT_NR + j] = s[3];
+                }
+            for (; k < kc; k++)
+                for (int j = 0; j < VT_NR; j++) dst[k * VT_NR + j] = src[(size_t)j * ldb + k];
+        } else {
+            for (int k = 0; k < kc; k++) {
+                int j = 0;
+                for (; j < nr; j++) dst[k * VT_NR + j] = src[(size_t)j * ldb + k];
+                for (; j < VT_NR; j++) dst[k * VT_NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* One packed A block (mc x kc) times micro-panels [p0, p1) of a packed B slice. */
+static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const float *bp, int p0, int p1,
+                         float *C, int ldc, float alpha, float beta, const float *bias, int gelu) {
+    float tmp[VT_MR * VT_NR] __attribute__((aligned(VT_ALIGN)));
+    for (int p = p0; p < p1; p++) {
+        int j = p * VT_NR;
+        int nr = imin(VT_NR, nc_end - j);
+        const float *b = bp + (size_t)p * kc * VT_NR;
+        const float *bi = bias ? bias + j : NULL;
+        for (int i = 0; i < mc; i += VT_MR) {
+            int mr = imin(VT_MR, mc - i);
+            const float *a = ap + (size_t)i * kc;
+            float *c = C + (size_t)i * ldc + j;
+            if (mr == VT_MR && nr == VT_NR) {
+                ukernel(kc, a, b, c, (size_t)ldc, alpha, beta, bi, gelu);
+            } else {
+                float btmp[VT_NR];
+                if (bi) {
+                    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
+                    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
+                }
+                if (beta != 0.0f)
+                    for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
+                ukernel(kc, a, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
+                for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+            }
+        }
+    }
+}
+
+/* Threads to use and their tm x tn grid for an M x N problem. */
+static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
+    int nt = vt_get_threads();
+#ifdef _OPENMP
+    if (omp_in_parallel()) nt = 1;
+#else
+    nt = 1;
+#endif
+    double flops = 2.0 * M * N * (double)K;
+    int cap = (int)(flops / 1.5e6); /* below ~1.5 MFLOP per thread a fork costs more than it gives */
+    if (cap < 1) cap = 1;
+    if (nt > cap) nt = cap;
+    if (nt < 1) nt = 1;
+    int mt = (M + VT_MR - 1) / VT_MR, npan = (N + VT_NR - 1) / VT_NR;
+    int best_tm = nt, best_tn = 1;
+    double best = 1e300;
+    for (int tm = 1; tm <= nt; tm++) {
+        if (nt % tm) continue;
+        int tn = nt / tm;
+        if (tm > mt || tn > npan) continue;
+        double rows = (mt + tm - 1) / tm, pans = (npan + tn - 1) / tn;
+        double cost = rows * (pans + 0.5); /* + packing A, done by each column group */
+        if (cost < best - 1e-9) best = cost, best_tm = tm, best_tn = tn;
+    }
+    if (best == 1e300) { /* fewer tiles than threads */
+        nt = 1;
+        best_tm = best_tn = 1;
+    }
+    *tm_out = best_tm;
+    *tn_out = best_tn;
+    return nt;
+}
+
+/* Balanced K slices of at most VT_KC: the slice length used by both packed layouts. */
+static int kc_for(int K) {
+    int nk = (K + VT_KC - 1) / VT_KC;
+    return (K + nk - 1) / nk;
+}
+
+/* Packs micro-panels [p0, p1) of every KC slice of op(B) into the pre-packed layout (below). */
+static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, int kc_max, int p0, int p1,
+                          float *data) {
+    size_t npan = (size_t)(N + VT_NR - 1) / VT_NR;
+    for (int pc = 0; pc < K; pc += kc_max) {
+        int kc = imin(kc_max, K - pc);
+        float *base = data + (size_t)pc * npan * VT_NR;
+        for (int p = p0; p < p1; p++)
+            pack_b_panel(trans_b, B, ldb, pc, kc, p * VT_NR, imin(VT_NR, N - p * VT_NR), base + (size_t)p * kc * VT_NR);
+    }
+}
+
+/* Operands above this many floats get a temporary packing buffer instead of the grow-only one. */
+#define VT_BBUF_KEEP ((size_t)32 << 20)
+
+/* Shared core. pb != NULL: B is pre-packed; otherwise op(B) is first packed whole into the same
+ * layout (by the threads that use each panel: with a column split each packs its own panels and
+ * no barrier is needed; with a row split they share the work and meet at one barrier). */
+static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, const vt_packed_b *pb, float beta, float *C, int ldc,
+                      const float *bias, int epilogue) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        vt_gemm_degenerate(M, N, beta, C, ldc, bias, epilogue);
+        return;
+    }
+    int tm, tn;
+    int nt = plan_threads(M, N, K, &tm, &tn);
+    int gelu = epilogue == VT_EPILOGUE_GELU;
+    int kc_max = pb ? pb->kc : kc_for(K);
+    int npan = (N + VT_NR - 1) / VT_NR;
+    const float *bdata;
+    float *btemp = NULL;
+    if (pb) {
+        bdata = pb->data;
+    } else {
+        size_t need = (size_t)npan * VT_NR * (size_t)K;
+        float *buf;
+        if (need > VT_BBUF_KEEP) {
+            btemp = aligned_alloc(VT_ALIGN, (need * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN);
+            buf = btemp;
+        } else {
+            buf = grow(&tls_bbuf, &tls_bbuf_cap, need);
+        }
+        if (!buf) abort();
+        bdata = buf;
+    }
+    int mt = (M + VT_MR - 1) / VT_MR;
+    int fail = 0;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        int gi = tid / tn, gj = tid % tn;
+        /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
+        int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
+        int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
+        int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
+        if (!pb) {
+            if (tm == 1) {
+                pack_b_panels(trans_b, B, ldb, K, N, kc_max, p0, p1, (float *)bdata);
+            } else {
+#pragma omp for schedule(static)
+                for (int p = 0; p < npan; p++)
+                    pack_b_panels(trans_b, B, ldb, K, N, kc_max, p, p + 1, (float *)bdata);
+            }
+        }
+        int mc_blk = VT_MC;
+        if (m1 - m0 > 0) { /* balanced MC blocks */
+            int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
+            mc_blk = ((m1 - m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
+        }
+        float *abuf = grow(&tls_abuf, &tls_abuf_cap, (size_t)mc_blk * kc_max);
+        if (!abuf) {
+#pragma omp atomic write
+            fail = 1;
+        } else if (p1 > p0) {
+            for (int pc = 0; pc < K; pc += kc_max) {
+                int kc = imin(kc_max, K - pc);
+                const float *bp = bdata + (size_t)pc * npan * VT_NR;
+                float bt = pc == 0 ? beta : 1.0f;
+                int last = pc + kc >= K;
+                for (int ic = m0; ic < m1; ic += mc_blk) {
+                    int mc = imin(mc_blk, m1 - ic);
+                    pack_a(trans_a, A, lda, ic, mc, pc, kc, abuf);
+                    macro_kernel(mc, N, kc, abuf, bp, p0, p1, C + (size_t)ic * ldc, ldc, alpha, bt,
+                                 last ? bias : NULL, last && gelu);
+                }
+            }
+        }
+    }
+    free(btemp);
+    if (fail) abort();
+}
+
+static void drv_sgemm_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int epilogue) {
+    gemm_core(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, bias, epilogue);
+}
+
+/* Pre-packed layout: for each KC slice starting at k0 (size kc), all ceil(N/NR) micro-panels,
+ * each kc x NR, at data + k0 * Npad + p * kc * NR (Npad = panels * NR). */
+static int drv_pack_b(vt_packed_b *pb, int trans_b, const float *B, int ldb) {
+    int K = pb->K, N = pb->N;
+    int kc_max = K > 0 ? kc_for(K) : 1;
+    int npan = (N + VT_NR - 1) / VT_NR;
+    pb->kc = kc_max;
+    pb->nr = VT_NR;
+    pb->size = (size_t)npan * VT_NR * (size_t)K;
+    size_t bytes = ((pb->size ? pb->size : 1) * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
+    pb->data = aligned_alloc(VT_ALIGN, bytes);
+    if (!pb->data) return -1;
+    pack_b_panels(trans_b, B, ldb, K, N, kc_max, 0, npan, pb->data);
+    return 0;
+}
+
+static void drv_gemm_packed(int trans_a, int M, float alpha, const float *A, int lda, const vt_packed_b *pb,
+                            float beta, float *C, int ldc, const float *bias, int epilogue) {
+    gemm_core(trans_a, 0, M, pb->N, pb->K, alpha, A, lda, NULL, 0, pb, beta, C, ldc, bias, epilogue);
+}
+
+const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex, drv_pack_b, drv_gemm_packed, gelu_vec};
