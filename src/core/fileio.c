@@ -70,6 +70,10 @@ void vt_unmap(vt_mapping *m) {
     m->size = 0;
 }
 
+void vt_mapping_drop_pages(vt_mapping *m) {
+    if (m->data) madvise(m->data, m->size, MADV_DONTNEED);
+}
+
 vitc_status vt_atomic_open(const char *path, vt_atomic_file *f) {
     memset(f, 0, sizeof *f);
     size_t n = strlen(path) + 32;

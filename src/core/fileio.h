@@ -13,6 +13,8 @@ vitc_status vt_read_file(const char *path, size_t max_size, char **data, size_t 
 typedef struct vt_mapping { void *data; size_t size; } vt_mapping;
 vitc_status vt_map_file(const char *path, vt_mapping *out);
 void vt_unmap(vt_mapping *m);
+/* Drops the mapping's resident pages (they are re-read from the file if touched again). */
+void vt_mapping_drop_pages(vt_mapping *m);
 
 /* Atomic write: vt_atomic_open creates "<path>.tmp.<pid>" ; vt_atomic_commit fsyncs,
  * closes and renames it over path; vt_atomic_abort closes and removes it. */

@@ -362,6 +362,14 @@ vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vi
     } else if (cfg_json) {
         if ((s = labels_from_id2label(m, vt_json_get(cfg_json, "id2label"), path))) goto fail;
     }
+    /* Pack the linear weights for the GEMM kernels now, then let the kernel drop the mapped
+     * pages: inference reads only the packed copies of the big matrices, so the checkpoint is
+     * held in memory once, not twice. */
+    if (vt_model_pack(m)) {
+        s = vt_error(VITC_ERR_NOMEM, "%s: out of memory packing weights", path);
+        goto fail;
+    }
+    vt_mapping_drop_pages(&m->st->map);
     vt_json_free(meta);
     vt_json_free(cfg_json);
     vt_json_free(pp_json);

@@ -32,8 +32,57 @@ vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out) {
     return VITC_OK;
 }
 
+int vt_model_pack(vitc_model *m) {
+    if (m->is_packed) return 0;
+    const vt_vit_config *c = &m->cfg;
+    vt_model_packed *p = &m->packed;
+    int D = c->dim, K = c->in_chans * c->patch * c->patch, bad = 0;
+    p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
+    bad |= !p->blocks;
+    bad |= !(p->patch = vt_pack_b(m->w.patch.w, D, K));
+    for (int l = 0; l < c->depth && !bad; l++) {
+        const vt_block_w *b = &m->w.blocks[l];
+        vt_block_packed *q = &p->blocks[l];
+        bad |= !(q->qkv = vt_pack_b(b->qkv.w, 3 * D, D));
+        bad |= !(q->proj = vt_pack_b(b->proj.w, D, D));
+        bad |= !(q->fc1 = vt_pack_b(b->fc1.w, c->mlp_dim, D));
+        bad |= !(q->fc2 = vt_pack_b(b->fc2.w, D, c->mlp_dim));
+    }
+    if (!bad && c->num_classes) {
+        bad |= !(p->head = vt_pack_b(m->w.head.w, c->num_classes, D));
+        if (m->w.head_dist.w) bad |= !(p->head_dist = vt_pack_b(m->w.head_dist.w, c->num_classes, D));
+    }
+    m->is_packed = 1;
+    if (bad) {
+        vt_model_weights_changed(m);
+        return -1;
+    }
+    return 0;
+}
+
+void vt_model_weights_changed(vitc_model *m) {
+    vt_model_packed *p = &m->packed;
+    if (p->blocks)
+        for (int l = 0; l < m->cfg.depth; l++) {
+            vt_packed_b_free(p->blocks[l].qkv);
+            vt_packed_b_free(p->blocks[l].proj);
+            vt_packed_b_free(p->blocks[l].fc1);
+            vt_packed_b_free(p->blocks[l].fc2);
+        }
+    free(p->blocks);
+    vt_packed_b_free(p->patch);
+    vt_packed_b_free(p->head);
+    vt_packed_b_free(p->head_dist);
+    memset(p, 0, sizeof *p);
+    m->is_packed = 0;
+    free(m->pos_cache);
+    m->pos_cache = NULL;
+    m->pos_gh = m->pos_gw = 0;
+}
+
 void vitc_model_free(vitc_model *m) {
     if (!m) return;
+    vt_model_weights_changed(m);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);

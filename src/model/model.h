@@ -5,8 +5,16 @@
 #include "vitc.h"
 #include "core/arena.h"
 #include "formats/safetensors.h"
+#include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/weights.h"
+
+/* Linear weights packed once for the GEMM micro-kernel (inference only). */
+typedef struct vt_block_packed { vt_packed_b *qkv, *proj, *fc1, *fc2; } vt_block_packed;
+typedef struct vt_model_packed {
+    vt_packed_b *patch, *head, *head_dist;
+    vt_block_packed *blocks;
+} vt_model_packed;
 
 struct vitc_model {
     vt_vit_config cfg;
@@ -23,6 +31,8 @@ struct vitc_model {
     vt_arena arena;          /* activations of the forward pass */
     float *pos_cache;        /* position embeddings resampled for pos_gh x pos_gw */
     int pos_gh, pos_gw;
+    vt_model_packed packed;  /* built on first use; dropped by vt_model_weights_changed */
+    int is_packed;
 };
 
 /* Everything a forward pass can hand back; NULL members are not computed/copied. */
@@ -35,6 +45,11 @@ typedef struct vt_forward_out {
 } vt_forward_out;
 
 vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);
+
+/* Packs every linear weight for the GEMM kernels (idempotent). Returns 0, or -1 out of memory. */
+int vt_model_pack(vitc_model *m);
+/* Call after changing parameters in place (training): drops packed copies and caches. */
+void vt_model_weights_changed(vitc_model *m);
 
 /* Creates a model with zeroed parameters in one owned buffer (tests, training from scratch). */
 vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);

@@ -49,6 +49,8 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     int D = c->dim, K = c->in_chans * c->patch * c->patch;
     size_t rows = (size_t)n * T;
 
+    if (vt_model_pack(m)) return vt_error(VITC_ERR_NOMEM, "out of memory packing weights");
+    const vt_model_packed *pk = &m->packed;
     const float *pos = vt_model_pos_embed(m, gh, gw);
     if (!pos) return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
     if (vt_arena_reserve(&m->arena, arena_bytes(c, (size_t)n, (size_t)N, (size_t)T)))
@@ -63,7 +65,7 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
 
     /* patch embedding: a stride-P convolution as a GEMM over unfolded patches */
     vt_patchify(patches, images, n, c->in_chans, height, width, c->patch);
-    vt_linear(ln, patches, w->patch.w, w->patch.b, n * N, K, D);
+    vt_linear_packed(ln, patches, pk->patch, w->patch.b, n * N, VT_EPILOGUE_NONE);
     if (c->patch_norm) vt_layernorm_forward(ln, NULL, NULL, ln, w->patch_norm.w, w->patch_norm.b, n * N, D, c->ln_eps);
 
     /* tokens: [cls, dist, registers, patches] + position embeddings */
@@ -86,16 +88,16 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     for (int l = 0; l < c->depth; l++) {
         const vt_block_w *bw = &w->blocks[l];
         vt_layernorm_forward(ln, NULL, NULL, x, bw->norm1.w, bw->norm1.b, (int)rows, D, c->ln_eps);
-        vt_linear(qkv, ln, bw->qkv.w, bw->qkv.b, (int)rows, D, 3 * D);
+        const vt_block_packed *bp = &pk->blocks[l];
+        vt_linear_packed(qkv, ln, bp->qkv, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
         vt_attention_forward(ao, l == c->depth - 1 && out ? out->attn : NULL, qkv, n, T, D, c->heads,
                              c->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b, c->qk_norm ? bw->k_norm.w : NULL,
                              bw->k_norm.b, c->ln_eps);
-        vt_linear(ln, ao, bw->proj.w, bw->proj.b, (int)rows, D, D);
+        vt_linear_packed(ln, ao, bp->proj, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
         vt_residual_forward(x, ln, bw->ls1, (int)rows, D);
         vt_layernorm_forward(ln, NULL, NULL, x, bw->norm2.w, bw->norm2.b, (int)rows, D, c->ln_eps);
-        vt_linear(hid, ln, bw->fc1.w, bw->fc1.b, (int)rows, D, c->mlp_dim);
-        vt_gelu_forward(hid, hid, rows * c->mlp_dim);
-        vt_linear(ln, hid, bw->fc2.w, bw->fc2.b, (int)rows, c->mlp_dim, D);
+        vt_linear_packed(hid, ln, bp->fc1, bw->fc1.b, (int)rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        vt_linear_packed(ln, hid, bp->fc2, bw->fc2.b, (int)rows, VT_EPILOGUE_NONE);
         vt_residual_forward(x, ln, bw->ls2, (int)rows, D);
         if (out && out->blocks) memcpy(out->blocks + (size_t)l * rows * D, x, sizeof(float) * rows * D);
     }
@@ -119,11 +121,11 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
                 memcpy(pooled + (size_t)b * D, xn + (size_t)b * T * D, sizeof(float) * (size_t)D);
                 memcpy(pooled2 + (size_t)b * D, xn + ((size_t)b * T + 1) * D, sizeof(float) * (size_t)D);
             }
-            vt_linear(out->logits, pooled, w->head.w, w->head.b, n, D, C);
-            vt_linear(logits2, pooled2, w->head_dist.w, w->head_dist.b, n, D, C);
+            vt_linear_packed(out->logits, pooled, pk->head, w->head.b, n, VT_EPILOGUE_NONE);
+            vt_linear_packed(logits2, pooled2, pk->head_dist, w->head_dist.b, n, VT_EPILOGUE_NONE);
             for (size_t i = 0; i < (size_t)n * C; i++) out->logits[i] = 0.5f * (out->logits[i] + logits2[i]);
         } else {
-            vt_linear(out->logits, pooled, w->head.w, w->head.b, n, D, C);
+            vt_linear_packed(out->logits, pooled, pk->head, w->head.b, n, VT_EPILOGUE_NONE);
         }
     }
     return VITC_OK;
