@@ -113,7 +113,12 @@ int cmd_bench(int argc, char **argv) {
 
     vitc_model_info info;
     vitc_model_get_info(m, &info);
-    int size = opts[4].seen ? mo.size : info.image_size;
+    vitc_preprocess_params pp; /* the model's preprocessing with --size/--mean/--std applied */
+    if (vt_model_opts_preprocess("bench", m, &mo, opts, &pp)) {
+        vitc_model_free(m);
+        return 2;
+    }
+    int size = pp.size;
     if (size % info.patch_size) {
         fprintf(stderr, "vitc bench: --size %d is not a multiple of the patch size %d\n", size, info.patch_size);
         vitc_model_free(m);
@@ -136,7 +141,7 @@ int cmd_bench(int argc, char **argv) {
         vitc_model_free(m);
         return 1;
     }
-    random_input(input, batch, info.in_chans, size, &info.preprocess);
+    random_input(input, batch, info.in_chans, size, &pp);
 
     int rc = 0;
     for (int i = 0; i < warmup + iters && !rc; i++) {
