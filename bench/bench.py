@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -84,7 +85,8 @@ def make_models(keys, work, torch_threads):
         m.eval()
         write_safetensors(st, m.state_dict())
         x = torch.zeros(1, 3, 224, 224)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the size test in pos_embed_for: fixed 224
             torch.onnx.export(Logits(m).eval(), x, onnx, opset_version=17, input_names=["input"],
                               output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
         with open(stamp, "w") as f:
