@@ -34,7 +34,7 @@ MODELS = {  # key: (display name, Cfg keyword arguments, seed)
 }
 TOL = 1e-3
 # First guess of each engine's speed (GFLOP/s) to size the first measurement; replaced by measurements.
-SPEED_GUESS = {"vitc": 20.0, "torch": 50.0, "ort": 50.0}
+SPEED_GUESS = {"vitc": 5.0, "torch": 50.0, "ort": 50.0}
 
 
 def log(*a):
@@ -146,7 +146,7 @@ def plan(est_s, a):
     return iters, warmup
 
 
-def run_rounds(keys, batches, a, work, flops):
+def run_rounds(keys, batches, a, work, flops, after_round=None):
     res = {}  # (k, batch) -> engine -> list of per-round dicts
     speed = dict(SPEED_GUESS)
     last = {}  # (engine, k, batch) -> s per pass
@@ -184,6 +184,8 @@ def run_rounds(keys, batches, a, work, flops):
                     log(f"bench: round {rnd + 1}/{a.rounds} {name} b{b} {eng}: {row['ms_per_image']:.2f} ms/img "
                         f"({iters} passes)" + (" " + ", ".join(f"{m} {v:.2f}" for m, v in row["modes"].items())
                                                if eng == "torch" else ""))
+        if after_round:
+            after_round(res, rnd + 1)
     return res
 
 
@@ -220,7 +222,7 @@ def summarize(keys, batches, res, flops, peak, a):
     return rows
 
 
-def table(rows, clock, peak, agree, a, meta):
+def table(rows, clock, peak, agree, a, meta, done):
     L = []
     L.append(f"# vitc benchmark — {meta['date']}\n")
     L.append(f"Machine: {meta['cpu']}, {meta['cores']} cores; {a.threads} threads for every engine. "
@@ -229,7 +231,8 @@ def table(rows, clock, peak, agree, a, meta):
              f"2 flops × {clock['ghz']:.2f} GHz = **{peak:.0f} GFLOP/s**.\n")
     L.append(f"vitc kernels: {meta.get('kernel', '?')}; PyTorch {meta.get('torch', '?')} (Debian); "
              f"onnxruntime-node {meta.get('ort', '?')}. Command: `{meta['command']}`. "
-             f"{a.rounds} interleaved rounds (vitc, PyTorch, ORT per model and batch), each measurement a fresh "
+             f"{done} interleaved round{'s' if done > 1 else ''} (vitc, PyTorch, ORT per model and batch)"
+             f"{'' if done == a.rounds else f' of {a.rounds} planned (interrupted)'}, each measurement a fresh "
              "process; ms per image is the median over rounds of each round's median. Random-weight models "
              "from tests/ref/vit_ref.py, identical weights in every engine, random normalized 224×224 input.\n")
     L.append("| model | batch | vitc ms/img | PyTorch eager | PyTorch best | ORT | vitc GFLOP/s | vitc % peak "
@@ -344,37 +347,42 @@ def main():
         sys.exit(1)
     clock0 = measure_clock(a.threads, a.work)
     log(f"bench: clock under load {clock0['ghz']:.3f} GHz (FMA latency {clock0['fma_latency_cycles']:.2f} cycles)")
-    res = run_rounds(keys, batches, a, a.work, flops)
-    clock1 = measure_clock(a.threads, a.work)
-    clock = max(clock0, clock1, key=lambda c: c["ghz"])
-    peak = a.threads * 2 * 8 * 2 * clock["ghz"]
-    rows = summarize(keys, batches, res, flops, peak, a)
+    def write(res, done):
+        """Tabulates the rounds done so far, so an interrupted long run still leaves results."""
+        clock1 = measure_clock(a.threads, a.work)
+        clock = max(clock0, clock1, key=lambda c: c["ghz"])
+        peak = a.threads * 2 * 8 * 2 * clock["ghz"]
+        rows = summarize(keys, batches, res, flops, peak, a)
+        cpu = platform.processor() or "?"
+        try:
+            cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu, "cores": os.cpu_count(),
+                "command": a.command, "host": platform.node(), "elapsed_s": round(time.time() - t_start, 1),
+                "rounds_done": done}
+        any_row = next(iter(res.values()))
+        if "vitc" in any_row:
+            meta["kernel"] = any_row["vitc"][0]["raw"]["kernel"]
+        if "torch" in any_row:
+            meta["torch"] = any_row["torch"][0]["raw"]["torch"]
+        if "ort" in any_row:
+            meta["ort"] = any_row["ort"][0]["raw"]["ort"]
+        md = table(rows, clock, peak, agree, a, meta, done)
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "results.md"), "w") as f:
+            f.write(md)
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump({"meta": meta, "threads": a.threads, "rounds": done, "clock": {"before": clock0,
+                       "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak, "agreement": agree,
+                       "rows": rows, "measurements": res}, f, indent=1)
+        log(f"bench: round {done}/{a.rounds} done: wrote {os.path.join(a.out, 'results.md')} and results.json "
+            f"({meta['elapsed_s']:.0f} s)")
+        return md
 
-    cpu = platform.processor() or "?"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu, "cores": os.cpu_count(),
-            "command": a.command, "host": platform.node(), "elapsed_s": round(time.time() - t_start, 1)}
-    any_row = next(iter(res.values()))
-    if "vitc" in any_row:
-        meta["kernel"] = any_row["vitc"][0]["raw"]["kernel"]
-    if "torch" in any_row:
-        meta["torch"] = any_row["torch"][0]["raw"]["torch"]
-    if "ort" in any_row:
-        meta["ort"] = any_row["ort"][0]["raw"]["ort"]
-    md = table(rows, clock, peak, agree, a, meta)
-    print(md)
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "threads": a.threads, "rounds": a.rounds, "clock": {"before": clock0,
-                   "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak, "agreement": agree,
-                   "rows": rows, "measurements": res}, f, indent=1)
-    log(f"bench: wrote {os.path.join(a.out, 'results.md')} and results.json ({meta['elapsed_s']:.0f} s)")
-
+    last_md = []
+    run_rounds(keys, batches, a, a.work, flops, lambda res, done: last_md.append(write(res, done)))
+    print(last_md[-1])
 
 if __name__ == "__main__":
     main()
