@@ -12,5 +12,6 @@ int cmd_classify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

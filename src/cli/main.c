@@ -9,6 +9,7 @@ static const vt_command commands[] = {
     {"classify", "classify images (top-k labels, JSON, logits)", cmd_classify},
     {"info", "describe a model: architecture, parameters, FLOPs, preprocessing, labels", cmd_info},
     {"create", "make a model with random weights (named architecture or explicit sizes)", cmd_create},
+    {"bench", "time the forward pass: latency, throughput, GFLOP/s, load time, peak memory", cmd_bench},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

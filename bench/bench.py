@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""vitc benchmark against PyTorch and ONNX Runtime on identical random-weight ViTs (bench/run.sh runs this).
+
+1. Builds each model once with tests/ref/vit_ref.py (seeded random weights, timm names) into
+   WORK/<model>.safetensors, and exports the same weights to WORK/<model>.onnx (opset 17).
+2. Checks the three engines agree on the logits of one seeded input (fails if any differs by > 1e-3).
+3. Measures the CPU clock under load (bench/clock.c) for the fp32 peak.
+4. Times every (model, batch) with vitc, PyTorch (every mode) and ONNX Runtime, interleaved over several
+   rounds, each measurement in a fresh process; quotes the median over rounds of each round's median.
+5. Prints a Markdown table and writes it to bench/results.md, the raw data to bench/results.json.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+
+MODELS = {  # key: (display name, Cfg keyword arguments, seed)
+    "ti": ("ViT-Ti/16", dict(dim=192, depth=12, heads=3, num_classes=1000), 101),
+    "s": ("ViT-S/16", dict(dim=384, depth=12, heads=6, num_classes=1000), 102),
+    "b": ("ViT-B/16", dict(dim=768, depth=12, heads=12, num_classes=1000), 103),
+}
+TOL = 1e-3
+# First guess of each engine's speed (GFLOP/s) to size the first measurement; replaced by measurements.
+SPEED_GUESS = {"vitc": 5.0, "torch": 50.0, "ort": 50.0}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run_json(cmd, timeout):
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... printed no JSON: {p.stdout[-300:]} {p.stderr[-300:]}")
+    r = json.loads(lines[-1])
+    r["_wall_s"] = time.time() - t0
+    return r
+
+
+def flops_per_image(cfg, size=224, patch=16):
+    """2 x multiply-adds of the forward pass, attention included (as vitc_model_flops counts)."""
+    D, L, C = cfg["dim"], cfg["depth"], cfg["num_classes"]
+    H = 4 * D
+    N = (size // patch) ** 2
+    T = N + 1
+    per_block = T * D * 3 * D + 2 * T * T * D + T * D * D + 2 * T * D * H
+    return 2.0 * (N * 3 * patch * patch * D + L * per_block + D * C)
+
+
+def make_models(keys, work, torch_threads):
+    import torch
+    from vit_ref import Cfg, RefViT, randomize, write_safetensors
+
+    sys.path.insert(0, HERE)
+    from torch_peer import Logits
+
+    torch.set_num_threads(torch_threads)
+    for k in keys:
+        name, cfg, seed = MODELS[k]
+        st, onnx = os.path.join(work, f"{k}.safetensors"), os.path.join(work, f"{k}.onnx")
+        stamp = os.path.join(work, f"{k}.json")
+        want = json.dumps({"cfg": cfg, "seed": seed, "torch": torch.__version__})
+        if os.path.exists(st) and os.path.exists(onnx) and os.path.exists(stamp) and open(stamp).read() == want:
+            continue
+        log(f"bench: building {name} (random weights, seed {seed}) and exporting ONNX")
+        m = RefViT(Cfg(**cfg))
+        randomize(m, seed)
+        m.eval()
+        write_safetensors(st, m.state_dict())
+        x = torch.zeros(1, 3, 224, 224)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the size test in pos_embed_for: fixed 224
+            torch.onnx.export(Logits(m).eval(), x, onnx, opset_version=17, input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        with open(stamp, "w") as f:
+            f.write(want)
+
+
+def agreement(keys, a, work):
+    """Max abs logit difference of vitc, every PyTorch mode and ORT against PyTorch eager."""
+    out = {}
+    for k in keys:
+        name, cfg, _ = MODELS[k]
+        n = 1 if k == "b" else 2
+        x = np.random.default_rng(7).uniform(-1, 1, size=(n, 3, 224, 224)).astype(np.float32)
+        xin, tl, ol = (os.path.join(work, f"agree_{k}.{e}") for e in ("npy", "torch.npy", "ort.f32"))
+        np.save(xin, x)
+        x.tofile(xin[:-3] + "f32")
+        st = os.path.join(work, f"{k}.safetensors")
+        tr = run_json([a.python, os.path.join(HERE, "torch_peer.py"), st, "--cfg", json.dumps(cfg), "--input", xin,
+                       "--logits-out", tl, "--threads", str(a.threads), "--iters", "1", "--warmup", "0"], a.timeout)
+        ref = np.load(tl)
+        d = {"images": n}
+        for mode, r in tr["modes"].items():
+            d[f"torch_{mode}"] = r["max_abs_diff_vs_eager"]
+        if "vitc" in a.engines:
+            p = subprocess.run([a.vitc, "classify", st, xin, "--json", "--logits", "--top", "1", "--threads",
+                                str(a.threads)], capture_output=True, text=True, timeout=a.timeout)
+            if p.returncode:
+                raise RuntimeError(f"vitc classify failed: {p.stderr.strip()}")
+            v = np.array([json.loads(l)["logits"] for l in p.stdout.splitlines() if l.startswith("{")], np.float32)
+            d["vitc"] = float(np.abs(v - ref).max())
+        if "ort" in a.engines:
+            run_json(["node", os.path.join(HERE, "ort_peer.js"), os.path.join(work, f"{k}.onnx"), "--input",
+                      xin[:-3] + "f32", "--logits-out", ol, "--threads", str(a.threads), "--iters", "0",
+                      "--warmup", "0"], a.timeout)
+            o = np.fromfile(ol, np.float32).reshape(ref.shape)
+            d["ort"] = float(np.abs(o - ref).max())
+        d["logit_scale"] = float(np.abs(ref).max())
+        out[k] = d
+        log(f"bench: agreement {name}: " + ", ".join(f"{e} {v:.2e}" for e, v in d.items() if e not in ("images",
+                                                                                                      "logit_scale"))
+            + f" (max |logit| {d['logit_scale']:.2f})")
+    return out
+
+
+def measure_clock(threads, work):
+    exe = os.path.join(work, "clock")
+    src = os.path.join(HERE, "clock.c")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", src, "-o", exe], check=True)
+    return json.loads(subprocess.run([exe, str(threads)], capture_output=True, text=True, check=True).stdout)
+
+
+def plan(est_s, a):
+    """Timed passes and warm-up passes for a measurement expected to take est_s per pass."""
+    iters = max(1, min(a.max_iters, math.ceil(a.target_s / max(est_s, 1e-4))))
+    warmup = 1 if est_s < 5 else 0  # a cold first pass is negligible next to a pass this long
+    return iters, warmup
+
+
+def run_rounds(keys, batches, a, work, flops, after_round=None):
+    res = {}  # (k, batch) -> engine -> list of per-round dicts
+    speed = dict(SPEED_GUESS)
+    last = {}  # (engine, k, batch) -> s per pass
+    for rnd in range(a.rounds):
+        for k in keys:
+            name, cfg, _ = MODELS[k]
+            st, onnx = os.path.join(work, f"{k}.safetensors"), os.path.join(work, f"{k}.onnx")
+            for b in batches:
+                cell = res.setdefault(f"{k}/b{b}", {})
+                for eng in a.engines:
+                    est = last.get((eng, k, b), flops[k] * b / (speed[eng] * 1e9))
+                    iters, warmup = plan(est, a)
+                    if eng == "vitc":
+                        r = run_json([a.vitc, "bench", st, "--batch", str(b), "--threads", str(a.threads), "--iters",
+                                      str(iters), "--warmup", str(warmup), "--json"], a.timeout)
+                        per_pass = r["ms_per_batch"] / 1e3
+                        row = {"ms_per_image": r["ms_per_image"], "iters": iters, "warmup": warmup, "raw": r}
+                    elif eng == "torch":
+                        r = run_json([a.python, os.path.join(HERE, "torch_peer.py"), st, "--cfg", json.dumps(cfg),
+                                      "--batch", str(b), "--threads", str(a.threads), "--iters", str(iters),
+                                      "--warmup", str(warmup), "--modes", a.torch_modes], a.timeout)
+                        row = {"modes": {m: statistics.median(v["times_ms"]) / b for m, v in r["modes"].items()},
+                               "iters": iters, "warmup": warmup, "raw": r}
+                        row["ms_per_image"] = row["modes"].get("eager", min(row["modes"].values()))
+                        per_pass = row["ms_per_image"] * b / 1e3
+                    else:
+                        r = run_json(["node", os.path.join(HERE, "ort_peer.js"), onnx, "--batch", str(b), "--threads",
+                                      str(a.threads), "--iters", str(iters), "--warmup", str(warmup)], a.timeout)
+                        row = {"ms_per_image": statistics.median(r["times_ms"]) / b, "iters": iters,
+                               "warmup": warmup, "raw": r}
+                        per_pass = row["ms_per_image"] * b / 1e3
+                    last[(eng, k, b)] = per_pass
+                    speed[eng] = flops[k] * b / per_pass / 1e9
+                    cell.setdefault(eng, []).append(row)
+                    log(f"bench: round {rnd + 1}/{a.rounds} {name} b{b} {eng}: {row['ms_per_image']:.2f} ms/img "
+                        f"({iters} passes)" + (" " + ", ".join(f"{m} {v:.2f}" for m, v in row["modes"].items())
+                                               if eng == "torch" else ""))
+        if after_round:
+            after_round(res, rnd + 1)
+    return res
+
+
+def fmt(v, d=2):
+    return "–" if v is None else f"{v:.{d}f}"
+
+
+def summarize(keys, batches, res, flops, peak, a):
+    rows = []
+    for k in keys:
+        for b in batches:
+            cell = res[f"{k}/b{b}"]
+            med = {e: statistics.median(r["ms_per_image"] for r in v) for e, v in cell.items()}
+            row = {"model": MODELS[k][0], "key": k, "batch": b, "flops_per_image": flops[k]}
+            row["vitc"] = med.get("vitc")
+            if "torch" in cell:
+                modes = {m: statistics.median(r["modes"][m] for r in cell["torch"]) for m in cell["torch"][0]["modes"]}
+                row["torch_modes"] = modes
+                row["torch_eager"] = modes.get("eager")
+                row["torch_best_mode"] = min(modes, key=modes.get)
+                row["torch_best"] = modes[row["torch_best_mode"]]
+            row["ort"] = med.get("ort")
+            for e in ("vitc", "torch_eager", "torch_best", "ort"):
+                if row.get(e):
+                    row[f"{e}_gflops"] = flops[k] / (row[e] * 1e-3) / 1e9
+                    row[f"{e}_pct_peak"] = 100 * row[f"{e}_gflops"] / peak
+            if "vitc" in cell:
+                last = cell["vitc"][-1]["raw"]
+                row["vitc_peak_rss_mb"] = max(r["raw"]["peak_rss_mb"] for r in cell["vitc"])
+                row["vitc_load_ms"] = statistics.median(r["raw"]["load_ms"] for r in cell["vitc"])
+                row["checkpoint_mb"] = last["file_mb"]
+                row["kernel"] = last["kernel"]
+            rows.append(row)
+    return rows
+
+
+def table(rows, clock, peak, agree, a, meta, done):
+    L = []
+    L.append(f"# vitc benchmark — {meta['date']}\n")
+    L.append(f"Machine: {meta['cpu']}, {meta['cores']} cores; {a.threads} threads for every engine. "
+             f"Clock under load {clock['ghz']:.2f} GHz (dependent-add chain; FMA latency "
+             f"{clock['fma_latency_cycles']:.1f} cycles), fp32 peak = {a.threads} cores × 2 FMA pipes × 8 lanes × "
+             f"2 flops × {clock['ghz']:.2f} GHz = **{peak:.0f} GFLOP/s**.\n")
+    L.append(f"vitc kernels: {meta.get('kernel', '?')}; PyTorch {meta.get('torch', '?')} (Debian); "
+             f"onnxruntime-node {meta.get('ort', '?')}. Command: `{meta['command']}`. "
+             f"{done} interleaved round{'s' if done > 1 else ''} (vitc, PyTorch, ORT per model and batch)"
+             f"{'' if done == a.rounds else f' of {a.rounds} planned (interrupted)'}, each measurement a fresh "
+             "process; ms per image is the median over rounds of each round's median. Random-weight models "
+             "from tests/ref/vit_ref.py, identical weights in every engine, random normalized 224×224 input.\n")
+    L.append("| model | batch | vitc ms/img | PyTorch eager | PyTorch best | ORT | vitc GFLOP/s | vitc % peak "
+             "| vitc vs eager | vitc vs best | vitc vs ORT |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def ratio(peer, v):
+        return "–" if not peer or not v else f"{peer / v:.2f}×"
+
+    for r in rows:
+        best = f"{fmt(r.get('torch_best'))} ({r['torch_best_mode']})" if r.get("torch_best") else "–"
+        L.append(f"| {r['model']} | {r['batch']} | {fmt(r.get('vitc'))} | {fmt(r.get('torch_eager'))} | {best} | "
+                 f"{fmt(r.get('ort'))} | {fmt(r.get('vitc_gflops'), 1)} | {fmt(r.get('vitc_pct_peak'), 1)}% | "
+                 f"{ratio(r.get('torch_eager'), r.get('vitc'))} | {ratio(r.get('torch_best'), r.get('vitc'))} | "
+                 f"{ratio(r.get('ort'), r.get('vitc'))} |")
+    L.append("\nRatios are peer ms / vitc ms: above 1 means vitc is faster.\n")
+    L.append("GFLOP/s (% of peak) for every engine, FLOPs = 2 × multiply-adds of the forward pass:\n")
+    L.append("| model | batch | GFLOP/img | vitc | PyTorch eager | PyTorch best | ORT |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        cells = []
+        for e in ("vitc", "torch_eager", "torch_best", "ort"):
+            g = r.get(f"{e}_gflops")
+            cells.append("–" if g is None else f"{g:.1f} ({r[f'{e}_pct_peak']:.1f}%)")
+        L.append(f"| {r['model']} | {r['batch']} | {r['flops_per_image'] / 1e9:.2f} | " + " | ".join(cells) + " |")
+    mem = [r for r in rows if r.get("vitc_peak_rss_mb")]
+    if mem:
+        L.append("\nvitc peak RSS (whole process: weights mapped from the checkpoint, activations, code) and load "
+                 "time; target RSS ≤ 1.15 × the f32 checkpoint at batch 1:\n")
+        L.append("| model | batch | peak RSS MB | checkpoint MB | ratio | load ms |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for r in mem:
+            ratio_ = r["vitc_peak_rss_mb"] / r["checkpoint_mb"]
+            flag = " ✗" if r["batch"] == 1 and ratio_ > 1.15 else ""
+            L.append(f"| {r['model']} | {r['batch']} | {r['vitc_peak_rss_mb']:.1f} | {r['checkpoint_mb']:.1f} | "
+                     f"{ratio_:.3f}{flag} | {r['vitc_load_ms']:.1f} |")
+    if agree:
+        L.append("\nAgreement on the logits of one seeded input (max abs difference from PyTorch eager; "
+                 f"fails above {TOL:g}):\n")
+        engines = [e for e in next(iter(agree.values())) if e not in ("images", "logit_scale")]
+        L.append("| model | images | max abs logit | " + " | ".join(engines) + " |")
+        L.append("|---|---:|---:|" + "---:|" * len(engines))
+        for k, d in agree.items():
+            L.append(f"| {MODELS[k][0]} | {d['images']} | {d['logit_scale']:.2f} | "
+                     + " | ".join(f"{d[e]:.1e}" for e in engines) + " |")
+    if any(r.get("torch_modes") for r in rows):
+        modes = list(next(r for r in rows if r.get("torch_modes"))["torch_modes"])
+        L.append("\nPyTorch modes, ms per image (eager: no_grad; inference: inference_mode; jit_freeze: "
+                 "trace + freeze; jit_opt: trace + optimize_for_inference (oneDNN); jit_opt_cl: jit_opt with a "
+                 "channels-last input):\n")
+        L.append("| model | batch | " + " | ".join(modes) + " |")
+        L.append("|---|---:|" + "---:|" * len(modes))
+        for r in rows:
+            if r.get("torch_modes"):
+                L.append(f"| {r['model']} | {r['batch']} | "
+                         + " | ".join(fmt(r["torch_modes"].get(m)) for m in modes) + " |")
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke test: ViT-Ti/S, 2 rounds, short measurements")
+    ap.add_argument("--models", help="comma list of ti,s,b (default ti,s,b; --quick: ti,s)")
+    ap.add_argument("--batches", default="1,8", help="comma list of batch sizes (default 1,8)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick: 2)")
+    ap.add_argument("--target-s", type=float, help="seconds of timed passes per measurement (default 4; quick 1)")
+    ap.add_argument("--max-iters", type=int, help="most timed passes per measurement (default 30; quick 5)")
+    ap.add_argument("--engines", default="vitc,torch,ort", help="comma list of vitc,torch,ort")
+    ap.add_argument("--torch-modes", default="eager,inference,jit_freeze,jit_opt,jit_opt_cl")
+    ap.add_argument("--no-agree", action="store_true", help="skip the logit agreement check")
+    ap.add_argument("--vitc", default=os.path.join(ROOT, "build", "vitc"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--work", default=os.path.join(HERE, "work"))
+    ap.add_argument("--out", default=HERE, help="folder for results.md and results.json")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per measurement process")
+    ap.add_argument("--command", default="bench/run.sh", help="command line recorded in the results")
+    a = ap.parse_args()
+    a.rounds = a.rounds or (2 if a.quick else 3)
+    a.target_s = a.target_s or (1.0 if a.quick else 4.0)
+    a.max_iters = a.max_iters or (5 if a.quick else 30)
+    keys = (a.models or ("ti,s" if a.quick else "ti,s,b")).split(",")
+    a.engines = a.engines.split(",")
+    for k in keys:
+        if k not in MODELS:
+            sys.exit(f"bench: unknown model '{k}' (choose from {','.join(MODELS)})")
+    for e in a.engines:
+        if e not in ("vitc", "torch", "ort"):
+            sys.exit(f"bench: unknown engine '{e}' (vitc, torch, ort)")
+    try:
+        batches = [int(b) for b in a.batches.split(",")]
+        assert all(b > 0 for b in batches)
+    except (ValueError, AssertionError):
+        sys.exit(f"bench: --batches must be positive integers, not '{a.batches}'")
+    if a.threads <= 0:
+        sys.exit("bench: --threads must be positive")
+    if "torch" not in a.engines and not a.no_agree:
+        sys.exit("bench: the agreement check needs the torch engine (or pass --no-agree)")
+
+    t = str(a.threads)
+    os.environ.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, MKL_NUM_THREADS=t,
+                      VITC_NUM_THREADS=t)
+    os.makedirs(a.work, exist_ok=True)
+    t_start = time.time()
+    make_models(keys, a.work, a.threads)
+    flops = {k: flops_per_image(MODELS[k][1]) for k in keys}
+    agree = {} if a.no_agree else agreement(keys, a, a.work)
+    bad = [(k, e, v) for k, d in agree.items() for e, v in d.items() if e not in ("images", "logit_scale") and v > TOL]
+    if bad:
+        for k, e, v in bad:
+            log(f"bench: FAIL: {MODELS[k][0]}: {e} differs from PyTorch eager by {v:.3g} (> {TOL:g})")
+        sys.exit(1)
+    clock0 = measure_clock(a.threads, a.work)
+    log(f"bench: clock under load {clock0['ghz']:.3f} GHz (FMA latency {clock0['fma_latency_cycles']:.2f} cycles)")
+    def write(res, done):
+        """Tabulates the rounds done so far, so an interrupted long run still leaves results."""
+        clock1 = measure_clock(a.threads, a.work)
+        clock = max(clock0, clock1, key=lambda c: c["ghz"])
+        peak = a.threads * 2 * 8 * 2 * clock["ghz"]
+        rows = summarize(keys, batches, res, flops, peak, a)
+        cpu = platform.processor() or "?"
+        try:
+            cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu, "cores": os.cpu_count(),
+                "command": a.command, "host": platform.node(), "elapsed_s": round(time.time() - t_start, 1),
+                "rounds_done": done}
+        any_row = next(iter(res.values()))
+        if "vitc" in any_row:
+            meta["kernel"] = any_row["vitc"][0]["raw"]["kernel"]
+        if "torch" in any_row:
+            meta["torch"] = any_row["torch"][0]["raw"]["torch"]
+        if "ort" in any_row:
+            meta["ort"] = any_row["ort"][0]["raw"]["ort"]
+        md = table(rows, clock, peak, agree, a, meta, done)
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "results.md"), "w") as f:
+            f.write(md)
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump({"meta": meta, "threads": a.threads, "rounds": done, "clock": {"before": clock0,
+                       "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak, "agreement": agree,
+                       "rows": rows, "measurements": res}, f, indent=1)
+        log(f"bench: round {done}/{a.rounds} done: wrote {os.path.join(a.out, 'results.md')} and results.json "
+            f"({meta['elapsed_s']:.0f} s)")
+        return md
+
+    last_md = []
+    run_rounds(keys, batches, a, a.work, flops, lambda res, done: last_md.append(write(res, done)))
+    print(last_md[-1])
+
+if __name__ == "__main__":
+    main()
