@@ -44,49 +44,62 @@ static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const
         }
 }
 
+/* Attention per (image, head) as two GEMMs over query tiles: S = (q * scale) k^T, row softmax,
+ * O = P v written straight into the output columns of the head. Scores for one tile of queries
+ * (at most ATT_TILE x T) live in a per-thread buffer; nothing of size T x T x heads is made unless
+ * the caller asks for the probabilities. Threads split the (image, head) pairs; the GEMMs inside
+ * run on the calling thread. */
+#define ATT_TILE 128
+
+/* Grow-only scratch per thread: OpenMP keeps its threads, so steady-state calls allocate nothing
+ * (large malloc/free pairs would otherwise map and fault fresh pages on every call). */
+static float *thread_scratch(size_t n) {
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    if (n > cap) {
+        free(buf);
+        buf = malloc(sizeof(float) * n);
+        cap = buf ? n : 0;
+    }
+    return buf;
+}
+
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                           const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps) {
     int hd = D / heads, C3 = 3 * D;
     float scale = 1.0f / sqrtf((float)hd);
     if (qn_w) norm_heads(qkv, B * T, C3, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, C3, D, heads, kn_w, kn_b, eps);
+    int tile = T < ATT_TILE ? T : ATT_TILE;
 #pragma omp parallel num_threads(vt_get_threads())
     {
-        float *row = malloc(sizeof(float) * (size_t)T);
-        float *qs = malloc(sizeof(float) * (size_t)hd);
-#pragma omp for schedule(dynamic, 4) collapse(2)
+        float *S = thread_scratch((size_t)tile * (T + hd));
+        float *Q = S + (size_t)tile * T;
+        if (!S) abort(); /* a few hundred KB per thread */
+#pragma omp for schedule(dynamic, 1) collapse(2)
         for (int bh = 0; bh < B * heads; bh++)
-            for (int i = 0; i < T; i++) {
-                int b = bh / heads, h = bh % heads;
-                const float *base = qkv + (size_t)b * T * C3;
-                const float *q = base + (size_t)i * C3 + (size_t)h * hd;
-                for (int d = 0; d < hd; d++) qs[d] = q[d] * scale;
-                float mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    const float *k = base + (size_t)j * C3 + D + (size_t)h * hd;
-                    float s = 0.0f;
-                    for (int d = 0; d < hd; d++) s += qs[d] * k[d];
-                    row[j] = s;
-                    if (s > mx) mx = s;
+            for (int i0 = 0; i0 < T; i0 += tile) {
+                int b = bh / heads, h = bh % heads, m = T - i0 < tile ? T - i0 : tile;
+                const float *base = qkv + (size_t)b * T * C3 + (size_t)h * hd;
+                for (int i = 0; i < m; i++) {
+                    const float *q = base + (size_t)(i0 + i) * C3;
+                    for (int d = 0; d < hd; d++) Q[(size_t)i * hd + d] = q[d] * scale;
                 }
-                float sum = 0.0f;
-                for (int j = 0; j < T; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
+                vt_sgemm(0, 1, m, T, hd, 1.0f, Q, hd, base + D, C3, 0.0f, S, T);
+                for (int i = 0; i < m; i++) {
+                    float *row = S + (size_t)i * T, mx = -INFINITY, sum = 0.0f;
+                    for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
+                    for (int j = 0; j < T; j++) {
+                        row[j] = expf(row[j] - mx);
+                        sum += row[j];
+                    }
+                    float inv = 1.0f / sum;
+                    for (int j = 0; j < T; j++) row[j] *= inv;
+                    if (att) memcpy(att + ((size_t)bh * T + i0 + i) * T, row, sizeof(float) * (size_t)T);
                 }
-                float inv = 1.0f / sum;
-                float *o = out + ((size_t)b * T + i) * D + (size_t)h * hd;
-                memset(o, 0, sizeof(float) * (size_t)hd);
-                for (int j = 0; j < T; j++) {
-                    float p = row[j] * inv;
-                    const float *v = base + (size_t)j * C3 + 2 * D + (size_t)h * hd;
-                    for (int d = 0; d < hd; d++) o[d] += p * v[d];
-                    row[j] = p;
-                }
-                if (att) memcpy(att + ((size_t)bh * T + i) * T, row, sizeof(float) * (size_t)T);
+                float *o = out + ((size_t)b * T + i0) * D + (size_t)h * hd;
+                vt_sgemm(0, 0, m, hd, T, 1.0f, S, T, base + 2 * D, C3, 0.0f, o, D);
             }
-        free(row);
-        free(qs);
     }
 }
 
