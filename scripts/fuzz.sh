@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh json image      only fuzz/fuzz_json.c and fuzz/fuzz_image.c
 # Environment: FUZZ_SECONDS, FUZZ_MAX_LEN (default 65536), FUZZ_CC (default clang),
 #   FUZZ_BUILD (default build-fuzz). Seeds come from fuzz/corpus/<name>/ when present; they are
-#   copied to a scratch directory so the committed corpus does not grow.
+#   copied to a scratch directory so the committed corpus does not grow; fuzz/<name>.dict is
+#   passed as a libFuzzer dictionary when present.
 # Crash inputs are saved as $FUZZ_BUILD/artifacts/<name>-crash-*; the script exits non-zero
 # if any target crashed, leaked, timed out or failed to build.
 set -uo pipefail
@@ -82,8 +83,10 @@ for src in "${targets[@]}"; do
   if [[ -d fuzz/corpus/$name ]]; then
     cp -r "fuzz/corpus/$name/." "$scratch/"
   fi
+  dict=()
+  [[ -f fuzz/$name.dict ]] && dict=(-dict="fuzz/$name.dict")
   log=$OUT/$base.log
-  OMP_NUM_THREADS=1 "$bin" "$scratch" -max_total_time="$SECONDS_EACH" -max_len="$MAX_LEN" \
+  OMP_NUM_THREADS=1 "$bin" "$scratch" "${dict[@]}" -max_total_time="$SECONDS_EACH" -max_len="$MAX_LEN" \
     -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
     -artifact_prefix="$OUT/artifacts/$name-" >"$log" 2>&1
   rc=$?

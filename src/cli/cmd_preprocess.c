@@ -1,6 +1,6 @@
-/* vitc preprocess IMAGE [options] --out x.npy: the model input tensor (float32 3 x N x N). */
-#include "cli/args.h"
+/* vitc preprocess IMAGE [--model MODEL] [options] --out x.npy: the model input tensor (float32 3 x N x N). */
 #include "cli/commands.h"
+#include "cli/model_opts.h"
 #include "core/npy.h"
 #include "vitc.h"
 
@@ -9,23 +9,20 @@
 #include <string.h>
 
 int cmd_preprocess(int argc, char **argv) {
-    vitc_preprocess_params p = vitc_preprocess_default_params();
-    const char *out_path = NULL, *interp = NULL;
-    int squash = 0;
-    vt_option opts[] = {
-        {"size", VT_OPT_INT, &p.size, "output size N (N x N; default 224)", 0},
-        {"crop-pct", VT_OPT_FLOAT, &p.crop_pct, "resize to floor(N / F) then center-crop N (default 0.9)", 0},
-        {"interp", VT_OPT_STRING, &interp, "bicubic or bilinear (default bicubic)", 0},
-        {"mean", VT_OPT_FLOAT3, p.mean, "per-channel mean (default 0.5,0.5,0.5)", 0},
-        {"std", VT_OPT_FLOAT3, p.std, "per-channel std (default 0.5,0.5,0.5)", 0},
-        {"squash", VT_OPT_FLAG, &squash, "resize both sides instead of the shorter one", 0},
-        {"out", VT_OPT_STRING, &out_path, "output .npy file (required)", 0},
-    };
-    const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    vt_model_opts mo;
+    const char *out_path = NULL, *model_path = NULL;
+    vt_option opts[VT_MODEL_OPTS_COUNT + 2];
+    vt_model_opts_bind(&mo, opts);
+    opts[VT_MODEL_OPTS_COUNT] = (vt_option){"model", VT_OPT_STRING, &model_path,
+                                            "take the preprocessing from this model (flags still override)", 0};
+    opts[VT_MODEL_OPTS_COUNT + 1] = (vt_option){"out", VT_OPT_STRING, &out_path, "output .npy file (required)", 0};
     const char *pos[1];
     int n_pos = 0;
-    int r = vt_parse_args("preprocess", "vitc preprocess IMAGE [options] --out x.npy", argc, argv, opts, n_opts, pos,
-                          1, &n_pos);
+    int r = vt_parse_args("preprocess",
+                          "vitc preprocess IMAGE [--model MODEL] [--size N] [--crop-pct F] [--interp bicubic|bilinear] "
+                          "[--mean R,G,B] [--std R,G,B] [--squash] --out x.npy\n"
+                          "defaults without --model: 224, crop_pct 0.9, bicubic, mean = std = 0.5 (timm ViT augreg)",
+                          argc, argv, opts, VT_MODEL_OPTS_COUNT + 2, pos, 1, &n_pos);
     if (r == 1) return 0;
     if (r) return 2;
     if (n_pos != 1) {
@@ -36,33 +33,12 @@ int cmd_preprocess(int argc, char **argv) {
         fprintf(stderr, "vitc preprocess: --out is required (see vitc preprocess --help)\n");
         return 2;
     }
-    /* A future --model MODEL option goes here: it replaces p with the model's preprocessing
-     * (vitc_model_get_info(...).preprocess) before the explicit options below override it. */
-    if (interp) {
-        if (!strcmp(interp, "bicubic"))
-            p.interp = VITC_INTERP_BICUBIC;
-        else if (!strcmp(interp, "bilinear"))
-            p.interp = VITC_INTERP_BILINEAR;
-        else {
-            fprintf(stderr, "vitc preprocess: invalid value '%s' for option '--interp' (bicubic or bilinear)\n",
-                    interp);
-            return 2;
-        }
-    }
-    if (squash) p.squash = 1;
-    if (p.size < 1 || p.size > 8192) {
-        fprintf(stderr, "vitc preprocess: --size must be between 1 and 8192\n");
-        return 2;
-    }
-    if (!(p.crop_pct > 0.0f && p.crop_pct <= 10.0f)) {
-        fprintf(stderr, "vitc preprocess: --crop-pct must be in (0, 10]\n");
-        return 2;
-    }
-    for (int c = 0; c < 3; c++)
-        if (p.std[c] == 0.0f) {
-            fprintf(stderr, "vitc preprocess: --std values must be non-zero\n");
-            return 2;
-        }
+    vitc_model *model = NULL;
+    if (model_path && !(model = vt_model_opts_load("preprocess", model_path, &mo, opts))) return 1;
+    vitc_preprocess_params p;
+    r = vt_model_opts_preprocess("preprocess", model, &mo, opts, &p);
+    vitc_model_free(model);
+    if (r) return r;
 
     vitc_image *img = NULL;
     vitc_status st = vitc_image_load(pos[0], &img);

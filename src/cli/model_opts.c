@@ -66,8 +66,8 @@ int vt_model_opts_preprocess(const char *command, const vitc_model *m, const vt_
         p->size = o->size;
     }
     if (opts[5].seen) {
-        if (!(o->crop_pct > 0.0f && o->crop_pct <= 1.0f)) {
-            fprintf(stderr, "vitc %s: --crop-pct must be in (0, 1]\n", command);
+        if (!(o->crop_pct > 0.0f && o->crop_pct <= 10.0f)) {
+            fprintf(stderr, "vitc %s: --crop-pct must be in (0, 10]\n", command);
             return 2;
         }
         p->crop_pct = o->crop_pct;
@@ -78,8 +78,8 @@ int vt_model_opts_preprocess(const char *command, const vitc_model *m, const vt_
     }
     if (opts[7].seen) memcpy(p->mean, o->mean, sizeof p->mean);
     if (opts[8].seen) {
-        if (!(o->std[0] > 0 && o->std[1] > 0 && o->std[2] > 0)) {
-            fprintf(stderr, "vitc %s: --std values must be positive\n", command);
+        if (o->std[0] == 0 || o->std[1] == 0 || o->std[2] == 0) {
+            fprintf(stderr, "vitc %s: --std values must be non-zero\n", command);
             return 2;
         }
         memcpy(p->std, o->std, sizeof p->std);

@@ -16,7 +16,14 @@ vitc_status vt_error(vitc_status status, const char *fmt, ...) {
 
 void vt_error_prefix(const char *prefix) {
     char tmp[sizeof last_error];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, last_error);
+    size_t n = strlen(prefix);
+    if (n > sizeof tmp - 3) n = sizeof tmp - 3;
+    memcpy(tmp, prefix, n);
+    memcpy(tmp + n, ": ", 2);
+    size_t rest = sizeof tmp - n - 3, len = strlen(last_error);
+    if (len > rest) len = rest;
+    memcpy(tmp + n + 2, last_error, len);
+    tmp[n + 2 + len] = '\0';
     memcpy(last_error, tmp, sizeof last_error);
 }
 

@@ -1,7 +1,7 @@
 /* PNG decoding with libpng, converted to RGB as PIL's convert('RGB') does: alpha dropped
  * (no compositing), 16-bit samples reduced to their high byte, palettes looked up (tRNS
  * ignored), 1/2/4-bit gray scaled to 0..255, gray replicated. Gamma, sRGB and ICC chunks
- * are ignored, as PIL ignores them.
+ * are ignored, as PIL ignores them. Palette indices beyond the PLTE give gray (i, i, i) as in PIL.
  * One deliberate difference: PIL opens 16-bit grayscale as mode "I" and convert('RGB')
  * clips those values to 255 (nearly white images); vitc takes the high byte instead. */
 #include "image/image.h"
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <png.h>
+#include <zlib.h>
 
 typedef struct {
     const uint8_t *data;
@@ -37,6 +38,16 @@ static void on_read(png_structp png, png_bytep out, png_size_t n) {
 
 vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vitc_image **out) {
     *out = NULL;
+    /* The limits are checked on IHDR before libpng allocates anything (or reads further). */
+    if (size >= 33 && !memcmp(data + 12, "IHDR", 4) &&
+        crc32(0, data + 12, 17) == ((uint32_t)data[29] << 24 | (uint32_t)data[30] << 16 | (uint32_t)data[31] << 8 | data[32])) {
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+        if (w && h && w <= 0x7fffffffu && h <= 0x7fffffffu) {
+            vitc_status st = vt_image_check_size(w, h, name);
+            if (st != VITC_OK) return st;
+        }
+    }
     vt_png_ctx ctx = {data, size, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     if (!png) return vt_error(VITC_ERR_NOMEM, "%s: out of memory", name);
@@ -56,6 +67,8 @@ vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vi
         return vt_error(VITC_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", name, ctx.message);
     }
     png_set_read_fn(png, &ctx, on_read);
+    /* Any CRC mismatch is an error: PIL also refuses broken ancillary chunks. */
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
     /* vitc applies its own (smaller) limits right after the header; libpng's defaults would
      * report large images as corrupt. */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
@@ -73,8 +86,9 @@ vitc_status vt_decode_png(const uint8_t *data, size_t size, const char *name, vi
     int w = (int)w32, h = (int)h32;
 
     /* Palette looked up here: tRNS must not become alpha and indices are checked. */
+    /* Entries the PLTE lacks read as a gray ramp (i, i, i), as in PIL. */
     uint8_t pal[256][3];
-    memset(pal, 0, sizeof pal);
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
     if (color == PNG_COLOR_TYPE_PALETTE) {
         png_colorp plte;
         int n = 0;

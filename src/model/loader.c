@@ -53,7 +53,9 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
     c->fc_norm = find(st, "fc_norm.weight") != NULL;
     c->pool = c->fc_norm || !c->class_token ? VITC_POOL_AVG : VITC_POOL_TOKEN;
     const vt_st_tensor *head = find(st, "head.weight");
-    c->num_classes = head && head->ndim == 2 ? (int)head->shape[0] : 0;
+    if (head && (head->ndim != 2 || head->shape[1] != c->dim))
+        return vt_error(VITC_ERR_SHAPE, "%s: tensor head.weight must be (classes, %d)", path, c->dim);
+    c->num_classes = head ? (int)head->shape[0] : 0;
     c->dist_average = c->dist_token && find(st, "head_dist.weight") != NULL;
     const vt_st_tensor *pe = find(st, "pos_embed");
     if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor pos_embed", path);

@@ -43,6 +43,9 @@ CASES = {
     "resample_288x160": (Cfg(dim=192, depth=2, heads=3, num_classes=10), 2, (288, 160), 8, "timm", 0),
     "resample_384": (Cfg(dim=192, depth=2, heads=3, num_classes=10, reg_tokens=2), 1, (384, 384), 9,
                      "timm", 0),
+    # half-precision checkpoints, converted to f32 at load
+    "f16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8), 2, None, 13, "timm-f16", 0),
+    "bf16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8, layer_scale=True), 2, None, 14, "timm-bf16", 0),
     # Hugging Face ViTForImageClassification with config.json, layer_norm_eps 1e-12
     "hf_vit": (Cfg(dim=192, depth=3, heads=3, num_classes=5, ln_eps=1e-12), 2, None, 10, "hf", 0),
     # Hugging Face DeiTForImageClassificationWithTeacher
@@ -95,6 +98,13 @@ def make_case(out, name, spec):
     torch.manual_seed(seed)
     model = RefViT(c)
     randomize(model, seed)
+    if fmt in ("timm-f16", "timm-bf16"):  # the reference uses the weights as stored
+        with torch.no_grad():
+            for p in model.parameters():
+                if fmt == "timm-f16":
+                    p.copy_(p.half().float())
+                else:
+                    p.copy_((p.view(torch.int32) & -65536).view(torch.float32))
     model = model.double().eval()
     H, W = size or (c.img_size, c.img_size)
     g = torch.Generator().manual_seed(1000 + seed)
@@ -105,6 +115,8 @@ def make_case(out, name, spec):
     weights = path = os.path.join(d, "model.safetensors")
     if fmt == "timm":
         write_safetensors(path, model.state_dict())
+    elif fmt in ("timm-f16", "timm-bf16"):
+        write_safetensors(path, model.state_dict(), dtype=fmt[5:].upper())
     elif fmt == "vitc":
         write_safetensors(path, model.state_dict(), vitc_metadata(c, name))
     elif fmt == "hf":
@@ -135,13 +147,26 @@ def make_case(out, name, spec):
     return f"{name} {heads}"
 
 
+# The committed quick-path set (tests/fixtures/small): the same code paths at toy sizes.
+SMALL = {
+    "small_timm": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=10, reg_tokens=2,
+                       layer_scale=True, qk_norm=True), 2, (48, 32), 21, "timm", 2),
+    "small_deit": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=10, dist_token=True), 2,
+                   None, 22, "timm", 2),
+    "small_hf": (Cfg(dim=32, depth=2, heads=2, patch=8, img_size=32, num_classes=5, ln_eps=1e-12), 2, None, 23,
+                 "hf", 0),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--only")
+    ap.add_argument("--small", action="store_true", help="write the small committed set instead")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    lines = [make_case(a.out, n, s) for n, s in CASES.items() if not a.only or a.only == n]
+    cases = SMALL if a.small else CASES
+    lines = [make_case(a.out, n, s) for n, s in cases.items() if not a.only or a.only == n]
     if not a.only:
         with open(os.path.join(a.out, "models", "manifest.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")

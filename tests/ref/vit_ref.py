@@ -265,15 +265,20 @@ def to_hf_state_dict(model, prefix="vit"):
     return out
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """safetensors writer (the format is a u64 header length, a JSON header, raw data)."""
+def write_safetensors(path, tensors, metadata=None, dtype="F32"):
+    """safetensors writer (the format is a u64 header length, a JSON header, raw data).
+    dtype F32, F16 or BF16 (BF16 by truncation of the f32 bits: write tensors already rounded)."""
     header, blobs, off = {}, [], 0
     if metadata:
         header["__metadata__"] = metadata
     for name in sorted(tensors):
         a = np.ascontiguousarray(tensors[name].detach().cpu().numpy().astype(np.float32))
+        if dtype == "F16":
+            a = a.astype(np.float16)
+        elif dtype == "BF16":
+            a = (a.view(np.uint32) >> 16).astype(np.uint16)
         b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()

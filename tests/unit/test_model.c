@@ -112,6 +112,6 @@ int main(void) {
     }
     fclose(fp);
     if (table) fclose(table);
-    CHECK(cases >= 10, "only %d cases in the manifest", cases);
+    CHECK(cases >= (getenv("VITC_QUICK") ? 3 : 10), "only %d cases in the manifest", cases);
     return check_report("test_model");
 }

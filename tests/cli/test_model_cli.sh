@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CLI: classify / info / create on the reference models, and one clear error per broken input.
+source "$(dirname "$0")/lib.sh"
+M=$VITC_FIXTURES/models
+B=$VITC_FIXTURES/bad
+PY=${PYTHON:-/usr/bin/python3}
+
+# classify on the preprocessed reference input reproduces the PyTorch logits
+expect_ok "classify npy --json --logits" "$VITC" classify "$M/hf_vit/model.safetensors" "$M/hf_vit/input.npy" --json --logits --top 3
+cp "$TMP/out" "$TMP/hf.jsonl"
+if $PY - "$TMP/hf.jsonl" "$M/hf_vit/logits.npy" <<'PYEOF'
+import json, sys, numpy as np
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ref = np.load(sys.argv[2])
+got = np.array([r["logits"] for r in rows], dtype=np.float64)
+assert got.shape == ref.shape, (got.shape, ref.shape)
+assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
+for r, l in zip(rows, ref):
+    assert [t["index"] for t in r["top"]] == list(np.argsort(-l)[:3]), r
+    assert r["top"][0]["label"] == "class_%d" % r["top"][0]["index"]
+    assert abs(sum(np.exp(l - l.max()) / np.exp(l - l.max()).sum()) - 1) < 1e-6
+PYEOF
+then ok; else bad "classify --json logits differ from PyTorch"; fi
+
+expect_ok "classify a JPEG" "$VITC" classify "$M/deit_distilled/model.safetensors" /usr/share/darknet/data/dog.jpg --top 2
+grep -q "dog.jpg" "$TMP/out" && [[ $(wc -l <"$TMP/out") -eq 3 ]] && ok || bad "classify text output: $(cat "$TMP/out")"
+expect_ok "classify batch of images" "$VITC" classify "$M/vit_tiny_patch16_224/model.safetensors" \
+  /usr/share/darknet/data/dog.jpg /usr/share/darknet/data/horses.jpg /usr/share/darknet/data/kite.jpg --batch 2 --json
+[[ $(wc -l <"$TMP/out") -eq 3 ]] && ok || bad "3 JSON lines expected"
+# batching does not change the answer
+"$VITC" classify "$M/vit_tiny_patch16_224/model.safetensors" /usr/share/darknet/data/dog.jpg /usr/share/darknet/data/kite.jpg --batch 1 --json --logits >"$TMP/b1"
+"$VITC" classify "$M/vit_tiny_patch16_224/model.safetensors" /usr/share/darknet/data/dog.jpg /usr/share/darknet/data/kite.jpg --batch 2 --json --logits >"$TMP/b2"
+$PY -c "
+import json,sys
+a=[json.loads(l)['logits'] for l in open('$TMP/b1')]; b=[json.loads(l)['logits'] for l in open('$TMP/b2')]
+assert max(abs(x-y) for r,s in zip(a,b) for x,y in zip(r,s)) < 1e-4" && ok || bad "batch 1 vs 2 differ"
+
+expect_ok "info" "$VITC" info "$M/vit_tiny_patch16_224/model.safetensors"
+grep -q "vit_tiny_patch16_224" "$TMP/out" && grep -q "2.507 G" "$TMP/out" && grep -q "5717416" "$TMP/out" && ok || bad "info content: $(cat "$TMP/out")"
+expect_ok "info --json" "$VITC" info "$M/hf_deit_teacher/model.safetensors" --json
+$PY -c "import json,sys; d=json.load(open('$TMP/out')); assert d['dist_token']==1 and d['ln_eps']<1e-11 and d['labels'][4]=='class_4' and d['preprocess']['crop_pct']==0.875" && ok || bad "info --json content"
+expect_ok "info with --heads" "$VITC" info "$M/heads_override/model.safetensors" --heads 8
+grep -q "heads 8" "$TMP/out" && ok || bad "--heads not applied"
+printf 'a\nb\nc\nd\ne\n' >"$TMP/labels.txt"
+expect_ok "classify with --labels" "$VITC" classify "$M/hf_vit/model.safetensors" "$M/hf_vit/input.npy" --labels "$TMP/labels.txt" --top 1
+grep -qE '  [a-e]$' "$TMP/out" && ok || bad "--labels not used: $(cat "$TMP/out")"
+
+expect_ok "create" "$VITC" create --arch vit_tiny_patch16_224 --classes 10 --seed 3 --out "$TMP/tiny.safetensors"
+expect_ok "created model loads" "$VITC" info "$TMP/tiny.safetensors"
+grep -q "vit_tiny_patch16_224 (vitc names)" "$TMP/out" && ok || bad "created model info"
+
+# preprocess --model takes the model's preprocessing (HF DeiT: squash to 256, crop 224, bicubic, ImageNet stats)
+expect_ok "preprocess --model" "$VITC" preprocess /usr/share/darknet/data/dog.jpg --model "$M/hf_deit/model.safetensors" --out "$TMP/d.npy"
+$PY - "$TMP/d.npy" <<'PYEOF' && ok || bad "preprocess --model differs from torchvision"
+import sys, numpy as np, torchvision.transforms as T
+from PIL import Image
+im = Image.open('/usr/share/darknet/data/dog.jpg').convert('RGB')
+t = T.Compose([T.Resize((256, 256), interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224), T.ToTensor(),
+               T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])(im).numpy()
+assert np.abs(np.load(sys.argv[1]) - t).max() < 0.02
+PYEOF
+
+# bad input: one line naming the file and the problem, non-zero exit, nothing on stdout
+expect_fail "truncated checkpoint" "truncated.safetensors" "$VITC" classify "$B/truncated.safetensors" "$M/hf_vit/input.npy"
+expect_fail "header past end" "header length" "$VITC" info "$B/header_past_end.safetensors"
+expect_fail "bad JSON header" "not valid JSON" "$VITC" info "$B/bad_json.safetensors"
+expect_fail "offsets out of range" "beyond the data area" "$VITC" info "$B/offset_out_of_range.safetensors"
+expect_fail "overlapping tensors" "overlap" "$VITC" info "$B/overlapping.safetensors"
+expect_fail "missing tensor" "missing tensor blocks.0.mlp.fc1.bias" "$VITC" info "$B/missing_tensor.safetensors"
+expect_fail "wrong shape" "head.weight" "$VITC" info "$B/wrong_shape.safetensors"
+expect_fail "wrong dtype" "dtype I32" "$VITC" info "$B/wrong_dtype.safetensors"
+expect_fail "empty file" "empty.safetensors" "$VITC" info "$B/empty.safetensors"
+expect_fail "not a ViT" "not a ViT checkpoint" "$VITC" info "$B/not_vit.safetensors"
+expect_fail "missing model file" "cannot open" "$VITC" info "$TMP/nope.safetensors"
+expect_fail "unknown option" "unknown option '--frobnicate'" "$VITC" classify "$B/good.safetensors" x.jpg --frobnicate
+expect_fail "unknown command" "unknown command" "$VITC" frobnicate
+expect_fail "bad --top" "--top" "$VITC" classify "$B/good.safetensors" x.jpg --top 0
+expect_fail "missing image" "nope.jpg" "$VITC" classify "$B/good.safetensors" "$TMP/nope.jpg"
+head -c 2000 /usr/share/darknet/data/dog.jpg >"$TMP/trunc.jpg"
+expect_fail "truncated image" "trunc.jpg" "$VITC" classify "$B/good.safetensors" "$TMP/trunc.jpg"
+printf 'garbage' >"$TMP/x.npy"
+expect_fail "corrupt npy input" "x.npy" "$VITC" classify "$B/good.safetensors" "$TMP/x.npy"
+$PY -c "import numpy as np; np.save('$TMP/odd.npy', np.zeros((3,30,30), np.float32))"
+expect_fail "input size not a multiple of the patch" "multiple of the patch" "$VITC" classify "$B/good.safetensors" "$TMP/odd.npy"
+expect_fail "bad heads" "dim" "$VITC" info "$M/heads_override/model.safetensors" --heads 7
+expect_fail "create unknown arch" "unknown architecture" "$VITC" create --arch vit_gigantic_patch16_224 --out "$TMP/x.safetensors"
+[[ ! -e $TMP/x.safetensors ]] && ok || bad "create left a file behind"
+expect_fail "labels count mismatch" "labels" "$VITC" info "$M/vit_tiny_patch16_224/model.safetensors" --labels "$TMP/labels.txt"
+report test_model_cli
