@@ -26,6 +26,7 @@ int cmd_eval(int argc, char **argv) {
         {"heads", VT_OPT_INT, &heads, "attention heads when the checkpoint does not say", 0},
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
     };
+    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     const char *pos[1];
     int npos;
     int r = vt_parse_args("eval", "vitc eval MODEL --data mnist|fashion-mnist|DIR [--split test|train] [--json]", argc,

@@ -83,6 +83,7 @@ int cmd_train(int argc, char **argv) {
         {"resume", VT_OPT_STRING, &resume, "continue the run saved in this checkpoint", 0},
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
     };
+    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
     int npos;
@@ -199,7 +200,7 @@ int cmd_train(int argc, char **argv) {
             } else {
                 vt_config_defaults(&c);
                 c.dim = 192, c.depth = 6, c.heads = 3, c.patch = 4, c.mlp_dim = 4 * 192;
-                snprintf(c.name, sizeof c.name, "vit_%s", tr.name);
+                snprintf(c.name, sizeof c.name, "vit_%.50s", tr.name);
             }
             if (dim) c.dim = dim, c.mlp_dim = 4 * dim;
             if (mlp) c.mlp_dim = mlp;
