@@ -65,6 +65,7 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
                 for (int j = 0; j < T; j++) {
                     const float *k = base + (size_t)j * C3 + D + (size_t)h * hd;
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int d = 0; d < hd; d++) s += qs[d] * k[d];
                     row[j] = s;
                     if (s > mx) mx = s;

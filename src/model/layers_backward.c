@@ -131,6 +131,7 @@ void vt_attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     const float *v = base + (size_t)j * C3 + 2 * D + (size_t)h * hd;
                     float *dv = dbase + (size_t)j * C3 + 2 * D + (size_t)h * hd;
                     float s = 0.0f, pj = p[j];
+#pragma omp simd reduction(+ : s)
                     for (int d = 0; d < hd; d++) {
                         s += dO[d] * v[d];
                         dv[d] += pj * dO[d];
@@ -143,6 +144,7 @@ void vt_attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     if (ds == 0.0f) continue;
                     const float *k = base + (size_t)j * C3 + D + (size_t)h * hd;
                     float *dk = dbase + (size_t)j * C3 + D + (size_t)h * hd;
+#pragma omp simd
                     for (int d = 0; d < hd; d++) {
                         dq[d] += ds * k[d];
                         dk[d] += ds * q[d];
