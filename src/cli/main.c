@@ -10,6 +10,8 @@ static const vt_command commands[] = {
     {"info", "describe a model: architecture, parameters, FLOPs, preprocessing, labels", cmd_info},
     {"create", "make a model with random weights (named architecture or explicit sizes)", cmd_create},
     {"bench", "time the forward pass: latency, throughput, GFLOP/s, load time, peak memory", cmd_bench},
+    {"train", "train a classifier (MNIST, Fashion-MNIST, image folders; from scratch or fine-tuning)", cmd_train},
+    {"eval", "accuracy, per-class accuracy and confusion matrix of a model on a dataset", cmd_eval},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

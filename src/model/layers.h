@@ -27,4 +27,32 @@ void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P
 /* x[i] += g[i % C] * y[i] for N rows of C (g NULL: plain residual add). */
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C);
 
+/* ---------------------------------------------------------------- backward passes (layers_backward.c)
+ * Conventions: gradients of parameters are accumulated (+=); gradients of inputs are written or
+ * accumulated as each function says. Buffers saved by the forward pass are passed back in. */
+
+/* LayerNorm over rows of C. dinp += dL/dinp; dw, db += (either may be NULL to skip). */
+void vt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                           const float *mean, const float *rstd, int N, int C);
+
+/* Exact GELU: dinp = dout * gelu'(inp). dinp may alias dout. */
+void vt_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* Linear y = x W^T + b (x: M x K, W: N x K). dx = dy W (beta_dx 0: overwrite, 1: accumulate; dx NULL
+ * skips), dW += dy^T x, db += column sums of dy (db NULL skips). */
+void vt_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
+                        int K, int N, float beta_dx);
+
+/* Attention core (after any q/k norm): dqkv (B x T x 3D) is overwritten with the gradient for the
+ * q | k | v parts given dout (B x T x D), the qkv the forward used and its probabilities att. */
+void vt_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int D,
+                           int heads);
+
+/* Column sums of an M x N matrix added to acc (N). */
+void vt_colsum_accumulate(float *acc, const float *x, int M, int N);
+
+/* Softmax cross-entropy with label smoothing eps (targets (1-eps) one-hot + eps/C), averaged over
+ * the B rows. Returns the mean loss; dlogits (may be NULL) = d(mean loss)/dlogits. */
+double vt_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int B, int C, float eps);
+
 #endif

@@ -385,12 +385,16 @@ fail:
 
 /* ---- saving as a vitc file */
 
-vitc_status vt_model_save(const vitc_model *m, const char *path) {
+vitc_status vt_model_save(const vitc_model *m, const char *path) { return vt_model_save_ex(m, path, NULL, 0, NULL, NULL, 0); }
+
+vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_write_tensor *extra, int n_extra,
+                             const char *const *meta_keys, const char *const *meta_values, int n_meta) {
     vt_param *table;
     vt_vit_weights w = m->w; /* the table points at slots of a copy: nothing is modified */
     int n = vt_param_table(&m->cfg, &w, &table);
     if (n < 0) return vt_error(VITC_ERR_NOMEM, "out of memory");
-    vt_st_write_tensor *ts = calloc((size_t)n, sizeof *ts);
+    vt_st_write_tensor *ts = calloc((size_t)(n + n_extra), sizeof *ts);
+    const char **keys = calloc((size_t)(4 + n_meta), sizeof *keys), **vals = calloc((size_t)(4 + n_meta), sizeof *vals);
     char *cfg = vt_config_to_json(&m->cfg);
     vt_strbuf pre = {0}, labels = {0};
     const vitc_preprocess_params *p = &m->pre;
@@ -408,7 +412,7 @@ vitc_status vt_model_save(const vitc_model *m, const char *path) {
         vt_strbuf_append(&labels, "]", 1);
     }
     vitc_status s;
-    if (!ts || !cfg || pre.failed || labels.failed) {
+    if (!ts || !keys || !vals || !cfg || pre.failed || labels.failed) {
         s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
     } else {
         for (int i = 0; i < n; i++) {
@@ -417,11 +421,18 @@ vitc_status vt_model_save(const vitc_model *m, const char *path) {
             for (int d = 0; d < table[i].ndim; d++) ts[i].shape[d] = table[i].shape[d];
             ts[i].data = *table[i].slot;
         }
-        const char *keys[4] = {"format", "vitc.config", "vitc.preprocess", "vitc.labels"};
-        const char *vals[4] = {"vitc", cfg, pre.data, labels.data};
-        s = vt_st_write(path, ts, (size_t)n, keys, vals, m->labels ? 4 : 3);
+        for (int i = 0; i < n_extra; i++) ts[n + i] = extra[i];
+        int k = 0;
+        keys[k] = "format", vals[k++] = "vitc";
+        keys[k] = "vitc.config", vals[k++] = cfg;
+        keys[k] = "vitc.preprocess", vals[k++] = pre.data;
+        if (m->labels) keys[k] = "vitc.labels", vals[k++] = labels.data;
+        for (int i = 0; i < n_meta; i++) keys[k] = meta_keys[i], vals[k++] = meta_values[i];
+        s = vt_st_write(path, ts, (size_t)(n + n_extra), keys, vals, (size_t)k);
     }
     free(ts);
+    free(keys);
+    free(vals);
     free(cfg);
     vt_strbuf_free(&pre);
     vt_strbuf_free(&labels);

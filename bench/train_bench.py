@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Training speed of PyTorch eager on the model `vitc train` builds (timm-style ViT, AdamW,
+label-smoothed cross-entropy, gradient clipping): images per second over forward + backward +
+optimizer step, with the same batch and thread count. Compare with the img/s `vitc train` prints
+(or run `bench/train_bench.py --vitc build/vitc` to time both on the same random batches' shapes).
+
+Usage: OMP_WAIT_POLICY=PASSIVE bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256
+       --patch 4 --img-size 28 --batch 128 --threads 2 --steps 20] [--vitc PATH]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=6)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--mlp-dim", type=int, default=256)
+    ap.add_argument("--patch", type=int, default=4)
+    ap.add_argument("--img-size", type=int, default=28)
+    ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--vitc", help="also time `vitc train` (Fashion-MNIST, same model) with this binary")
+    a = ap.parse_args()
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[k] = str(a.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+    import torch.nn.functional as F
+    from vit_ref import Cfg, RefViT
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = Cfg(dim=a.dim, depth=a.depth, heads=a.heads, mlp_ratio=a.mlp_dim / a.dim, patch=a.patch,
+              img_size=a.img_size, num_classes=a.classes)
+    model = RefViT(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+    x = torch.randn(a.batch, 3, a.img_size, a.img_size)
+    y = torch.randint(0, a.classes, (a.batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    ips = a.steps * a.batch / dt
+    print(f"pytorch {torch.__version__} eager: {ips:.1f} img/s (batch {a.batch}, {a.threads} threads, "
+          f"dim {a.dim} depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size})")
+    if a.vitc:
+        n = a.batch * (a.steps + 3)
+        out = subprocess.run([a.vitc, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
+                              "--heads", str(a.heads), "--mlp-dim", str(a.mlp_dim), "--patch", str(a.patch),
+                              "--batch", str(a.batch), "--threads", str(a.threads), "--limit", str(n),
+                              "--val-limit", "1", "--epochs", "1", "--out", "/tmp/vitc_train_bench.safetensors"],
+                             capture_output=True, text=True)
+        rates = re.findall(r"([0-9.]+) img/s", out.stderr)
+        if rates:
+            v = float(rates[-1])
+            print(f"vitc train: {v:.1f} img/s  ({v / ips:.2f}x PyTorch)")
+        else:
+            print("vitc train failed:", out.stderr.strip().splitlines()[-1:] or out.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+/* vitc eval: accuracy, per-class accuracy and the confusion matrix of a model on a dataset
+ * (the test set of MNIST / Fashion-MNIST, or the validation part of an image folder). */
+#include "cli/commands.h"
+#include "cli/args.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "train/data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_eval(int argc, char **argv) {
+    const char *data = NULL, *split = "test";
+    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0;
+    float val_frac = 0.1f;
+    vt_option opts[] = {
+        {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
+        {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part) or train", 0},
+        {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: the validation fraction used in training (0.1)", 0},
+        {"limit", VT_OPT_INT, &limit, "the first N images only", 0},
+        {"batch", VT_OPT_INT, &batch, "images per forward pass (default 256)", 0},
+        {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
+        {"heads", VT_OPT_INT, &heads, "attention heads when the checkpoint does not say", 0},
+        {"json", VT_OPT_FLAG, &json, "print JSON", 0},
+    };
+    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
+    const char *pos[1];
+    int npos;
+    int r = vt_parse_args("eval", "vitc eval MODEL --data mnist|fashion-mnist|DIR [--split test|train] [--json]", argc,
+                          argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &npos);
+    if (r) return r == 1 ? 0 : 2;
+    if (npos != 1) return fprintf(stderr, "vitc eval: a MODEL file is required\n"), 2;
+    if (!data) return fprintf(stderr, "vitc eval: --data is required\n"), 2;
+    if (strcmp(split, "test") && strcmp(split, "train"))
+        return fprintf(stderr, "vitc eval: --split must be test or train\n"), 2;
+    if (batch <= 0 || (opts[5].seen && threads <= 0))
+        return fprintf(stderr, "vitc eval: --batch and --threads must be positive\n"), 2;
+    if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
+    vitc_load_params lp = vitc_load_default_params();
+    lp.threads = threads;
+    lp.heads = heads;
+    vitc_model *m;
+    if (vitc_model_load(pos[0], &lp, &m)) {
+        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+        return 1;
+    }
+    int C = m->cfg.num_classes, rc = 0;
+    vt_dataset d;
+    int *map = NULL;
+    int64_t *conf = NULL;
+    if (!C) {
+        fprintf(stderr, "vitc eval: %s has no classification head\n", pos[0]);
+        vitc_model_free(m);
+        return 1;
+    }
+    if (vt_dataset_open(data, strcmp(split, "train") ? VT_SPLIT_TEST : VT_SPLIT_TRAIN, val_frac, &m->pre,
+                        m->cfg.img_size, &d)) {
+        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+        vitc_model_free(m);
+        return 1;
+    }
+    vt_dataset_truncate(&d, limit);
+    /* dataset classes to model classes: by name when the model has labels, else by index */
+    map = malloc(sizeof(int) * (size_t)d.num_classes);
+    conf = calloc((size_t)C * C, sizeof *conf);
+    if (!map || !conf) {
+        fprintf(stderr, "vitc eval: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    for (int k = 0; k < d.num_classes; k++) {
+        map[k] = k < C ? k : -1;
+        if (m->labels)
+            for (int j = 0; j < m->n_labels; j++)
+                if (m->labels[j] && !strcmp(m->labels[j], d.class_names[k])) map[k] = j;
+        if (map[k] < 0) {
+            fprintf(stderr, "vitc eval: dataset class '%s' is not one of the model's classes\n", d.class_names[k]);
+            rc = 1;
+            goto done;
+        }
+    }
+    double loss;
+    if (vt_evaluate(m, &d, batch, map, conf, &loss)) {
+        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+        rc = 1;
+        goto done;
+    }
+    int64_t correct = 0;
+    for (int k = 0; k < C; k++) correct += conf[(size_t)k * C + k];
+    double acc = d.n ? (double)correct / d.n : 0.0;
+    if (json) {
+        vt_strbuf b = {0};
+        vt_strbuf_printf(&b, "{\"model\":");
+        vt_strbuf_json_string(&b, pos[0]);
+        vt_strbuf_printf(&b, ",\"data\":");
+        vt_strbuf_json_string(&b, d.name);
+        vt_strbuf_printf(&b, ",\"split\":\"%s\",\"images\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", split, d.n,
+                         acc, loss);
+        for (int k = 0; k < C; k++) {
+            int64_t tot = 0;
+            for (int j = 0; j < C; j++) tot += conf[(size_t)k * C + j];
+            vt_strbuf_printf(&b, "%s{\"name\":", k ? "," : "");
+            const char *nm = vitc_model_label(m, k);
+            char tmp[16];
+            snprintf(tmp, sizeof tmp, "%d", k);
+            vt_strbuf_json_string(&b, nm ? nm : tmp);
+            vt_strbuf_printf(&b, ",\"images\":%lld,\"accuracy\":%.6f}", (long long)tot,
+                             tot ? (double)conf[(size_t)k * C + k] / tot : 0.0);
+        }
+        vt_strbuf_printf(&b, "],\"confusion\":[");
+        for (int k = 0; k < C; k++) {
+            vt_strbuf_printf(&b, "%s[", k ? "," : "");
+            for (int j = 0; j < C; j++) vt_strbuf_printf(&b, "%s%lld", j ? "," : "", (long long)conf[(size_t)k * C + j]);
+            vt_strbuf_printf(&b, "]");
+        }
+        vt_strbuf_printf(&b, "]}");
+        if (!b.failed) printf("%s\n", b.data);
+        vt_strbuf_free(&b);
+    } else {
+        printf("%s on %s (%s, %d images): accuracy %.2f%%, loss %.4f\n", pos[0], d.name, split, d.n, 100.0 * acc, loss);
+        printf("\nper class:\n");
+        for (int k = 0; k < C; k++) {
+            int64_t tot = 0;
+            for (int j = 0; j < C; j++) tot += conf[(size_t)k * C + j];
+            const char *nm = vitc_model_label(m, k);
+            printf("  %3d %-20s %6lld images  %6.2f%%\n", k, nm ? nm : "", (long long)tot,
+                   tot ? 100.0 * (double)conf[(size_t)k * C + k] / tot : 0.0);
+        }
+        printf("\nconfusion matrix (rows: true class, columns: predicted):\n     ");
+        for (int j = 0; j < C; j++) printf(" %5d", j);
+        printf("\n");
+        for (int k = 0; k < C; k++) {
+            printf("  %3d", k);
+            for (int j = 0; j < C; j++) printf(" %5lld", (long long)conf[(size_t)k * C + j]);
+            printf("\n");
+        }
+    }
+done:
+    free(map);
+    free(conf);
+    vt_dataset_free(&d);
+    vitc_model_free(m);
+    return rc;
+}

@@ -1,0 +1,397 @@
+/* vitc train: trains a ViT classifier on MNIST, Fashion-MNIST or an image folder, from scratch or
+ * from a checkpoint, with a validation pass per epoch, checkpoints that resume exactly, and a
+ * final model file that `vitc classify` and `vitc eval` use directly. */
+#include "cli/commands.h"
+#include "cli/args.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "kernels/kernels.h"
+#include "train/data.h"
+#include "train/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    if (s < 0 || !isfinite(s)) s = 0;
+    long t = (long)s;
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void set_labels(vitc_model *m, const vt_dataset *d) {
+    for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);
+    free(m->labels);
+    m->labels = calloc((size_t)d->num_classes, sizeof *m->labels);
+    m->n_labels = m->labels ? d->num_classes : 0;
+    for (int i = 0; i < m->n_labels; i++) m->labels[i] = strdup(d->class_names[i]);
+}
+
+static int fail(const char *msg) {
+    fprintf(stderr, "vitc train: %s\n", msg);
+    return 1;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
+    int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
+    int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
+    float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
+    vt_option opts[] = {
+        {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
+        {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
+        {"dim", VT_OPT_INT, &dim, "embedding dimension", 0},
+        {"depth", VT_OPT_INT, &depth, "blocks", 0},
+        {"heads", VT_OPT_INT, &heads, "attention heads", 0},
+        {"mlp-dim", VT_OPT_INT, &mlp, "MLP hidden size (default 4 x dim)", 0},
+        {"patch", VT_OPT_INT, &patch, "patch size", 0},
+        {"img-size", VT_OPT_INT, &img, "training image size (default: the data's, 224 for folders)", 0},
+        {"reg-tokens", VT_OPT_INT, &regs, "register tokens", 0},
+        {"pool", VT_OPT_STRING, &pool, "token or avg (avg uses fc_norm)", 0},
+        {"layer-scale", VT_OPT_FLOAT, &ls_init, "LayerScale with this initial gamma (default off)", 0},
+        {"init", VT_OPT_STRING, &init, "start from this checkpoint (timm, HF or vitc); new head if classes differ", 0},
+        {"epochs", VT_OPT_INT, &epochs, "epochs (default 10)", 0},
+        {"batch", VT_OPT_INT, &batch, "batch size (default 128)", 0},
+        {"lr", VT_OPT_FLOAT, &lr, "peak learning rate (default 1e-3)", 0},
+        {"min-lr", VT_OPT_FLOAT, &min_lr, "final learning rate of the cosine (default 1e-5)", 0},
+        {"wd", VT_OPT_FLOAT, &wd, "AdamW weight decay (default 0.05)", 0},
+        {"warmup", VT_OPT_FLOAT, &warmup, "warm-up epochs (default 1, may be fractional)", 0},
+        {"label-smoothing", VT_OPT_FLOAT, &ls, "label smoothing (default 0.1)", 0},
+        {"clip", VT_OPT_FLOAT, &clip, "gradient-norm clipping (default 1; 0 off)", 0},
+        {"seed", VT_OPT_INT, &seed, "random seed: initialization, shuffling, augmentation (default 0)", 0},
+        {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
+        {"no-augment", VT_OPT_FLAG, &no_aug, "no random crop / flip / erasing", 0},
+        {"pad", VT_OPT_INT, &pad, "random-crop padding in pixels (default size/7)", 0},
+        {"erase", VT_OPT_FLOAT, &erase, "random erasing probability (default 0.25)", 0},
+        {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: fraction held out for validation (default 0.1)", 0},
+        {"limit", VT_OPT_INT, &limit, "use the first N training images", 0},
+        {"val-limit", VT_OPT_INT, &val_limit, "validate on the first N images", 0},
+        {"max-steps", VT_OPT_INT, &max_steps, "stop after this many steps in this run (testing resume)", 0},
+        {"out", VT_OPT_STRING, &out, "the trained model (.safetensors), written after every epoch", 0},
+        {"ckpt", VT_OPT_STRING, &ckpt, "checkpoint with optimizer state (default OUT with .ckpt.safetensors)", 0},
+        {"save-every", VT_OPT_INT, &save_every, "also checkpoint every N steps", 0},
+        {"resume", VT_OPT_STRING, &resume, "continue the run saved in this checkpoint", 0},
+        {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
+    };
+    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
+    int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos;
+    int r = vt_parse_args("train", "vitc train --data mnist|fashion-mnist|DIR [--arch NAME | --dim --depth --heads "
+                                   "--patch --img-size] [--init CKPT] [--epochs --batch --lr --wd --warmup "
+                                   "--label-smoothing --seed --threads] --out MODEL [--resume CKPT]",
+                          argc, argv, opts, n_opts, pos, 0, &npos);
+    if (r) return r == 1 ? 0 : 2;
+    if (!out) return fprintf(stderr, "vitc train: --out MODEL is required\n"), 2;
+    if (opts[21].seen && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
+    if ((opts[12].seen && epochs <= 0) || (opts[13].seen && batch <= 0))
+        return fprintf(stderr, "vitc train: --epochs and --batch must be positive\n"), 2;
+    if (opts[14].seen && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
+    if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
+    if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
+    if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
+        return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
+
+    char ckpt_buf[4200];
+    if (!ckpt) {
+        size_t L = strlen(out);
+        const char *suf = ".safetensors";
+        if (L > strlen(suf) && !strcmp(out + L - strlen(suf), suf))
+            snprintf(ckpt_buf, sizeof ckpt_buf, "%.*s.ckpt.safetensors", (int)(L - strlen(suf)), out);
+        else
+            snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
+        ckpt = ckpt_buf;
+    }
+    if (threads) vt_set_threads(threads);
+    threads = vt_get_threads();
+
+    vt_trainer *t = NULL;
+    char *train_json = NULL;
+    vt_json *tj = NULL;
+    char data_buf[4096];
+    vt_augment aug = {1, -1, 0, 0.25f};
+    if (resume) {
+        if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
+        char err[128];
+        tj = vt_json_parse(train_json, strlen(train_json), err, sizeof err);
+        /* what the run was started with */
+        if (!data) {
+            snprintf(data_buf, sizeof data_buf, "%s", vt_json_get_string(tj, "data", ""));
+            data = data_buf;
+        }
+        if (!opts[12].seen) epochs = (int)vt_json_get_number(tj, "epochs", 10);
+        batch = (int)vt_json_get_number(tj, "batch", 128);
+        seed = (int)vt_json_get_number(tj, "seed", 0);
+        limit = (int)vt_json_get_number(tj, "limit", 0);
+        val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
+        aug.enabled = vt_json_get_bool(tj, "augment", 1);
+        aug.pad = (int)vt_json_get_number(tj, "pad", -1);
+        aug.erase_p = (float)vt_json_get_number(tj, "erase", 0.25);
+    } else {
+        if (!epochs) epochs = 10;
+        if (!batch) batch = 128;
+        aug.enabled = !no_aug;
+        if (pad >= 0) aug.pad = pad;
+        if (erase >= 0) aug.erase_p = erase;
+    }
+    if (!data || !*data) {
+        vt_trainer_free(t);
+        free(train_json);
+        vt_json_free(tj);
+        return fprintf(stderr, "vitc train: --data is required\n"), 2;
+    }
+
+    /* ---- the model (from scratch, --init or --resume) and the data */
+    vitc_model *init_m = NULL;
+    vitc_preprocess_params pp = vitc_preprocess_default_params();
+    int rc = 0;
+    vt_dataset tr = {0}, va = {0};
+    if (init) {
+        vitc_load_params lp = vitc_load_default_params();
+        lp.heads = heads;
+        if (vitc_model_load(init, &lp, &init_m)) {
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+        pp = init_m->pre;
+    }
+    int size = t ? t->m->cfg.img_size : img ? img : init_m ? init_m->cfg.img_size : 0;
+    if (t) pp = t->m->pre;
+    pp.size = size ? size : 224; /* IDX data keep their own size when none is asked for; folders: 224 */
+    pp.crop_pct = pp.crop_pct > 0 ? pp.crop_pct : 1.0f;
+    if (vt_dataset_open(data, VT_SPLIT_TRAIN, val_frac, &pp, size, &tr) ||
+        vt_dataset_open(data, VT_SPLIT_TEST, val_frac, &pp, size ? size : tr.h, &va)) {
+        rc = fail(vitc_last_error());
+        goto done;
+    }
+    vt_dataset_truncate(&tr, limit);
+    vt_dataset_truncate(&va, val_limit);
+    if (tr.h != tr.w) {
+        rc = fail("training images must be square");
+        goto done;
+    }
+    if (aug.pad < 0) aug.pad = tr.h / 7;
+    aug.hflip = tr.hflip;
+
+    if (!t) {
+        vt_vit_config c;
+        if (init_m) {
+            c = init_m->cfg;
+            c.num_classes = tr.num_classes;
+            c.img_size = tr.h;
+            c.dist_average = c.dist_token; /* the distilled head trains on the labels as well */
+        } else {
+            if (arch) {
+                if (vt_config_from_name(arch, &c)) {
+                    rc = 2;
+                    fprintf(stderr, "vitc train: unknown architecture '%s'\n", arch);
+                    goto done;
+                }
+            } else {
+                vt_config_defaults(&c);
+                c.dim = 192, c.depth = 6, c.heads = 3, c.patch = 4, c.mlp_dim = 4 * 192;
+                snprintf(c.name, sizeof c.name, "vit_%.50s", tr.name);
+            }
+            if (dim) c.dim = dim, c.mlp_dim = 4 * dim;
+            if (mlp) c.mlp_dim = mlp;
+            if (depth) c.depth = depth;
+            if (heads) c.heads = heads;
+            if (patch) c.patch = patch;
+            if (regs) c.reg_tokens = regs;
+            if (ls_init > 0) c.layer_scale = 1;
+            if (pool && !strcmp(pool, "avg")) c.pool = VITC_POOL_AVG, c.fc_norm = 1;
+            c.img_size = tr.h;
+            c.in_chans = 3;
+            c.num_classes = tr.num_classes;
+            if (vt_config_validate(&c, "training model")) {
+                rc = fail(vitc_last_error());
+                goto done;
+            }
+        }
+        vitc_model *m;
+        if (init_m) {
+            if (vt_model_adapt(init_m, &c, (uint64_t)seed, &m)) {
+                rc = fail(vitc_last_error());
+                goto done;
+            }
+        } else {
+            if (vt_model_new(&c, &m)) {
+                rc = fail(vitc_last_error());
+                goto done;
+            }
+            vt_model_init_random(m, (uint64_t)seed, ls_init > 0 ? ls_init : 1.0f);
+            m->pre = vitc_preprocess_default_params();
+            m->pre.crop_pct = 1.0f;
+        }
+        m->pre.size = tr.h;
+        if (!init_m || tr.c == 1) /* gray data: the statistics it is normalized with */
+            for (int k = 0; k < 3; k++) m->pre.mean[k] = tr.mean[k], m->pre.std[k] = tr.std[k];
+        if (tr.c == 1) m->pre.crop_pct = 1.0f;
+        set_labels(m, &tr);
+        int spe = tr.n / batch;
+        if (spe < 1) {
+            vitc_model_free(m);
+            rc = fail("fewer training images than one batch");
+            goto done;
+        }
+        vt_train_hparams hp = vt_train_default_hparams();
+        if (lr > 0) hp.lr = lr;
+        if (min_lr >= 0) hp.min_lr = min_lr;
+        if (wd >= 0) hp.weight_decay = wd;
+        if (ls >= 0) hp.label_smoothing = ls;
+        if (clip >= 0) hp.clip = clip;
+        hp.warmup_steps = (int64_t)llround((warmup >= 0 ? warmup : 1.0f) * spe);
+        hp.total_steps = (int64_t)epochs * spe;
+        if (vt_trainer_new(m, &hp, threads, &t)) {
+            vitc_model_free(m);
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+    }
+    const vt_vit_config *c = &t->m->cfg;
+    if (tr.num_classes > c->num_classes || tr.h != c->img_size) {
+        rc = fail("the data does not fit the checkpoint's model (classes or image size)");
+        goto done;
+    }
+    int spe = tr.n / batch;
+    t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
+    int64_t total = t->hp.total_steps;
+    int chans = c->in_chans, S = c->img_size;
+    printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels, %d threads\n",
+           c->name, c->dim, c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
+           threads);
+    printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
+           va.n, tr.num_classes, epochs, spe, batch);
+    if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
+    fflush(stdout);
+
+    /* ---- the loop */
+    int *order = malloc(sizeof(int) * (size_t)tr.n);
+    size_t ib = (size_t)batch * chans * S * S;
+    float *bufs[2] = {malloc(sizeof(float) * ib), malloc(sizeof(float) * ib)};
+    int *labs[2] = {malloc(sizeof(int) * (size_t)batch), malloc(sizeof(int) * (size_t)batch)};
+    int64_t *conf = calloc((size_t)c->num_classes * c->num_classes, sizeof(int64_t));
+    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !conf) {
+        rc = fail("out of memory");
+        goto loop_done;
+    }
+    int tty = isatty(2) && !quiet;
+    double t_start = now();
+    int64_t steps_this_run = 0;
+    vt_prefetch pf;
+    char extra[8192];
+    for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
+        vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
+        int b = (int)(t->step - (int64_t)epoch * spe);
+        double ep_loss = 0.0, t_ep = now();
+        int ep_n = 0, cur = 0;
+        memset(&pf, 0, sizeof pf);
+        pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = batch;
+        memcpy(pf.mean, t->m->pre.mean, sizeof pf.mean);
+        memcpy(pf.std, t->m->pre.std, sizeof pf.std);
+        if (b < spe) {
+            pf.idx = order + (size_t)b * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+            vt_prefetch_start(&pf);
+        }
+        for (; b < spe; b++) {
+            vt_prefetch_wait(&pf);
+            float *x = bufs[cur];
+            int *y = labs[cur];
+            if (b + 1 < spe) { /* the next batch is prepared while this one trains */
+                cur ^= 1;
+                pf.idx = order + (size_t)(b + 1) * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+                vt_prefetch_start(&pf);
+            }
+            double loss;
+            if (vt_trainer_forward_backward(t, x, y, batch, &loss, NULL)) {
+                vt_prefetch_wait(&pf);
+                rc = fail(vitc_last_error());
+                break;
+            }
+            if (!isfinite(loss)) {
+                vt_prefetch_wait(&pf);
+                rc = fail("the loss is not finite (try a lower --lr)");
+                break;
+            }
+            vt_trainer_update(t);
+            steps_this_run++;
+            ep_loss += loss;
+            ep_n++;
+            double el = now() - t_start;
+            double ips = steps_this_run * (double)batch / el;
+            if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
+                char eta[32];
+                fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
+                fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f  lr %.2e  %.0f img/s  ETA %s%s", tty ? "\r" : "",
+                        epoch + 1, epochs, (long long)t->step, (long long)total, ep_loss / ep_n, (double)t->last_lr, ips,
+                        eta, tty ? "   " : "\n");
+                fflush(stderr);
+            }
+            if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
+                snprintf(extra, sizeof extra,
+                         "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,"
+                         "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"data\":",
+                         epoch, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
+                         (double)aug.erase_p);
+                vt_strbuf sb = {0};
+                vt_strbuf_append(&sb, extra, strlen(extra));
+                vt_strbuf_json_string(&sb, data);
+                if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
+                vt_strbuf_free(&sb);
+            }
+            if (max_steps > 0 && steps_this_run >= max_steps) {
+                vt_prefetch_wait(&pf);
+                break;
+            }
+        }
+        vt_prefetch_wait(&pf);
+        if (rc || (max_steps > 0 && steps_this_run >= max_steps && b + 1 < spe)) break;
+        if (tty) fprintf(stderr, "\n");
+        /* validation, then the model and the checkpoint */
+        memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
+        double vloss = 0.0;
+        vitc_model_set_threads(t->m, threads);
+        if (va.n && vt_evaluate(t->m, &va, 256, NULL, conf, &vloss)) {
+            rc = fail(vitc_last_error());
+            break;
+        }
+        int64_t correct = 0;
+        for (int k = 0; k < c->num_classes; k++) correct += conf[(size_t)k * c->num_classes + k];
+        printf("epoch %d/%d: train loss %.4f, val loss %.4f, val accuracy %.2f%% (%d images), %.0f s\n", epoch + 1,
+               epochs, ep_n ? ep_loss / ep_n : 0.0, vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n,
+               now() - t_ep);
+        fflush(stdout);
+        snprintf(extra, sizeof extra,
+                 "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
+                 "\"pad\":%d,\"erase\":%.9g,\"val_accuracy\":%.6f,\"data\":",
+                 epoch + 1, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
+                 (double)aug.erase_p, va.n ? (double)correct / va.n : 0.0);
+        vt_strbuf sb = {0};
+        vt_strbuf_append(&sb, extra, strlen(extra));
+        vt_strbuf_json_string(&sb, data);
+        if (vt_trainer_save(t, ckpt, sb.data) || vt_model_save(t->m, out)) rc = fail(vitc_last_error());
+        vt_strbuf_free(&sb);
+        if (max_steps > 0 && steps_this_run >= max_steps) break;
+    }
+    if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
+loop_done:
+    free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(conf);
+done:
+    vt_dataset_free(&tr);
+    vt_dataset_free(&va);
+    vitc_model_free(init_m);
+    vt_trainer_free(t);
+    free(train_json);
+    vt_json_free(tj);
+    return rc;
+}

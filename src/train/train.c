@@ -1,0 +1,518 @@
+/* Training forward + backward over the whole ViT, with activations kept in one arena. */
+#include "train/train.h"
+#include "core/error.h"
+#include "kernels/kernels.h"
+#include "model/layers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct block_acts {
+    float *ln1, *ln1_m, *ln1_r;
+    float *qkv;                          /* after q/k norm: what attention used */
+    float *qraw, *kraw, *qm, *qr, *km, *kr; /* qk_norm inputs and statistics */
+    float *att, *ao, *y1, *mid;
+    float *ln2, *ln2_m, *ln2_r;
+    float *hpre, *hact, *y2;
+} block_acts;
+
+struct vt_train_acts {
+    float *patches, *emb, *emb_n, *pn_m, *pn_r;
+    float *x0, *pre_m, *pre_r;
+    float **res;                         /* depth + 1 residual streams */
+    block_acts *blk;
+    float *xn, *fn_m, *fn_r;             /* final norm (no fc_norm) */
+    float *pooled, *feat, *feat2, *fc_m, *fc_r;
+    float *logits, *logits2, *dlogits, *dl2;
+    /* backward scratch */
+    float *dres, *dtmp, *dtmp2, *dqkv, *dao, *dh, *dx0, *demb, *demb2, *dfeat, *dfeat2, *dpooled;
+};
+
+/* ---------------------------------------------------------------- hyperparameters, schedule */
+
+vt_train_hparams vt_train_default_hparams(void) {
+    vt_train_hparams h = {0};
+    h.lr = 1e-3f;
+    h.min_lr = 1e-5f;
+    h.weight_decay = 0.05f;
+    h.beta1 = 0.9f;
+    h.beta2 = 0.999f;
+    h.eps = 1e-8f;
+    h.clip = 1.0f;
+    h.label_smoothing = 0.1f;
+    h.warmup_steps = 0;
+    h.total_steps = 1;
+    return h;
+}
+
+float vt_train_lr(const vt_train_hparams *hp, int64_t step) {
+    if (step < hp->warmup_steps) return hp->lr * (float)(step + 1) / (float)hp->warmup_steps;
+    int64_t span = hp->total_steps - hp->warmup_steps;
+    if (span <= 0) return hp->lr;
+    double p = (double)(step - hp->warmup_steps) / (double)span;
+    if (p > 1.0) p = 1.0;
+    return (float)(hp->min_lr + (hp->lr - hp->min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * p)));
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int threads, vt_trainer **out) {
+    *out = NULL;
+    const vt_vit_config *c = &m->cfg;
+    if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
+    if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
+    if (c->dist_token && c->dist_average && (c->pool != VITC_POOL_TOKEN || c->fc_norm))
+        return vt_error(VITC_ERR_UNSUPPORTED, "training a distilled model needs token pooling without fc_norm");
+    if (c->pool == VITC_POOL_TOKEN && !vt_prefix_tokens(c))
+        return vt_error(VITC_ERR_UNSUPPORTED, "token pooling needs a prefix token");
+    vt_trainer *t = calloc(1, sizeof *t);
+    if (!t) return vt_error(VITC_ERR_NOMEM, "out of memory");
+    t->m = m;
+    t->hp = *hp;
+    t->threads = threads;
+    t->grad = vt_weights_alloc(c, &t->g, &t->numel);
+    t->adam_m = aligned_alloc(64, sizeof(float) * (size_t)t->numel);
+    t->adam_v = aligned_alloc(64, sizeof(float) * (size_t)t->numel);
+    t->n_params = vt_param_table(c, &m->w, &t->params);
+    t->offsets = t->n_params > 0 ? malloc(sizeof(int64_t) * (size_t)t->n_params) : NULL;
+    t->acts = calloc(1, sizeof *t->acts);
+    if (!t->grad || !t->adam_m || !t->adam_v || t->n_params <= 0 || !t->offsets || !t->acts) {
+        vt_trainer_free(t);
+        return vt_error(VITC_ERR_NOMEM, "out of memory for training state");
+    }
+    memset(t->adam_m, 0, sizeof(float) * (size_t)t->numel);
+    memset(t->adam_v, 0, sizeof(float) * (size_t)t->numel);
+    for (int i = 0; i < t->n_params; i++) t->offsets[i] = *t->params[i].slot - m->param_buf;
+    *out = t;
+    return VITC_OK;
+}
+
+void vt_trainer_free(vt_trainer *t) {
+    if (!t) return;
+    vitc_model_free(t->m);
+    free(t->grad);
+    vt_weights_free_blocks(&t->g);
+    free(t->adam_m);
+    free(t->adam_v);
+    free(t->params);
+    free(t->offsets);
+    if (t->acts) {
+        free(t->acts->res);
+        free(t->acts->blk);
+        free(t->acts);
+    }
+    vt_arena_free(&t->arena);
+    free(t);
+}
+
+/* ---------------------------------------------------------------- activation layout */
+
+typedef struct layout {
+    vt_arena *a; /* NULL: only count */
+    size_t bytes;
+} layout;
+
+static float *take(layout *L, size_t n) {
+    L->bytes += vt_arena_size_floats(n ? n : 1);
+    return L->a ? vt_arena_floats(L->a, n ? n : 1) : NULL;
+}
+
+static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t n) {
+    size_t N = (size_t)(c->img_size / c->patch) * (c->img_size / c->patch), pre = (size_t)vt_prefix_tokens(c);
+    size_t T = N + pre, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
+    size_t K = (size_t)c->in_chans * c->patch * c->patch, C = (size_t)c->num_classes;
+    A->patches = take(L, n * N * K);
+    A->emb = take(L, n * N * D);
+    if (c->patch_norm) {
+        A->emb_n = take(L, n * N * D);
+        A->pn_m = take(L, n * N);
+        A->pn_r = take(L, n * N);
+    }
+    A->x0 = take(L, rows * D);
+    if (c->pre_norm) {
+        A->pre_m = take(L, rows);
+        A->pre_r = take(L, rows);
+    }
+    for (int l = 0; l <= c->depth; l++) {
+        float *r = (l == 0 && !c->pre_norm) ? A->x0 : take(L, rows * D);
+        if (L->a) A->res[l] = r;
+    }
+    for (int l = 0; l < c->depth; l++) {
+        block_acts tmp, *b = L->a ? &A->blk[l] : &tmp;
+        memset(b, 0, sizeof *b);
+        b->ln1 = take(L, rows * D);
+        b->ln1_m = take(L, rows);
+        b->ln1_r = take(L, rows);
+        b->qkv = take(L, rows * 3 * D);
+        if (c->qk_norm) {
+            b->qraw = take(L, rows * D);
+            b->kraw = take(L, rows * D);
+            b->qm = take(L, rows * hs);
+            b->qr = take(L, rows * hs);
+            b->km = take(L, rows * hs);
+            b->kr = take(L, rows * hs);
+        }
+        b->att = take(L, n * hs * T * T);
+        b->ao = take(L, rows * D);
+        b->y1 = take(L, rows * D);
+        b->mid = take(L, rows * D);
+        b->ln2 = take(L, rows * D);
+        b->ln2_m = take(L, rows);
+        b->ln2_r = take(L, rows);
+        b->hpre = take(L, rows * Hm);
+        b->hact = take(L, rows * Hm);
+        b->y2 = take(L, rows * D);
+    }
+    if (!c->fc_norm) {
+        A->xn = take(L, rows * D);
+        A->fn_m = take(L, rows);
+        A->fn_r = take(L, rows);
+    }
+    A->pooled = take(L, n * D);
+    A->feat = take(L, n * D);
+    A->feat2 = take(L, n * D);
+    A->fc_m = take(L, n);
+    A->fc_r = take(L, n);
+    A->logits = take(L, n * C);
+    A->logits2 = take(L, n * C);
+    A->dlogits = take(L, n * C);
+    A->dl2 = take(L, n * C);
+    A->dres = take(L, rows * D);
+    A->dtmp = take(L, rows * D);
+    A->dtmp2 = take(L, rows * D);
+    A->dqkv = take(L, rows * 3 * D);
+    A->dao = take(L, rows * D);
+    A->dh = take(L, rows * Hm);
+    A->dx0 = take(L, rows * D);
+    A->demb = take(L, n * N * D);
+    A->demb2 = take(L, n * N * D);
+    A->dfeat = take(L, n * D);
+    A->dfeat2 = take(L, n * D);
+    A->dpooled = take(L, n * D);
+}
+
+static vitc_status ensure_acts(vt_trainer *t, int n) {
+    if (n <= t->cap_batch) return VITC_OK;
+    const vt_vit_config *c = &t->m->cfg;
+    vt_train_acts *A = t->acts;
+    layout L = {NULL, 0};
+    lay_out(c, A, &L, (size_t)n);
+    free(A->res);
+    free(A->blk);
+    A->res = calloc((size_t)c->depth + 1, sizeof *A->res);
+    A->blk = calloc((size_t)(c->depth ? c->depth : 1), sizeof *A->blk);
+    if (!A->res || !A->blk || vt_arena_reserve(&t->arena, L.bytes)) {
+        t->cap_batch = 0;
+        return vt_error(VITC_ERR_NOMEM, "out of memory for training activations (batch %d, %.0f MB)", n,
+                        (double)L.bytes / 1e6);
+    }
+    vt_arena_reset(&t->arena);
+    L.a = &t->arena;
+    L.bytes = 0;
+    lay_out(c, A, &L, (size_t)n);
+    t->cap_batch = n;
+    return VITC_OK;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* rows x D slice (stride src_stride) <-> contiguous rows x D */
+static void gather(float *dst, const float *src, size_t rows, int D, int src_stride) {
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (rows > 256)
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * D, src + r * src_stride, sizeof(float) * (size_t)D);
+}
+static void scatter(float *dst, int dst_stride, const float *src, size_t rows, int D) {
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (rows > 256)
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_stride, src + r * D, sizeof(float) * (size_t)D);
+}
+
+/* y = g * x (g per column, NULL: copy); dg += sum over rows of dy * x */
+static void scale_cols(float *y, const float *x, const float *g, size_t rows, int D) {
+    size_t n = rows * D;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+    for (size_t i = 0; i < n; i++) y[i] = g[i % (size_t)D] * x[i];
+}
+
+static void layerscale_grad(float *dg, const float *dy, const float *x, size_t rows, int D, float *tmp) {
+    size_t n = rows * D;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+    for (size_t i = 0; i < n; i++) tmp[i] = dy[i] * x[i];
+    vt_colsum_accumulate(dg, tmp, (int)rows, D);
+}
+
+/* LayerNorm over heads-sized slices: rows*heads rows of hd, kept statistics */
+static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const vt_norm_w *w, int N, int C, float eps) {
+    vt_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
+}
+
+/* ---------------------------------------------------------------- forward + backward */
+
+vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
+                                        float *logits_out) {
+    vitc_model *m = t->m;
+    const vt_vit_config *c = &m->cfg;
+    const vt_vit_weights *w = &m->w;
+    vt_vit_weights *g = &t->g;
+    if (n <= 0 || !images || !labels) return vt_error(VITC_ERR_ARG, "training step: empty batch");
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= c->num_classes)
+            return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
+    vt_set_threads(t->threads);
+    vitc_status s = ensure_acts(t, n);
+    if (s) return s;
+    vt_train_acts *A = t->acts;
+    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
+    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = c->in_chans * c->patch * c->patch, C = c->num_classes;
+    int rows = n * T, L = c->depth;
+    size_t RD = (size_t)rows * D;
+    float eps = c->ln_eps;
+    int dist_avg = c->dist_token && c->dist_average;
+
+    /* ---- forward */
+    vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch);
+    vt_linear(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
+    const float *emb = A->emb;
+    if (c->patch_norm) {
+        ln_fwd(A->emb_n, A->pn_m, A->pn_r, A->emb, &w->patch_norm, n * N, D, eps);
+        emb = A->emb_n;
+    }
+    const float *pos = w->pos_embed;
+    int pos_prefix = c->no_embed_class ? 0 : pre;
+    for (int b = 0; b < n; b++) {
+        float *xb = A->x0 + (size_t)b * T * D;
+        int tk = 0;
+        if (c->class_token) memcpy(xb + (size_t)D * tk++, w->cls_token, sizeof(float) * (size_t)D);
+        if (c->dist_token) memcpy(xb + (size_t)D * tk++, w->dist_token, sizeof(float) * (size_t)D);
+        if (c->reg_tokens) memcpy(xb + (size_t)D * tk, w->reg_token, sizeof(float) * (size_t)D * c->reg_tokens);
+        if (pos_prefix)
+            for (size_t i = 0; i < (size_t)pre * D; i++) xb[i] += pos[i];
+        const float *pp = pos + (size_t)pos_prefix * D, *eb = emb + (size_t)b * N * D;
+        float *xp = xb + (size_t)pre * D;
+        for (size_t i = 0; i < (size_t)N * D; i++) xp[i] = eb[i] + pp[i];
+    }
+    if (c->pre_norm) ln_fwd(A->res[0], A->pre_m, A->pre_r, A->x0, &w->norm_pre, rows, D, eps);
+
+    for (int l = 0; l < L; l++) {
+        const vt_block_w *bw = &w->blocks[l];
+        block_acts *B = &A->blk[l];
+        ln_fwd(B->ln1, B->ln1_m, B->ln1_r, A->res[l], &bw->norm1, rows, D, eps);
+        vt_linear(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
+        if (c->qk_norm) {
+            gather(B->qraw, B->qkv, (size_t)rows, D, 3 * D);
+            gather(B->kraw, B->qkv + D, (size_t)rows, D, 3 * D);
+            ln_fwd(A->dtmp, B->qm, B->qr, B->qraw, &bw->q_norm, rows * hs, hd, eps);
+            scatter(B->qkv, 3 * D, A->dtmp, (size_t)rows, D);
+            ln_fwd(A->dtmp, B->km, B->kr, B->kraw, &bw->k_norm, rows * hs, hd, eps);
+            scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
+        }
+        vt_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs, NULL, NULL, NULL, NULL, eps);
+        vt_linear(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
+        memcpy(B->mid, A->res[l], sizeof(float) * RD);
+        vt_residual_forward(B->mid, B->y1, c->layer_scale ? bw->ls1 : NULL, rows, D);
+        ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
+        vt_linear(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
+        vt_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
+        vt_linear(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
+        memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
+        vt_residual_forward(A->res[l + 1], B->y2, c->layer_scale ? bw->ls2 : NULL, rows, D);
+    }
+
+    const float *xn = A->res[L];
+    if (!c->fc_norm) {
+        ln_fwd(A->xn, A->fn_m, A->fn_r, A->res[L], &w->norm, rows, D, eps);
+        xn = A->xn;
+    }
+    for (int b = 0; b < n; b++) {
+        const float *x = xn + (size_t)b * T * D;
+        float *p = A->pooled + (size_t)b * D;
+        if (dist_avg) {
+            memcpy(A->feat + (size_t)b * D, x, sizeof(float) * (size_t)D);
+            memcpy(A->feat2 + (size_t)b * D, x + D, sizeof(float) * (size_t)D);
+        } else if (c->pool == VITC_POOL_AVG) {
+            memset(p, 0, sizeof(float) * (size_t)D);
+            for (int tk = pre; tk < T; tk++)
+                for (int d = 0; d < D; d++) p[d] += x[(size_t)tk * D + d];
+            float inv = 1.0f / (float)(T - pre);
+            for (int d = 0; d < D; d++) p[d] *= inv;
+        } else {
+            memcpy(p, x, sizeof(float) * (size_t)D);
+        }
+    }
+    if (!dist_avg) {
+        if (c->fc_norm) ln_fwd(A->feat, A->fc_m, A->fc_r, A->pooled, &w->fc_norm, n, D, eps);
+        else memcpy(A->feat, A->pooled, sizeof(float) * (size_t)n * D);
+    }
+    vt_linear(A->logits, A->feat, w->head.w, w->head.b, n, D, C);
+    if (dist_avg) {
+        vt_linear(A->logits2, A->feat2, w->head_dist.w, w->head_dist.b, n, D, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
+    }
+    if (logits_out) memcpy(logits_out, A->logits, sizeof(float) * (size_t)n * C);
+    double l_mean = vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing);
+    if (loss) *loss = l_mean;
+
+    /* ---- backward */
+    memset(t->grad, 0, sizeof(float) * (size_t)t->numel);
+    if (dist_avg) {
+        for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
+        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
+        vt_linear_backward(A->dfeat2, g->head_dist.w, g->head_dist.b, A->dlogits, A->feat2, w->head_dist.w, n, D, C,
+                           0.0f);
+    } else {
+        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
+    }
+    float *dxn = c->fc_norm ? A->dres : A->dtmp;
+    memset(A->dres, 0, sizeof(float) * RD);
+    memset(A->dtmp, 0, sizeof(float) * RD);
+    const float *dpool = A->dfeat;
+    if (!dist_avg && c->fc_norm) {
+        memset(A->dpooled, 0, sizeof(float) * (size_t)n * D);
+        vt_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
+                              A->fc_r, n, D);
+        dpool = A->dpooled;
+    }
+    for (int b = 0; b < n; b++) {
+        float *dx = dxn + (size_t)b * T * D;
+        const float *dp = dpool + (size_t)b * D;
+        if (dist_avg) {
+            for (int d = 0; d < D; d++) dx[d] += dp[d];
+            for (int d = 0; d < D; d++) dx[D + d] += A->dfeat2[(size_t)b * D + d];
+        } else if (c->pool == VITC_POOL_AVG) {
+            float inv = 1.0f / (float)(T - pre);
+            for (int tk = pre; tk < T; tk++)
+                for (int d = 0; d < D; d++) dx[(size_t)tk * D + d] += dp[d] * inv;
+        } else {
+            for (int d = 0; d < D; d++) dx[d] += dp[d];
+        }
+    }
+    if (!c->fc_norm)
+        vt_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
+                              D);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const vt_block_w *bw = &w->blocks[l];
+        vt_block_w *gw = &g->blocks[l];
+        block_acts *B = &A->blk[l];
+        /* res[l+1] = mid + ls2 * y2 */
+        const float *dy2 = A->dres;
+        if (c->layer_scale) {
+            layerscale_grad(gw->ls2, A->dres, B->y2, (size_t)rows, D, A->dtmp2);
+            scale_cols(A->dtmp, A->dres, bw->ls2, (size_t)rows, D);
+            dy2 = A->dtmp;
+        }
+        vt_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
+        vt_gelu_backward(A->dh, B->hpre, A->dh, (size_t)rows * Hm);
+        vt_linear_backward(A->dtmp, gw->fc1.w, gw->fc1.b, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
+        vt_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
+                              rows, D);
+        /* mid = res[l] + ls1 * y1 */
+        const float *dy1 = A->dres;
+        if (c->layer_scale) {
+            layerscale_grad(gw->ls1, A->dres, B->y1, (size_t)rows, D, A->dtmp2);
+            scale_cols(A->dtmp, A->dres, bw->ls1, (size_t)rows, D);
+            dy1 = A->dtmp;
+        }
+        vt_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
+        vt_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
+        if (c->qk_norm) {
+            for (int part = 0; part < 2; part++) {
+                float *col = A->dqkv + (size_t)part * D;
+                gather(A->dtmp, col, (size_t)rows, D, 3 * D);
+                memset(A->dtmp2, 0, sizeof(float) * RD);
+                const vt_norm_w *nw = part ? &bw->k_norm : &bw->q_norm;
+                vt_norm_w *ng = part ? &gw->k_norm : &gw->q_norm;
+                vt_layernorm_backward(A->dtmp2, ng->w, ng->b, A->dtmp, part ? B->kraw : B->qraw, nw->w,
+                                      part ? B->km : B->qm, part ? B->kr : B->qr, rows * hs, hd);
+                scatter(col, 3 * D, A->dtmp2, (size_t)rows, D);
+            }
+        }
+        vt_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows, D,
+                           3 * D, 0.0f);
+        vt_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
+                              rows, D);
+    }
+
+    const float *dx0 = A->dres;
+    if (c->pre_norm) {
+        memset(A->dx0, 0, sizeof(float) * RD);
+        vt_layernorm_backward(A->dx0, g->norm_pre.w, g->norm_pre.b, A->dres, A->x0, w->norm_pre.w, A->pre_m,
+                              A->pre_r, rows, D);
+        dx0 = A->dx0;
+    }
+    for (int b = 0; b < n; b++) {
+        const float *dxb = dx0 + (size_t)b * T * D;
+        int tk = 0;
+        if (c->class_token) {
+            for (int d = 0; d < D; d++) g->cls_token[d] += dxb[d];
+            tk++;
+        }
+        if (c->dist_token) {
+            for (int d = 0; d < D; d++) g->dist_token[d] += dxb[(size_t)tk * D + d];
+            tk++;
+        }
+        if (c->reg_tokens)
+            for (size_t i = 0; i < (size_t)c->reg_tokens * D; i++) g->reg_token[i] += dxb[(size_t)tk * D + i];
+        if (pos_prefix)
+            for (size_t i = 0; i < (size_t)pre * D; i++) g->pos_embed[i] += dxb[i];
+        float *gp = g->pos_embed + (size_t)pos_prefix * D;
+        const float *dp = dxb + (size_t)pre * D;
+        for (size_t i = 0; i < (size_t)N * D; i++) gp[i] += dp[i];
+        memcpy(A->demb + (size_t)b * N * D, dp, sizeof(float) * (size_t)N * D);
+    }
+    const float *demb = A->demb;
+    if (c->patch_norm) {
+        memset(A->demb2, 0, sizeof(float) * (size_t)n * N * D);
+        vt_layernorm_backward(A->demb2, g->patch_norm.w, g->patch_norm.b, A->demb, A->emb, w->patch_norm.w, A->pn_m,
+                              A->pn_r, n * N, D);
+        demb = A->demb2;
+    }
+    vt_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
+                       0.0f);
+    return VITC_OK;
+}
+
+/* ---------------------------------------------------------------- optimizer */
+
+double vt_trainer_grad_norm(const vt_trainer *t) {
+    double s = 0.0;
+    const float *gr = t->grad;
+    int64_t n = t->numel;
+#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(vt_get_threads()) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) s += (double)gr[i] * gr[i];
+    return sqrt(s);
+}
+
+void vt_trainer_update(vt_trainer *t) {
+    vt_set_threads(t->threads);
+    const vt_train_hparams *hp = &t->hp;
+    double norm = vt_trainer_grad_norm(t);
+    t->last_grad_norm = (float)norm;
+    float gscale = 1.0f;
+    if (hp->clip > 0.0f && norm > 0.0) {
+        double coef = hp->clip / (norm + 1e-6);
+        if (coef < 1.0) gscale = (float)coef;
+    }
+    float lr = vt_train_lr(hp, t->step);
+    t->last_lr = lr;
+    t->step++;
+    double bc1 = 1.0 - pow(hp->beta1, (double)t->step), bc2 = 1.0 - pow(hp->beta2, (double)t->step);
+    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
+    float *p = t->m->param_buf;
+    for (int i = 0; i < t->n_params; i++) {
+        int64_t off = t->offsets[i], cnt = t->params[i].numel;
+        float decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (cnt > 32768)
+        for (int64_t j = off; j < off + cnt; j++) {
+            float gr = t->grad[j] * gscale;
+            float mm = t->adam_m[j] = b1 * t->adam_m[j] + (1.0f - b1) * gr;
+            float vv = t->adam_v[j] = b2 * t->adam_v[j] + (1.0f - b2) * gr * gr;
+            p[j] = p[j] * decay - step_size * mm / (sqrtf(vv) / bc2_sqrt + eps);
+        }
+    }
+    /* position embeddings changed: any resampled copy for inference is stale */
+    free(t->m->pos_cache);
+    t->m->pos_cache = NULL;
+    t->m->pos_gh = t->m->pos_gw = 0;
+}

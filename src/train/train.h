@@ -1,0 +1,71 @@
+/* Training: a forward pass that keeps every activation the backward pass needs (in one arena),
+ * the matching backward pass into a gradient buffer laid out like the parameters, softmax
+ * cross-entropy with label smoothing, AdamW with decoupled weight decay, linear warm-up + cosine
+ * schedule, gradient-norm clipping, and checkpoints (a normal vitc model file plus the optimizer
+ * state and the step) that resume exactly. */
+#ifndef VT_TRAIN_H
+#define VT_TRAIN_H
+
+#include "model/model.h"
+#include <stdint.h>
+
+typedef struct vt_train_hparams {
+    float lr, min_lr;        /* peak and final learning rate */
+    float weight_decay;      /* decoupled (AdamW), not applied to no_decay parameters */
+    float beta1, beta2, eps; /* Adam */
+    float clip;              /* max global gradient L2 norm (0: no clipping) */
+    float label_smoothing;
+    int64_t warmup_steps, total_steps;
+} vt_train_hparams;
+
+vt_train_hparams vt_train_default_hparams(void);
+/* Learning rate of the update with 0-based index step: linear warm-up from lr/warmup to lr over
+ * warmup_steps updates, then cosine decay to min_lr at total_steps. */
+float vt_train_lr(const vt_train_hparams *hp, int64_t step);
+
+typedef struct vt_train_acts vt_train_acts;
+
+typedef struct vt_trainer {
+    vitc_model *m;           /* owned; parameters in m->param_buf */
+    vt_vit_weights g;        /* gradient slots (same layout as the parameters) */
+    float *grad, *adam_m, *adam_v;
+    int64_t numel;           /* floats in each of the buffers above (with alignment padding) */
+    vt_param *params;        /* the parameter table (slots in m->w) */
+    int64_t *offsets;        /* each parameter's offset in the buffers */
+    int n_params;
+    int64_t step;            /* optimizer updates done */
+    vt_train_hparams hp;
+    int threads;
+    float last_lr, last_grad_norm;
+    vt_arena arena;
+    int cap_batch;           /* batch the arena is laid out for */
+    vt_train_acts *acts;
+} vt_trainer;
+
+/* Takes ownership of m, which must hold its parameters in m->param_buf (vt_model_new). */
+vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int threads, vt_trainer **out);
+void vt_trainer_free(vt_trainer *t);
+
+/* Zeroes the gradients, runs n images (n x in_chans x img x img floats) forward and backward.
+ * Returns the mean loss in *loss; logits (n x classes, may be NULL) receive the model's output. */
+vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
+                                        float *logits);
+/* Global L2 norm of the gradients. */
+double vt_trainer_grad_norm(const vt_trainer *t);
+/* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++. */
+void vt_trainer_update(vt_trainer *t);
+
+/* A checkpoint: the model file plus optim.exp_avg.* / optim.exp_avg_sq.* tensors and metadata
+ * "vitc.train" = {"step":..,"hparams":{..}, ...extra_json members}. extra_json (may be NULL) is
+ * the text of extra members, e.g. "\"epoch\":3,\"seed\":1". Atomic (temporary file + rename). */
+vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *extra_json);
+/* Loads a checkpoint written by vt_trainer_save: parameters, moments, step, hyperparameters.
+ * *train_json (malloc'ed, may be NULL) receives the "vitc.train" text for the caller's members. */
+vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, char **train_json);
+
+/* A writable copy of src adapted to cfg (num_classes, img_size may differ from src's): matching
+ * parameters copied, position embeddings resampled to the new grid, a head for a different
+ * number of classes initialized afresh (seeded). Labels and preprocessing copied when they fit. */
+vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t seed, vitc_model **out);
+
+#endif

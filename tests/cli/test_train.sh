@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# CLI: vitc train / vitc eval. Errors are one line with a non-zero exit and leave no output file;
+# a short Fashion-MNIST run learns; an interrupted run resumed with --resume ends with the same
+# model, byte for byte; classify on a test PNG agrees with eval on the same test image.
+source "$(dirname "$0")/lib.sh"
+PY=${PYTHON:-/usr/bin/python3}
+O=$TMP/m.safetensors
+
+expect_fail "train: unknown option" "unknown option" "$VITC" train --data mnist --out "$O" --bogus 1
+expect_fail "train: no --out" "--out" "$VITC" train --data mnist
+expect_fail "train: missing data" "no such dataset" "$VITC" train --data "$TMP/nothing" --out "$O"
+expect_fail "train: bad --epochs" "positive" "$VITC" train --data mnist --epochs 0 --out "$O"
+printf 'not a checkpoint' >"$TMP/bad.safetensors"
+expect_fail "train: corrupt resume file" "bad.safetensors" "$VITC" train --resume "$TMP/bad.safetensors" --out "$O"
+[[ -e $O ]] && bad "a failed train left $O" || ok
+expect_fail "eval: no model" "MODEL" "$VITC" eval --data mnist
+expect_fail "eval: missing model file" "nothing.safetensors" "$VITC" eval "$TMP/nothing.safetensors" --data mnist
+expect_fail "eval: unknown option" "unknown option" "$VITC" eval "$TMP/x" --data mnist --bogus
+
+# an image folder with too few classes
+mkdir -p "$TMP/folder/only"
+expect_fail "train: folder with one class" "two class" "$VITC" train --data "$TMP/folder" --out "$O"
+
+if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VITC_FASHION_MNIST:-} ]]; then
+  TR=(--data fashion-mnist --dim 64 --depth 1 --heads 2 --mlp-dim 128 --patch 7 --pool avg --pad 0 --limit 512 --val-limit 200
+      --batch 16 --lr 5e-3 --warmup 0.3 --seed 3 --threads 2 --quiet)
+  # the uninterrupted run
+  expect_ok "train: short Fashion-MNIST run" "$VITC" train "${TR[@]}" --epochs 4 --out "$TMP/a.safetensors"
+  cp "$TMP/out" "$TMP/train.log"
+  # the same run stopped after 50 steps (in its second epoch) (checkpointed every 10), then resumed
+  expect_ok "train: interrupted run" "$VITC" train "${TR[@]}" --epochs 4 --max-steps 50 --save-every 10 --out "$TMP/b.safetensors"
+  expect_ok "train: --resume" "$VITC" train --resume "$TMP/b.ckpt.safetensors" --threads 2 --quiet --out "$TMP/b.safetensors"
+  cmp -s "$TMP/a.safetensors" "$TMP/b.safetensors" && ok || bad "resumed run differs from the uninterrupted one"
+  # validation accuracy printed per epoch, well above chance (10 %)
+  acc=$(grep -o 'val accuracy [0-9.]*' "$TMP/train.log" | tail -1 | awk '{print $3}')
+  awk -v a="${acc:-0}" 'BEGIN { exit !(a > 40) }' && ok || bad "short run accuracy ${acc:-?}% (want > 40%)"
+  expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
+  if $PY - "$TMP/out" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["images"] == 300 and r["accuracy"] > 0.4, r["accuracy"]
+assert len(r["classes"]) == 10 and r["classes"][9]["name"] == "Ankle boot"
+assert sum(map(sum, r["confusion"])) == 300
+PYEOF
+  then ok; else bad "eval --json content"; fi
+  expect_ok "eval text" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 50
+  grep -q "confusion matrix" "$TMP/out" && ok || bad "eval prints no confusion matrix"
+  # classify on test image 0 as PNG == eval on test image 0
+  expect_ok "eval first test image" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 1 --json
+  pred_eval=$($PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print([j for j, v in enumerate(r["confusion"][9]) if v][0])' "$TMP/out")
+  expect_ok "classify the PNG" "$VITC" classify "$TMP/a.safetensors" examples/images/0000_ankle_boot.png --json --top 1
+  pred_cls=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["top"][0]["index"])' "$TMP/out")
+  [[ -n $pred_eval && $pred_eval == "$pred_cls" ]] && ok || bad "classify ($pred_cls) and eval ($pred_eval) disagree"
+  # fine-tuning from a checkpoint at another resolution with another number of classes
+  mkdir -p "$TMP/imgs/a" "$TMP/imgs/b" "$TMP/imgs/c"
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    cp examples/images/0000_ankle_boot.png "$TMP/imgs/a/$i.png"
+    cp examples/images/0002_trouser.png "$TMP/imgs/b/$i.png"
+    cp examples/images/0018_bag.png "$TMP/imgs/c/$i.png"
+  done
+  expect_ok "train: --init at another size, new head" "$VITC" train --data "$TMP/imgs" --init "$TMP/a.safetensors" \
+    --img-size 35 --epochs 1 --batch 4 --threads 2 --quiet --val-split 0.3 --out "$TMP/ft.safetensors"
+  expect_ok "info on the fine-tuned model" "$VITC" info "$TMP/ft.safetensors"
+  grep -q "35" "$TMP/out" && ok || bad "fine-tuned model is not 35x35"
+fi
+report test_train

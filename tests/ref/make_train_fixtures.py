@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Writes the training fixtures for vitc's C tests (tests/unit/test_train.c).
+
+For each case, DIR/train/<case>/:
+  model.safetensors   seeded random weights, timm names (heads passed to the loader: 2)
+  input.npy           a batch B x 3 x H x W;  labels.npy  its class indices (as float32)
+  loss.npy            softmax cross-entropy (label smoothing) of the batch at these weights
+  grads.safetensors   d loss / d parameter for every parameter (timm names)
+  hparams.npy         [lr, min_lr, weight_decay, beta1, beta2, eps, clip, label_smoothing, warmup, total]
+  losses.npy          the loss before each of `total` AdamW steps on the same batch
+  params.safetensors  every parameter after those steps
+All computed with PyTorch autograd and torch.optim.AdamW in float64: parameter groups without
+weight decay for norms, biases, LayerScale, tokens and position embeddings; the learning rate of
+step s (0-based) = lr*(s+1)/warmup during warm-up, then cosine from lr to min_lr at `total`;
+torch.nn.utils.clip_grad_norm_ before each step.
+
+Usage: make_train_fixtures.py --out DIR
+"""
+import argparse
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vit_ref import Cfg, RefViT, randomize, save_npy, write_safetensors
+
+# lr, min_lr, wd, beta1, beta2, eps, clip, label smoothing, warmup, total
+HP = [3e-3, 1e-4, 0.05, 0.9, 0.98, 1e-8, 0.5, 0.1, 3, 10]
+
+CASES = {
+    # token pool; registers, LayerScale, qk_norm, pre_norm (no patch bias), no qkv bias
+    "full": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=5, reg_tokens=2, layer_scale=True,
+                 qk_norm=True, pre_norm=True, qkv_bias=False), 21),
+    # DeiT distilled: class + distillation token, two heads averaged
+    "distilled": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, dist_token=True), 22),
+    # avg pool + fc_norm, no class token, position embeddings on patches only, registers
+    "avg": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=3, class_token=False,
+                global_pool="avg", reg_tokens=1, no_embed_class=True, layer_scale=True), 23),
+}
+
+
+def lr_at(step):
+    lr, min_lr, warmup, total = HP[0], HP[1], HP[8], HP[9]
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def no_decay(name, p):
+    return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for case, (cfg, seed) in CASES.items():
+        d = os.path.join(args.out, "train", case)
+        os.makedirs(d, exist_ok=True)
+        torch.manual_seed(seed)
+        model = RefViT(cfg)
+        randomize(model, seed, head_std=0.25)
+        write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()))
+        model = model.double()
+        g = torch.Generator().manual_seed(seed + 100)
+        B = 4
+        x = torch.randn(B, 3, cfg.img_size, cfg.img_size, generator=g, dtype=torch.float64)
+        y = torch.randint(0, cfg.num_classes, (B,), generator=g)
+        save_npy(os.path.join(d, "input.npy"), x)
+        save_npy(os.path.join(d, "labels.npy"), y.double())
+        save_npy(os.path.join(d, "hparams.npy"), torch.tensor(HP, dtype=torch.float64))
+
+        named = list(model.named_parameters())
+        decay = [p for n, p in named if not no_decay(n, p)]
+        nodecay = [p for n, p in named if no_decay(n, p)]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": HP[2]},
+                                 {"params": nodecay, "weight_decay": 0.0}],
+                                lr=HP[0], betas=(HP[3], HP[4]), eps=HP[5])
+        losses = []
+        for step in range(int(HP[9])):
+            opt.zero_grad()
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=HP[7])
+            loss.backward()
+            if step == 0:
+                save_npy(os.path.join(d, "loss.npy"), loss.detach().reshape(1))
+                write_safetensors(os.path.join(d, "grads.safetensors"), {n: p.grad for n, p in named})
+            losses.append(loss.item())
+            torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
+            for grp in opt.param_groups:
+                grp["lr"] = lr_at(step)
+            opt.step()
+        save_npy(os.path.join(d, "losses.npy"), torch.tensor(losses))
+        write_safetensors(os.path.join(d, "params.safetensors"), dict(model.state_dict()))
+        print(f"train fixture {case}: loss {losses[0]:.5f} -> {losses[-1]:.5f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+/* Finite-difference gradient checks of every backward pass.
+ *
+ * Each check compares the analytic gradient with a central difference (f(x+hu) - f(x-hu)) / 2h
+ * along random directions u (per-tensor directional derivatives, so float32 round-off averages
+ * out), and for the single layers also element by element on a few entries. The scalar f is a
+ * fixed random projection of the layer's output, accumulated in double.
+ * Tolerance: |analytic - numeric| <= REL * max(|analytic|, |numeric|) + ABS with REL = 2e-2,
+ * ABS = 2e-4 (float32 forward passes; steps h = min(1e-2, 3e-2/sqrt(n)) along directions with
+ * entries uniform in [-1, 1], 1e-2 * max(1, |x|) for single entries). */
+#include "check.h"
+#include "kernels/kernels.h"
+#include "model/layers.h"
+#include "train/train.h"
+
+#define REL 2e-2
+#define ABS 2e-4
+
+static uint64_t rng_state = 42;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] = scale * frand();
+}
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+static int close_enough(double a, double n) {
+    return fabs(a - n) <= REL * fmax(fabs(a), fabs(n)) + ABS;
+}
+
+static double worst_rel = 0.0;
+static void note(double a, double n) {
+    double r = fabs(a - n) / (fmax(fabs(a), fabs(n)) + 1e-12);
+    if (fabs(a - n) > ABS && r > worst_rel) worst_rel = r;
+}
+
+/* ---------------------------------------------------------------- single layers */
+
+typedef double (*scalar_fn)(void *ctx); /* f at the current inputs */
+
+/* directional check of the gradient grad of f with respect to x[n] */
+static void check_dir(const char *what, scalar_fn f, void *ctx, float *x, const float *grad, size_t n, int trials) {
+    float *u = malloc(sizeof(float) * n), *x0 = malloc(sizeof(float) * n);
+    memcpy(x0, x, sizeof(float) * n);
+    for (int t = 0; t < trials; t++) {
+        fill(u, n, 1.0f);
+        double h = fmin(1e-2, 3e-2 / sqrt((double)n)); /* a step of about the same length in every tensor */
+        for (size_t i = 0; i < n; i++) x[i] = x0[i] + (float)h * u[i];
+        double fp = f(ctx);
+        for (size_t i = 0; i < n; i++) x[i] = x0[i] - (float)h * u[i];
+        double fm = f(ctx);
+        memcpy(x, x0, sizeof(float) * n);
+        double num = (fp - fm) / (2 * h), an = dot(grad, u, n);
+        note(an, num);
+        CHECK(close_enough(an, num), "%s: direction %d analytic %.6g numeric %.6g", what, t, an, num);
+    }
+    /* a few single entries */
+    for (int t = 0; t < 3; t++) {
+        size_t i = (size_t)((frand() + 1.0f) * 0.5f * (float)n) % n;
+        double h = 1e-2 * fmax(1.0, fabs(x0[i]));
+        x[i] = x0[i] + (float)h;
+        double fp = f(ctx);
+        x[i] = x0[i] - (float)h;
+        double fm = f(ctx);
+        x[i] = x0[i];
+        double num = (fp - fm) / (2 * h);
+        note(grad[i], num);
+        CHECK(close_enough(grad[i], num), "%s: entry %zu analytic %.6g numeric %.6g", what, i, grad[i], num);
+    }
+    free(u);
+    free(x0);
+}
+
+typedef struct ln_ctx { float *x, *w, *b, *out, *r; int N, C; } ln_ctx;
+static double ln_f(void *p) {
+    ln_ctx *c = p;
+    vt_layernorm_forward(c->out, NULL, NULL, c->x, c->w, c->b, c->N, c->C, 1e-5f);
+    return dot(c->out, c->r, (size_t)c->N * c->C);
+}
+static void test_layernorm(void) {
+    int N = 70, C = 24; /* > 64 rows: the threaded path */
+    size_t n = (size_t)N * C;
+    ln_ctx c = {malloc(4 * n), malloc(4 * C), malloc(4 * C), malloc(4 * n), malloc(4 * n), N, C};
+    fill(c.x, n, 2.0f);
+    for (int i = 0; i < C; i++) c.w[i] = 1.0f + 0.3f * frand(), c.b[i] = 0.2f * frand();
+    fill(c.r, n, 1.0f);
+    float *mean = malloc(4 * N), *rstd = malloc(4 * N), *dx = calloc(n, 4), *dw = calloc(C, 4), *db = calloc(C, 4);
+    vt_layernorm_forward(c.out, mean, rstd, c.x, c.w, c.b, N, C, 1e-5f);
+    vt_layernorm_backward(dx, dw, db, c.r, c.x, c.w, mean, rstd, N, C);
+    check_dir("layernorm dx", ln_f, &c, c.x, dx, n, 3);
+    check_dir("layernorm dw", ln_f, &c, c.w, dw, (size_t)C, 3);
+    check_dir("layernorm db", ln_f, &c, c.b, db, (size_t)C, 3);
+    free(c.x), free(c.w), free(c.b), free(c.out), free(c.r), free(mean), free(rstd), free(dx), free(dw), free(db);
+}
+
+typedef struct gelu_ctx { float *x, *out, *r; size_t n; } gelu_ctx;
+static double gelu_f(void *p) {
+    gelu_ctx *c = p;
+    vt_gelu_forward(c->out, c->x, c->n);
+    return dot(c->out, c->r, c->n);
+}
+static void test_gelu(void) {
+    size_t n = 300;
+    gelu_ctx c = {malloc(4 * n), malloc(4 * n), malloc(4 * n), n};
+    fill(c.x, n, 4.0f);
+    fill(c.r, n, 1.0f);
+    float *dx = malloc(4 * n);
+    vt_gelu_backward(dx, c.x, c.r, n);
+    check_dir("gelu", gelu_f, &c, c.x, dx, n, 3);
+    free(c.x), free(c.out), free(c.r), free(dx);
+}
+
+typedef struct lin_ctx { float *x, *W, *b, *y, *r; int M, K, N; } lin_ctx;
+static double lin_f(void *p) {
+    lin_ctx *c = p;
+    vt_linear(c->y, c->x, c->W, c->b, c->M, c->K, c->N);
+    return dot(c->y, c->r, (size_t)c->M * c->N);
+}
+static void test_linear(void) {
+    int M = 9, K = 13, N = 7;
+    lin_ctx c = {malloc(4 * M * K), malloc(4 * N * K), malloc(4 * N), malloc(4 * M * N), malloc(4 * M * N), M, K, N};
+    fill(c.x, (size_t)M * K, 1.0f), fill(c.W, (size_t)N * K, 0.5f), fill(c.b, N, 0.5f), fill(c.r, (size_t)M * N, 1.0f);
+    float *dx = malloc(4 * M * K), *dW = calloc((size_t)N * K, 4), *db = calloc(N, 4);
+    vt_linear_backward(dx, dW, db, c.r, c.x, c.W, M, K, N, 0.0f);
+    check_dir("linear dx", lin_f, &c, c.x, dx, (size_t)M * K, 2);
+    check_dir("linear dW", lin_f, &c, c.W, dW, (size_t)N * K, 2);
+    check_dir("linear db", lin_f, &c, c.b, db, (size_t)N, 2);
+    free(c.x), free(c.W), free(c.b), free(c.y), free(c.r), free(dx), free(dW), free(db);
+}
+
+typedef struct att_ctx { float *qkv, *work, *out, *r; int B, T, D, H; } att_ctx;
+static double att_f(void *p) {
+    att_ctx *c = p;
+    size_t n = (size_t)c->B * c->T * 3 * c->D;
+    memcpy(c->work, c->qkv, 4 * n);
+    vt_attention_forward(c->out, NULL, c->work, c->B, c->T, c->D, c->H, NULL, NULL, NULL, NULL, 1e-6f);
+    return dot(c->out, c->r, (size_t)c->B * c->T * c->D);
+}
+static void test_attention(void) {
+    int B = 2, T = 5, D = 8, H = 2;
+    size_t n3 = (size_t)B * T * 3 * D, n = (size_t)B * T * D;
+    att_ctx c = {malloc(4 * n3), malloc(4 * n3), malloc(4 * n), malloc(4 * n), B, T, D, H};
+    fill(c.qkv, n3, 1.5f), fill(c.r, n, 1.0f);
+    float *att = malloc(4 * (size_t)B * H * T * T), *dqkv = malloc(4 * n3);
+    memcpy(c.work, c.qkv, 4 * n3);
+    vt_attention_forward(c.out, att, c.work, B, T, D, H, NULL, NULL, NULL, NULL, 1e-6f);
+    vt_attention_backward(dqkv, c.r, c.work, att, B, T, D, H);
+    check_dir("attention dqkv", att_f, &c, c.qkv, dqkv, n3, 4);
+    free(c.qkv), free(c.work), free(c.out), free(c.r), free(att), free(dqkv);
+}
+
+typedef struct xent_ctx { float *z; int *y; int B, C; float eps; } xent_ctx;
+static double xent_f(void *p) {
+    xent_ctx *c = p;
+    return vt_xent_forward_backward(NULL, c->z, c->y, c->B, c->C, c->eps);
+}
+static void test_xent(void) {
+    int B = 4, C = 6, y[4] = {0, 5, 2, 2};
+    xent_ctx c = {malloc(4 * B * C), y, B, C, 0.1f};
+    fill(c.z, (size_t)B * C, 3.0f);
+    float *dz = malloc(4 * B * C);
+    double l = vt_xent_forward_backward(dz, c.z, y, B, C, 0.1f);
+    check_dir("cross-entropy (smoothing 0.1)", xent_f, &c, c.z, dz, (size_t)B * C, 3);
+    /* a known value: uniform logits give log(C) whatever the smoothing */
+    float zero[6] = {0};
+    int one = 3;
+    CHECK(fabs(vt_xent_forward_backward(NULL, zero, &one, 1, 6, 0.3f) - log(6.0)) < 1e-9, "uniform logits loss");
+    CHECK(l > 0, "loss positive");
+    free(c.z), free(dz);
+}
+
+/* ---------------------------------------------------------------- whole models */
+
+typedef struct model_ctx { vt_trainer *t; float *img; int *y; int n; } model_ctx;
+static double model_f(void *p) {
+    model_ctx *c = p;
+    double loss;
+    vt_trainer_forward_backward(c->t, c->img, c->y, c->n, &loss, NULL);
+    return loss;
+}
+
+static void randomize_params(vitc_model *m) {
+    vt_param *tab;
+    int np = vt_param_table(&m->cfg, &m->w, &tab);
+    for (int i = 0; i < np; i++) {
+        float *p = *tab[i].slot;
+        const char *nm = tab[i].name;
+        for (int64_t j = 0; j < tab[i].numel; j++) {
+            if (strstr(nm, "gamma")) p[j] = 0.5f + 0.25f * (frand() + 1.0f);
+            else if (strstr(nm, "norm") && strstr(nm, ".weight")) p[j] = 1.0f + 0.2f * frand();
+            else if (strstr(nm, "head")) p[j] = 0.6f * frand();
+            else if (tab[i].ndim >= 2 && strstr(nm, ".weight")) p[j] = frand() * 1.7f / sqrtf((float)(tab[i].numel / tab[i].shape[0]));
+            else p[j] = 0.3f * frand();
+        }
+    }
+    free(tab);
+}
+
+static void check_model(const char *name, vt_vit_config *c) {
+    vitc_model *m;
+    CHECK(vt_model_new(c, &m) == VITC_OK, "%s: model: %s", name, vitc_last_error());
+    randomize_params(m);
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.label_smoothing = 0.1f;
+    vt_trainer *t;
+    CHECK(vt_trainer_new(m, &hp, 2, &t) == VITC_OK, "%s: trainer: %s", name, vitc_last_error());
+    int n = 3, y[3] = {1, 0, c->num_classes - 1};
+    size_t ni = (size_t)n * c->in_chans * c->img_size * c->img_size;
+    float *img = malloc(4 * ni);
+    fill(img, ni, 1.0f);
+    double loss;
+    CHECK(vt_trainer_forward_backward(t, img, y, n, &loss, NULL) == VITC_OK, "%s: step: %s", name, vitc_last_error());
+    float *grad = malloc(4 * (size_t)t->numel);
+    memcpy(grad, t->grad, 4 * (size_t)t->numel);
+    /* the training forward agrees with the inference forward */
+    float *lg = malloc(4 * (size_t)n * c->num_classes), *li = malloc(4 * (size_t)n * c->num_classes);
+    vt_trainer_forward_backward(t, img, y, n, &loss, lg);
+    vt_forward_out o = {.logits = li};
+    vt_vit_forward(t->m, img, n, c->img_size, c->img_size, &o);
+    CHECK(max_abs_diff(lg, li, (size_t)n * c->num_classes) < 1e-5f, "%s: training vs inference logits", name);
+    model_ctx ctx = {t, img, y, n};
+    int checked = 0;
+    for (int i = 0; i < t->n_params; i++) {
+        char what[160];
+        snprintf(what, sizeof what, "%s: %s", name, t->params[i].name);
+        check_dir(what, model_f, &ctx, *t->params[i].slot, grad + t->offsets[i], (size_t)t->params[i].numel, 2);
+        checked++;
+    }
+    printf("  %-34s %3d parameter tensors checked, loss %.4f\n", name, checked, loss);
+    free(grad), free(img), free(lg), free(li);
+    vt_trainer_free(t);
+}
+
+static vt_vit_config tiny(void) {
+    vt_vit_config c;
+    vt_config_defaults(&c);
+    snprintf(c.name, sizeof c.name, "tiny");
+    c.dim = 16;
+    c.depth = 2;
+    c.heads = 2;
+    c.mlp_dim = 24;
+    c.patch = 4;
+    c.img_size = 8;
+    c.in_chans = 3;
+    c.num_classes = 5;
+    return c;
+}
+
+int main(void) {
+    vt_set_threads(2);
+    test_layernorm();
+    test_gelu();
+    test_linear();
+    test_attention();
+    test_xent();
+
+    vt_vit_config c = tiny(); /* token pool, registers, LayerScale, qk_norm, pre_norm, patch norm */
+    c.reg_tokens = 2;
+    c.layer_scale = 1;
+    c.qk_norm = 1;
+    c.pre_norm = 1;
+    c.patch_bias = 0;
+    c.patch_norm = 1;
+    c.qkv_bias = 0;
+    check_model("token+reg+ls+qknorm+prenorm", &c);
+
+    c = tiny(); /* avg pool + fc_norm, no class token, position embeddings for patches only */
+    c.pool = VITC_POOL_AVG;
+    c.fc_norm = 1;
+    c.class_token = 0;
+    c.reg_tokens = 1;
+    c.no_embed_class = 1;
+    check_model("avg+fc_norm+no_embed_class", &c);
+
+    c = tiny(); /* DeiT distilled: two heads averaged */
+    c.dist_token = 1;
+    c.dist_average = 1;
+    check_model("deit distilled", &c);
+
+    printf("  worst relative error above the absolute floor: %.2e (tolerance %.0e)\n", worst_rel, REL);
+    return check_report("test_grad");
+}

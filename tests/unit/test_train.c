@@ -1,0 +1,277 @@
+/* Training against PyTorch (tests/ref/make_train_fixtures.py): loss and every gradient after one
+ * forward/backward, losses and parameters after ten AdamW steps (warm-up + cosine, clipping,
+ * label smoothing, decoupled weight decay with no-decay groups). Then: checkpoint + resume
+ * continues bit for bit, and a short run on a synthetic task learns.
+ *
+ * Tolerances (float32 here, float64 in PyTorch):
+ *   loss: relative 1e-5;  gradients: max |diff| <= 1e-4 * max |grad| of the tensor + 1e-6;
+ *   ten AdamW steps: each loss relative 1e-4, parameters max |diff| <= 1e-4 (Adam steps are
+ *   about lr = 3e-3 per entry, so this is ~3% of one step), except the key biases whose true
+ *   gradient is exactly zero (see compare_tensors). */
+#include "check.h"
+#include "core/npy.h"
+#include "kernels/kernels.h"
+#include "train/train.h"
+
+#include <unistd.h>
+
+static int load_npy(const char *dir, const char *file, vt_npy *a) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (vt_npy_read(path, a)) {
+        fprintf(stderr, "%s\n", vitc_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static double worst_grad = 0, worst_param = 0, worst_loss = 0, lr_sum = 0;
+
+/* compares every parameter-shaped buffer of t (at base) with the tensors of a safetensors file */
+static void compare_tensors(const char *what, vt_trainer *t, const float *base, const char *path, int grads) {
+    vt_safetensors *st;
+    if (vt_st_open(path, &st)) {
+        CHECK(0, "%s: %s", what, vitc_last_error());
+        return;
+    }
+    for (int i = 0; i < t->n_params; i++) {
+        const vt_param *p = &t->params[i];
+        const vt_st_tensor *ref = vt_st_find(st, p->name);
+        CHECK(ref && ref->numel == p->numel, "%s: %s missing or wrong size", what, p->name);
+        if (!ref || ref->numel != p->numel) continue;
+        const float *r;
+        int owned;
+        vt_st_to_f32(st, ref, &r, &owned);
+        const float *got = base + t->offsets[i];
+        float mx = 0.0f;
+        for (int64_t j = 0; j < p->numel; j++) mx = fmaxf(mx, fabsf(r[j]));
+        float e = max_abs_diff(got, r, (size_t)p->numel);
+        if (grads) {
+            double rel = e / (mx + 1e-12);
+            if (mx > 1e-4f && rel > worst_grad) worst_grad = rel; /* tensors with zero gradient aside */
+            CHECK(e <= 1e-4f * mx + 1e-6f, "%s: gradient %s max error %g (max |grad| %g)", what, p->name, e, mx);
+        } else {
+            /* key biases (qkv.bias rows D..2D, k_norm.bias) have an exactly zero gradient (softmax
+             * is shift invariant), so Adam turns round-off into steps of up to lr either way: those
+             * entries only have to stay within 2 x the summed learning rate */
+            int64_t D = t->m->cfg.dim, k0 = 0, k1 = 0;
+            if (strstr(p->name, "k_norm.bias")) k1 = p->numel;
+            if (strstr(p->name, "qkv.bias")) k0 = D, k1 = 2 * D;
+            float eo = 0.0f, ek = 0.0f;
+            for (int64_t j = 0; j < p->numel; j++) {
+                float d = fabsf(got[j] - r[j]);
+                if (j >= k0 && j < k1) ek = fmaxf(ek, d);
+                else eo = fmaxf(eo, d);
+            }
+            if (eo > worst_param) worst_param = eo;
+            CHECK(eo <= 1e-4f, "%s: parameter %s max error %g", what, p->name, eo);
+            CHECK(ek <= 2 * lr_sum, "%s: parameter %s key-bias error %g", what, p->name, ek);
+        }
+        if (owned) free((void *)r);
+    }
+    vt_st_close(st);
+}
+
+static vt_trainer *trainer_from(const char *path, const vt_train_hparams *hp) {
+    vitc_load_params lp = vitc_load_default_params();
+    lp.heads = 2;
+    vitc_model *src, *m;
+    if (vitc_model_load(path, &lp, &src)) return NULL;
+    vitc_status s = vt_model_adapt(src, &src->cfg, 0, &m);
+    vitc_model_free(src);
+    if (s) return NULL;
+    vt_trainer *t;
+    if (vt_trainer_new(m, hp, 2, &t)) {
+        vitc_model_free(m);
+        return NULL;
+    }
+    return t;
+}
+
+static void run_case(const char *name) {
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
+    vt_npy in, lab, loss0, losses, hpa;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, "loss.npy", &loss0) ||
+        load_npy(dir, "losses.npy", &losses) || load_npy(dir, "hparams.npy", &hpa)) {
+        CHECK(0, "%s: fixtures unreadable", name);
+        return;
+    }
+    const float *h = hpa.data;
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.lr = h[0], hp.min_lr = h[1], hp.weight_decay = h[2], hp.beta1 = h[3], hp.beta2 = h[4], hp.eps = h[5];
+    hp.clip = h[6], hp.label_smoothing = h[7], hp.warmup_steps = (int64_t)h[8], hp.total_steps = (int64_t)h[9];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    if (!t) return;
+    int n = (int)in.shape[0];
+    int *y = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) y[i] = (int)lab.data[i];
+    double loss;
+    CHECK(vt_trainer_forward_backward(t, in.data, y, n, &loss, NULL) == VITC_OK, "%s: step", name);
+    double el = fabs(loss - loss0.data[0]) / fabs(loss0.data[0]);
+    if (el > worst_loss) worst_loss = el;
+    CHECK(el < 1e-5, "%s: loss %.7f vs PyTorch %.7f", name, loss, (double)loss0.data[0]);
+    snprintf(path, sizeof path, "%s/grads.safetensors", dir);
+    compare_tensors(name, t, t->grad, path, 1);
+    double first_loss = loss;
+    int steps = (int)losses.count;
+    lr_sum = 0;
+    for (int s = 0; s < steps; s++) lr_sum += vt_train_lr(&hp, s);
+    for (int s = 0; s < steps; s++) {
+        if (s) vt_trainer_forward_backward(t, in.data, y, n, &loss, NULL);
+        double e = fabs(loss - losses.data[s]) / fabs(losses.data[s]);
+        if (e > worst_loss) worst_loss = e;
+        CHECK(e < 1e-4, "%s: step %d loss %.7f vs PyTorch %.7f", name, s, loss, (double)losses.data[s]);
+        vt_trainer_update(t);
+    }
+    snprintf(path, sizeof path, "%s/params.safetensors", dir);
+    compare_tensors(name, t, t->m->param_buf, path, 0);
+    printf("  %-10s loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name, first_loss, loss, steps,
+           (double)losses.data[0], (double)losses.data[steps - 1]);
+    free(y);
+    vt_trainer_free(t);
+    vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&losses), vt_npy_free(&hpa);
+}
+
+/* ---------------------------------------------------------------- synthetic task */
+
+/* 4 classes of 16x16 images: a bright horizontal (even classes) or vertical (odd) bar in the first
+ * (classes 0, 1) or second half (2, 3) of the image, at a random offset, over noise */
+static void synth(uint64_t seed, int n, float *img, int *y) {
+    uint64_t s = seed;
+    for (int i = 0; i < n; i++) {
+        int c = i % 4;
+        y[i] = c;
+        float *p = img + (size_t)i * 3 * 256;
+        for (int k = 0; k < 256; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            p[k] = 0.3f * ((float)((s >> 40) & 0xffff) / 65536.0f - 0.5f);
+        }
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int off = (int)((s >> 33) % 6) + (c >= 2 ? 8 : 0) + 1;
+        for (int k = 2; k < 14; k++) {
+            if (c % 2) p[k * 16 + off] += 1.5f; /* vertical bar in column off */
+            else p[off * 16 + k] += 1.5f;       /* horizontal bar in row off */
+        }
+        memcpy(p + 256, p, 256 * sizeof(float));
+        memcpy(p + 512, p, 256 * sizeof(float));
+    }
+}
+
+static vt_trainer *small_trainer(uint64_t seed, int steps) {
+    vt_vit_config c;
+    vt_config_defaults(&c);
+    snprintf(c.name, sizeof c.name, "synthetic");
+    c.dim = 32, c.depth = 2, c.heads = 2, c.mlp_dim = 64, c.patch = 4, c.img_size = 16, c.num_classes = 4;
+    vitc_model *m;
+    if (vt_model_new(&c, &m)) return NULL;
+    vt_model_init_random(m, seed, 1.0f);
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.lr = 3e-3f;
+    hp.warmup_steps = 5;
+    hp.total_steps = steps;
+    vt_trainer *t;
+    if (vt_trainer_new(m, &hp, 2, &t)) return NULL;
+    return t;
+}
+
+static void test_learns_and_resumes(void) {
+    enum { NTRAIN = 384, NTEST = 200, BATCH = 32, EPOCHS = 6 };
+    int steps = EPOCHS * NTRAIN / BATCH;
+    float *train = malloc(sizeof(float) * NTRAIN * 768), *test = malloc(sizeof(float) * NTEST * 768);
+    int ytr[NTRAIN], yte[NTEST];
+    synth(1, NTRAIN, train, ytr);
+    synth(2, NTEST, test, yte);
+    vt_trainer *t = small_trainer(7, steps);
+    CHECK(t != NULL, "synthetic trainer");
+    if (!t) return;
+    double first = 0, last = 0;
+    char ckpt[] = "/tmp/vitc_test_train_XXXXXX";
+    int fd = mkstemp(ckpt);
+    if (fd >= 0) close(fd);
+    double after_ckpt[8];
+    int n_after = 0;
+    for (int s = 0; s < steps; s++) {
+        int b0 = (s * BATCH) % NTRAIN;
+        double loss;
+        vt_trainer_forward_backward(t, train + (size_t)b0 * 768, ytr + b0, BATCH, &loss, NULL);
+        vt_trainer_update(t);
+        if (s == 0) first = loss;
+        if (s >= steps - 12) last += loss / 12;
+        if (s == steps / 2) CHECK(vt_trainer_save(t, ckpt, "\"note\":\"test\"") == VITC_OK, "save: %s", vitc_last_error());
+        if (s > steps / 2 && n_after < 8) after_ckpt[n_after++] = loss;
+    }
+    CHECK(last < 0.6 * first, "loss falls: %.4f -> %.4f", first, last);
+    float *logits = malloc(sizeof(float) * NTEST * 4);
+    vt_forward_out o = {.logits = logits};
+    vt_vit_forward(t->m, test, NTEST, 16, 16, &o);
+    int correct = 0;
+    for (int i = 0; i < NTEST; i++) {
+        int best = 0;
+        for (int k = 1; k < 4; k++)
+            if (logits[i * 4 + k] > logits[i * 4 + best]) best = k;
+        correct += best == yte[i];
+    }
+    double acc = (double)correct / NTEST;
+    CHECK(acc >= 0.8, "held-out accuracy %.3f (chance 0.25)", acc);
+    printf("  synthetic  loss %.4f -> %.4f in %d steps, held-out accuracy %.1f%%\n", first, last, steps, 100 * acc);
+
+    /* resume from the checkpoint: the following steps give the same losses, bit for bit */
+    vt_trainer *r;
+    char *meta = NULL;
+    CHECK(vt_trainer_resume(ckpt, 2, &r, &meta) == VITC_OK, "resume: %s", vitc_last_error());
+    if (r) {
+        CHECK(r->step == steps / 2 + 1, "resumed step %lld", (long long)r->step);
+        CHECK(meta && strstr(meta, "\"note\":\"test\""), "extra metadata kept");
+        int same = 1;
+        for (int k = 0; k < n_after; k++) {
+            int s = (int)r->step;
+            int b0 = (s * BATCH) % NTRAIN;
+            double loss;
+            vt_trainer_forward_backward(r, train + (size_t)b0 * 768, ytr + b0, BATCH, &loss, NULL);
+            vt_trainer_update(r);
+            same &= loss == after_ckpt[k];
+        }
+        CHECK(same, "resumed run reproduces the losses exactly");
+        vt_trainer_free(r);
+    }
+    free(meta);
+    /* a corrupt checkpoint is an error, not a crash */
+    FILE *fp = fopen(ckpt, "r+b");
+    if (fp) {
+        fseek(fp, 3, SEEK_SET);
+        fputc(0x7f, fp);
+        fclose(fp);
+    }
+    r = NULL;
+    CHECK(vt_trainer_resume(ckpt, 2, &r, NULL) != VITC_OK && r == NULL, "corrupt checkpoint rejected");
+    remove(ckpt);
+    free(logits);
+    free(train);
+    free(test);
+    vt_trainer_free(t);
+}
+
+static void test_schedule(void) {
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.lr = 1.0f, hp.min_lr = 0.0f, hp.warmup_steps = 4, hp.total_steps = 14;
+    CHECK(fabsf(vt_train_lr(&hp, 0) - 0.25f) < 1e-7f, "warmup first");
+    CHECK(fabsf(vt_train_lr(&hp, 3) - 1.0f) < 1e-7f, "warmup end");
+    CHECK(fabsf(vt_train_lr(&hp, 4) - 1.0f) < 1e-7f, "cosine start");
+    CHECK(fabsf(vt_train_lr(&hp, 9) - 0.5f) < 1e-6f, "cosine middle");
+    CHECK(fabsf(vt_train_lr(&hp, 14)) < 1e-7f, "cosine end");
+}
+
+int main(void) {
+    vt_set_threads(2);
+    const char *cases[] = {"full", "distilled", "avg"};
+    for (int i = 0; i < 3; i++) run_case(cases[i]);
+    printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
+           "err after 10 steps %.2e\n",
+           worst_loss, worst_grad, worst_param);
+    test_schedule();
+    test_learns_and_resumes();
+    return check_report("test_train");
+}
