@@ -511,8 +511,6 @@ void vt_trainer_update(vt_trainer *t) {
             p[j] = p[j] * decay - step_size * mm / (sqrtf(vv) / bc2_sqrt + eps);
         }
     }
-    /* position embeddings changed: any resampled copy for inference is stale */
-    free(t->m->pos_cache);
-    t->m->pos_cache = NULL;
-    t->m->pos_gh = t->m->pos_gw = 0;
+    /* parameters changed: packed weights and resampled position embeddings are stale */
+    vt_model_weights_changed(t->m);
 }
