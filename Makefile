@@ -62,7 +62,9 @@ test: deps
 deps:
 	scripts/install-deps.sh
 
-demo: deps all
+demo:
+	scripts/install-deps.sh --build
+	$(MAKE) all
 	scripts/demo.sh $(BUILD)
 
 fuzz:

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian package vitc's build, tests and benchmarks need.
 # Idempotent: packages already present are skipped, so repeated calls are cheap.
-#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh            build + test dependencies (PyTorch reference, photographs, Fashion-MNIST)
+#   scripts/install-deps.sh --build    only what building vitc needs (make demo)
 #   scripts/install-deps.sh --data     also the datasets and photographs (training, examples)
 #   scripts/install-deps.sh --bench    also what bench/run.sh needs (Node.js and npm for ONNX Runtime)
 set -euo pipefail
 
 build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
-test_pkgs=(python3 python3-numpy python3-torch python3-torchvision python3-pil darknet python3-skimage)
-data_pkgs=(dataset-fashion-mnist opencv-doc)
+test_pkgs=(python3 python3-numpy python3-torch python3-torchvision python3-pil darknet python3-skimage
+           dataset-fashion-mnist)
+data_pkgs=(opencv-doc)
 bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own
 
-want=("${build_pkgs[@]}" "${test_pkgs[@]}")
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--build" ]] || want+=("${test_pkgs[@]}")
 [[ "${1:-}" == "--data" ]] && want+=("${data_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then
   want+=("${bench_pkgs[@]}")
