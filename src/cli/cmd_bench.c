@@ -30,7 +30,7 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Peak resident set size in MB: VmHWM from /proc when available, else getrusage. */
+/* Peak resident set size in MB (10^6 bytes, like file_mb): VmHWM from /proc when available, else getrusage. */
 static double peak_rss_mb(void) {
     FILE *f = fopen("/proc/self/status", "r");
     if (f) {
@@ -42,11 +42,11 @@ static double peak_rss_mb(void) {
                 break;
             }
         fclose(f);
-        if (kb >= 0) return kb / 1024.0;
+        if (kb >= 0) return kb * 1024.0 / 1e6;
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return -1;
-    return ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
+    return ru.ru_maxrss * 1024.0 / 1e6; /* kilobytes on Linux */
 }
 
 /* Uniform pixels in [0, 1] normalized with the model's mean and std, from a fixed xorshift seed. */
