@@ -14,12 +14,10 @@
  * Threads form a tm x tn grid over (rows of C, micro-panels of B), chosen to balance work.
  * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
  * with zeros, and partial C tiles go through a small buffer. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define VT_ALIGN 64
 
@@ -160,12 +158,7 @@ static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const floa
 
 /* Threads to use and their tm x tn grid for an M x N problem. */
 static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
-    int nt = vt_get_threads();
-#ifdef _OPENMP
-    if (omp_in_parallel()) nt = 1;
-#else
-    nt = 1;
-#endif
+    int nt = vt_parallel_nested() ? 1 : vt_get_threads();
     double flops = 2.0 * M * N * (double)K;
     int cap = (int)(flops / 1.5e6); /* below ~1.5 MFLOP per thread a fork costs more than it gives */
     if (cap < 1) cap = 1;
@@ -212,9 +205,59 @@ static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, in
 /* Operands above this many floats get a temporary packing buffer instead of the grow-only one. */
 #define VT_BBUF_KEEP ((size_t)32 << 20)
 
+typedef struct gemm_job {
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, tm, tn, kc_max, npan, mt, gelu, pack_own;
+    float alpha, beta;
+    const float *A, *B, *bias;
+    float *bdata, *C;
+    atomic_int fail;
+} gemm_job;
+
+/* Packing op(B) shared by all threads (row split): panels split evenly, before the compute. */
+static void gemm_pack_task(void *ctx, int tid, int nt) {
+    gemm_job *j = ctx;
+    int p0 = (int)((long long)j->npan * tid / nt), p1 = (int)((long long)j->npan * (tid + 1) / nt);
+    pack_b_panels(j->trans_b, j->B, j->ldb, j->K, j->N, j->kc_max, p0, p1, j->bdata);
+}
+
+static void gemm_task(void *ctx, int tid, int nt) {
+    gemm_job *j = ctx;
+    int tm = j->tm, tn = j->tn;
+    if (nt != tm * tn) tm = tn = 1, tid = 0; /* ran with fewer threads than planned: do it all */
+    int gi = tid / tn, gj = tid % tn, mt = j->mt, npan = j->npan, M = j->M, K = j->K, kc_max = j->kc_max;
+    /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
+    int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
+    int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
+    int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
+    if (j->pack_own) pack_b_panels(j->trans_b, j->B, j->ldb, K, j->N, kc_max, p0, p1, j->bdata);
+    int mc_blk = VT_MC;
+    if (m1 - m0 > 0) { /* balanced MC blocks */
+        int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
+        mc_blk = ((m1 - m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
+    }
+    float *abuf = grow(&tls_abuf, &tls_abuf_cap, (size_t)mc_blk * kc_max);
+    if (!abuf) {
+        atomic_store(&j->fail, 1);
+        return;
+    }
+    if (p1 <= p0) return;
+    for (int pc = 0; pc < K; pc += kc_max) {
+        int kc = imin(kc_max, K - pc);
+        const float *bp = j->bdata + (size_t)pc * npan * VT_NR;
+        float bt = pc == 0 ? j->beta : 1.0f;
+        int last = pc + kc >= K;
+        for (int ic = m0; ic < m1; ic += mc_blk) {
+            int mc = imin(mc_blk, m1 - ic);
+            pack_a(j->trans_a, j->A, j->lda, ic, mc, pc, kc, abuf);
+            macro_kernel(mc, j->N, kc, abuf, bp, p0, p1, j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt,
+                         last ? j->bias : NULL, last && j->gelu);
+        }
+    }
+}
+
 /* Shared core. pb != NULL: B is pre-packed; otherwise op(B) is first packed whole into the same
- * layout (by the threads that use each panel: with a column split each packs its own panels and
- * no barrier is needed; with a row split they share the work and meet at one barrier). */
+ * layout (with a column split each thread packs its own panels inside the compute task; with a
+ * row split the threads share the packing in a first parallel step). */
 static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, const vt_packed_b *pb, float beta, float *C, int ldc,
                       const float *bias, int epilogue) {
@@ -223,17 +266,19 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         vt_gemm_degenerate(M, N, beta, C, ldc, bias, epilogue);
         return;
     }
-    int tm, tn;
-    int nt = plan_threads(M, N, K, &tm, &tn);
-    int gelu = epilogue == VT_EPILOGUE_GELU;
-    int kc_max = pb ? pb->kc : kc_for(K);
-    int npan = (N + VT_NR - 1) / VT_NR;
-    const float *bdata;
+    gemm_job j = {0};
+    int nt = plan_threads(M, N, K, &j.tm, &j.tn);
+    j.trans_a = trans_a, j.trans_b = trans_b, j.M = M, j.N = N, j.K = K, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
+    j.gelu = epilogue == VT_EPILOGUE_GELU;
+    j.kc_max = pb ? pb->kc : kc_for(K);
+    j.npan = (N + VT_NR - 1) / VT_NR;
+    j.mt = (M + VT_MR - 1) / VT_MR;
+    j.alpha = alpha, j.beta = beta, j.A = A, j.B = B, j.bias = bias, j.C = C;
     float *btemp = NULL;
     if (pb) {
-        bdata = pb->data;
+        j.bdata = pb->data;
     } else {
-        size_t need = (size_t)npan * VT_NR * (size_t)K;
+        size_t need = (size_t)j.npan * VT_NR * (size_t)K;
         float *buf;
         if (need > VT_BBUF_KEEP) {
             btemp = aligned_alloc(VT_ALIGN, (need * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN);
@@ -242,57 +287,15 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
             buf = grow(&tls_bbuf, &tls_bbuf_cap, need);
         }
         if (!buf) abort();
-        bdata = buf;
+        j.bdata = buf;
+        if (j.tm == 1 && nt > 1)
+            j.pack_own = 1;
+        else
+            vt_parallel_run(gemm_pack_task, &j, nt);
     }
-    int mt = (M + VT_MR - 1) / VT_MR;
-    int fail = 0;
-#pragma omp parallel num_threads(nt)
-    {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        int gi = tid / tn, gj = tid % tn;
-        /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
-        int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
-        int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
-        int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
-        if (!pb) {
-            if (tm == 1) {
-                pack_b_panels(trans_b, B, ldb, K, N, kc_max, p0, p1, (float *)bdata);
-            } else {
-#pragma omp for schedule(static)
-                for (int p = 0; p < npan; p++)
-                    pack_b_panels(trans_b, B, ldb, K, N, kc_max, p, p + 1, (float *)bdata);
-            }
-        }
-        int mc_blk = VT_MC;
-        if (m1 - m0 > 0) { /* balanced MC blocks */
-            int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
-            mc_blk = ((m1 - m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
-        }
-        float *abuf = grow(&tls_abuf, &tls_abuf_cap, (size_t)mc_blk * kc_max);
-        if (!abuf) {
-#pragma omp atomic write
-            fail = 1;
-        } else if (p1 > p0) {
-            for (int pc = 0; pc < K; pc += kc_max) {
-                int kc = imin(kc_max, K - pc);
-                const float *bp = bdata + (size_t)pc * npan * VT_NR;
-                float bt = pc == 0 ? beta : 1.0f;
-                int last = pc + kc >= K;
-                for (int ic = m0; ic < m1; ic += mc_blk) {
-                    int mc = imin(mc_blk, m1 - ic);
-                    pack_a(trans_a, A, lda, ic, mc, pc, kc, abuf);
-                    macro_kernel(mc, N, kc, abuf, bp, p0, p1, C + (size_t)ic * ldc, ldc, alpha, bt,
-                                 last ? bias : NULL, last && gelu);
-                }
-            }
-        }
-    }
+    vt_parallel_run(gemm_task, &j, nt);
     free(btemp);
-    if (fail) abort();
+    if (atomic_load(&j.fail)) abort();
 }
 
 static void drv_sgemm_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
@@ -309,9 +312,7 @@ static int drv_pack_b(vt_packed_b *pb, int trans_b, const float *B, int ldb) {
     pb->kc = kc_max;
     pb->nr = VT_NR;
     pb->size = (size_t)npan * VT_NR * (size_t)K;
-    size_t bytes = ((pb->size ? pb->size : 1) * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
-    pb->data = aligned_alloc(VT_ALIGN, bytes);
-    if (!pb->data) return -1;
+    if (vt_packed_b_reserve(pb, pb->size)) return -1;
     pack_b_panels(trans_b, B, ldb, K, N, kc_max, 0, npan, pb->data);
     return 0;
 }
@@ -321,4 +322,12 @@ static void drv_gemm_packed(int trans_a, int M, float alpha, const float *A, int
     gemm_core(trans_a, 0, M, pb->N, pb->K, alpha, A, lda, NULL, 0, pb, beta, C, ldc, bias, epilogue);
 }
 
-const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex, drv_pack_b, drv_gemm_packed, gelu_vec};
+#ifndef VT_LAYERNORM
+#define VT_LAYERNORM vt_layernorm_ref
+#define VT_ADD_LAYERNORM vt_add_layernorm_ref
+#endif
+#ifndef VT_SOFTMAX
+#define VT_SOFTMAX vt_softmax_ref
+#endif
+const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex,     drv_pack_b, drv_gemm_packed,
+                                  gelu_vec,      VT_LAYERNORM,     VT_ADD_LAYERNORM, VT_SOFTMAX};

@@ -1,0 +1,160 @@
+/* The kernels' thread pool: persistent workers that spin briefly for the next job and then
+ * sleep on a futex, so a forward pass of ~100 short parallel steps neither pays a thread wake
+ * per step (workers are still spinning when the next step comes) nor burns a core between
+ * passes or when the machine is oversubscribed (spinning is bounded; OpenMP's default spins for
+ * ~300k iterations, which under load starves the thread it waits for).
+ *
+ * One job at a time: the calling thread is task 0, workers 1..nt-1. A second caller arriving
+ * while a job runs (another application thread), a nested call from inside a task, or a call
+ * from inside an OpenMP region runs its job on the calling thread alone (nt = 1). */
+#define _GNU_SOURCE
+#include "kernels/kernels.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define VT_POOL_MAX 256
+
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static int n_workers;                 /* started workers (grow-only; guarded by run_lock) */
+static atomic_int gen;                /* job generation: workers wait for it to change */
+static atomic_int pending;            /* workers that have not finished the current job */
+static atomic_int sleepers;           /* workers asleep on gen */
+static atomic_int caller_sleeping;    /* the caller is asleep on pending */
+static vt_task_fn job_fn;
+static void *job_ctx;
+static int job_nt;
+static int spin_limit = -1;
+static _Thread_local int in_task;
+static int start_gen[VT_POOL_MAX];
+
+static void futex_wait(atomic_int *addr, int val) {
+#ifdef __linux__
+    syscall(SYS_futex, (int *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+#else
+    (void)addr, (void)val;
+    sched_yield();
+#endif
+}
+
+static void futex_wake(atomic_int *addr, int n) {
+#ifdef __linux__
+    syscall(SYS_futex, (int *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+#else
+    (void)addr, (void)n;
+#endif
+}
+
+/* Pause iterations before sleeping (VITC_SPIN overrides; 2000 is ~35-100 us on current x86). */
+static int get_spin(void) {
+    if (spin_limit < 0) {
+        const char *e = getenv("VITC_SPIN");
+        spin_limit = e && *e ? atoi(e) : 2000;
+        if (spin_limit < 0) spin_limit = 0;
+    }
+    return spin_limit;
+}
+
+static void *worker_main(void *arg) {
+    int id = (int)(intptr_t)arg;
+    int seen = start_gen[id]; /* the generation before the job we were started for */
+    for (;;) {
+        int g, s = 0, spin = spin_limit;
+        while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen) {
+            if (s < spin) {
+                cpu_relax();
+                s++;
+            } else {
+                atomic_fetch_add(&sleepers, 1);
+                if (atomic_load(&gen) == seen) futex_wait(&gen, seen);
+                atomic_fetch_sub(&sleepers, 1);
+            }
+        }
+        seen = g;
+        if (id < job_nt) {
+            in_task = 1;
+            job_fn(job_ctx, id, job_nt);
+            in_task = 0;
+        }
+        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeping)) futex_wake(&pending, 1);
+    }
+    return NULL;
+}
+
+int vt_parallel_nested(void) {
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+#endif
+    return in_task;
+}
+
+void vt_parallel_run(vt_task_fn fn, void *ctx, int nt) {
+    if (nt > VT_POOL_MAX) nt = VT_POOL_MAX;
+    if (nt <= 1 || vt_parallel_nested() || pthread_mutex_trylock(&run_lock) != 0) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    int spin = get_spin();
+    while (n_workers < nt - 1) {
+        /* a new worker starts from the current generation (gen only moves under run_lock) */
+        start_gen[n_workers + 1] = atomic_load(&gen);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int ok = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(n_workers + 1)) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok) break;
+        n_workers++;
+    }
+    if (nt - 1 > n_workers) nt = n_workers + 1;
+    if (nt <= 1) {
+        pthread_mutex_unlock(&run_lock);
+        fn(ctx, 0, 1);
+        return;
+    }
+    job_fn = fn;
+    job_ctx = ctx;
+    job_nt = nt;
+    atomic_store(&pending, n_workers);
+    atomic_fetch_add_explicit(&gen, 1, memory_order_seq_cst);
+    if (atomic_load(&sleepers)) futex_wake(&gen, INT_MAX);
+    in_task = 1;
+    fn(ctx, 0, nt);
+    in_task = 0;
+    int p, s = 0;
+    while ((p = atomic_load_explicit(&pending, memory_order_acquire)) != 0) {
+        if (s < spin) {
+            cpu_relax();
+            s++;
+        } else {
+            atomic_store(&caller_sleeping, 1);
+            if ((p = atomic_load(&pending)) != 0) futex_wait(&pending, p);
+            atomic_store(&caller_sleeping, 0);
+        }
+    }
+    pthread_mutex_unlock(&run_lock);
+}
+
+/* Splits [0, n) into nt near-equal contiguous parts; part tid is [*lo, *hi). */
+void vt_split(long n, int tid, int nt, long *lo, long *hi) {
+    *lo = n * tid / nt;
+    *hi = n * (tid + 1) / nt;
+}
