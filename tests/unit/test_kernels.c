@@ -123,6 +123,8 @@ static void run_case(const char *impl, int ta, int tb, int M, int N, int K, ab s
 
 static void test_impl(const char *impl) {
     int before = check_failed;
+    static float bias_big[256];
+    fill(bias_big, 256);
     /* Every M x N pair of the list, K rotating through it; trans, alpha/beta, padding, threads vary. */
     int n = 0;
     for (int im = 0; im < NDIMS; im++)
@@ -146,6 +148,11 @@ static void test_impl(const char *impl) {
     run_case(impl, 1, 0, 233, 96, 1100, (ab){0.75f, 0.5f}, 1, 2, 0, NULL, 0);
     run_case(impl, 0, 0, 9, 4133, 530, (ab){1.0f, 0.0f}, 0, 2, 0, NULL, 0);
     run_case(impl, 1, 1, 21, 4200, 300, (ab){1.0f, 1.0f}, 2, 1, 0, NULL, 0);
+    /* K beyond the AVX-512 KC (768): 2-3 balanced slices, beta applied on the first only, the
+     * epilogue on the last; plain and pre-packed */
+    run_case(impl, 0, 1, 37, 70, 1537, (ab){1.0f, 0.5f}, 1, 2, 0, NULL, 0);
+    run_case(impl, 1, 0, 13, 129, 2305, (ab){-1.5f, 0.25f}, 0, 1, 0, NULL, 0);
+    run_case(impl, 0, 1, 151, 65, 1000, (ab){1.0f, 0.0f}, 0, 2, 1, bias_big, 1);
     /* ViT-like: 197 tokens, fused epilogues, pre-packed weights */
     float bias[1200];
     fill(bias, 1200);
