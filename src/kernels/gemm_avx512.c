@@ -59,9 +59,15 @@ static void gelu_vec(float *x, size_t n) {
     }
 }
 
-static void ukernel(int kc, const float *restrict a, const float *restrict b, float *c, size_t ldc, float alpha,
-                    float beta, const float *bias, int gelu) {
+/* The micro-kernel over A rows ar[0..MR-1] with element stride ks along k: a packed sliver
+ * (ar[r] = a + r, ks = MR) or rows of a row-major A read in place (ks = 1, no packing). */
+static inline __attribute__((always_inline)) void ukernel_gen(int kc, const float *const *ar, size_t ks,
+                                                              const float *restrict b, float *c, size_t ldc,
+                                                              float alpha, float beta, const float *bias, int gelu) {
     __m512 acc[VT_MR][VT512_NV];
+    const float *a[VT_MR];
+#pragma GCC unroll 32
+    for (int r = 0; r < VT_MR; r++) a[r] = ar[r];
 #pragma GCC unroll 32
     for (int r = 0; r < VT_MR; r++)
 #pragma GCC unroll 4
@@ -73,11 +79,10 @@ static void ukernel(int kc, const float *restrict a, const float *restrict b, fl
         for (int v = 0; v < VT512_NV; v++) bv[v] = _mm512_load_ps(b + v * 16);
 #pragma GCC unroll 32
         for (int r = 0; r < VT_MR; r++) {
-            __m512 av = _mm512_set1_ps(a[r]);
+            __m512 av = _mm512_set1_ps(a[r][(size_t)k * ks]);
 #pragma GCC unroll 4
             for (int v = 0; v < VT512_NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
-        a += VT_MR;
         b += VT_NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -94,6 +99,21 @@ static void ukernel(int kc, const float *restrict a, const float *restrict b, fl
         }
     }
 }
+
+static void ukernel(int kc, const float *restrict a, const float *restrict b, float *c, size_t ldc, float alpha,
+                    float beta, const float *bias, int gelu) {
+    const float *ar[VT_MR];
+    for (int r = 0; r < VT_MR; r++) ar[r] = a + r;
+    ukernel_gen(kc, ar, VT_MR, b, c, ldc, alpha, beta, bias, gelu);
+}
+
+/* A read in place: rows ar[r] contiguous along k (edge tiles repeat the last row). Skips packing
+ * A, which for row-major activations costs as much as a few percent of the GEMM. */
+static void ukernel_rows(int kc, const float *const *ar, const float *restrict b, float *c, size_t ldc, float alpha,
+                         float beta, const float *bias, int gelu) {
+    ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu);
+}
+#define VT_HAVE_UKERNEL_ROWS 1
 
 /* ---- row kernels */
 

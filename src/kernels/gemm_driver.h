@@ -156,6 +156,40 @@ static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const floa
     }
 }
 
+#ifdef VT_HAVE_UKERNEL_ROWS
+/* The macro-kernel with A read in place (row-major, not transposed): rows [0, mc) of A starting
+ * at column k0 of each row. */
+static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t lda, const float *bp, int p0, int p1,
+                              float *C, int ldc, float alpha, float beta, const float *bias, int gelu) {
+    float tmp[VT_MR * VT_NR] __attribute__((aligned(VT_ALIGN)));
+    for (int p = p0; p < p1; p++) {
+        int j = p * VT_NR;
+        int nr = imin(VT_NR, nc_end - j);
+        const float *b = bp + (size_t)p * kc * VT_NR;
+        const float *bi = bias ? bias + j : NULL;
+        for (int i = 0; i < mc; i += VT_MR) {
+            int mr = imin(VT_MR, mc - i);
+            const float *ar[VT_MR];
+            for (int r = 0; r < VT_MR; r++) ar[r] = A + (size_t)(i + imin(r, mr - 1)) * lda;
+            float *c = C + (size_t)i * ldc + j;
+            if (mr == VT_MR && nr == VT_NR) {
+                ukernel_rows(kc, ar, b, c, (size_t)ldc, alpha, beta, bi, gelu);
+            } else {
+                float btmp[VT_NR];
+                if (bi) {
+                    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
+                    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
+                }
+                if (beta != 0.0f)
+                    for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
+                ukernel_rows(kc, ar, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
+                for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+            }
+        }
+    }
+}
+#endif
+
 /* Threads to use and their tm x tn grid for an M x N problem. */
 static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
     int nt = vt_parallel_nested() ? 1 : vt_get_threads();
@@ -248,6 +282,14 @@ static void gemm_task(void *ctx, int tid, int nt) {
         int last = pc + kc >= K;
         for (int ic = m0; ic < m1; ic += mc_blk) {
             int mc = imin(mc_blk, m1 - ic);
+#ifdef VT_HAVE_UKERNEL_ROWS
+            if (!j->trans_a) {
+                macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda, bp, p0, p1,
+                                  j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt, last ? j->bias : NULL,
+                                  last && j->gelu);
+                continue;
+            }
+#endif
             pack_a(j->trans_a, j->A, j->lda, ic, mc, pc, kc, abuf);
             macro_kernel(mc, j->N, kc, abuf, bp, p0, p1, j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt,
                          last ? j->bias : NULL, last && j->gelu);
