@@ -15,6 +15,7 @@
  * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
  * with zeros, and partial C tiles go through a small buffer. */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,13 +240,58 @@ static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, in
 /* Operands above this many floats get a temporary packing buffer instead of the grow-only one. */
 #define VT_BBUF_KEEP ((size_t)32 << 20)
 
+/* Work stealing: each thread's region (its rows x panels of the tm x tn grid) is cut into
+ * chunks of one MC row block x VT_GROUP panels, taken in order from an atomic counter. The owner
+ * runs its chunks in the static order; a thread that finishes early takes the remaining chunks of
+ * the others, so a thread descheduled on a busy machine delays one chunk, not its whole share. */
+#define VT_GROUP 2
+#define VT_STEAL_MAX 64
+typedef struct steal_slot {
+    _Alignas(64) atomic_int next;
+    int n;
+} steal_slot;
+
 typedef struct gemm_job {
-    int trans_a, trans_b, M, N, K, lda, ldb, ldc, tm, tn, kc_max, npan, mt, gelu, pack_own;
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, tm, tn, kc_max, npan, mt, gelu, pack_own, steal;
     float alpha, beta;
     const float *A, *B, *bias;
     float *bdata, *C;
     atomic_int fail;
+    steal_slot slots[VT_STEAL_MAX];
 } gemm_job;
+
+#ifdef VT_HAVE_UKERNEL_ROWS
+/* Region of thread t: rows [*m0, *m1), panels [*p0, *p1), MC block *mcb; returns its chunk count. */
+static int gemm_region(const gemm_job *j, int t, int tm, int tn, int *m0, int *m1, int *p0, int *p1, int *mcb) {
+    int gi = t / tn, gj = t % tn;
+    int t0 = (int)((long long)j->mt * gi / tm), t1 = (int)((long long)j->mt * (gi + 1) / tm);
+    *m0 = t0 * VT_MR, *m1 = imin(j->M, t1 * VT_MR);
+    *p0 = (int)((long long)j->npan * gj / tn), *p1 = (int)((long long)j->npan * (gj + 1) / tn);
+    int mc_blk = VT_MC;
+    if (*m1 - *m0 > 0) { /* balanced MC blocks */
+        int nb = (*m1 - *m0 + VT_MC - 1) / VT_MC;
+        mc_blk = ((*m1 - *m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
+    }
+    *mcb = mc_blk;
+    if (*m1 <= *m0 || *p1 <= *p0) return 0;
+    return (*m1 - *m0 + mc_blk - 1) / mc_blk * ((*p1 - *p0 + VT_GROUP - 1) / VT_GROUP);
+}
+
+/* Chunk c of thread t's region: all K slices of one row block x panel group (A read in place). */
+static void gemm_chunk(const gemm_job *j, int t, int c) {
+    int m0, m1, p0, p1, mcb;
+    gemm_region(j, t, j->tm, j->tn, &m0, &m1, &p0, &p1, &mcb);
+    int ng = (p1 - p0 + VT_GROUP - 1) / VT_GROUP;
+    int ic = m0 + (c / ng) * mcb, mc = imin(mcb, m1 - ic);
+    int pa = p0 + (c % ng) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
+    for (int pc = 0; pc < j->K; pc += j->kc_max) {
+        int kc = imin(j->kc_max, j->K - pc), last = pc + kc >= j->K;
+        macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda,
+                          j->bdata + (size_t)pc * j->npan * VT_NR, pa, pb, j->C + (size_t)ic * j->ldc, j->ldc,
+                          j->alpha, pc == 0 ? j->beta : 1.0f, last ? j->bias : NULL, last && j->gelu);
+    }
+}
+#endif
 
 /* Packing op(B) shared by all threads (row split): panels split evenly, before the compute. */
 static void gemm_pack_task(void *ctx, int tid, int nt) {
@@ -257,6 +303,19 @@ static void gemm_pack_task(void *ctx, int tid, int nt) {
 static void gemm_task(void *ctx, int tid, int nt) {
     gemm_job *j = ctx;
     int tm = j->tm, tn = j->tn;
+#ifdef VT_HAVE_UKERNEL_ROWS
+    if (j->steal) {
+        /* with fewer threads than planned (nt == 1) the one thread steals everything */
+        int own = tid < tm * tn ? tid : 0;
+        for (int k = 0; k < tm * tn; k++) {
+            int t = (own + k) % (tm * tn);
+            steal_slot *sl = &j->slots[t];
+            for (int c; (c = atomic_fetch_add_explicit(&sl->next, 1, memory_order_relaxed)) < sl->n;)
+                gemm_chunk(j, t, c);
+        }
+        return;
+    }
+#endif
     if (nt != tm * tn) tm = tn = 1, tid = 0; /* ran with fewer threads than planned: do it all */
     int gi = tid / tn, gj = tid % tn, mt = j->mt, npan = j->npan, M = j->M, K = j->K, kc_max = j->kc_max;
     /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
@@ -308,7 +367,8 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         vt_gemm_degenerate(M, N, beta, C, ldc, bias, epilogue);
         return;
     }
-    gemm_job j = {0};
+    gemm_job j;
+    memset(&j, 0, offsetof(gemm_job, slots));
     int nt = plan_threads(M, N, K, &j.tm, &j.tn);
     j.trans_a = trans_a, j.trans_b = trans_b, j.M = M, j.N = N, j.K = K, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
     j.gelu = epilogue == VT_EPILOGUE_GELU;
@@ -335,6 +395,15 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         else
             vt_parallel_run(gemm_pack_task, &j, nt);
     }
+#ifdef VT_HAVE_UKERNEL_ROWS
+    j.steal = !trans_a && !j.pack_own && nt <= VT_STEAL_MAX;
+    if (j.steal)
+        for (int t = 0; t < nt; t++) {
+            int m0, m1, p0, p1, mcb;
+            atomic_init(&j.slots[t].next, 0);
+            j.slots[t].n = gemm_region(&j, t, j.tm, j.tn, &m0, &m1, &p0, &p1, &mcb);
+        }
+#endif
     vt_parallel_run(gemm_task, &j, nt);
     free(btemp);
     if (atomic_load(&j.fail)) abort();
