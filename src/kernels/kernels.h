@@ -72,7 +72,7 @@ void vt_softmax_rows(float *S, int N, int n, size_t ld);
 
 /* Thread pool shared by the kernels and the layers: runs fn(ctx, tid, nt) for tid 0..nt-1
  * (the caller is tid 0) and returns when all have finished. Idle workers spin briefly, then sleep
- * (VITC_SPIN sets the spin in pause iterations). Nested calls (from a task, or from inside an
+ * (VITC_SPIN_US sets the spin in microseconds, default 50). Nested calls (from a task, or from inside an
  * OpenMP region) and concurrent callers run fn(ctx, 0, 1) on the calling thread. */
 typedef void (*vt_task_fn)(void *ctx, int tid, int nt);
 void vt_parallel_run(vt_task_fn fn, void *ctx, int nt);
