@@ -63,25 +63,29 @@ static void gelu_vec(float *x, size_t n) {
  * (ar[r] = a + r, ks = MR) or rows of a row-major A read in place (ks = 1, no packing). */
 static inline __attribute__((always_inline)) void ukernel_gen(int kc, const float *const *ar, size_t ks,
                                                               const float *restrict b, float *c, size_t ldc,
-                                                              float alpha, float beta, const float *bias, int gelu) {
+                                                              float alpha, float beta, const float *bias, int gelu,
+                                                              int nv) {
     __m512 acc[VT_MR][VT512_NV];
     const float *a[VT_MR];
+#if VT512_NV != 4
+#error "ukernel_rows_edge assumes 4 vectors per panel"
+#endif
 #pragma GCC unroll 32
     for (int r = 0; r < VT_MR; r++) a[r] = ar[r];
 #pragma GCC unroll 32
     for (int r = 0; r < VT_MR; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < VT512_NV; v++) acc[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
         __m512 bv[VT512_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < VT512_NV; v++) bv[v] = _mm512_load_ps(b + v * 16);
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + v * 16);
 #pragma GCC unroll 32
         for (int r = 0; r < VT_MR; r++) {
             __m512 av = _mm512_set1_ps(a[r][(size_t)k * ks]);
 #pragma GCC unroll 4
-            for (int v = 0; v < VT512_NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
         b += VT_NR;
     }
@@ -90,7 +94,7 @@ static inline __attribute__((always_inline)) void ukernel_gen(int kc, const floa
     for (int r = 0; r < VT_MR; r++) {
         float *cr = c + (size_t)r * ldc;
 #pragma GCC unroll 4
-        for (int v = 0; v < VT512_NV; v++) {
+        for (int v = 0; v < nv; v++) {
             __m512 x = _mm512_mul_ps(acc[r][v], va);
             if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + v * 16), x);
             if (bias) x = _mm512_add_ps(x, _mm512_loadu_ps(bias + v * 16));
@@ -104,14 +108,26 @@ static void ukernel(int kc, const float *restrict a, const float *restrict b, fl
                     float beta, const float *bias, int gelu) {
     const float *ar[VT_MR];
     for (int r = 0; r < VT_MR; r++) ar[r] = a + r;
-    ukernel_gen(kc, ar, VT_MR, b, c, ldc, alpha, beta, bias, gelu);
+    ukernel_gen(kc, ar, VT_MR, b, c, ldc, alpha, beta, bias, gelu, VT512_NV);
 }
 
 /* A read in place: rows ar[r] contiguous along k (edge tiles repeat the last row). Skips packing
  * A, which for row-major activations costs as much as a few percent of the GEMM. */
 static void ukernel_rows(int kc, const float *const *ar, const float *restrict b, float *c, size_t ldc, float alpha,
                          float beta, const float *bias, int gelu) {
-    ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu);
+    ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV);
+}
+
+/* An edge panel with nr < NR valid columns: only ceil(nr/16) vectors are computed (a 197-wide
+ * score matrix is 3 full panels + 5 columns: the last costs a quarter of a panel, not a whole). */
+static void ukernel_rows_edge(int nr, int kc, const float *const *ar, const float *restrict b, float *c, size_t ldc,
+                              float alpha, float beta, const float *bias, int gelu) {
+    switch ((nr + 15) / 16) {
+    case 1: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 1); break;
+    case 2: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 2); break;
+    case 3: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 3); break;
+    default: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV); break;
+    }
 }
 #define VT_HAVE_UKERNEL_ROWS 1
 

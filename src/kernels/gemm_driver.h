@@ -8,6 +8,12 @@
  *       full MR x NR tile: c = alpha * a.b + beta * c (beta == 0: c not read) [+ bias][gelu]
  *   static void gelu_vec(float *x, size_t n);
  *   optionally VT_HAVE_TRANSPOSE8 with vt_transpose8x8() (transpose8.h) for transposed packing
+ *   optionally VT_HAVE_UKERNEL_ROWS with
+ *     static void ukernel_rows(int kc, const float *const *ar, const float *b, float *c, size_t ldc,
+ *                              float alpha, float beta, const float *bias, int gelu);
+ *     static void ukernel_rows_edge(int nr, ...same...);   only columns [0, nr) need be right
+ *       the micro-kernel over MR row pointers of a row-major A (no A packing): then non-transposed
+ *       A is read in place and the compute is split into stealable chunks (see gemm_task)
  *
  * op(B) is packed whole (or comes pre-packed) as KC slices of kc x NR micro-panels; then per
  * thread: pc (KC slice) > ic (MC rows: A packed into MR x kc slivers, per thread) > jr > ir.
@@ -183,7 +189,7 @@ static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t
                 }
                 if (beta != 0.0f)
                     for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
-                ukernel_rows(kc, ar, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
+                ukernel_rows_edge(nr, kc, ar, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
                 for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
             }
         }
