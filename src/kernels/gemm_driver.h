@@ -198,7 +198,7 @@ static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t
 #endif
 
 /* Threads to use and their tm x tn grid for an M x N problem. */
-static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
+static int plan_threads(int M, int N, int K, int pack_a_cost, int *tm_out, int *tn_out) {
     int nt = vt_parallel_nested() ? 1 : vt_get_threads();
     double flops = 2.0 * M * N * (double)K;
     int cap = (int)(flops / 1.5e6); /* below ~1.5 MFLOP per thread a fork costs more than it gives */
@@ -213,7 +213,9 @@ static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
         int tn = nt / tm;
         if (tm > mt || tn > npan) continue;
         double rows = (mt + tm - 1) / tm, pans = (npan + tn - 1) / tn;
-        double cost = rows * (pans + 0.5); /* + packing A, done by each column group */
+        /* + packing A, done by each column group (A read in place: no cost; ties go to columns,
+         * which split the weights rather than have every thread stream all of them) */
+        double cost = rows * (pans + (pack_a_cost ? 0.5 : 0.0)) + (tm > 1 ? 1e-6 : 0.0);
         if (cost < best - 1e-9) best = cost, best_tm = tm, best_tn = tn;
     }
     if (best == 1e300) { /* fewer tiles than threads */
@@ -375,7 +377,12 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
     }
     gemm_job j;
     memset(&j, 0, offsetof(gemm_job, slots));
-    int nt = plan_threads(M, N, K, &j.tm, &j.tn);
+#ifdef VT_HAVE_UKERNEL_ROWS
+    int pack_a_cost = trans_a;
+#else
+    int pack_a_cost = 1;
+#endif
+    int nt = plan_threads(M, N, K, pack_a_cost, &j.tm, &j.tn);
     j.trans_a = trans_a, j.trans_b = trans_b, j.M = M, j.N = N, j.K = K, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
     j.gelu = epilogue == VT_EPILOGUE_GELU;
     j.kc_max = pb ? pb->kc : kc_for(K);
