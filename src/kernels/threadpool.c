@@ -122,6 +122,20 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* A forked child has none of the parent's workers: start over (the lock may have been held by a
+ * parent thread at the fork). */
+static void atfork_child(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    run_lock = fresh;
+    n_workers = 0;
+    atomic_store(&pending, 0);
+    atomic_store(&sleepers, 0);
+    atomic_store(&caller_sleeping, 0);
+    in_task = 0;
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, atfork_child); }
+
 int vt_parallel_nested(void) {
 #ifdef _OPENMP
     if (omp_in_parallel()) return 1;
@@ -136,6 +150,7 @@ void vt_parallel_run(vt_task_fn fn, void *ctx, int nt) {
         return;
     }
     int spin = get_spin();
+    pthread_once(&atfork_once, register_atfork);
     while (n_workers < nt - 1) {
         /* a new worker starts from the current generation (gen only moves under run_lock) */
         start_gen[n_workers + 1] = atomic_load(&gen);

@@ -3,6 +3,8 @@
  * (beta = 0 with NaN-filled C), strided leading dimensions, 1 and 2 threads; the pre-packed
  * API; the Linear bias/GELU epilogues; the vectorized GELU against double erf. */
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -378,6 +380,15 @@ static void test_pool(void) {
         prev = hi;
     }
     CHECK(prev == 10, "split covers");
+    /* a forked child starts its own workers (the parent's do not exist there) */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pool_ctx p = {{0}, 1};
+        vt_parallel_run(outer_task, &p, 2);
+        _exit(p.hits[0] == 1 && p.hits[1] == 1 ? 0 : 1);
+    }
+    int st = -1;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pool after fork");
 }
 
 int main(void) {
