@@ -104,6 +104,38 @@ vt_packed_b *vt_pack_b_ex(int trans_b, int K, int N, const float *B, int ldb) {
     return pb;
 }
 
+int vt_packed_b_reserve(vt_packed_b *pb, size_t n) {
+    if (n == 0) n = 1;
+    if (pb->data && pb->cap >= n) return 0;
+    free(pb->data);
+    pb->cap = 0;
+    pb->data = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!pb->data) return -1;
+    pb->cap = n;
+    return 0;
+}
+
+int vt_pack_b_reuse(vt_packed_b **pbp, int trans_b, int K, int N, const float *B, int ldb) {
+    vt_packed_b *pb = *pbp;
+    const vt_kernel_table *impl = get_active();
+    if (pb && pb->impl != impl) {
+        vt_packed_b_free(pb);
+        pb = *pbp = NULL;
+    }
+    if (!pb) {
+        *pbp = vt_pack_b_ex(trans_b, K, N, B, ldb);
+        return *pbp ? 0 : -1;
+    }
+    pb->K = K;
+    pb->N = N;
+    if (impl->pack_b(pb, trans_b, B, ldb) != 0) {
+        vt_packed_b_free(pb);
+        *pbp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 vt_packed_b *vt_pack_b(const float *W, int N, int K) { return vt_pack_b_ex(1, K, N, W, K); }
 
 void vt_packed_b_free(vt_packed_b *pb) {
@@ -126,6 +158,20 @@ void vt_linear_packed(float *y, const float *x, const vt_packed_b *W, const floa
 }
 
 void vt_gelu(float *x, size_t n) { get_active()->gelu(x, n); }
+
+void vt_layernorm_rows(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                       int C, float eps) {
+    if (N > 0 && C > 0) get_active()->layernorm(y, mean, rstd, x, w, b, N, C, eps);
+}
+
+void vt_add_layernorm_rows(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
+                           const float *w, const float *b, int N, int C, float eps) {
+    if (N > 0 && C > 0) get_active()->add_layernorm(x, r, g, y, mean, rstd, w, b, N, C, eps);
+}
+
+void vt_softmax_rows(float *S, int N, int n, size_t ld) {
+    if (N > 0 && n > 0) get_active()->softmax(S, N, n, ld);
+}
 
 void vt_set_threads(int threads) { n_threads = threads > 0 ? threads : 0; }
 

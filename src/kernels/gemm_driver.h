@@ -8,18 +8,23 @@
  *       full MR x NR tile: c = alpha * a.b + beta * c (beta == 0: c not read) [+ bias][gelu]
  *   static void gelu_vec(float *x, size_t n);
  *   optionally VT_HAVE_TRANSPOSE8 with vt_transpose8x8() (transpose8.h) for transposed packing
+ *   optionally VT_HAVE_UKERNEL_ROWS with
+ *     static void ukernel_rows(int kc, const float *const *ar, const float *b, float *c, size_t ldc,
+ *                              float alpha, float beta, const float *bias, int gelu);
+ *     static void ukernel_rows_edge(int nr, ...same...);   only columns [0, nr) need be right
+ *       the micro-kernel over MR row pointers of a row-major A (no A packing): then non-transposed
+ *       A is read in place and the compute is split into stealable chunks (see gemm_task)
  *
  * op(B) is packed whole (or comes pre-packed) as KC slices of kc x NR micro-panels; then per
  * thread: pc (KC slice) > ic (MC rows: A packed into MR x kc slivers, per thread) > jr > ir.
  * Threads form a tm x tn grid over (rows of C, micro-panels of B), chosen to balance work.
  * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
  * with zeros, and partial C tiles go through a small buffer. */
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define VT_ALIGN 64
 
@@ -158,14 +163,43 @@ static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const floa
     }
 }
 
-/* Threads to use and their tm x tn grid for an M x N problem. */
-static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
-    int nt = vt_get_threads();
-#ifdef _OPENMP
-    if (omp_in_parallel()) nt = 1;
-#else
-    nt = 1;
+#ifdef VT_HAVE_UKERNEL_ROWS
+/* The macro-kernel with A read in place (row-major, not transposed): rows [0, mc) of A starting
+ * at column k0 of each row. */
+static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t lda, const float *bp, int p0, int p1,
+                              float *C, int ldc, float alpha, float beta, const float *bias, int gelu) {
+    float tmp[VT_MR * VT_NR] __attribute__((aligned(VT_ALIGN)));
+    for (int p = p0; p < p1; p++) {
+        int j = p * VT_NR;
+        int nr = imin(VT_NR, nc_end - j);
+        const float *b = bp + (size_t)p * kc * VT_NR;
+        const float *bi = bias ? bias + j : NULL;
+        for (int i = 0; i < mc; i += VT_MR) {
+            int mr = imin(VT_MR, mc - i);
+            const float *ar[VT_MR];
+            for (int r = 0; r < VT_MR; r++) ar[r] = A + (size_t)(i + imin(r, mr - 1)) * lda;
+            float *c = C + (size_t)i * ldc + j;
+            if (mr == VT_MR && nr == VT_NR) {
+                ukernel_rows(kc, ar, b, c, (size_t)ldc, alpha, beta, bi, gelu);
+            } else {
+                float btmp[VT_NR];
+                if (bi) {
+                    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
+                    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
+                }
+                if (beta != 0.0f)
+                    for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
+                ukernel_rows_edge(nr, kc, ar, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
+                for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+            }
+        }
+    }
+}
 #endif
+
+/* Threads to use and their tm x tn grid for an M x N problem. */
+static int plan_threads(int M, int N, int K, int pack_a_cost, int *tm_out, int *tn_out) {
+    int nt = vt_parallel_nested() ? 1 : vt_get_threads();
     double flops = 2.0 * M * N * (double)K;
     int cap = (int)(flops / 1.5e6); /* below ~1.5 MFLOP per thread a fork costs more than it gives */
     if (cap < 1) cap = 1;
@@ -179,7 +213,9 @@ static int plan_threads(int M, int N, int K, int *tm_out, int *tn_out) {
         int tn = nt / tm;
         if (tm > mt || tn > npan) continue;
         double rows = (mt + tm - 1) / tm, pans = (npan + tn - 1) / tn;
-        double cost = rows * (pans + 0.5); /* + packing A, done by each column group */
+        /* + packing A, done by each column group (A read in place: no cost; ties go to columns,
+         * which split the weights rather than have every thread stream all of them) */
+        double cost = rows * (pans + (pack_a_cost ? 0.5 : 0.0)) + (tm > 1 ? 1e-6 : 0.0);
         if (cost < best - 1e-9) best = cost, best_tm = tm, best_tn = tn;
     }
     if (best == 1e300) { /* fewer tiles than threads */
@@ -212,9 +248,125 @@ static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, in
 /* Operands above this many floats get a temporary packing buffer instead of the grow-only one. */
 #define VT_BBUF_KEEP ((size_t)32 << 20)
 
+/* Work stealing: each thread's region (its rows x panels of the tm x tn grid) is cut into
+ * chunks of one MC row block x VT_GROUP panels, taken in order from an atomic counter. The owner
+ * runs its chunks in the static order; a thread that finishes early takes the remaining chunks of
+ * the others, so a thread descheduled on a busy machine delays one chunk, not its whole share. */
+#define VT_GROUP 2
+#define VT_STEAL_MAX 64
+typedef struct steal_slot {
+    _Alignas(64) atomic_int next;
+    int n;
+} steal_slot;
+
+typedef struct gemm_job {
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, tm, tn, kc_max, npan, mt, gelu, pack_own, steal;
+    float alpha, beta;
+    const float *A, *B, *bias;
+    float *bdata, *C;
+    atomic_int fail;
+    steal_slot slots[VT_STEAL_MAX];
+} gemm_job;
+
+#ifdef VT_HAVE_UKERNEL_ROWS
+/* Region of thread t: rows [*m0, *m1), panels [*p0, *p1), MC block *mcb; returns its chunk count. */
+static int gemm_region(const gemm_job *j, int t, int tm, int tn, int *m0, int *m1, int *p0, int *p1, int *mcb) {
+    int gi = t / tn, gj = t % tn;
+    int t0 = (int)((long long)j->mt * gi / tm), t1 = (int)((long long)j->mt * (gi + 1) / tm);
+    *m0 = t0 * VT_MR, *m1 = imin(j->M, t1 * VT_MR);
+    *p0 = (int)((long long)j->npan * gj / tn), *p1 = (int)((long long)j->npan * (gj + 1) / tn);
+    int mc_blk = VT_MC;
+    if (*m1 - *m0 > 0) { /* balanced MC blocks */
+        int nb = (*m1 - *m0 + VT_MC - 1) / VT_MC;
+        mc_blk = ((*m1 - *m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
+    }
+    *mcb = mc_blk;
+    if (*m1 <= *m0 || *p1 <= *p0) return 0;
+    return (*m1 - *m0 + mc_blk - 1) / mc_blk * ((*p1 - *p0 + VT_GROUP - 1) / VT_GROUP);
+}
+
+/* Chunk c of thread t's region: all K slices of one row block x panel group (A read in place). */
+static void gemm_chunk(const gemm_job *j, int t, int c) {
+    int m0, m1, p0, p1, mcb;
+    gemm_region(j, t, j->tm, j->tn, &m0, &m1, &p0, &p1, &mcb);
+    int ng = (p1 - p0 + VT_GROUP - 1) / VT_GROUP;
+    int ic = m0 + (c / ng) * mcb, mc = imin(mcb, m1 - ic);
+    int pa = p0 + (c % ng) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
+    for (int pc = 0; pc < j->K; pc += j->kc_max) {
+        int kc = imin(j->kc_max, j->K - pc), last = pc + kc >= j->K;
+        macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda,
+                          j->bdata + (size_t)pc * j->npan * VT_NR, pa, pb, j->C + (size_t)ic * j->ldc, j->ldc,
+                          j->alpha, pc == 0 ? j->beta : 1.0f, last ? j->bias : NULL, last && j->gelu);
+    }
+}
+#endif
+
+/* Packing op(B) shared by all threads (row split): panels split evenly, before the compute. */
+static void gemm_pack_task(void *ctx, int tid, int nt) {
+    gemm_job *j = ctx;
+    int p0 = (int)((long long)j->npan * tid / nt), p1 = (int)((long long)j->npan * (tid + 1) / nt);
+    pack_b_panels(j->trans_b, j->B, j->ldb, j->K, j->N, j->kc_max, p0, p1, j->bdata);
+}
+
+static void gemm_task(void *ctx, int tid, int nt) {
+    gemm_job *j = ctx;
+    int tm = j->tm, tn = j->tn;
+#ifdef VT_HAVE_UKERNEL_ROWS
+    if (j->steal) {
+        /* with fewer threads than planned (nt == 1) the one thread steals everything */
+        int own = tid < tm * tn ? tid : 0;
+        for (int k = 0; k < tm * tn; k++) {
+            int t = (own + k) % (tm * tn);
+            steal_slot *sl = &j->slots[t];
+            for (int c; (c = atomic_fetch_add_explicit(&sl->next, 1, memory_order_relaxed)) < sl->n;)
+                gemm_chunk(j, t, c);
+        }
+        return;
+    }
+#endif
+    if (nt != tm * tn) tm = tn = 1, tid = 0; /* ran with fewer threads than planned: do it all */
+    int gi = tid / tn, gj = tid % tn, mt = j->mt, npan = j->npan, M = j->M, K = j->K, kc_max = j->kc_max;
+    /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
+    int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
+    int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
+    int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
+    if (j->pack_own) pack_b_panels(j->trans_b, j->B, j->ldb, K, j->N, kc_max, p0, p1, j->bdata);
+    int mc_blk = VT_MC;
+    if (m1 - m0 > 0) { /* balanced MC blocks */
+        int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
+        mc_blk = ((m1 - m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
+    }
+    float *abuf = grow(&tls_abuf, &tls_abuf_cap, (size_t)mc_blk * kc_max);
+    if (!abuf) {
+        atomic_store(&j->fail, 1);
+        return;
+    }
+    if (p1 <= p0) return;
+    for (int pc = 0; pc < K; pc += kc_max) {
+        int kc = imin(kc_max, K - pc);
+        const float *bp = j->bdata + (size_t)pc * npan * VT_NR;
+        float bt = pc == 0 ? j->beta : 1.0f;
+        int last = pc + kc >= K;
+        for (int ic = m0; ic < m1; ic += mc_blk) {
+            int mc = imin(mc_blk, m1 - ic);
+#ifdef VT_HAVE_UKERNEL_ROWS
+            if (!j->trans_a) {
+                macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda, bp, p0, p1,
+                                  j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt, last ? j->bias : NULL,
+                                  last && j->gelu);
+                continue;
+            }
+#endif
+            pack_a(j->trans_a, j->A, j->lda, ic, mc, pc, kc, abuf);
+            macro_kernel(mc, j->N, kc, abuf, bp, p0, p1, j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt,
+                         last ? j->bias : NULL, last && j->gelu);
+        }
+    }
+}
+
 /* Shared core. pb != NULL: B is pre-packed; otherwise op(B) is first packed whole into the same
- * layout (by the threads that use each panel: with a column split each packs its own panels and
- * no barrier is needed; with a row split they share the work and meet at one barrier). */
+ * layout (with a column split each thread packs its own panels inside the compute task; with a
+ * row split the threads share the packing in a first parallel step). */
 static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, const vt_packed_b *pb, float beta, float *C, int ldc,
                       const float *bias, int epilogue) {
@@ -223,17 +375,25 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         vt_gemm_degenerate(M, N, beta, C, ldc, bias, epilogue);
         return;
     }
-    int tm, tn;
-    int nt = plan_threads(M, N, K, &tm, &tn);
-    int gelu = epilogue == VT_EPILOGUE_GELU;
-    int kc_max = pb ? pb->kc : kc_for(K);
-    int npan = (N + VT_NR - 1) / VT_NR;
-    const float *bdata;
+    gemm_job j;
+    memset(&j, 0, offsetof(gemm_job, slots));
+#ifdef VT_HAVE_UKERNEL_ROWS
+    int pack_a_cost = trans_a;
+#else
+    int pack_a_cost = 1;
+#endif
+    int nt = plan_threads(M, N, K, pack_a_cost, &j.tm, &j.tn);
+    j.trans_a = trans_a, j.trans_b = trans_b, j.M = M, j.N = N, j.K = K, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
+    j.gelu = epilogue == VT_EPILOGUE_GELU;
+    j.kc_max = pb ? pb->kc : kc_for(K);
+    j.npan = (N + VT_NR - 1) / VT_NR;
+    j.mt = (M + VT_MR - 1) / VT_MR;
+    j.alpha = alpha, j.beta = beta, j.A = A, j.B = B, j.bias = bias, j.C = C;
     float *btemp = NULL;
     if (pb) {
-        bdata = pb->data;
+        j.bdata = pb->data;
     } else {
-        size_t need = (size_t)npan * VT_NR * (size_t)K;
+        size_t need = (size_t)j.npan * VT_NR * (size_t)K;
         float *buf;
         if (need > VT_BBUF_KEEP) {
             btemp = aligned_alloc(VT_ALIGN, (need * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN);
@@ -242,57 +402,24 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
             buf = grow(&tls_bbuf, &tls_bbuf_cap, need);
         }
         if (!buf) abort();
-        bdata = buf;
+        j.bdata = buf;
+        if (j.tm == 1 && nt > 1)
+            j.pack_own = 1;
+        else
+            vt_parallel_run(gemm_pack_task, &j, nt);
     }
-    int mt = (M + VT_MR - 1) / VT_MR;
-    int fail = 0;
-#pragma omp parallel num_threads(nt)
-    {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
+#ifdef VT_HAVE_UKERNEL_ROWS
+    j.steal = !trans_a && !j.pack_own && nt <= VT_STEAL_MAX;
+    if (j.steal)
+        for (int t = 0; t < nt; t++) {
+            int m0, m1, p0, p1, mcb;
+            atomic_init(&j.slots[t].next, 0);
+            j.slots[t].n = gemm_region(&j, t, j.tm, j.tn, &m0, &m1, &p0, &p1, &mcb);
+        }
 #endif
-        int gi = tid / tn, gj = tid % tn;
-        /* my rows: micro-tiles [t0, t1); my columns: micro-panels [p0, p1) */
-        int t0 = (int)((long long)mt * gi / tm), t1 = (int)((long long)mt * (gi + 1) / tm);
-        int m0 = t0 * VT_MR, m1 = imin(M, t1 * VT_MR);
-        int p0 = (int)((long long)npan * gj / tn), p1 = (int)((long long)npan * (gj + 1) / tn);
-        if (!pb) {
-            if (tm == 1) {
-                pack_b_panels(trans_b, B, ldb, K, N, kc_max, p0, p1, (float *)bdata);
-            } else {
-#pragma omp for schedule(static)
-                for (int p = 0; p < npan; p++)
-                    pack_b_panels(trans_b, B, ldb, K, N, kc_max, p, p + 1, (float *)bdata);
-            }
-        }
-        int mc_blk = VT_MC;
-        if (m1 - m0 > 0) { /* balanced MC blocks */
-            int nb = (m1 - m0 + VT_MC - 1) / VT_MC;
-            mc_blk = ((m1 - m0 + nb - 1) / nb + VT_MR - 1) / VT_MR * VT_MR;
-        }
-        float *abuf = grow(&tls_abuf, &tls_abuf_cap, (size_t)mc_blk * kc_max);
-        if (!abuf) {
-#pragma omp atomic write
-            fail = 1;
-        } else if (p1 > p0) {
-            for (int pc = 0; pc < K; pc += kc_max) {
-                int kc = imin(kc_max, K - pc);
-                const float *bp = bdata + (size_t)pc * npan * VT_NR;
-                float bt = pc == 0 ? beta : 1.0f;
-                int last = pc + kc >= K;
-                for (int ic = m0; ic < m1; ic += mc_blk) {
-                    int mc = imin(mc_blk, m1 - ic);
-                    pack_a(trans_a, A, lda, ic, mc, pc, kc, abuf);
-                    macro_kernel(mc, N, kc, abuf, bp, p0, p1, C + (size_t)ic * ldc, ldc, alpha, bt,
-                                 last ? bias : NULL, last && gelu);
-                }
-            }
-        }
-    }
+    vt_parallel_run(gemm_task, &j, nt);
     free(btemp);
-    if (fail) abort();
+    if (atomic_load(&j.fail)) abort();
 }
 
 static void drv_sgemm_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
@@ -309,9 +436,7 @@ static int drv_pack_b(vt_packed_b *pb, int trans_b, const float *B, int ldb) {
     pb->kc = kc_max;
     pb->nr = VT_NR;
     pb->size = (size_t)npan * VT_NR * (size_t)K;
-    size_t bytes = ((pb->size ? pb->size : 1) * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
-    pb->data = aligned_alloc(VT_ALIGN, bytes);
-    if (!pb->data) return -1;
+    if (vt_packed_b_reserve(pb, pb->size)) return -1;
     pack_b_panels(trans_b, B, ldb, K, N, kc_max, 0, npan, pb->data);
     return 0;
 }
@@ -321,4 +446,12 @@ static void drv_gemm_packed(int trans_a, int M, float alpha, const float *A, int
     gemm_core(trans_a, 0, M, pb->N, pb->K, alpha, A, lda, NULL, 0, pb, beta, C, ldc, bias, epilogue);
 }
 
-const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex, drv_pack_b, drv_gemm_packed, gelu_vec};
+#ifndef VT_LAYERNORM
+#define VT_LAYERNORM vt_layernorm_ref
+#define VT_ADD_LAYERNORM vt_add_layernorm_ref
+#endif
+#ifndef VT_SOFTMAX
+#define VT_SOFTMAX vt_softmax_ref
+#endif
+const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex,     drv_pack_b, drv_gemm_packed,
+                                  gelu_vec,      VT_LAYERNORM,     VT_ADD_LAYERNORM, VT_SOFTMAX};

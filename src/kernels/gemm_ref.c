@@ -95,8 +95,7 @@ static int pack_b_ref(vt_packed_b *pb, int trans_b, const float *B, int ldb) {
     pb->kc = K;
     pb->nr = 1;
     pb->size = (size_t)K * N;
-    pb->data = malloc(sizeof(float) * (pb->size ? pb->size : 1));
-    if (!pb->data) return -1;
+    if (vt_packed_b_reserve(pb, pb->size)) return -1;
     for (int k = 0; k < K; k++)
         for (int j = 0; j < N; j++)
             pb->data[(size_t)k * N + j] = trans_b ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
@@ -113,4 +112,54 @@ static void gelu_ref(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = vt_gelu_scalar(x[i]);
 }
 
-const vt_kernel_table vt_kernels_ref = {"ref", sgemm_ref, pack_b_ref, gemm_packed_ref, gelu_ref};
+/* LayerNorm with double accumulation (two passes: mean, then variance of the deviations). */
+static void ln_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int C,
+                   float eps) {
+    double s = 0.0;
+    for (int j = 0; j < C; j++) s += x[j];
+    float m = (float)(s / C);
+    double v = 0.0;
+    for (int j = 0; j < C; j++) {
+        float d = x[j] - m;
+        v += (double)d * d;
+    }
+    float r = (float)(1.0 / sqrt(v / C + (double)eps));
+    for (int j = 0; j < C; j++) y[j] = (x[j] - m) * r * w[j] + b[j];
+    if (mean) *mean = m;
+    if (rstd) *rstd = r;
+}
+
+void vt_layernorm_ref(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                      int C, float eps) {
+    for (int i = 0; i < N; i++)
+        ln_row(y + (size_t)i * C, mean ? mean + i : NULL, rstd ? rstd + i : NULL, x + (size_t)i * C, w, b, C, eps);
+}
+
+void vt_add_layernorm_ref(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
+                          const float *w, const float *b, int N, int C, float eps) {
+    for (int i = 0; i < N; i++) {
+        float *xi = x + (size_t)i * C;
+        const float *ri = r + (size_t)i * C;
+        if (g)
+            for (int j = 0; j < C; j++) xi[j] += g[j] * ri[j];
+        else
+            for (int j = 0; j < C; j++) xi[j] += ri[j];
+        ln_row(y + (size_t)i * C, mean ? mean + i : NULL, rstd ? rstd + i : NULL, xi, w, b, C, eps);
+    }
+}
+
+void vt_softmax_ref(float *S, int N, int n, size_t ld) {
+    for (int i = 0; i < N; i++) {
+        float *row = S + (size_t)i * ld, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+        for (int j = 0; j < n; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) row[j] *= inv;
+    }
+}
+
+const vt_kernel_table vt_kernels_ref = {"ref", sgemm_ref, pack_b_ref, gemm_packed_ref, gelu_ref,
+                                        vt_layernorm_ref, vt_add_layernorm_ref, vt_softmax_ref};

@@ -51,8 +51,35 @@ void vt_gemm_packed(int trans_a, int M, float alpha, const float *A, int lda, co
 void vt_linear_packed(float *y, const float *x, const vt_packed_b *W, const float *b, int M,
                       int epilogue);
 
+/* Re-packs op(B) into *pb, reusing its storage when it is large enough (allocates the first time
+ * or when it grows): for operands packed on every call, e.g. attention's K and V. Returns 0, -1
+ * on OOM (*pb is then freed and NULL). */
+int vt_pack_b_reuse(vt_packed_b **pb, int trans_b, int K, int N, const float *B, int ldb);
+
 /* Exact GELU in place (the same vectorized function the epilogue uses). */
 void vt_gelu(float *x, size_t n);
+
+/* Row kernels, single-threaded (callers split rows across threads).
+ * LayerNorm of N rows of C: y = (x - mean) * rstd * w + b; mean, rstd (N each) may be NULL.
+ * y == x allowed. */
+void vt_layernorm_rows(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                       int C, float eps);
+/* Residual then LayerNorm: x += g * r (g[C], NULL: x += r), then y = LayerNorm(x) as above. */
+void vt_add_layernorm_rows(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
+                           const float *w, const float *b, int N, int C, float eps);
+/* Softmax in place over each of N rows of n values (row stride ld). */
+void vt_softmax_rows(float *S, int N, int n, size_t ld);
+
+/* Thread pool shared by the kernels and the layers: runs fn(ctx, tid, nt) for tid 0..nt-1
+ * (the caller is tid 0) and returns when all have finished. Idle workers spin briefly, then sleep
+ * (VITC_SPIN_US sets the spin in microseconds, default 50). Nested calls (from a task, or from inside an
+ * OpenMP region) and concurrent callers run fn(ctx, 0, 1) on the calling thread. */
+typedef void (*vt_task_fn)(void *ctx, int tid, int nt);
+void vt_parallel_run(vt_task_fn fn, void *ctx, int nt);
+/* 1 when called from inside a pool task or an OpenMP parallel region. */
+int vt_parallel_nested(void);
+/* Part tid of nt near-equal contiguous parts of [0, n): [*lo, *hi). */
+void vt_split(long n, int tid, int nt, long *lo, long *hi);
 
 /* Threads used by the kernels (0: default). */
 void vt_set_threads(int threads);

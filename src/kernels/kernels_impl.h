@@ -22,6 +22,7 @@ struct vt_packed_b {
     int kc, nr; /* layout parameters of that table */
     float *data;
     size_t size; /* floats in data */
+    size_t cap;  /* floats allocated at data (>= size) */
 };
 
 /* Packs op(B) into pb->data (pb->impl, K, N already set; the table fills kc, nr, data, size).
@@ -31,6 +32,11 @@ typedef void (*vt_gemm_packed_fn)(int trans_a, int M, float alpha, const float *
                                   const vt_packed_b *pb, float beta, float *C, int ldc,
                                   const float *bias, int epilogue);
 typedef void (*vt_gelu_fn)(float *x, size_t n);
+typedef void (*vt_layernorm_fn)(float *y, float *mean, float *rstd, const float *x, const float *w,
+                                const float *b, int N, int C, float eps);
+typedef void (*vt_add_layernorm_fn)(float *x, const float *r, const float *g, float *y, float *mean,
+                                    float *rstd, const float *w, const float *b, int N, int C, float eps);
+typedef void (*vt_softmax_fn)(float *S, int N, int n, size_t ld);
 
 typedef struct vt_kernel_table {
     const char *name;
@@ -38,6 +44,9 @@ typedef struct vt_kernel_table {
     vt_pack_b_fn pack_b;
     vt_gemm_packed_fn gemm_packed;
     vt_gelu_fn gelu;
+    vt_layernorm_fn layernorm;
+    vt_add_layernorm_fn add_layernorm;
+    vt_softmax_fn softmax;
 } vt_kernel_table;
 
 extern const vt_kernel_table vt_kernels_ref;
@@ -46,6 +55,14 @@ extern const vt_kernel_table vt_kernels_avx512;
 
 /* Shared helpers (generic code in gemm_ref.c). */
 float vt_gelu_scalar(float x);
+/* Portable row kernels (gemm_ref.c), used by tables without their own. */
+void vt_layernorm_ref(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                      int C, float eps);
+void vt_add_layernorm_ref(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
+                          const float *w, const float *b, int N, int C, float eps);
+void vt_softmax_ref(float *S, int N, int n, size_t ld);
+/* Storage for pb->data of at least n floats (reused when pb->cap suffices). Returns 0 or -1. */
+int vt_packed_b_reserve(vt_packed_b *pb, size_t n);
 /* C = beta*C (beta == 0: C not read) + bias, then epilogue: the K == 0 / alpha == 0 case. */
 void vt_gemm_degenerate(int M, int N, float beta, float *C, int ldc, const float *bias, int epilogue);
 

@@ -2,36 +2,68 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Row-parallel steps run on the kernels' thread pool: contiguous row ranges per thread. */
+typedef struct rows_job {
+    float *out, *mean, *rstd, *x;
+    const float *inp, *y, *g, *w, *b;
+    int N, C;
+    float eps;
+} rows_job;
+
+/* Threads for a row-wise pass over n values: one below ~32K values (a wake costs more). */
+static int rows_threads(size_t n) { return n >= 32768 ? vt_get_threads() : 1; }
+
+static void layernorm_task(void *ctx, int tid, int nt) {
+    rows_job *j = ctx;
+    long lo, hi;
+    vt_split(j->N, tid, nt, &lo, &hi);
+    vt_layernorm_rows(j->out + (size_t)lo * j->C, j->mean ? j->mean + lo : NULL, j->rstd ? j->rstd + lo : NULL,
+                      j->inp + (size_t)lo * j->C, j->w, j->b, (int)(hi - lo), j->C, j->eps);
+}
+
 void vt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                           int N, int C, float eps) {
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (N > 64)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *y = out + (size_t)i * C;
-        double s = 0.0;
-        for (int j = 0; j < C; j++) s += x[j];
-        float m = (float)(s / C);
-        double v = 0.0;
-        for (int j = 0; j < C; j++) {
-            float d = x[j] - m;
-            v += (double)d * d;
-        }
-        float r = (float)(1.0 / sqrt(v / C + (double)eps));
-        for (int j = 0; j < C; j++) y[j] = (x[j] - m) * r * w[j] + b[j];
-        if (mean) mean[i] = m;
-        if (rstd) rstd[i] = r;
+    rows_job j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .N = N, .C = C, .eps = eps};
+    vt_parallel_run(layernorm_task, &j, rows_threads((size_t)N * C));
+}
+
+static void residual_layernorm_task(void *ctx, int tid, int nt) {
+    rows_job *j = ctx;
+    long lo, hi;
+    vt_split(j->N, tid, nt, &lo, &hi);
+    size_t o = (size_t)lo * j->C;
+    vt_add_layernorm_rows(j->x + o, j->y + o, j->g, j->out + o, j->mean ? j->mean + lo : NULL,
+                          j->rstd ? j->rstd + lo : NULL, j->w, j->b, (int)(hi - lo), j->C, j->eps);
+}
+
+void vt_residual_layernorm_forward(float *x, const float *y, const float *g, float *out, float *mean, float *rstd,
+                                   const float *w, const float *b, int N, int C, float eps) {
+    rows_job j = {.x = x, .y = y, .g = g, .out = out, .mean = mean, .rstd = rstd, .w = w, .b = b, .N = N, .C = C,
+                  .eps = eps};
+    vt_parallel_run(residual_layernorm_task, &j, rows_threads((size_t)N * C));
+}
+
+static void gelu_task(void *ctx, int tid, int nt) {
+    rows_job *j = ctx;
+    long lo, hi;
+    vt_split(j->N, tid, nt, &lo, &hi);
+    const float inv_sqrt2 = 0.70710678118654752f;
+    for (long i = lo; i < hi; i++) {
+        float x = j->inp[i];
+        j->out[i] = 0.5f * x * (1.0f + erff(x * inv_sqrt2));
     }
 }
 
 void vt_gelu_forward(float *out, const float *inp, size_t n) {
-    const float inv_sqrt2 = 0.70710678118654752f;
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * inv_sqrt2));
+    for (size_t done = 0; done < n;) { /* row_job counts in int: chunks of at most 2^30 */
+        size_t len = n - done < ((size_t)1 << 30) ? n - done : ((size_t)1 << 30);
+        rows_job j = {.out = out + done, .inp = inp + done, .N = (int)len};
+        vt_parallel_run(gelu_task, &j, len > 65536 ? vt_get_threads() : 1);
+        done += len;
     }
 }
 
@@ -40,91 +72,133 @@ static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const
     for (int r = 0; r < rows; r++)
         for (int h = 0; h < heads; h++) {
             float *v = qkv + (size_t)r * stride + (size_t)h * hd;
-            vt_layernorm_forward(v, NULL, NULL, v, w, b, 1, hd, eps);
+            vt_layernorm_rows(v, NULL, NULL, v, w, b, 1, hd, eps);
         }
 }
 
-/* Attention per (image, head) as two GEMMs over query tiles: S = (q * scale) k^T, row softmax,
- * O = P v written straight into the output columns of the head. Scores for one tile of queries
- * (at most ATT_TILE x T) live in a per-thread buffer; nothing of size T x T x heads is made unless
- * the caller asks for the probabilities. Threads split the (image, head) pairs; the GEMMs inside
- * run on the calling thread. */
+/* Attention per (image, head) as two GEMMs over query tiles: S = scale * q k^T, row softmax,
+ * O = P v written straight into the output columns of the head. K^T and V of a head are packed
+ * once per thread and reused for all its query tiles; the scores of one tile (at most ATT_TILE x T)
+ * live in a per-thread buffer, so nothing of size T x T x heads is made unless the caller asks for
+ * the probabilities. Threads take contiguous runs of (image, head, tile) items. */
 #define ATT_TILE 128
 
-/* Grow-only scratch per thread: OpenMP keeps its threads, so steady-state calls allocate nothing
+/* Grow-only scratch per thread: pool threads persist, so steady-state calls allocate nothing
  * (large malloc/free pairs would otherwise map and fault fresh pages on every call). */
-static float *thread_scratch(size_t n) {
-    static _Thread_local float *buf;
-    static _Thread_local size_t cap;
-    if (n > cap) {
-        free(buf);
-        buf = malloc(sizeof(float) * n);
-        cap = buf ? n : 0;
+typedef struct att_scratch {
+    float *S;
+    size_t cap;
+    vt_packed_b *kp, *vp;
+} att_scratch;
+static _Thread_local att_scratch tls_att;
+
+typedef struct att_job {
+    float *out, *att;
+    const float *qkv;
+    int B, T, D, heads, tile, ntiles;
+    float scale;
+    atomic_int fail;
+} att_job;
+
+static void attention_task(void *ctx, int tid, int nt) {
+    att_job *j = ctx;
+    int T = j->T, D = j->D, hd = D / j->heads, C3 = 3 * D, tile = j->tile;
+    att_scratch *sc = &tls_att;
+    size_t need = (size_t)tile * T;
+    if (need > sc->cap) {
+        free(sc->S);
+        sc->S = malloc(sizeof(float) * need);
+        sc->cap = sc->S ? need : 0;
+        if (!sc->S) {
+            atomic_store(&j->fail, 1);
+            return;
+        }
     }
-    return buf;
+    float *S = sc->S;
+    long lo, hi;
+    vt_split((long)j->B * j->heads * j->ntiles, tid, nt, &lo, &hi);
+    long packed_bh = -1;
+    for (long it = lo; it < hi; it++) {
+        long bh = it / j->ntiles;
+        int i0 = (int)(it % j->ntiles) * tile, b = (int)(bh / j->heads), h = (int)(bh % j->heads);
+        int m = T - i0 < tile ? T - i0 : tile;
+        const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
+        if (bh != packed_bh) {
+            if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
+                vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
+                atomic_store(&j->fail, 1);
+                return;
+            }
+            packed_bh = bh;
+        }
+        vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
+        vt_softmax_rows(S, m, T, (size_t)T);
+        if (j->att)
+            for (int i = 0; i < m; i++)
+                memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
+        float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
+        vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
+    }
 }
 
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                           const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps) {
-    int hd = D / heads, C3 = 3 * D;
-    float scale = 1.0f / sqrtf((float)hd);
-    if (qn_w) norm_heads(qkv, B * T, C3, D, heads, qn_w, qn_b, eps);
-    if (kn_w) norm_heads(qkv + D, B * T, C3, D, heads, kn_w, kn_b, eps);
-    int tile = T < ATT_TILE ? T : ATT_TILE;
-#pragma omp parallel num_threads(vt_get_threads())
-    {
-        float *S = thread_scratch((size_t)tile * (T + hd));
-        float *Q = S + (size_t)tile * T;
-        if (!S) abort(); /* a few hundred KB per thread */
-#pragma omp for schedule(dynamic, 1) collapse(2)
-        for (int bh = 0; bh < B * heads; bh++)
-            for (int i0 = 0; i0 < T; i0 += tile) {
-                int b = bh / heads, h = bh % heads, m = T - i0 < tile ? T - i0 : tile;
-                const float *base = qkv + (size_t)b * T * C3 + (size_t)h * hd;
-                for (int i = 0; i < m; i++) {
-                    const float *q = base + (size_t)(i0 + i) * C3;
-                    for (int d = 0; d < hd; d++) Q[(size_t)i * hd + d] = q[d] * scale;
+    int hd = D / heads;
+    if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
+    if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
+    /* equal tiles of at most ATT_TILE queries (197 tokens: 2 x 99 rather than 128 + 69) */
+    int ntiles = (T + ATT_TILE - 1) / ATT_TILE;
+    att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
+                 .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
+    vt_parallel_run(attention_task, &j, vt_get_threads());
+    if (atomic_load(&j.fail)) abort(); /* a few hundred KB per thread */
+}
+
+typedef struct patch_job {
+    float *out;
+    const float *img;
+    int B, C, H, W, P;
+} patch_job;
+
+static void patchify_task(void *ctx, int tid, int nt) {
+    patch_job *j = ctx;
+    int P = j->P, gh = j->H / P, gw = j->W / P, K = j->C * P * P, H = j->H, W = j->W, C = j->C;
+    long lo, hi;
+    vt_split((long)j->B * gh, tid, nt, &lo, &hi);
+    for (long bp = lo; bp < hi; bp++) {
+        int b = (int)(bp / gh), py = (int)(bp % gh);
+        for (int px = 0; px < gw; px++) {
+            float *o = j->out + (((size_t)b * gh + py) * gw + px) * K;
+            for (int c = 0; c < C; c++)
+                for (int y = 0; y < P; y++) {
+                    const float *src = j->img + (((size_t)b * C + c) * H + (size_t)py * P + y) * W + (size_t)px * P;
+                    memcpy(o + ((size_t)c * P + y) * P, src, sizeof(float) * (size_t)P);
                 }
-                vt_sgemm(0, 1, m, T, hd, 1.0f, Q, hd, base + D, C3, 0.0f, S, T);
-                for (int i = 0; i < m; i++) {
-                    float *row = S + (size_t)i * T, mx = -INFINITY, sum = 0.0f;
-                    for (int j = 0; j < T; j++) mx = row[j] > mx ? row[j] : mx;
-                    for (int j = 0; j < T; j++) {
-                        row[j] = expf(row[j] - mx);
-                        sum += row[j];
-                    }
-                    float inv = 1.0f / sum;
-                    for (int j = 0; j < T; j++) row[j] *= inv;
-                    if (att) memcpy(att + ((size_t)bh * T + i0 + i) * T, row, sizeof(float) * (size_t)T);
-                }
-                float *o = out + ((size_t)b * T + i0) * D + (size_t)h * hd;
-                vt_sgemm(0, 0, m, hd, T, 1.0f, S, T, base + 2 * D, C3, 0.0f, o, D);
-            }
+        }
     }
 }
 
 void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P) {
-    int gh = H / P, gw = W / P, K = C * P * P;
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) collapse(2)
-    for (int b = 0; b < B; b++)
-        for (int py = 0; py < gh; py++)
-            for (int px = 0; px < gw; px++) {
-                float *o = out + (((size_t)b * gh + py) * gw + px) * K;
-                for (int c = 0; c < C; c++)
-                    for (int y = 0; y < P; y++) {
-                        const float *src = img + (((size_t)b * C + c) * H + (size_t)py * P + y) * W + (size_t)px * P;
-                        memcpy(o + ((size_t)c * P + y) * P, src, sizeof(float) * (size_t)P);
-                    }
-            }
+    patch_job j = {out, img, B, C, H, W, P};
+    vt_parallel_run(patchify_task, &j, rows_threads((size_t)B * C * H * W));
+}
+
+static void residual_task(void *ctx, int tid, int nt) {
+    rows_job *j = ctx;
+    long lo, hi;
+    vt_split(j->N, tid, nt, &lo, &hi);
+    int C = j->C;
+    for (long r = lo; r < hi; r++) {
+        float *x = j->x + (size_t)r * C;
+        const float *y = j->y + (size_t)r * C;
+        if (j->g)
+            for (int c = 0; c < C; c++) x[c] += j->g[c] * y[c];
+        else
+            for (int c = 0; c < C; c++) x[c] += y[c];
+    }
 }
 
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C) {
-    size_t n = (size_t)N * C;
-    if (g) {
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
-        for (size_t i = 0; i < n; i++) x[i] += g[i % (size_t)C] * y[i];
-    } else {
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
-        for (size_t i = 0; i < n; i++) x[i] += y[i];
-    }
+    rows_job j = {.x = x, .y = y, .g = g, .N = N, .C = C};
+    vt_parallel_run(residual_task, &j, rows_threads((size_t)N * C));
 }

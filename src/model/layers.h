@@ -27,6 +27,12 @@ void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P
 /* x[i] += g[i % C] * y[i] for N rows of C (g NULL: plain residual add). */
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C);
 
+/* Fused residual + LayerNorm: x += g * y (g NULL: x += y), then out = LayerNorm(x) with w, b
+ * (mean, rstd as in vt_layernorm_forward). Same results as vt_residual_forward followed by
+ * vt_layernorm_forward, in one pass over the rows. */
+void vt_residual_layernorm_forward(float *x, const float *y, const float *g, float *out, float *mean, float *rstd,
+                                   const float *w, const float *b, int N, int C, float eps);
+
 /* ---------------------------------------------------------------- backward passes (layers_backward.c)
  * Conventions: gradients of parameters are accumulated (+=); gradients of inputs are written or
  * accumulated as each function says. Buffers saved by the forward pass are passed back in. */

@@ -5,6 +5,9 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,24 @@ vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out) {
     return VITC_OK;
 }
 
+/* Once a weight is packed, inference reads only the packed copy: the pages of the checkpoint
+ * mapping it came from (if it did) are dropped right away, so packing never holds the whole
+ * checkpoint twice (the mapping is read-only; touched again, the pages are re-read from the file). */
+static void drop_source(const vitc_model *m, const float *p, size_t n) {
+    if (!m->st || !p || !n) return;
+    const char *base = m->st->map.data, *lo = (const char *)p, *hi = lo + n * sizeof(float);
+    if (!base || lo < base || hi > base + m->st->map.size) return;
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)lo + pg - 1) / pg * pg, b = (uintptr_t)hi / pg * pg; /* whole pages inside */
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+static vt_packed_b *pack_weight(const vitc_model *m, const float *W, int N, int K) {
+    vt_packed_b *pb = vt_pack_b(W, N, K);
+    if (pb) drop_source(m, W, (size_t)N * K);
+    return pb;
+}
+
 int vt_model_pack(vitc_model *m) {
     if (m->is_packed) return 0;
     const vt_vit_config *c = &m->cfg;
@@ -39,18 +60,18 @@ int vt_model_pack(vitc_model *m) {
     int D = c->dim, K = c->in_chans * c->patch * c->patch, bad = 0;
     p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
     bad |= !p->blocks;
-    bad |= !(p->patch = vt_pack_b(m->w.patch.w, D, K));
+    bad |= !(p->patch = pack_weight(m, m->w.patch.w, D, K));
     for (int l = 0; l < c->depth && !bad; l++) {
         const vt_block_w *b = &m->w.blocks[l];
         vt_block_packed *q = &p->blocks[l];
-        bad |= !(q->qkv = vt_pack_b(b->qkv.w, 3 * D, D));
-        bad |= !(q->proj = vt_pack_b(b->proj.w, D, D));
-        bad |= !(q->fc1 = vt_pack_b(b->fc1.w, c->mlp_dim, D));
-        bad |= !(q->fc2 = vt_pack_b(b->fc2.w, D, c->mlp_dim));
+        bad |= !(q->qkv = pack_weight(m, b->qkv.w, 3 * D, D));
+        bad |= !(q->proj = pack_weight(m, b->proj.w, D, D));
+        bad |= !(q->fc1 = pack_weight(m, b->fc1.w, c->mlp_dim, D));
+        bad |= !(q->fc2 = pack_weight(m, b->fc2.w, D, c->mlp_dim));
     }
     if (!bad && c->num_classes) {
-        bad |= !(p->head = vt_pack_b(m->w.head.w, c->num_classes, D));
-        if (m->w.head_dist.w) bad |= !(p->head_dist = vt_pack_b(m->w.head_dist.w, c->num_classes, D));
+        bad |= !(p->head = pack_weight(m, m->w.head.w, c->num_classes, D));
+        if (m->w.head_dist.w) bad |= !(p->head_dist = pack_weight(m, m->w.head_dist.w, c->num_classes, D));
     }
     m->is_packed = 1;
     if (bad) {

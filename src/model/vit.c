@@ -85,26 +85,37 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     }
     if (c->pre_norm) vt_layernorm_forward(x, NULL, NULL, x, w->norm_pre.w, w->norm_pre.b, (int)rows, D, c->ln_eps);
 
+    /* Each residual add is fused with the LayerNorm that follows it (the block's norm2, the next
+     * block's norm1, or the final norm). */
+    const float *xn = x;
+    if (c->depth > 0)
+        vt_layernorm_forward(ln, NULL, NULL, x, w->blocks[0].norm1.w, w->blocks[0].norm1.b, (int)rows, D, c->ln_eps);
     for (int l = 0; l < c->depth; l++) {
         const vt_block_w *bw = &w->blocks[l];
-        vt_layernorm_forward(ln, NULL, NULL, x, bw->norm1.w, bw->norm1.b, (int)rows, D, c->ln_eps);
         const vt_block_packed *bp = &pk->blocks[l];
         vt_linear_packed(qkv, ln, bp->qkv, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
         vt_attention_forward(ao, l == c->depth - 1 && out ? out->attn : NULL, qkv, n, T, D, c->heads,
                              c->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b, c->qk_norm ? bw->k_norm.w : NULL,
                              bw->k_norm.b, c->ln_eps);
         vt_linear_packed(ln, ao, bp->proj, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
-        vt_residual_forward(x, ln, bw->ls1, (int)rows, D);
-        vt_layernorm_forward(ln, NULL, NULL, x, bw->norm2.w, bw->norm2.b, (int)rows, D, c->ln_eps);
+        vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, (int)rows, D,
+                                      c->ln_eps);
         vt_linear_packed(hid, ln, bp->fc1, bw->fc1.b, (int)rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
         vt_linear_packed(ln, hid, bp->fc2, bw->fc2.b, (int)rows, VT_EPILOGUE_NONE);
-        vt_residual_forward(x, ln, bw->ls2, (int)rows, D);
+        if (l + 1 < c->depth) {
+            const vt_block_w *nw = &w->blocks[l + 1];
+            vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, nw->norm1.w, nw->norm1.b, (int)rows, D,
+                                          c->ln_eps);
+        } else if (!c->fc_norm) { /* final norm (all tokens) unless the pooled features get fc_norm */
+            vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, w->norm.w, w->norm.b, (int)rows, D,
+                                          c->ln_eps);
+            xn = ln;
+        } else {
+            vt_residual_forward(x, ln, bw->ls2, (int)rows, D);
+        }
         if (out && out->blocks) memcpy(out->blocks + (size_t)l * rows * D, x, sizeof(float) * rows * D);
     }
-
-    /* final norm (all tokens) unless the pooled features get fc_norm instead */
-    const float *xn = x;
-    if (!c->fc_norm) {
+    if (c->depth == 0 && !c->fc_norm) {
         vt_layernorm_forward(ln, NULL, NULL, x, w->norm.w, w->norm.b, (int)rows, D, c->ln_eps);
         xn = ln;
     }

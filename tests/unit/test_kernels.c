@@ -3,6 +3,8 @@
  * (beta = 0 with NaN-filled C), strided leading dimensions, 1 and 2 threads; the pre-packed
  * API; the Linear bias/GELU epilogues; the vectorized GELU against double erf. */
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -123,6 +125,8 @@ static void run_case(const char *impl, int ta, int tb, int M, int N, int K, ab s
 
 static void test_impl(const char *impl) {
     int before = check_failed;
+    static float bias_big[256];
+    fill(bias_big, 256);
     /* Every M x N pair of the list, K rotating through it; trans, alpha/beta, padding, threads vary. */
     int n = 0;
     for (int im = 0; im < NDIMS; im++)
@@ -146,6 +150,11 @@ static void test_impl(const char *impl) {
     run_case(impl, 1, 0, 233, 96, 1100, (ab){0.75f, 0.5f}, 1, 2, 0, NULL, 0);
     run_case(impl, 0, 0, 9, 4133, 530, (ab){1.0f, 0.0f}, 0, 2, 0, NULL, 0);
     run_case(impl, 1, 1, 21, 4200, 300, (ab){1.0f, 1.0f}, 2, 1, 0, NULL, 0);
+    /* K beyond the AVX-512 KC (768): 2-3 balanced slices, beta applied on the first only, the
+     * epilogue on the last; plain and pre-packed */
+    run_case(impl, 0, 1, 37, 70, 1537, (ab){1.0f, 0.5f}, 1, 2, 0, NULL, 0);
+    run_case(impl, 1, 0, 13, 129, 2305, (ab){-1.5f, 0.25f}, 0, 1, 0, NULL, 0);
+    run_case(impl, 0, 1, 151, 65, 1000, (ab){1.0f, 0.0f}, 0, 2, 1, bias_big, 1);
     /* ViT-like: 197 tokens, fused epilogues, pre-packed weights */
     float bias[1200];
     fill(bias, 1200);
@@ -208,6 +217,180 @@ static void test_impl(const char *impl) {
     printf("%s: %d gemm cases, %s\n", impl, n, check_failed == before ? "ok" : "FAILURES");
 }
 
+/* LayerNorm, fused residual + LayerNorm and softmax rows against double references, odd widths
+ * (vector tails), with and without mean/rstd outputs and LayerScale. */
+static void test_rows(const char *impl) {
+    static const int widths[] = {1, 3, 15, 16, 17, 31, 33, 64, 97, 192, 197, 385, 768};
+    int before = check_failed;
+    for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++) {
+        int C = widths[wi], N = 5;
+        size_t n = (size_t)N * C;
+        float *x = malloc(sizeof(float) * n), *x2 = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * n);
+        float *y = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C);
+        float *g = malloc(sizeof(float) * C), mean[5], rstd[5];
+        fill(x, n);
+        fill(r, n);
+        fill(w, (size_t)C);
+        fill(b, (size_t)C);
+        fill(g, (size_t)C);
+        for (size_t i = 0; i < n; i++) x[i] = 3.0f + 2.0f * x[i]; /* an offset mean, like a residual stream */
+        for (int variant = 0; variant < 3; variant++) {
+            memcpy(x2, x, sizeof(float) * n);
+            const float *gg = variant == 2 ? g : NULL;
+            if (variant == 0)
+                vt_layernorm_rows(y, mean, rstd, x2, w, b, N, C, 1e-6f);
+            else
+                vt_add_layernorm_rows(x2, r, gg, y, variant == 1 ? mean : NULL, variant == 1 ? rstd : NULL, w, b, N,
+                                      C, 1e-6f);
+            double worst = 0;
+            for (int i = 0; i < N; i++) {
+                double xs[800], s = 0, v = 0;
+                for (int j = 0; j < C; j++) {
+                    size_t o = (size_t)i * C + j;
+                    xs[j] = variant == 0 ? x[o] : (double)(float)(x[o] + (gg ? gg[j] * r[o] : r[o]));
+                    if (variant && fabs(x2[o] - xs[j]) > 0) worst = 1e9; /* the residual is exact float math */
+                    s += xs[j];
+                }
+                double m = s / C;
+                for (int j = 0; j < C; j++) v += (xs[j] - m) * (xs[j] - m);
+                double rs = 1.0 / sqrt(v / C + 1e-6);
+                for (int j = 0; j < C; j++) {
+                    double ref = (xs[j] - m) * rs * w[j] + b[j];
+                    double e = fabs(y[(size_t)i * C + j] - ref) / (1e-5 * (fabs(ref) + fabs(b[j]) + 1.0) + 2e-6 * (fabs((xs[j] - m) * rs) + 1));
+                    if (!(e <= worst)) worst = e;
+                }
+                if (variant < 2 && (fabs(mean[i] - m) > 1e-5 * (fabs(m) + 1) || fabs(rstd[i] - rs) > 1e-5 * rs))
+                    worst = 1e9;
+            }
+            CHECK(worst <= 1.0, "%s layernorm variant %d C=%d: worst err/tol %g", impl, variant, C, worst);
+        }
+        /* in place: y == x */
+        memcpy(x2, x, sizeof(float) * n);
+        vt_layernorm_rows(y, NULL, NULL, x, w, b, N, C, 1e-5f);
+        vt_layernorm_rows(x2, NULL, NULL, x2, w, b, N, C, 1e-5f);
+        CHECK(max_abs_diff(x2, y, n) == 0.0f, "%s layernorm in place C=%d", impl, C);
+        /* residual output aliasing its input (the forward pass does this) */
+        memcpy(x2, x, sizeof(float) * n);
+        float *rr = malloc(sizeof(float) * n), *xa = malloc(sizeof(float) * n);
+        memcpy(rr, r, sizeof(float) * n);
+        memcpy(xa, x, sizeof(float) * n);
+        vt_add_layernorm_rows(x2, r, g, y, NULL, NULL, w, b, N, C, 1e-5f);
+        vt_add_layernorm_rows(xa, rr, g, rr, NULL, NULL, w, b, N, C, 1e-5f);
+        CHECK(max_abs_diff(rr, y, n) == 0.0f && max_abs_diff(xa, x2, n) == 0.0f, "%s add_layernorm aliased C=%d",
+              impl, C);
+        free(rr);
+        free(xa);
+
+        /* softmax: rows with a wide spread (down to exp underflow), stride > n */
+        int ld = C + 3;
+        float *S = malloc(sizeof(float) * (size_t)N * ld), *S0 = malloc(sizeof(float) * (size_t)N * ld);
+        fill(S, (size_t)N * ld);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < ld; j++) S[(size_t)i * ld + j] *= (float)(i * 30 + 1);
+        memcpy(S0, S, sizeof(float) * (size_t)N * ld);
+        vt_softmax_rows(S, N, C, (size_t)ld);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            const float *row0 = S0 + (size_t)i * ld;
+            double mx = -1e300, sum = 0;
+            for (int j = 0; j < C; j++) mx = row0[j] > mx ? row0[j] : mx;
+            for (int j = 0; j < C; j++) sum += exp(row0[j] - mx);
+            for (int j = 0; j < C; j++) {
+                double ref = exp(row0[j] - mx) / sum;
+                /* the float input's own rounding moves exp by up to |x| * 2^-24 relative */
+                double e = fabs(S[(size_t)i * ld + j] - ref) /
+                           (ref * (5e-7 + 1.2e-7 * (fabs(row0[j]) + fabs(mx))) + 1e-37);
+                if (!(e <= worst)) worst = e;
+            }
+            for (int j = C; j < ld; j++)
+                if (S[(size_t)i * ld + j] != row0[j]) worst = 1e9; /* past n: untouched */
+        }
+        CHECK(worst <= 1.0, "%s softmax n=%d: worst err/tol %g", impl, C, worst);
+        free(S);
+        free(S0);
+        free(x);
+        free(x2);
+        free(r);
+        free(y);
+        free(w);
+        free(b);
+        free(g);
+    }
+    printf("%s: row kernels %s\n", impl, check_failed == before ? "ok" : "FAILURES");
+}
+
+/* vt_pack_b_reuse: repacking into the same storage (growing, shrinking) matches fresh packing. */
+static void test_pack_reuse(const char *impl) {
+    vt_packed_b *pb = NULL;
+    static const int sizes[][2] = {{64, 197}, {13, 7}, {197, 64}, {300, 300}, {1, 1}};
+    for (int t = 0; t < 5; t++) {
+        int K = sizes[t][0], N = sizes[t][1], M = 11;
+        for (int tb = 0; tb < 2; tb++) {
+            float *B = malloc(sizeof(float) * (size_t)K * N), *A = malloc(sizeof(float) * (size_t)M * K);
+            float *c1 = malloc(sizeof(float) * (size_t)M * N), *c2 = malloc(sizeof(float) * (size_t)M * N);
+            fill(B, (size_t)K * N);
+            fill(A, (size_t)M * K);
+            CHECK(vt_pack_b_reuse(&pb, tb, K, N, B, tb ? K : N) == 0 && pb, "reuse pack");
+            vt_gemm_packed(0, M, 0.5f, A, K, pb, 0.0f, c1, N, NULL, VT_EPILOGUE_NONE);
+            vt_sgemm(0, tb, M, N, K, 0.5f, A, K, B, tb ? K : N, 0.0f, c2, N);
+            CHECK(max_abs_diff(c1, c2, (size_t)M * N) < 1e-5f, "%s reuse K=%d N=%d tb=%d", impl, K, N, tb);
+            free(A);
+            free(B);
+            free(c1);
+            free(c2);
+        }
+    }
+    vt_packed_b_free(pb);
+}
+
+/* The thread pool: every task index runs exactly once; calls nested in a parallel job run inline
+ * (a job that ran inline because nt == 1 may still use the pool). */
+typedef struct pool_ctx {
+    int hits[8];
+    int nested_ok;
+} pool_ctx;
+static void inner_task(void *ctx, int tid, int nt) {
+    int *ok = ctx;
+    if (tid != 0 || nt != 1) *ok = 0;
+}
+static void outer_task(void *ctx, int tid, int nt) {
+    pool_ctx *p = ctx;
+    __atomic_fetch_add(&p->hits[tid], 1, __ATOMIC_SEQ_CST);
+    int ok = 1;
+    vt_parallel_run(inner_task, &ok, 4);
+    if ((nt > 1 && !ok) || nt < 1) __atomic_store_n(&p->nested_ok, 0, __ATOMIC_SEQ_CST);
+}
+static void test_pool(void) {
+    for (int nt = 1; nt <= 4; nt++)
+        for (int rep = 0; rep < 200; rep++) {
+            pool_ctx p = {{0}, 1};
+            vt_parallel_run(outer_task, &p, nt);
+            int ok = p.nested_ok;
+            for (int t = 0; t < 8; t++) ok &= p.hits[t] == (t < nt ? 1 : 0);
+            if (!ok) {
+                CHECK(ok, "pool nt=%d rep=%d", nt, rep);
+                return;
+            }
+        }
+    CHECK(1, "pool");
+    long lo, hi, prev = 0;
+    for (int t = 0; t < 3; t++) {
+        vt_split(10, t, 3, &lo, &hi);
+        CHECK(lo == prev && hi >= lo, "split");
+        prev = hi;
+    }
+    CHECK(prev == 10, "split covers");
+    /* a forked child starts its own workers (the parent's do not exist there) */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pool_ctx p = {{0}, 1};
+        vt_parallel_run(outer_task, &p, 2);
+        _exit(p.hits[0] == 1 && p.hits[1] == 1 ? 0 : 1);
+    }
+    int st = -1;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pool after fork");
+}
+
 int main(void) {
     vt_kernels_init();
     printf("default kernels: %s\n", vt_kernels_name());
@@ -222,9 +405,12 @@ int main(void) {
         }
         CHECK(!strcmp(vt_kernels_name(), impls[i]), "select %s", impls[i]);
         test_impl(impls[i]);
+        test_rows(impls[i]);
+        test_pack_reuse(impls[i]);
         tested++;
     }
     CHECK(tested >= 1, "at least one implementation");
+    test_pool();
     vt_set_threads(0);
     return check_report("test_kernels");
 }
