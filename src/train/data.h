@@ -20,14 +20,14 @@ typedef struct vt_dataset {
     int hflip;          /* horizontal flips make sense (not for digits) */
 } vt_dataset;
 
-typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_TEST } vt_split;
+typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_TEST } vt_data_split;
 
 /* spec: "mnist", "fashion-mnist", a directory with the four IDX files, or an image folder.
  * For IDX data TEST is the official test set; for a folder, TEST is the validation part
  * (val_frac of each class, chosen by a hash of the file name, the same for every seed). Folder
  * images are resized (shorter side, center crop per pp) to pp->size; IDX images are resized to
  * size when it is not 0 and differs from 28. */
-vitc_status vt_dataset_open(const char *spec, vt_split split, float val_frac, const vitc_preprocess_params *pp,
+vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
                             int size, vt_dataset *out);
 void vt_dataset_free(vt_dataset *d);
 /* Keeps the first n images (n < d->n). */
