@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Training speed of PyTorch eager on the model `vitc train` builds (timm-style ViT, AdamW,
 label-smoothed cross-entropy, gradient clipping): images per second over forward + backward +
-optimizer step, with the same batch and thread count. Compare with the img/s `vitc train` prints
-(or run `bench/train_bench.py --vitc build/vitc` to time both on the same random batches' shapes).
+optimizer step, with the same batch and thread count. With --vitc, `vitc train` (Fashion-MNIST,
+same model, batch and threads; its data loader and augmentation included) is timed too, the two
+interleaved over --rounds rounds so that load from elsewhere on the machine hits both alike; each
+round prints both rates and their ratio, and the last line the medians.
 
-Usage: OMP_WAIT_POLICY=PASSIVE bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256
-       --patch 4 --img-size 28 --batch 128 --threads 2 --steps 20] [--vitc PATH]
+Usage: bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --img-size 28
+       --batch 128 --threads 2 --steps 20 --rounds 3] [--vitc PATH]
+OMP_WAIT_POLICY (default PASSIVE, as `vitc train` sets it) applies to both.
 """
 import argparse
 import os
@@ -29,6 +32,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (PyTorch, then vitc)")
     ap.add_argument("--vitc", help="also time `vitc train` (Fashion-MNIST, same model) with this binary")
     a = ap.parse_args()
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -57,26 +61,43 @@ def main():
 
     for _ in range(3):
         step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
-    ips = a.steps * a.batch / dt
-    print(f"pytorch {torch.__version__} eager: {ips:.1f} img/s (batch {a.batch}, {a.threads} threads, "
-          f"dim {a.dim} depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size})")
-    if a.vitc:
-        n = a.batch * (a.steps + 3)
+
+    def time_torch():
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        return a.steps * a.batch / (time.perf_counter() - t0)
+
+    def time_vitc():
+        # steps + 1 steps: vitc's rate leaves out the first step (activation layout, page faults)
+        n = a.batch * (a.steps + 1)
         out = subprocess.run([a.vitc, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
                               "--heads", str(a.heads), "--mlp-dim", str(a.mlp_dim), "--patch", str(a.patch),
                               "--batch", str(a.batch), "--threads", str(a.threads), "--limit", str(n),
                               "--val-limit", "1", "--epochs", "1", "--out", "/tmp/vitc_train_bench.safetensors"],
                              capture_output=True, text=True)
         rates = re.findall(r"([0-9.]+) img/s", out.stderr)
-        if rates:
-            v = float(rates[-1])
-            print(f"vitc train: {v:.1f} img/s  ({v / ips:.2f}x PyTorch)")
-        else:
-            print("vitc train failed:", out.stderr.strip().splitlines()[-1:] or out.returncode)
+        if not rates:
+            sys.exit("vitc train failed: %s" % (out.stderr.strip().splitlines()[-1:] or out.returncode))
+        return float(rates[-1])
+
+    print(f"pytorch {torch.__version__} eager vs vitc train: batch {a.batch}, {a.threads} threads, dim {a.dim} "
+          f"depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size}, "
+          f"{a.steps} steps per measurement, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}", flush=True)
+    pt, vt = [], []
+    for r in range(a.rounds):
+        pt.append(time_torch())
+        line = f"round {r + 1}: pytorch {pt[-1]:.1f} img/s"
+        if a.vitc:
+            vt.append(time_vitc())
+            line += f", vitc {vt[-1]:.1f} img/s, ratio {vt[-1] / pt[-1]:.2f}"
+        print(line, flush=True)
+    med = lambda v: sorted(v)[len(v) // 2]
+    line = f"median: pytorch {med(pt):.1f} img/s"
+    if a.vitc:
+        ratios = [v / p for v, p in zip(vt, pt)]
+        line += f", vitc {med(vt):.1f} img/s, vitc/pytorch {med(vt) / med(pt):.2f}x (median of ratios {med(ratios):.2f}x)"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -286,7 +286,7 @@ int cmd_train(int argc, char **argv) {
         goto loop_done;
     }
     int tty = isatty(2) && !quiet;
-    double t_start = now();
+    double t_start = now(), t_first = 0.0; /* t_first: end of this run's first step (warm-up excluded) */
     int64_t steps_this_run = 0;
     vt_prefetch pf;
     char extra[8192];
@@ -327,8 +327,11 @@ int cmd_train(int argc, char **argv) {
             steps_this_run++;
             ep_loss += loss;
             ep_n++;
-            double el = now() - t_start;
-            double ips = steps_this_run * (double)batch / el;
+            double t_now = now();
+            if (steps_this_run == 1) t_first = t_now;
+            /* images per second after the first step (which lays out and faults in the activations) */
+            double ips = steps_this_run > 1 ? (steps_this_run - 1) * (double)batch / (t_now - t_first)
+                                            : steps_this_run * (double)batch / (t_now - t_start);
             if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
                 char eta[32];
                 fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "model/layers.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -243,7 +244,7 @@ static void layerscale_grad(float *dg, const float *dy, const float *x, size_t r
 
 /* LayerNorm over heads-sized slices: rows*heads rows of hd, kept statistics */
 static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const vt_norm_w *w, int N, int C, float eps) {
-    vt_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
+    vt_tr_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
 }
 
 /* ---------------------------------------------------------------- forward + backward */
@@ -306,16 +307,24 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             ln_fwd(A->dtmp, B->km, B->kr, B->kraw, &bw->k_norm, rows * hs, hd, eps);
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
-        vt_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs, NULL, NULL, NULL, NULL, eps);
+        vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
         vt_linear(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
-        memcpy(B->mid, A->res[l], sizeof(float) * RD);
-        vt_residual_forward(B->mid, B->y1, c->layer_scale ? bw->ls1 : NULL, rows, D);
+        if (c->layer_scale) {
+            memcpy(B->mid, A->res[l], sizeof(float) * RD);
+            vt_residual_forward(B->mid, B->y1, bw->ls1, rows, D);
+        } else {
+            vt_tr_add(B->mid, A->res[l], B->y1, RD);
+        }
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
         vt_linear(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
-        vt_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
+        vt_tr_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
         vt_linear(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
-        memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
-        vt_residual_forward(A->res[l + 1], B->y2, c->layer_scale ? bw->ls2 : NULL, rows, D);
+        if (c->layer_scale) {
+            memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
+            vt_residual_forward(A->res[l + 1], B->y2, bw->ls2, rows, D);
+        } else {
+            vt_tr_add(A->res[l + 1], B->mid, B->y2, RD);
+        }
     }
 
     const float *xn = A->res[L];
@@ -368,7 +377,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     const float *dpool = A->dfeat;
     if (!dist_avg && c->fc_norm) {
         memset(A->dpooled, 0, sizeof(float) * (size_t)n * D);
-        vt_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
+        vt_tr_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
                               A->fc_r, n, D);
         dpool = A->dpooled;
     }
@@ -387,7 +396,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
         }
     }
     if (!c->fc_norm)
-        vt_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
+        vt_tr_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
                               D);
 
     for (int l = L - 1; l >= 0; l--) {
@@ -401,10 +410,10 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scale_cols(A->dtmp, A->dres, bw->ls2, (size_t)rows, D);
             dy2 = A->dtmp;
         }
-        vt_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
-        vt_gelu_backward(A->dh, B->hpre, A->dh, (size_t)rows * Hm);
-        vt_linear_backward(A->dtmp, gw->fc1.w, gw->fc1.b, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
-        vt_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
+        vt_tr_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
+        vt_tr_gelu_backward(A->dh, B->hpre, A->dh, rows, Hm, gw->fc1.b); /* fc1's bias gradient on the way */
+        vt_tr_linear_backward(A->dtmp, gw->fc1.w, NULL, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
+        vt_tr_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
                               rows, D);
         /* mid = res[l] + ls1 * y1 */
         const float *dy1 = A->dres;
@@ -413,8 +422,8 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scale_cols(A->dtmp, A->dres, bw->ls1, (size_t)rows, D);
             dy1 = A->dtmp;
         }
-        vt_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
-        vt_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
+        vt_tr_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
+        vt_tr_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
         if (c->qk_norm) {
             for (int part = 0; part < 2; part++) {
                 float *col = A->dqkv + (size_t)part * D;
@@ -422,21 +431,21 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
                 memset(A->dtmp2, 0, sizeof(float) * RD);
                 const vt_norm_w *nw = part ? &bw->k_norm : &bw->q_norm;
                 vt_norm_w *ng = part ? &gw->k_norm : &gw->q_norm;
-                vt_layernorm_backward(A->dtmp2, ng->w, ng->b, A->dtmp, part ? B->kraw : B->qraw, nw->w,
+                vt_tr_layernorm_backward(A->dtmp2, ng->w, ng->b, A->dtmp, part ? B->kraw : B->qraw, nw->w,
                                       part ? B->km : B->qm, part ? B->kr : B->qr, rows * hs, hd);
                 scatter(col, 3 * D, A->dtmp2, (size_t)rows, D);
             }
         }
-        vt_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows, D,
-                           3 * D, 0.0f);
-        vt_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
+        vt_tr_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows,
+                              D, 3 * D, 0.0f);
+        vt_tr_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
                               rows, D);
     }
 
     const float *dx0 = A->dres;
     if (c->pre_norm) {
         memset(A->dx0, 0, sizeof(float) * RD);
-        vt_layernorm_backward(A->dx0, g->norm_pre.w, g->norm_pre.b, A->dres, A->x0, w->norm_pre.w, A->pre_m,
+        vt_tr_layernorm_backward(A->dx0, g->norm_pre.w, g->norm_pre.b, A->dres, A->x0, w->norm_pre.w, A->pre_m,
                               A->pre_r, rows, D);
         dx0 = A->dx0;
     }
@@ -463,7 +472,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     const float *demb = A->demb;
     if (c->patch_norm) {
         memset(A->demb2, 0, sizeof(float) * (size_t)n * N * D);
-        vt_layernorm_backward(A->demb2, g->patch_norm.w, g->patch_norm.b, A->demb, A->emb, w->patch_norm.w, A->pn_m,
+        vt_tr_layernorm_backward(A->demb2, g->patch_norm.w, g->patch_norm.b, A->demb, A->emb, w->patch_norm.w, A->pn_m,
                               A->pn_r, n * N, D);
         demb = A->demb2;
     }

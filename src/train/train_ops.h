@@ -1,0 +1,36 @@
+/* Training-only fast paths: the operations of the training step, vectorized (AVX-512 when the
+ * active kernels are avx512, portable C otherwise) and split over vt_get_threads() threads.
+ * Reductions over rows (bias and LayerNorm parameter gradients) go through per-thread partial
+ * sums added in thread order, so results repeat exactly for a given thread count. The reference
+ * versions of the same operations are in model/layers.c and model/layers_backward.c. */
+#ifndef VT_TRAIN_OPS_H
+#define VT_TRAIN_OPS_H
+
+#include <stddef.h>
+
+/* out = gelu(in) (exact, erf), n values; out != in */
+void vt_tr_gelu_forward(float *out, const float *in, size_t n);
+/* M x N: dinp = dout * gelu'(inp) (dinp may alias dout); dbias (N, may be NULL) += column sums
+ * of dinp (the bias gradient of the Linear layer that produced inp) */
+void vt_tr_gelu_backward(float *dinp, const float *inp, const float *dout, int M, int N, float *dbias);
+/* acc[N] += column sums of x (M x N) */
+void vt_tr_colsum(float *acc, const float *x, int M, int N);
+/* out = (x - mean) * rstd * w + b over rows of C; mean, rstd (N each) kept when not NULL */
+void vt_tr_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                             int N, int C, float eps);
+/* as vt_layernorm_backward: dinp += input gradient, dw, db (may be NULL) += parameter gradients */
+void vt_tr_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                              const float *mean, const float *rstd, int N, int C);
+/* Attention core as vt_attention_forward without q/k norm; att (B x heads x T x T) receives the
+ * probabilities (required). */
+void vt_tr_attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int heads);
+/* as vt_attention_backward: dqkv overwritten */
+void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int D,
+                              int heads);
+/* as vt_linear_backward with the bias column sums vectorized */
+void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
+                           int K, int N, float beta_dx);
+/* out = a + b, n values (out may be a or b) */
+void vt_tr_add(float *out, const float *a, const float *b, size_t n);
+
+#endif
