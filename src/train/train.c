@@ -272,7 +272,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
 
     /* ---- forward */
     vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch);
-    vt_linear(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
+    vt_tr_linear_forward(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
     const float *emb = A->emb;
     if (c->patch_norm) {
         ln_fwd(A->emb_n, A->pn_m, A->pn_r, A->emb, &w->patch_norm, n * N, D, eps);
@@ -298,7 +298,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
         const vt_block_w *bw = &w->blocks[l];
         block_acts *B = &A->blk[l];
         ln_fwd(B->ln1, B->ln1_m, B->ln1_r, A->res[l], &bw->norm1, rows, D, eps);
-        vt_linear(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
+        vt_tr_linear_forward(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
         if (c->qk_norm) {
             gather(B->qraw, B->qkv, (size_t)rows, D, 3 * D);
             gather(B->kraw, B->qkv + D, (size_t)rows, D, 3 * D);
@@ -308,7 +308,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
         vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
-        vt_linear(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
+        vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
         if (c->layer_scale) {
             memcpy(B->mid, A->res[l], sizeof(float) * RD);
             vt_residual_forward(B->mid, B->y1, bw->ls1, rows, D);
@@ -316,9 +316,9 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             vt_tr_add(B->mid, A->res[l], B->y1, RD);
         }
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
-        vt_linear(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
+        vt_tr_linear_forward(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
         vt_tr_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
-        vt_linear(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
+        vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
         if (c->layer_scale) {
             memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
             vt_residual_forward(A->res[l + 1], B->y2, bw->ls2, rows, D);
@@ -476,7 +476,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
                               A->pn_r, n * N, D);
         demb = A->demb2;
     }
-    vt_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
+    vt_tr_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
                        0.0f);
     return VITC_OK;
 }

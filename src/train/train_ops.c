@@ -117,8 +117,17 @@ static void ref_att_bwd(float *dq, float *dk, float *dv, const float *q, const f
     vt_sgemm(1, 0, T, hd, T, 1.0f, dS, T, q, ld, 0.0f, dk, ld); /* dK = dS^T Q */
 }
 
+static void ref_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, float *C, size_t ldc, int acc, const float *bias) {
+    if (sak == 1) vt_sgemm(0, 0, M, N, K, alpha, A, (int)sai, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
+    else vt_sgemm(1, 0, M, N, K, alpha, A, (int)sak, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
+    if (bias)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] += bias[j];
+}
+
 const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd,
-                                         ref_ln_bwd,   ref_att_fwd,  ref_att_bwd};
+                                         ref_ln_bwd,   ref_att_fwd,  ref_att_bwd, ref_gemm};
 
 static const vt_tr_kernels *kern(void) {
     return strcmp(vt_kernels_name(), "avx512") ? &vt_tr_kernels_ref : &vt_tr_kernels_avx512;
@@ -129,6 +138,19 @@ static const vt_tr_kernels *kern(void) {
 /* Grow-only scratch of the calling thread (OpenMP keeps its pool threads, so steady-state steps
  * allocate nothing). */
 static float *scratch(size_t n) {
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    if (n > cap) {
+        free(buf);
+        buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        cap = buf ? n : 0;
+        if (!buf) abort();
+    }
+    return buf;
+}
+
+/* A second one, for operands shared by the threads while they use their own scratch. */
+static float *scratch2(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
     if (n > cap) {
@@ -267,10 +289,39 @@ void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, 
     }
 }
 
+/* Rows [lo, hi) of M for thread tid of team, in multiples of 6 (the kernels' register block). */
+static void split_rows(int M, int tid, int team, int *lo, int *hi) {
+    int blocks = (M + 5) / 6;
+    *lo = (int)((long long)blocks * tid / team) * 6;
+    *hi = (int)((long long)blocks * (tid + 1) / team) * 6;
+    if (*hi > M) *hi = M;
+    if (*lo > M) *lo = M;
+}
+
+/* C[M x N] = A . B (+ C) (+ bias) over threads by rows of C; A as in the kernels' gemm */
+static void par_gemm(int M, int N, int K, const float *A, size_t sai, size_t sak, const float *B, size_t ldb, float *C,
+                     size_t ldc, int acc, const float *bias) {
+    const vt_tr_kernels *k = kern();
+    int nt = threads_for(2LL * M * N * K / 64);
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        split_rows(M, thread_id(), team_size(), &lo, &hi);
+        if (hi > lo) k->gemm(hi - lo, N, K, 1.0f, A + (size_t)lo * sai, sai, sak, B, ldb, C + (size_t)lo * ldc, ldc, acc, bias);
+    }
+}
+
+void vt_tr_linear_forward(float *y, const float *x, const float *W, const float *b, int M, int K, int N) {
+    float *Wt = scratch2((size_t)K * N); /* W^T (K x N): the kernels read B row by row */
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) Wt[(size_t)k * N + n] = W[(size_t)n * K + k];
+    par_gemm(M, N, K, x, (size_t)K, 1, Wt, (size_t)N, y, (size_t)N, 0, b);
+}
+
 void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                            int K, int N, float beta_dx) {
-    if (dx) vt_sgemm(0, 0, M, K, N, 1.0f, dy, N, W, K, beta_dx, dx, K); /* dx[M,K] = dy[M,N] W[N,K] */
-    if (dW) vt_sgemm(1, 0, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);    /* dW[N,K] += dy^T x */
+    if (dx) par_gemm(M, K, N, dy, (size_t)N, 1, W, (size_t)K, dx, (size_t)K, beta_dx != 0.0f, NULL); /* dy W */
+    if (dW) par_gemm(N, K, M, dy, 1, (size_t)N, x, (size_t)K, dW, (size_t)K, 1, NULL);               /* += dy^T x */
     if (db) vt_tr_colsum(db, dy, M, N);
 }
 

@@ -27,7 +27,9 @@ void vt_tr_attention_forward(float *out, float *att, const float *qkv, int B, in
 /* as vt_attention_backward: dqkv overwritten */
 void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int D,
                               int heads);
-/* as vt_linear_backward with the bias column sums vectorized */
+/* y[M,N] = x[M,K] . W[N,K]^T + b (b may be NULL), as vt_linear */
+void vt_tr_linear_forward(float *y, const float *x, const float *W, const float *b, int M, int K, int N);
+/* as vt_linear_backward (beta_dx 0 or 1) */
 void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                            int K, int N, float beta_dx);
 /* out = a + b, n values (out may be a or b) */

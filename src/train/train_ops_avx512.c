@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "kernels/erf_coef.h"
+#include "kernels/transpose8.h"
 #include "train/train_ops_impl.h"
 
 #define SET1 _mm512_set1_ps
@@ -152,7 +153,8 @@ static void ln_bwd(float *dinp, float *pw, float *pb, const float *dout, const f
 
 static inline __attribute__((always_inline)) void sg_block(const int mr, const int nv, const __mmask16 *mk, int K,
                                                            float alpha, const float *A, size_t sai, size_t sak,
-                                                           const float *B, size_t ldb, float *C, size_t ldc, int acc) {
+                                                           const float *B, size_t ldb, float *C, size_t ldc, int acc,
+                                                           const float *bias) {
     __m512 c[SG_MR][4];
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
@@ -178,25 +180,27 @@ static inline __attribute__((always_inline)) void sg_block(const int mr, const i
             float *cp = C + (size_t)r * ldc + 16 * v;
             __m512 x = _mm512_mul_ps(va, c[r][v]);
             if (acc) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], cp));
+            if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], bias + 16 * v));
             _mm512_mask_storeu_ps(cp, mk[v], x);
         }
 }
 
 #define SG_CASES(MR)                                                                                   \
     switch (nv) {                                                                                      \
-    case 1: sg_block(MR, 1, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc); break;                    \
-    case 2: sg_block(MR, 2, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc); break;                    \
-    case 3: sg_block(MR, 3, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc); break;                    \
-    default: sg_block(MR, 4, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc); break;                   \
+    case 1: sg_block(MR, 1, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
+    case 2: sg_block(MR, 2, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
+    case 3: sg_block(MR, 3, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
+    default: sg_block(MR, 4, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;               \
     }
 
-static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                       size_t ldb, float *C, size_t ldc, int acc) {
+/* One pass over all of K (no blocking): C = alpha * A . B (+ C when acc) (+ bias when not NULL) */
+static void small_gemm_bias(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak,
+                            const float *B, size_t ldb, float *C, size_t ldc, int acc, const float *bias) {
     for (int j0 = 0; j0 < N; j0 += 64) {
         int nn = N - j0 < 64 ? N - j0 : 64, nv = (nn + 15) / 16;
         __mmask16 mk[4];
         for (int v = 0; v < 4; v++) mk[v] = nn - 16 * v > 0 ? tail_mask(nn - 16 * v) : 0;
-        const float *b = B + j0;
+        const float *b = B + j0, *bi = bias ? bias + j0 : NULL;
         int i = 0;
         for (; i + SG_MR <= M; i += SG_MR) {
             const float *a = A + (size_t)i * sai;
@@ -216,10 +220,41 @@ static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t 
     }
 }
 
-/* dst (cols x rows, contiguous) = transpose of src (rows x cols, stride ld) */
+static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                       size_t ldb, float *C, size_t ldc, int acc) {
+    small_gemm_bias(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, acc, NULL);
+}
+
+/* The same for large operands, cache-blocked: slices of GEMM_KC along K (the bias added with
+ * the last), blocks of GEMM_MC rows of C; no packing (A is read in place through its strides, B
+ * row by row). */
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC 72
+#endif
+static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
+                 float *C, size_t ldc, int acc, const float *bias) {
+    int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = nk ? (K + nk - 1) / nk : 0; /* balanced K slices */
+    for (int k0 = 0; k0 < K; k0 += kcb) {
+        int kc = K - k0 < kcb ? K - k0 : kcb, last = k0 + kc >= K;
+        for (int i0 = 0; i0 < M; i0 += GEMM_MC) {
+            int mc = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
+            small_gemm_bias(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb,
+                            ldb, C + (size_t)i0 * ldc, ldc, acc || k0 > 0, last ? bias : NULL);
+        }
+    }
+}
+
+/* dst (cols x rows, contiguous) = transpose of src (rows x cols, stride ld), 8 x 8 blocks in
+ * registers (element-wise strided stores were a large part of attention) */
 static void transpose(float *dst, const float *src, int rows, int cols, int ld) {
+    int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int r = 0; r < r8; r += 8)
+        for (int c = 0; c < c8; c += 8) vt_transpose8x8(src + (size_t)r * ld + c, (size_t)ld, dst + (size_t)c * rows + r, (size_t)rows);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * ld + c];
+        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * ld + c];
 }
 
 static void softmax_rows(float *P, int T) {
@@ -282,4 +317,4 @@ static void att_bwd(float *dq, float *dk, float *dv, const float *q, const float
     small_gemm(T, hd, T, 1.0f, dS, 1, (size_t)T, q, (size_t)ld, dk, (size_t)ld, 0);
 }
 
-const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum, ln_fwd, ln_bwd, att_fwd, att_bwd};
+const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum, ln_fwd, ln_bwd, att_fwd, att_bwd, gemm};
