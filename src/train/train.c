@@ -156,14 +156,14 @@ static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t 
         }
         b->att = take(L, n * hs * T * T);
         b->ao = take(L, rows * D);
-        b->y1 = take(L, rows * D);
+        if (c->layer_scale) b->y1 = take(L, rows * D); /* without LayerScale the GEMMs add straight into the stream */
         b->mid = take(L, rows * D);
         b->ln2 = take(L, rows * D);
         b->ln2_m = take(L, rows);
         b->ln2_r = take(L, rows);
         b->hpre = take(L, rows * Hm);
         b->hact = take(L, rows * Hm);
-        b->y2 = take(L, rows * D);
+        if (c->layer_scale) b->y2 = take(L, rows * D);
     }
     if (!c->fc_norm) {
         A->xn = take(L, rows * D);
@@ -308,22 +308,22 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
         vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
-        vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
-        if (c->layer_scale) {
+        if (c->layer_scale) { /* y1 is kept for ls1's gradient */
+            vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
             memcpy(B->mid, A->res[l], sizeof(float) * RD);
             vt_residual_forward(B->mid, B->y1, bw->ls1, rows, D);
-        } else {
-            vt_tr_add(B->mid, A->res[l], B->y1, RD);
+        } else { /* mid = res + proj(ao) in the GEMM's store */
+            vt_tr_linear_forward_ex(B->mid, B->ao, bw->proj.w, bw->proj.b, rows, D, D, A->res[l], NULL);
         }
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
-        vt_tr_linear_forward(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
-        vt_tr_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
-        vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
+        /* hpre (kept for GELU's gradient) and hact = gelu(hpre) from one GEMM store */
+        vt_tr_linear_forward_ex(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm, NULL, B->hact);
         if (c->layer_scale) {
+            vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
             memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
             vt_residual_forward(A->res[l + 1], B->y2, bw->ls2, rows, D);
         } else {
-            vt_tr_add(A->res[l + 1], B->mid, B->y2, RD);
+            vt_tr_linear_forward_ex(A->res[l + 1], B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D, B->mid, NULL);
         }
     }
 

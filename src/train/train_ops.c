@@ -118,12 +118,18 @@ static void ref_att_bwd(float *dq, float *dk, float *dv, const float *q, const f
 }
 
 static void ref_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                     size_t ldb, float *C, size_t ldc, int acc, const float *bias) {
-    if (sak == 1) vt_sgemm(0, 0, M, N, K, alpha, A, (int)sai, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
-    else vt_sgemm(1, 0, M, N, K, alpha, A, (int)sak, B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
-    if (bias)
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] += bias[j];
+                     size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    if (R && R != C)
+        for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, R + (size_t)i * ldc, sizeof(float) * (size_t)N);
+    float beta = R ? 1.0f : 0.0f;
+    if (sak == 1) vt_sgemm(0, 0, M, N, K, alpha, A, (int)sai, B, (int)ldb, beta, C, (int)ldc);
+    else vt_sgemm(1, 0, M, N, K, alpha, A, (int)sak, B, (int)ldb, beta, C, (int)ldc);
+    for (int i = 0; i < M && (bias || G); i++)
+        for (int j = 0; j < N; j++) {
+            size_t o = (size_t)i * ldc + j;
+            if (bias) C[o] += bias[j];
+            if (G) G[o] = 0.5f * C[o] * (1.0f + erff(C[o] * 0.70710678118654752f));
+        }
 }
 
 const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd,
@@ -298,30 +304,38 @@ static void split_rows(int M, int tid, int team, int *lo, int *hi) {
     if (*lo > M) *lo = M;
 }
 
-/* C[M x N] = A . B (+ C) (+ bias) over threads by rows of C; A as in the kernels' gemm */
+/* C[M x N] = A . B (+ R) (+ bias), G = gelu(C), over threads by rows of C; as the kernels' gemm */
 static void par_gemm(int M, int N, int K, const float *A, size_t sai, size_t sak, const float *B, size_t ldb, float *C,
-                     size_t ldc, int acc, const float *bias) {
+                     size_t ldc, const float *R, const float *bias, float *G) {
     const vt_tr_kernels *k = kern();
     int nt = threads_for(2LL * M * N * K / 64);
 #pragma omp parallel num_threads(nt)
     {
         int lo, hi;
         split_rows(M, thread_id(), team_size(), &lo, &hi);
-        if (hi > lo) k->gemm(hi - lo, N, K, 1.0f, A + (size_t)lo * sai, sai, sak, B, ldb, C + (size_t)lo * ldc, ldc, acc, bias);
+        size_t oc = (size_t)lo * ldc;
+        if (hi > lo)
+            k->gemm(hi - lo, N, K, 1.0f, A + (size_t)lo * sai, sai, sak, B, ldb, C + oc, ldc, R ? R + oc : NULL, bias,
+                    G ? G + oc : NULL);
     }
 }
 
-void vt_tr_linear_forward(float *y, const float *x, const float *W, const float *b, int M, int K, int N) {
+void vt_tr_linear_forward_ex(float *y, const float *x, const float *W, const float *b, int M, int K, int N,
+                             const float *res, float *gelu_out) {
     float *Wt = scratch2((size_t)K * N); /* W^T (K x N): the kernels read B row by row */
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) Wt[(size_t)k * N + n] = W[(size_t)n * K + k];
-    par_gemm(M, N, K, x, (size_t)K, 1, Wt, (size_t)N, y, (size_t)N, 0, b);
+    par_gemm(M, N, K, x, (size_t)K, 1, Wt, (size_t)N, y, (size_t)N, res, b, gelu_out);
+}
+
+void vt_tr_linear_forward(float *y, const float *x, const float *W, const float *b, int M, int K, int N) {
+    vt_tr_linear_forward_ex(y, x, W, b, M, K, N, NULL, NULL);
 }
 
 void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                            int K, int N, float beta_dx) {
-    if (dx) par_gemm(M, K, N, dy, (size_t)N, 1, W, (size_t)K, dx, (size_t)K, beta_dx != 0.0f, NULL); /* dy W */
-    if (dW) par_gemm(N, K, M, dy, 1, (size_t)N, x, (size_t)K, dW, (size_t)K, 1, NULL);               /* += dy^T x */
+    if (dx) par_gemm(M, K, N, dy, (size_t)N, 1, W, (size_t)K, dx, (size_t)K, beta_dx != 0.0f ? dx : NULL, NULL, NULL);
+    if (dW) par_gemm(N, K, M, dy, 1, (size_t)N, x, (size_t)K, dW, (size_t)K, dW, NULL, NULL); /* dW += dy^T x */
     if (db) vt_tr_colsum(db, dy, M, N);
 }
 

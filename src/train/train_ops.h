@@ -29,6 +29,10 @@ void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, 
                               int heads);
 /* y[M,N] = x[M,K] . W[N,K]^T + b (b may be NULL), as vt_linear */
 void vt_tr_linear_forward(float *y, const float *x, const float *W, const float *b, int M, int K, int N);
+/* The same with a fused epilogue: y = x W^T + b + res (res: M x N, may be NULL or y), then
+ * gelu_out = gelu(y) when gelu_out is not NULL. */
+void vt_tr_linear_forward_ex(float *y, const float *x, const float *W, const float *b, int M, int K, int N,
+                             const float *res, float *gelu_out);
 /* as vt_linear_backward (beta_dx 0 or 1) */
 void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                            int K, int N, float beta_dx);

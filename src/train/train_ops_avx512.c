@@ -153,8 +153,8 @@ static void ln_bwd(float *dinp, float *pw, float *pb, const float *dout, const f
 
 static inline __attribute__((always_inline)) void sg_block(const int mr, const int nv, const __mmask16 *mk, int K,
                                                            float alpha, const float *A, size_t sai, size_t sak,
-                                                           const float *B, size_t ldb, float *C, size_t ldc, int acc,
-                                                           const float *bias) {
+                                                           const float *B, size_t ldb, float *C, size_t ldc,
+                                                           const float *R, const float *bias, float *G) {
     __m512 c[SG_MR][4];
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
@@ -177,25 +177,27 @@ static inline __attribute__((always_inline)) void sg_block(const int mr, const i
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
-            float *cp = C + (size_t)r * ldc + 16 * v;
+            size_t o = (size_t)r * ldc + 16 * v;
             __m512 x = _mm512_mul_ps(va, c[r][v]);
-            if (acc) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], cp));
+            if (R) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], R + o));
             if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], bias + 16 * v));
-            _mm512_mask_storeu_ps(cp, mk[v], x);
+            _mm512_mask_storeu_ps(C + o, mk[v], x);
+            if (G) _mm512_mask_storeu_ps(G + o, mk[v], _mm512_mul_ps(x, cdf16(x)));
         }
 }
 
 #define SG_CASES(MR)                                                                                   \
     switch (nv) {                                                                                      \
-    case 1: sg_block(MR, 1, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
-    case 2: sg_block(MR, 2, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
-    case 3: sg_block(MR, 3, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;                \
-    default: sg_block(MR, 4, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, acc, bi); break;               \
+    case 1: sg_block(MR, 1, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, rr, bi, gg); break;                \
+    case 2: sg_block(MR, 2, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, rr, bi, gg); break;                \
+    case 3: sg_block(MR, 3, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, rr, bi, gg); break;                \
+    default: sg_block(MR, 4, mk, K, alpha, a, sai, sak, b, ldb, c, ldc, rr, bi, gg); break;               \
     }
 
-/* One pass over all of K (no blocking): C = alpha * A . B (+ C when acc) (+ bias when not NULL) */
-static void small_gemm_bias(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak,
-                            const float *B, size_t ldb, float *C, size_t ldc, int acc, const float *bias) {
+/* One pass over all of K (no blocking): C = alpha * A . B (+ R) (+ bias), then G = gelu(C), for
+ * those of R (same stride as C; may be C), bias, G that are not NULL */
+static void small_gemm_ep(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                          size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G) {
     for (int j0 = 0; j0 < N; j0 += 64) {
         int nn = N - j0 < 64 ? N - j0 : 64, nv = (nn + 15) / 16;
         __mmask16 mk[4];
@@ -204,17 +206,20 @@ static void small_gemm_bias(int M, int N, int K, float alpha, const float *A, si
         int i = 0;
         for (; i + SG_MR <= M; i += SG_MR) {
             const float *a = A + (size_t)i * sai;
-            float *c = C + (size_t)i * ldc + j0;
+            float *c = C + (size_t)i * ldc + j0, *gg = G ? G + (size_t)i * ldc + j0 : NULL;
+            const float *rr = R ? R + (size_t)i * ldc + j0 : NULL;
             SG_CASES(SG_MR)
         }
         for (; i + 2 <= M; i += 2) {
             const float *a = A + (size_t)i * sai;
-            float *c = C + (size_t)i * ldc + j0;
+            float *c = C + (size_t)i * ldc + j0, *gg = G ? G + (size_t)i * ldc + j0 : NULL;
+            const float *rr = R ? R + (size_t)i * ldc + j0 : NULL;
             SG_CASES(2)
         }
         for (; i < M; i++) {
             const float *a = A + (size_t)i * sai;
-            float *c = C + (size_t)i * ldc + j0;
+            float *c = C + (size_t)i * ldc + j0, *gg = G ? G + (size_t)i * ldc + j0 : NULL;
+            const float *rr = R ? R + (size_t)i * ldc + j0 : NULL;
             SG_CASES(1)
         }
     }
@@ -222,12 +227,12 @@ static void small_gemm_bias(int M, int N, int K, float alpha, const float *A, si
 
 static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                        size_t ldb, float *C, size_t ldc, int acc) {
-    small_gemm_bias(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, acc, NULL);
+    small_gemm_ep(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, acc ? C : NULL, NULL, NULL);
 }
 
-/* The same for large operands, cache-blocked: slices of GEMM_KC along K (the bias added with
- * the last), blocks of GEMM_MC rows of C; no packing (A is read in place through its strides, B
- * row by row). */
+/* The same for large operands, cache-blocked: slices of GEMM_KC along K (R added with the first,
+ * bias and GELU with the last), blocks of GEMM_MC rows of C; no packing (A is read in place
+ * through its strides, B row by row). */
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
@@ -235,14 +240,16 @@ static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t 
 #define GEMM_MC 72
 #endif
 static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
-                 float *C, size_t ldc, int acc, const float *bias) {
+                 float *C, size_t ldc, const float *R, const float *bias, float *G) {
     int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = nk ? (K + nk - 1) / nk : 0; /* balanced K slices */
     for (int k0 = 0; k0 < K; k0 += kcb) {
         int kc = K - k0 < kcb ? K - k0 : kcb, last = k0 + kc >= K;
         for (int i0 = 0; i0 < M; i0 += GEMM_MC) {
             int mc = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
-            small_gemm_bias(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb,
-                            ldb, C + (size_t)i0 * ldc, ldc, acc || k0 > 0, last ? bias : NULL);
+            size_t oc = (size_t)i0 * ldc;
+            const float *r = k0 > 0 ? C + oc : R ? R + oc : NULL;
+            small_gemm_ep(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb, ldb,
+                          C + oc, ldc, r, last ? bias : NULL, last && G ? G + oc : NULL);
         }
     }
 }

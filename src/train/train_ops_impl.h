@@ -29,10 +29,11 @@ typedef struct vt_tr_kernels {
      * scratch: at least T * T + hd * T + 64 floats. */
     void (*att_bwd)(float *dq, float *dk, float *dv, const float *q, const float *k, const float *v, int ld,
                     const float *P, const float *dO, int ldo, int T, int hd, float scale, float *scratch);
-    /* C[M x N] = alpha * A . B (+ C when acc) (+ bias[N] when not NULL), A(i, k) at
-     * A[i * sai + k * sak] (any layout), B row-major with stride ldb, C stride ldc */
+    /* C[M x N] = alpha * A . B (+ R) (+ bias[N]), then G = gelu(C), for those of R (stride ldc,
+     * may be C: accumulate), bias, G (stride ldc) that are not NULL. A(i, k) at A[i * sai + k * sak]
+     * (any layout), B row-major with stride ldb, C stride ldc. */
     void (*gemm)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
-                 float *C, size_t ldc, int acc, const float *bias);
+                 float *C, size_t ldc, const float *R, const float *bias, float *G);
 } vt_tr_kernels;
 
 extern const vt_tr_kernels vt_tr_kernels_ref;
