@@ -267,7 +267,7 @@ void vt_tr_attention_forward(float *out, float *att, const float *qkv, int B, in
 #pragma omp parallel num_threads(vt_get_threads())
     {
         float *s = scratch((size_t)hd * T + 64);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int bh = 0; bh < B * heads; bh++) {
             int b = bh / heads, h = bh % heads;
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hd;
@@ -285,7 +285,7 @@ void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, 
 #pragma omp parallel num_threads(vt_get_threads())
     {
         float *s = scratch((size_t)T * T + (size_t)hd * T + 64);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int bh = 0; bh < B * heads; bh++) {
             int b = bh / heads, h = bh % heads;
             size_t o = (size_t)b * T * C3 + (size_t)h * hd;
@@ -295,28 +295,25 @@ void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, 
     }
 }
 
-/* Rows [lo, hi) of M for thread tid of team, in multiples of 6 (the kernels' register block). */
-static void split_rows(int M, int tid, int team, int *lo, int *hi) {
-    int blocks = (M + 5) / 6;
-    *lo = (int)((long long)blocks * tid / team) * 6;
-    *hi = (int)((long long)blocks * (tid + 1) / team) * 6;
-    if (*hi > M) *hi = M;
-    if (*lo > M) *lo = M;
-}
-
-/* C[M x N] = A . B (+ R) (+ bias), G = gelu(C), over threads by rows of C; as the kernels' gemm */
+/* C[M x N] = A . B (+ R) (+ bias), G = gelu(C), over threads by chunks of rows of C handed out
+ * dynamically (a thread that the machine's other load holds up leaves its share to the others; each
+ * element of C is still summed by one thread in a fixed order, so results do not depend on who
+ * took which chunk). Chunks: multiples of the 6-row register block, about 72 rows (one cache block
+ * of A) for tall C, at least 4 per thread for short C (weight gradients). */
 static void par_gemm(int M, int N, int K, const float *A, size_t sai, size_t sak, const float *B, size_t ldb, float *C,
                      size_t ldc, const float *R, const float *bias, float *G) {
     const vt_tr_kernels *k = kern();
     int nt = threads_for(2LL * M * N * K / 64);
-#pragma omp parallel num_threads(nt)
-    {
-        int lo, hi;
-        split_rows(M, thread_id(), team_size(), &lo, &hi);
+    int blocks = (M + 5) / 6, want = (M + 71) / 72;
+    if (want < 4 * nt) want = 4 * nt;
+    int per = (blocks + want - 1) / want, rows = 6 * per, chunks = (M + rows - 1) / rows;
+    if (nt == 1) rows = M, chunks = 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int c = 0; c < chunks; c++) {
+        int lo = c * rows, hi = lo + rows < M ? lo + rows : M;
         size_t oc = (size_t)lo * ldc;
-        if (hi > lo)
-            k->gemm(hi - lo, N, K, 1.0f, A + (size_t)lo * sai, sai, sak, B, ldb, C + oc, ldc, R ? R + oc : NULL, bias,
-                    G ? G + oc : NULL);
+        k->gemm(hi - lo, N, K, 1.0f, A + (size_t)lo * sai, sai, sak, B, ldb, C + oc, ldc, R ? R + oc : NULL, bias,
+                G ? G + oc : NULL);
     }
 }
 
