@@ -33,7 +33,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (PyTorch, then vitc)")
-    ap.add_argument("--vitc", help="also time `vitc train` (Fashion-MNIST, same model) with this binary")
+    ap.add_argument("--vitc", action="append", default=[],
+                    help="also time `vitc train` (Fashion-MNIST, same model) with this binary (repeatable: several "
+                         "binaries, e.g. before and after a change, each timed in every round)")
     a = ap.parse_args()
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = str(a.threads)
@@ -68,10 +70,10 @@ def main():
             step()
         return a.steps * a.batch / (time.perf_counter() - t0)
 
-    def time_vitc():
+    def time_vitc(binary):
         # steps + 1 steps: vitc's rate leaves out the first step (activation layout, page faults)
         n = a.batch * (a.steps + 1)
-        out = subprocess.run([a.vitc, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
+        out = subprocess.run([binary, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
                               "--heads", str(a.heads), "--mlp-dim", str(a.mlp_dim), "--patch", str(a.patch),
                               "--batch", str(a.batch), "--threads", str(a.threads), "--limit", str(n),
                               "--val-limit", "1", "--epochs", "1", "--out", "/tmp/vitc_train_bench.safetensors"],
@@ -84,19 +86,21 @@ def main():
     print(f"pytorch {torch.__version__} eager vs vitc train: batch {a.batch}, {a.threads} threads, dim {a.dim} "
           f"depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size}, "
           f"{a.steps} steps per measurement, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}", flush=True)
-    pt, vt = [], []
+    pt, vt = [], [[] for _ in a.vitc]
+    names = a.vitc if len(a.vitc) > 1 else ["vitc"]
     for r in range(a.rounds):
         pt.append(time_torch())
         line = f"round {r + 1}: pytorch {pt[-1]:.1f} img/s"
-        if a.vitc:
-            vt.append(time_vitc())
-            line += f", vitc {vt[-1]:.1f} img/s, ratio {vt[-1] / pt[-1]:.2f}"
+        for i, b in enumerate(a.vitc):
+            vt[i].append(time_vitc(b))
+            line += f", {names[i]} {vt[i][-1]:.1f} img/s (x{vt[i][-1] / pt[-1]:.2f})"
         print(line, flush=True)
     med = lambda v: sorted(v)[len(v) // 2]
     line = f"median: pytorch {med(pt):.1f} img/s"
-    if a.vitc:
-        ratios = [v / p for v, p in zip(vt, pt)]
-        line += f", vitc {med(vt):.1f} img/s, vitc/pytorch {med(vt) / med(pt):.2f}x (median of ratios {med(ratios):.2f}x)"
+    for i in range(len(a.vitc)):
+        ratios = [v / p for v, p in zip(vt[i], pt)]
+        line += (f", {names[i]} {med(vt[i]):.1f} img/s, vitc/pytorch {med(vt[i]) / med(pt):.2f}x "
+                 f"(median of ratios {med(ratios):.2f}x)")
     print(line)
 
 

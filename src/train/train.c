@@ -247,6 +247,24 @@ static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const 
     vt_tr_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
 }
 
+/* The fused block (train_block.c) for blocks without q/k norm or LayerScale. */
+static vt_tr_block block_params(const vt_vit_config *c, const vt_block_w *bw, vt_block_w *gw, block_acts *B,
+                                vt_train_acts *A, int l, int n, int T) {
+    vt_tr_block p = {0};
+    p.n = n, p.T = T, p.D = c->dim, p.heads = c->heads, p.Hm = c->mlp_dim, p.eps = c->ln_eps;
+    p.ln1_w = bw->norm1.w, p.ln1_b = bw->norm1.b, p.qkv_w = bw->qkv.w, p.qkv_b = c->qkv_bias ? bw->qkv.b : NULL;
+    p.proj_w = bw->proj.w, p.proj_b = bw->proj.b, p.ln2_w = bw->norm2.w, p.ln2_b = bw->norm2.b;
+    p.fc1_w = bw->fc1.w, p.fc1_b = bw->fc1.b, p.fc2_w = bw->fc2.w, p.fc2_b = bw->fc2.b;
+    p.g_ln1_w = gw->norm1.w, p.g_ln1_b = gw->norm1.b, p.g_qkv_w = gw->qkv.w, p.g_qkv_b = c->qkv_bias ? gw->qkv.b : NULL;
+    p.g_proj_w = gw->proj.w, p.g_proj_b = gw->proj.b, p.g_ln2_w = gw->norm2.w, p.g_ln2_b = gw->norm2.b;
+    p.g_fc1_w = gw->fc1.w, p.g_fc1_b = gw->fc1.b, p.g_fc2_w = gw->fc2.w, p.g_fc2_b = gw->fc2.b;
+    p.x = A->res[l], p.out = A->res[l + 1];
+    p.ln1 = B->ln1, p.ln1_m = B->ln1_m, p.ln1_r = B->ln1_r, p.qkv = B->qkv, p.att = B->att, p.ao = B->ao;
+    p.mid = B->mid, p.ln2 = B->ln2, p.ln2_m = B->ln2_m, p.ln2_r = B->ln2_r, p.hpre = B->hpre, p.hact = B->hact;
+    p.dh = A->dh, p.dtmp = A->dtmp, p.dao = A->dao, p.dqkv = A->dqkv;
+    return p;
+}
+
 /* ---------------------------------------------------------------- forward + backward */
 
 vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
@@ -294,9 +312,15 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     }
     if (c->pre_norm) ln_fwd(A->res[0], A->pre_m, A->pre_r, A->x0, &w->norm_pre, rows, D, eps);
 
+    int fused = !c->qk_norm && !c->layer_scale;
     for (int l = 0; l < L; l++) {
         const vt_block_w *bw = &w->blocks[l];
         block_acts *B = &A->blk[l];
+        if (fused) {
+            vt_tr_block p = block_params(c, bw, &g->blocks[l], B, A, l, n, T);
+            vt_tr_block_forward(&p);
+            continue;
+        }
         ln_fwd(B->ln1, B->ln1_m, B->ln1_r, A->res[l], &bw->norm1, rows, D, eps);
         vt_tr_linear_forward(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
         if (c->qk_norm) {
@@ -403,6 +427,11 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
         const vt_block_w *bw = &w->blocks[l];
         vt_block_w *gw = &g->blocks[l];
         block_acts *B = &A->blk[l];
+        if (fused) {
+            vt_tr_block p = block_params(c, bw, gw, B, A, l, n, T);
+            vt_tr_block_backward(&p, A->dres);
+            continue;
+        }
         /* res[l+1] = mid + ls2 * y2 */
         const float *dy2 = A->dres;
         if (c->layer_scale) {

@@ -135,15 +135,16 @@ static void ref_gemm(int M, int N, int K, float alpha, const float *A, size_t sa
 const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd,
                                          ref_ln_bwd,   ref_att_fwd,  ref_att_bwd, ref_gemm};
 
-static const vt_tr_kernels *kern(void) {
+const vt_tr_kernels *vt_tr_kern(void) {
     return strcmp(vt_kernels_name(), "avx512") ? &vt_tr_kernels_ref : &vt_tr_kernels_avx512;
 }
+#define kern vt_tr_kern
 
 /* ---------------------------------------------------------------- threading */
 
 /* Grow-only scratch of the calling thread (OpenMP keeps its pool threads, so steady-state steps
  * allocate nothing). */
-static float *scratch(size_t n) {
+float *vt_tr_scratch(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
     if (n > cap) {
@@ -156,7 +157,7 @@ static float *scratch(size_t n) {
 }
 
 /* A second one, for operands shared by the threads while they use their own scratch. */
-static float *scratch2(size_t n) {
+float *vt_tr_scratch2(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
     if (n > cap) {
@@ -195,7 +196,7 @@ void vt_tr_gelu_forward(float *out, const float *in, size_t n) {
 void vt_tr_gelu_backward(float *dinp, const float *inp, const float *dout, int M, int N, float *dbias) {
     const vt_tr_kernels *k = kern();
     int nt = threads_for((long long)M * N);
-    float *part = dbias ? scratch((size_t)nt * N) : NULL;
+    float *part = dbias ? vt_tr_scratch((size_t)nt * N) : NULL;
     if (part) memset(part, 0, sizeof(float) * (size_t)nt * N);
     int used = 1;
 #pragma omp parallel num_threads(nt)
@@ -212,7 +213,7 @@ void vt_tr_gelu_backward(float *dinp, const float *inp, const float *dout, int M
 void vt_tr_colsum(float *acc, const float *x, int M, int N) {
     const vt_tr_kernels *k = kern();
     int nt = threads_for((long long)M * N);
-    float *part = scratch((size_t)nt * N);
+    float *part = vt_tr_scratch((size_t)nt * N);
     memset(part, 0, sizeof(float) * (size_t)nt * N);
     int used = 1;
 #pragma omp parallel num_threads(nt)
@@ -243,7 +244,7 @@ void vt_tr_layernorm_backward(float *dinp, float *dw, float *db, const float *do
     const vt_tr_kernels *k = kern();
     int nt = threads_for((long long)N * C);
     int want = dw || db;
-    float *part = want ? scratch((size_t)nt * 2 * C) : NULL;
+    float *part = want ? vt_tr_scratch((size_t)nt * 2 * C) : NULL;
     if (part) memset(part, 0, sizeof(float) * (size_t)nt * 2 * C);
     int used = 1;
 #pragma omp parallel num_threads(nt)
@@ -266,7 +267,7 @@ void vt_tr_attention_forward(float *out, float *att, const float *qkv, int B, in
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(vt_get_threads())
     {
-        float *s = scratch((size_t)hd * T + 64);
+        float *s = vt_tr_scratch((size_t)hd * T + 64);
 #pragma omp for schedule(dynamic, 4)
         for (int bh = 0; bh < B * heads; bh++) {
             int b = bh / heads, h = bh % heads;
@@ -284,7 +285,7 @@ void vt_tr_attention_backward(float *dqkv, const float *dout, const float *qkv, 
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel num_threads(vt_get_threads())
     {
-        float *s = scratch((size_t)T * T + (size_t)hd * T + 64);
+        float *s = vt_tr_scratch((size_t)T * T + (size_t)hd * T + 64);
 #pragma omp for schedule(dynamic, 4)
         for (int bh = 0; bh < B * heads; bh++) {
             int b = bh / heads, h = bh % heads;
@@ -319,7 +320,7 @@ static void par_gemm(int M, int N, int K, const float *A, size_t sai, size_t sak
 
 void vt_tr_linear_forward_ex(float *y, const float *x, const float *W, const float *b, int M, int K, int N,
                              const float *res, float *gelu_out) {
-    float *Wt = scratch2((size_t)K * N); /* W^T (K x N): the kernels read B row by row */
+    float *Wt = vt_tr_scratch2((size_t)K * N); /* W^T (K x N): the kernels read B row by row */
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) Wt[(size_t)k * N + n] = W[(size_t)n * K + k];
     par_gemm(M, N, K, x, (size_t)K, 1, Wt, (size_t)N, y, (size_t)N, res, b, gelu_out);

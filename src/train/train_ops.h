@@ -36,6 +36,25 @@ void vt_tr_linear_forward_ex(float *y, const float *x, const float *W, const flo
 /* as vt_linear_backward (beta_dx 0 or 1) */
 void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                            int K, int N, float beta_dx);
+/* One pre-norm transformer block without q/k norm or LayerScale (train_block.c): weights, their
+ * gradient slots (accumulated; qkv_b and g_qkv_b may be NULL), the activations the forward keeps
+ * for the backward, and the backward's scratch. rows = n * T. */
+typedef struct vt_tr_block {
+    int n, T, D, heads, Hm;
+    float eps;
+    const float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    float *g_ln1_w, *g_ln1_b, *g_qkv_w, *g_qkv_b, *g_proj_w, *g_proj_b, *g_ln2_w, *g_ln2_b, *g_fc1_w, *g_fc1_b,
+        *g_fc2_w, *g_fc2_b;
+    const float *x;                      /* the input stream (rows x D) */
+    float *ln1, *ln1_m, *ln1_r, *qkv, *att, *ao, *mid, *ln2, *ln2_m, *ln2_r, *hpre, *hact;
+    float *out;                          /* the output stream (rows x D), written by the forward */
+    float *dh, *dtmp, *dao, *dqkv;       /* backward scratch: rows x Hm, x D, x D, x 3D */
+} vt_tr_block;
+/* out = mid + fc2(gelu(fc1(LN2(mid)))), mid = x + proj(attention(qkv(LN1(x)))), keeping the rest */
+void vt_tr_block_forward(const vt_tr_block *b);
+/* dres: dL/d out on entry, dL/d x on return; parameter gradients accumulated */
+void vt_tr_block_backward(const vt_tr_block *b, float *dres);
+
 /* out = a + b, n values (out may be a or b) */
 void vt_tr_add(float *out, const float *a, const float *b, size_t n);
 

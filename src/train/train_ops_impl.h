@@ -36,6 +36,13 @@ typedef struct vt_tr_kernels {
                  float *C, size_t ldc, const float *R, const float *bias, float *G);
 } vt_tr_kernels;
 
+/* The set the active kernels call for (train_ops.c). */
+const vt_tr_kernels *vt_tr_kern(void);
+/* Grow-only scratch of the calling thread, two independent ones (never freed: OpenMP keeps its
+ * pool threads, so steady-state training steps allocate nothing). */
+float *vt_tr_scratch(size_t n);
+float *vt_tr_scratch2(size_t n);
+
 extern const vt_tr_kernels vt_tr_kernels_ref;
 extern const vt_tr_kernels vt_tr_kernels_avx512;
 
