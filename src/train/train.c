@@ -386,7 +386,12 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     if (loss) *loss = l_mean;
 
     /* ---- backward */
-    memset(t->grad, 0, sizeof(float) * (size_t)t->numel);
+    {
+        float *gz = t->grad;
+        int64_t ng = t->numel;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (ng > 262144)
+        for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
+    }
     if (dist_avg) {
         for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
         vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
@@ -538,10 +543,13 @@ void vt_trainer_update(vt_trainer *t) {
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
     float *p = t->m->param_buf;
+    /* one parallel region for all parameters (no barrier between them): elementwise, so the
+     * split does not change any result */
+#pragma omp parallel num_threads(vt_get_threads()) if (t->numel > 65536)
     for (int i = 0; i < t->n_params; i++) {
         int64_t off = t->offsets[i], cnt = t->params[i].numel;
         float decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (cnt > 32768)
+#pragma omp for schedule(static) nowait
         for (int64_t j = off; j < off + cnt; j++) {
             float gr = t->grad[j] * gscale;
             float mm = t->adam_m[j] = b1 * t->adam_m[j] + (1.0f - b1) * gr;
