@@ -336,8 +336,3 @@ void vt_tr_linear_backward(float *dx, float *dW, float *db, const float *dy, con
     if (dW) par_gemm(N, K, M, dy, 1, (size_t)N, x, (size_t)K, dW, (size_t)K, dW, NULL, NULL); /* dW += dy^T x */
     if (db) vt_tr_colsum(db, dy, M, N);
 }
-
-void vt_tr_add(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) num_threads(threads_for((long long)n))
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}

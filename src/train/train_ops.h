@@ -55,7 +55,4 @@ void vt_tr_block_forward(const vt_tr_block *b);
 /* dres: dL/d out on entry, dL/d x on return; parameter gradients accumulated */
 void vt_tr_block_backward(const vt_tr_block *b, float *dres);
 
-/* out = a + b, n values (out may be a or b) */
-void vt_tr_add(float *out, const float *a, const float *b, size_t n);
-
 #endif

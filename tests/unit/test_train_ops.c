@@ -115,6 +115,81 @@ static void test_attention(const char *impl, int B, int T, int D, int heads) {
     free(qkv), free(o0), free(o1), free(a0), free(a1), free(dout), free(d0), free(d1);
 }
 
+/* The fused block (train_block.c) against the block composed from the reference layers. */
+static void test_block(const char *impl, int n, int T, int D, int heads, int Hm, int qkv_bias) {
+    size_t rows = (size_t)n * T, RD = rows * D, RH = rows * Hm, R3 = rows * 3 * D, na = (size_t)n * heads * T * T;
+    float *ln1_w = rnd(D, 1), *ln1_b = rnd(D, 0.1f), *qkv_w = rnd((size_t)3 * D * D, 0.1f), *qkv_b = rnd(3 * D, 0.1f);
+    float *proj_w = rnd((size_t)D * D, 0.1f), *proj_b = rnd(D, 0.1f), *ln2_w = rnd(D, 1), *ln2_b = rnd(D, 0.1f);
+    float *fc1_w = rnd((size_t)Hm * D, 0.1f), *fc1_b = rnd(Hm, 0.1f), *fc2_w = rnd((size_t)D * Hm, 0.1f), *fc2_b = rnd(D, 0.1f);
+    float *x = rnd(RD, 1);
+    /* reference forward */
+    float *ln1 = zeros(RD), *m1 = zeros(rows), *r1 = zeros(rows), *qkv = zeros(R3), *att = zeros(na), *ao = zeros(RD);
+    float *mid = zeros(RD), *ln2 = zeros(RD), *m2 = zeros(rows), *r2 = zeros(rows), *hpre = zeros(RH), *hact = zeros(RH);
+    float *out = zeros(RD), *tmp = zeros(RD);
+    vt_layernorm_forward(ln1, m1, r1, x, ln1_w, ln1_b, (int)rows, D, 1e-6f);
+    vt_linear(qkv, ln1, qkv_w, qkv_bias ? qkv_b : NULL, (int)rows, D, 3 * D);
+    vt_attention_forward(ao, att, qkv, n, T, D, heads, NULL, NULL, NULL, NULL, 1e-6f);
+    vt_linear(tmp, ao, proj_w, proj_b, (int)rows, D, D);
+    for (size_t i = 0; i < RD; i++) mid[i] = x[i] + tmp[i];
+    vt_layernorm_forward(ln2, m2, r2, mid, ln2_w, ln2_b, (int)rows, D, 1e-6f);
+    vt_linear(hpre, ln2, fc1_w, fc1_b, (int)rows, D, Hm);
+    vt_gelu_forward(hact, hpre, RH);
+    vt_linear(tmp, hact, fc2_w, fc2_b, (int)rows, Hm, D);
+    for (size_t i = 0; i < RD; i++) out[i] = mid[i] + tmp[i];
+    /* fused forward */
+    vt_tr_block p = {0};
+    p.n = n, p.T = T, p.D = D, p.heads = heads, p.Hm = Hm, p.eps = 1e-6f;
+    p.ln1_w = ln1_w, p.ln1_b = ln1_b, p.qkv_w = qkv_w, p.qkv_b = qkv_bias ? qkv_b : NULL, p.proj_w = proj_w;
+    p.proj_b = proj_b, p.ln2_w = ln2_w, p.ln2_b = ln2_b, p.fc1_w = fc1_w, p.fc1_b = fc1_b, p.fc2_w = fc2_w, p.fc2_b = fc2_b;
+    p.x = x, p.ln1 = zeros(RD), p.ln1_m = zeros(rows), p.ln1_r = zeros(rows), p.qkv = zeros(R3), p.att = zeros(na);
+    p.ao = zeros(RD), p.mid = zeros(RD), p.ln2 = zeros(RD), p.ln2_m = zeros(rows), p.ln2_r = zeros(rows);
+    p.hpre = zeros(RH), p.hact = zeros(RH), p.out = zeros(RD);
+    p.dh = zeros(RH), p.dtmp = zeros(RD), p.dao = zeros(RD), p.dqkv = zeros(R3);
+    size_t gsz[12] = {D, D, (size_t)3 * D * D, 3 * (size_t)D, (size_t)D * D, D, D, D, (size_t)Hm * D, Hm, (size_t)D * Hm, D};
+    float *g0[12], *g1[12];
+    for (int i = 0; i < 12; i++) {
+        g0[i] = rnd(gsz[i], 1); /* accumulated onto */
+        g1[i] = malloc(sizeof(float) * gsz[i]);
+        memcpy(g1[i], g0[i], sizeof(float) * gsz[i]);
+    }
+    p.g_ln1_w = g1[0], p.g_ln1_b = g1[1], p.g_qkv_w = g1[2], p.g_qkv_b = qkv_bias ? g1[3] : NULL, p.g_proj_w = g1[4];
+    p.g_proj_b = g1[5], p.g_ln2_w = g1[6], p.g_ln2_b = g1[7], p.g_fc1_w = g1[8], p.g_fc1_b = g1[9], p.g_fc2_w = g1[10];
+    p.g_fc2_b = g1[11];
+    vt_tr_block_forward(&p);
+    same("block forward out", impl, p.out, out, RD);
+    same("block forward attention", impl, p.att, att, na);
+    same("block forward hpre", impl, p.hpre, hpre, RH);
+    same("block forward hact", impl, p.hact, hact, RH);
+    same("block forward LN2 rstd", impl, p.ln2_r, r2, rows);
+    /* reference backward from dout, on the reference activations */
+    float *dout = rnd(RD, 1), *dres = malloc(sizeof(float) * RD), *dh = zeros(RH), *dqkv = zeros(R3), *dao = zeros(RD);
+    memcpy(dres, dout, sizeof(float) * RD);
+    vt_linear_backward(dh, g0[10], g0[11], dres, hact, fc2_w, (int)rows, Hm, D, 0.0f);
+    vt_gelu_backward(dh, hpre, dh, RH);
+    vt_linear_backward(tmp, g0[8], g0[9], dh, ln2, fc1_w, (int)rows, D, Hm, 0.0f);
+    vt_layernorm_backward(dres, g0[6], g0[7], tmp, mid, ln2_w, m2, r2, (int)rows, D);
+    vt_linear_backward(dao, g0[4], g0[5], dres, ao, proj_w, (int)rows, D, D, 0.0f);
+    vt_attention_backward(dqkv, dao, qkv, att, n, T, D, heads);
+    vt_linear_backward(tmp, g0[2], qkv_bias ? g0[3] : NULL, dqkv, ln1, qkv_w, (int)rows, D, 3 * D, 0.0f);
+    vt_layernorm_backward(dres, g0[0], g0[1], tmp, x, ln1_w, m1, r1, (int)rows, D);
+    float *dres1 = malloc(sizeof(float) * RD);
+    memcpy(dres1, dout, sizeof(float) * RD);
+    vt_tr_block_backward(&p, dres1);
+    same("block backward dx", impl, dres1, dres, RD);
+    const char *gn[12] = {"norm1.w", "norm1.b", "qkv.w", "qkv.b", "proj.w", "proj.b", "norm2.w", "norm2.b", "fc1.w", "fc1.b", "fc2.w", "fc2.b"};
+    for (int i = 0; i < 12; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "block backward %s", gn[i]);
+        same(what, impl, g1[i], g0[i], gsz[i]);
+    }
+    float *bufs[] = {ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b, x, ln1, m1, r1,
+                     qkv, att, ao, mid, ln2, m2, r2, hpre, hact, out, tmp, p.ln1, p.ln1_m, p.ln1_r, p.qkv, p.att, p.ao,
+                     p.mid, p.ln2, p.ln2_m, p.ln2_r, p.hpre, p.hact, p.out, p.dh, p.dtmp, p.dao, p.dqkv, dout, dres, dh,
+                     dqkv, dao, dres1};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    for (int i = 0; i < 12; i++) free(g0[i]), free(g1[i]);
+}
+
 int main(void) {
     const char *impls[] = {"ref", "avx2", "avx512"};
     for (int t = 1; t <= 2; t++)
@@ -134,6 +209,8 @@ int main(void) {
             test_attention(name, 3, 50, 128, 4);     /* the Fashion-MNIST shape: T = 49 + 1 */
             test_attention(name, 2, 17, 48, 3);      /* T and head_dim off every block size */
             test_attention(name, 1, 70, 64, 1);      /* T beyond 64 columns */
+            test_block(name, 5, 50, 128, 4, 256, 1); /* image groups of 2, 2, 1 */
+            test_block(name, 3, 17, 48, 3, 96, 0);   /* groups of 6 images (one, partial), no qkv bias */
         }
     return check_report("test_train_ops");
 }
