@@ -134,58 +134,29 @@ static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const 
     }
 }
 
-/* Per row the means of dn = dy * w and of dn * xhat first (kept on the stack, 256 rows at a time);
- * then column chunks of 64 outer, rows inner, so the weight and bias gradient sums stay in registers. */
 static void ln_bwd(float *dinp, float *pw, float *pb, const float *dout, const float *inp, const float *w,
                    const float *mean, const float *rstd, int rows, int C) {
-    enum { RB = 256 };
-    float m1s[RB], m2s[RB];
-    for (int r0 = 0; r0 < rows; r0 += RB) {
-        int nr = rows - r0 < RB ? rows - r0 : RB;
-        for (int i = 0; i < nr; i++) {
-            int r = r0 + i;
-            const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
-            __m512 vm = SET1(mean[r]), vr = SET1(rstd[r]), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps();
-            for (int j = 0; j < C; j += 16) {
-                __mmask16 k = tail_mask(C - j);
-                __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm), vr);
-                __m512 dn = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + j), _mm512_maskz_loadu_ps(k, w + j));
-                s1 = _mm512_add_ps(s1, dn);
-                s2 = _mm512_fmadd_ps(dn, xh, s2);
-            }
-            m1s[i] = _mm512_reduce_add_ps(s1) / (float)C;
-            m2s[i] = _mm512_reduce_add_ps(s2) / (float)C;
+    for (int r = 0; r < rows; r++) {
+        const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
+        float *dx = dinp + (size_t)r * C;
+        __m512 vm = SET1(mean[r]), vr = SET1(rstd[r]), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps();
+        for (int j = 0; j < C; j += 16) {
+            __mmask16 k = tail_mask(C - j);
+            __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm), vr);
+            __m512 g = _mm512_maskz_loadu_ps(k, dy + j);
+            __m512 dn = _mm512_mul_ps(g, _mm512_maskz_loadu_ps(k, w + j));
+            s1 = _mm512_add_ps(s1, dn);
+            s2 = _mm512_fmadd_ps(dn, xh, s2);
+            if (pw) _mm512_mask_storeu_ps(pw + j, k, _mm512_fmadd_ps(g, xh, _mm512_maskz_loadu_ps(k, pw + j)));
+            if (pb) _mm512_mask_storeu_ps(pb + j, k, _mm512_add_ps(g, _mm512_maskz_loadu_ps(k, pb + j)));
         }
-        for (int j0 = 0; j0 < C; j0 += 64) {
-            __mmask16 mk[4];
-            __m512 aw[4], ab[4], wv[4];
-            for (int v = 0; v < 4; v++) {
-                int rem = C - j0 - 16 * v;
-                mk[v] = rem > 0 ? tail_mask(rem) : 0;
-                aw[v] = ab[v] = _mm512_setzero_ps();
-                wv[v] = _mm512_maskz_loadu_ps(mk[v], w + j0 + 16 * v);
-            }
-            for (int i = 0; i < nr; i++) {
-                int r = r0 + i;
-                size_t o = (size_t)r * C + j0;
-                __m512 vm = SET1(mean[r]), vr = SET1(rstd[r]), m1 = SET1(m1s[i]), m2 = SET1(m2s[i]);
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; v++) {
-                    __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk[v], inp + o + 16 * v), vm), vr);
-                    __m512 g = _mm512_maskz_loadu_ps(mk[v], dout + o + 16 * v);
-                    __m512 t = _mm512_sub_ps(_mm512_fmsub_ps(g, wv[v], m1), _mm512_mul_ps(xh, m2));
-                    _mm512_mask_storeu_ps(dinp + o + 16 * v, mk[v],
-                                          _mm512_fmadd_ps(vr, t, _mm512_maskz_loadu_ps(mk[v], dinp + o + 16 * v)));
-                    aw[v] = _mm512_fmadd_ps(g, xh, aw[v]);
-                    ab[v] = _mm512_add_ps(ab[v], g);
-                }
-            }
-            for (int v = 0; v < 4; v++) {
-                if (!mk[v]) continue;
-                float *qw = pw ? pw + j0 + 16 * v : NULL, *qb = pb ? pb + j0 + 16 * v : NULL;
-                if (qw) _mm512_mask_storeu_ps(qw, mk[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], qw), aw[v]));
-                if (qb) _mm512_mask_storeu_ps(qb, mk[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], qb), ab[v]));
-            }
+        __m512 m1 = SET1(_mm512_reduce_add_ps(s1) / (float)C), m2 = SET1(_mm512_reduce_add_ps(s2) / (float)C);
+        for (int j = 0; j < C; j += 16) {
+            __mmask16 k = tail_mask(C - j);
+            __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm), vr);
+            __m512 dn = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + j), _mm512_maskz_loadu_ps(k, w + j));
+            __m512 t = _mm512_sub_ps(_mm512_sub_ps(dn, m1), _mm512_mul_ps(xh, m2));
+            _mm512_mask_storeu_ps(dx + j, k, _mm512_fmadd_ps(vr, t, _mm512_maskz_loadu_ps(k, dx + j)));
         }
     }
 }
