@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Training speed of PyTorch eager on the model `vitc train` builds (timm-style ViT, AdamW,
 label-smoothed cross-entropy, gradient clipping): images per second over forward + backward +
-optimizer step, with the same batch and thread count. Compare with the img/s `vitc train` prints
-(or run `bench/train_bench.py --vitc build/vitc` to time both on the same random batches' shapes).
+optimizer step, with the same batch and thread count. With --vitc, `vitc train` (Fashion-MNIST,
+same model, batch and threads; its data loader and augmentation included) is timed too, the two
+interleaved over --rounds rounds so that load from elsewhere on the machine hits both alike; each
+round prints both rates and their ratio, and the last line the medians.
 
-Usage: OMP_WAIT_POLICY=PASSIVE bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256
-       --patch 4 --img-size 28 --batch 128 --threads 2 --steps 20] [--vitc PATH]
+Usage: bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --img-size 28
+       --batch 128 --threads 2 --steps 20 --rounds 3] [--vitc PATH]
+OMP_WAIT_POLICY (default PASSIVE, as `vitc train` sets it) applies to both.
 """
 import argparse
 import os
@@ -29,7 +32,10 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--vitc", help="also time `vitc train` (Fashion-MNIST, same model) with this binary")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (PyTorch, then vitc)")
+    ap.add_argument("--vitc", action="append", default=[],
+                    help="also time `vitc train` (Fashion-MNIST, same model) with this binary (repeatable: several "
+                         "binaries, e.g. before and after a change, each timed in every round)")
     a = ap.parse_args()
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = str(a.threads)
@@ -57,26 +63,45 @@ def main():
 
     for _ in range(3):
         step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
-    ips = a.steps * a.batch / dt
-    print(f"pytorch {torch.__version__} eager: {ips:.1f} img/s (batch {a.batch}, {a.threads} threads, "
-          f"dim {a.dim} depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size})")
-    if a.vitc:
-        n = a.batch * (a.steps + 3)
-        out = subprocess.run([a.vitc, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
+
+    def time_torch():
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        return a.steps * a.batch / (time.perf_counter() - t0)
+
+    def time_vitc(binary):
+        # steps + 1 steps: vitc's rate leaves out the first step (activation layout, page faults)
+        n = a.batch * (a.steps + 1)
+        out = subprocess.run([binary, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
                               "--heads", str(a.heads), "--mlp-dim", str(a.mlp_dim), "--patch", str(a.patch),
                               "--batch", str(a.batch), "--threads", str(a.threads), "--limit", str(n),
                               "--val-limit", "1", "--epochs", "1", "--out", "/tmp/vitc_train_bench.safetensors"],
                              capture_output=True, text=True)
         rates = re.findall(r"([0-9.]+) img/s", out.stderr)
-        if rates:
-            v = float(rates[-1])
-            print(f"vitc train: {v:.1f} img/s  ({v / ips:.2f}x PyTorch)")
-        else:
-            print("vitc train failed:", out.stderr.strip().splitlines()[-1:] or out.returncode)
+        if not rates:
+            sys.exit("vitc train failed: %s" % (out.stderr.strip().splitlines()[-1:] or out.returncode))
+        return float(rates[-1])
+
+    print(f"pytorch {torch.__version__} eager vs vitc train: batch {a.batch}, {a.threads} threads, dim {a.dim} "
+          f"depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size}, "
+          f"{a.steps} steps per measurement, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}", flush=True)
+    pt, vt = [], [[] for _ in a.vitc]
+    names = a.vitc if len(a.vitc) > 1 else ["vitc"]
+    for r in range(a.rounds):
+        pt.append(time_torch())
+        line = f"round {r + 1}: pytorch {pt[-1]:.1f} img/s"
+        for i, b in enumerate(a.vitc):
+            vt[i].append(time_vitc(b))
+            line += f", {names[i]} {vt[i][-1]:.1f} img/s (x{vt[i][-1] / pt[-1]:.2f})"
+        print(line, flush=True)
+    med = lambda v: sorted(v)[len(v) // 2]
+    line = f"median: pytorch {med(pt):.1f} img/s"
+    for i in range(len(a.vitc)):
+        ratios = [v / p for v, p in zip(vt[i], pt)]
+        line += (f", {names[i]} {med(vt[i]):.1f} img/s, vitc/pytorch {med(vt[i]) / med(pt):.2f}x "
+                 f"(median of ratios {med(ratios):.2f}x)")
+    print(line)
 
 
 if __name__ == "__main__":

@@ -286,14 +286,17 @@ int cmd_train(int argc, char **argv) {
         goto loop_done;
     }
     int tty = isatty(2) && !quiet;
-    double t_start = now();
-    int64_t steps_this_run = 0;
+    /* the rate shown is over the steps since the previous progress line (at least 50 on a terminal),
+     * leaving out this run's first step (activation layout, page faults) */
+    double t_start = now(), t_win = 0.0;
+    int64_t steps_this_run = 0, steps_win = 0;
     vt_prefetch pf;
     char extra[8192];
     for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
         vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
         int b = (int)(t->step - (int64_t)epoch * spe);
         double ep_loss = 0.0, t_ep = now();
+        if (steps_this_run > 0) t_win = t_ep, steps_win = steps_this_run; /* validation is not training speed */
         int ep_n = 0, cur = 0;
         memset(&pf, 0, sizeof pf);
         pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = batch;
@@ -327,9 +330,12 @@ int cmd_train(int argc, char **argv) {
             steps_this_run++;
             ep_loss += loss;
             ep_n++;
-            double el = now() - t_start;
-            double ips = steps_this_run * (double)batch / el;
+            double t_now = now();
+            if (steps_this_run == 1) t_win = t_now, steps_win = 1;
+            double ips = steps_this_run > steps_win ? (steps_this_run - steps_win) * (double)batch / (t_now - t_win)
+                                                    : steps_this_run * (double)batch / (t_now - t_start);
             if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
+                if (steps_this_run - steps_win >= (tty ? 50 : 1)) t_win = t_now, steps_win = steps_this_run;
                 char eta[32];
                 fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
                 fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f  lr %.2e  %.0f img/s  ETA %s%s", tty ? "\r" : "",

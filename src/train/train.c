@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "model/layers.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -155,14 +156,14 @@ static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t 
         }
         b->att = take(L, n * hs * T * T);
         b->ao = take(L, rows * D);
-        b->y1 = take(L, rows * D);
+        if (c->layer_scale) b->y1 = take(L, rows * D); /* without LayerScale the GEMMs add straight into the stream */
         b->mid = take(L, rows * D);
         b->ln2 = take(L, rows * D);
         b->ln2_m = take(L, rows);
         b->ln2_r = take(L, rows);
         b->hpre = take(L, rows * Hm);
         b->hact = take(L, rows * Hm);
-        b->y2 = take(L, rows * D);
+        if (c->layer_scale) b->y2 = take(L, rows * D);
     }
     if (!c->fc_norm) {
         A->xn = take(L, rows * D);
@@ -243,7 +244,25 @@ static void layerscale_grad(float *dg, const float *dy, const float *x, size_t r
 
 /* LayerNorm over heads-sized slices: rows*heads rows of hd, kept statistics */
 static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const vt_norm_w *w, int N, int C, float eps) {
-    vt_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
+    vt_tr_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
+}
+
+/* The fused block (train_block.c) for blocks without q/k norm or LayerScale. */
+static vt_tr_block block_params(const vt_vit_config *c, const vt_block_w *bw, vt_block_w *gw, block_acts *B,
+                                vt_train_acts *A, int l, int n, int T) {
+    vt_tr_block p = {0};
+    p.n = n, p.T = T, p.D = c->dim, p.heads = c->heads, p.Hm = c->mlp_dim, p.eps = c->ln_eps;
+    p.ln1_w = bw->norm1.w, p.ln1_b = bw->norm1.b, p.qkv_w = bw->qkv.w, p.qkv_b = c->qkv_bias ? bw->qkv.b : NULL;
+    p.proj_w = bw->proj.w, p.proj_b = bw->proj.b, p.ln2_w = bw->norm2.w, p.ln2_b = bw->norm2.b;
+    p.fc1_w = bw->fc1.w, p.fc1_b = bw->fc1.b, p.fc2_w = bw->fc2.w, p.fc2_b = bw->fc2.b;
+    p.g_ln1_w = gw->norm1.w, p.g_ln1_b = gw->norm1.b, p.g_qkv_w = gw->qkv.w, p.g_qkv_b = c->qkv_bias ? gw->qkv.b : NULL;
+    p.g_proj_w = gw->proj.w, p.g_proj_b = gw->proj.b, p.g_ln2_w = gw->norm2.w, p.g_ln2_b = gw->norm2.b;
+    p.g_fc1_w = gw->fc1.w, p.g_fc1_b = gw->fc1.b, p.g_fc2_w = gw->fc2.w, p.g_fc2_b = gw->fc2.b;
+    p.x = A->res[l], p.out = A->res[l + 1];
+    p.ln1 = B->ln1, p.ln1_m = B->ln1_m, p.ln1_r = B->ln1_r, p.qkv = B->qkv, p.att = B->att, p.ao = B->ao;
+    p.mid = B->mid, p.ln2 = B->ln2, p.ln2_m = B->ln2_m, p.ln2_r = B->ln2_r, p.hpre = B->hpre, p.hact = B->hact;
+    p.dh = A->dh, p.dtmp = A->dtmp, p.dao = A->dao, p.dqkv = A->dqkv;
+    return p;
 }
 
 /* ---------------------------------------------------------------- forward + backward */
@@ -271,7 +290,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
 
     /* ---- forward */
     vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch);
-    vt_linear(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
+    vt_tr_linear_forward(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
     const float *emb = A->emb;
     if (c->patch_norm) {
         ln_fwd(A->emb_n, A->pn_m, A->pn_r, A->emb, &w->patch_norm, n * N, D, eps);
@@ -293,11 +312,17 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     }
     if (c->pre_norm) ln_fwd(A->res[0], A->pre_m, A->pre_r, A->x0, &w->norm_pre, rows, D, eps);
 
+    int fused = !c->qk_norm && !c->layer_scale;
     for (int l = 0; l < L; l++) {
         const vt_block_w *bw = &w->blocks[l];
         block_acts *B = &A->blk[l];
+        if (fused) {
+            vt_tr_block p = block_params(c, bw, &g->blocks[l], B, A, l, n, T);
+            vt_tr_block_forward(&p);
+            continue;
+        }
         ln_fwd(B->ln1, B->ln1_m, B->ln1_r, A->res[l], &bw->norm1, rows, D, eps);
-        vt_linear(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
+        vt_tr_linear_forward(B->qkv, B->ln1, bw->qkv.w, c->qkv_bias ? bw->qkv.b : NULL, rows, D, 3 * D);
         if (c->qk_norm) {
             gather(B->qraw, B->qkv, (size_t)rows, D, 3 * D);
             gather(B->kraw, B->qkv + D, (size_t)rows, D, 3 * D);
@@ -306,16 +331,24 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             ln_fwd(A->dtmp, B->km, B->kr, B->kraw, &bw->k_norm, rows * hs, hd, eps);
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
-        vt_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs, NULL, NULL, NULL, NULL, eps);
-        vt_linear(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
-        memcpy(B->mid, A->res[l], sizeof(float) * RD);
-        vt_residual_forward(B->mid, B->y1, c->layer_scale ? bw->ls1 : NULL, rows, D);
+        vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
+        if (c->layer_scale) { /* y1 is kept for ls1's gradient */
+            vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
+            memcpy(B->mid, A->res[l], sizeof(float) * RD);
+            vt_residual_forward(B->mid, B->y1, bw->ls1, rows, D);
+        } else { /* mid = res + proj(ao) in the GEMM's store */
+            vt_tr_linear_forward_ex(B->mid, B->ao, bw->proj.w, bw->proj.b, rows, D, D, A->res[l], NULL);
+        }
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
-        vt_linear(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm);
-        vt_gelu_forward(B->hact, B->hpre, (size_t)rows * Hm);
-        vt_linear(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
-        memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
-        vt_residual_forward(A->res[l + 1], B->y2, c->layer_scale ? bw->ls2 : NULL, rows, D);
+        /* hpre (kept for GELU's gradient) and hact = gelu(hpre) from one GEMM store */
+        vt_tr_linear_forward_ex(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm, NULL, B->hact);
+        if (c->layer_scale) {
+            vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
+            memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
+            vt_residual_forward(A->res[l + 1], B->y2, bw->ls2, rows, D);
+        } else {
+            vt_tr_linear_forward_ex(A->res[l + 1], B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D, B->mid, NULL);
+        }
     }
 
     const float *xn = A->res[L];
@@ -353,7 +386,12 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     if (loss) *loss = l_mean;
 
     /* ---- backward */
-    memset(t->grad, 0, sizeof(float) * (size_t)t->numel);
+    {
+        float *gz = t->grad;
+        int64_t ng = t->numel;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (ng > 262144)
+        for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
+    }
     if (dist_avg) {
         for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
         vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
@@ -368,7 +406,7 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     const float *dpool = A->dfeat;
     if (!dist_avg && c->fc_norm) {
         memset(A->dpooled, 0, sizeof(float) * (size_t)n * D);
-        vt_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
+        vt_tr_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
                               A->fc_r, n, D);
         dpool = A->dpooled;
     }
@@ -387,13 +425,18 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
         }
     }
     if (!c->fc_norm)
-        vt_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
+        vt_tr_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
                               D);
 
     for (int l = L - 1; l >= 0; l--) {
         const vt_block_w *bw = &w->blocks[l];
         vt_block_w *gw = &g->blocks[l];
         block_acts *B = &A->blk[l];
+        if (fused) {
+            vt_tr_block p = block_params(c, bw, gw, B, A, l, n, T);
+            vt_tr_block_backward(&p, A->dres);
+            continue;
+        }
         /* res[l+1] = mid + ls2 * y2 */
         const float *dy2 = A->dres;
         if (c->layer_scale) {
@@ -401,10 +444,10 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scale_cols(A->dtmp, A->dres, bw->ls2, (size_t)rows, D);
             dy2 = A->dtmp;
         }
-        vt_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
-        vt_gelu_backward(A->dh, B->hpre, A->dh, (size_t)rows * Hm);
-        vt_linear_backward(A->dtmp, gw->fc1.w, gw->fc1.b, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
-        vt_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
+        vt_tr_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
+        vt_tr_gelu_backward(A->dh, B->hpre, A->dh, rows, Hm, gw->fc1.b); /* fc1's bias gradient on the way */
+        vt_tr_linear_backward(A->dtmp, gw->fc1.w, NULL, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
+        vt_tr_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
                               rows, D);
         /* mid = res[l] + ls1 * y1 */
         const float *dy1 = A->dres;
@@ -413,8 +456,8 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
             scale_cols(A->dtmp, A->dres, bw->ls1, (size_t)rows, D);
             dy1 = A->dtmp;
         }
-        vt_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
-        vt_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
+        vt_tr_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
+        vt_tr_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
         if (c->qk_norm) {
             for (int part = 0; part < 2; part++) {
                 float *col = A->dqkv + (size_t)part * D;
@@ -422,21 +465,21 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
                 memset(A->dtmp2, 0, sizeof(float) * RD);
                 const vt_norm_w *nw = part ? &bw->k_norm : &bw->q_norm;
                 vt_norm_w *ng = part ? &gw->k_norm : &gw->q_norm;
-                vt_layernorm_backward(A->dtmp2, ng->w, ng->b, A->dtmp, part ? B->kraw : B->qraw, nw->w,
+                vt_tr_layernorm_backward(A->dtmp2, ng->w, ng->b, A->dtmp, part ? B->kraw : B->qraw, nw->w,
                                       part ? B->km : B->qm, part ? B->kr : B->qr, rows * hs, hd);
                 scatter(col, 3 * D, A->dtmp2, (size_t)rows, D);
             }
         }
-        vt_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows, D,
-                           3 * D, 0.0f);
-        vt_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
+        vt_tr_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows,
+                              D, 3 * D, 0.0f);
+        vt_tr_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
                               rows, D);
     }
 
     const float *dx0 = A->dres;
     if (c->pre_norm) {
         memset(A->dx0, 0, sizeof(float) * RD);
-        vt_layernorm_backward(A->dx0, g->norm_pre.w, g->norm_pre.b, A->dres, A->x0, w->norm_pre.w, A->pre_m,
+        vt_tr_layernorm_backward(A->dx0, g->norm_pre.w, g->norm_pre.b, A->dres, A->x0, w->norm_pre.w, A->pre_m,
                               A->pre_r, rows, D);
         dx0 = A->dx0;
     }
@@ -463,11 +506,11 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     const float *demb = A->demb;
     if (c->patch_norm) {
         memset(A->demb2, 0, sizeof(float) * (size_t)n * N * D);
-        vt_layernorm_backward(A->demb2, g->patch_norm.w, g->patch_norm.b, A->demb, A->emb, w->patch_norm.w, A->pn_m,
+        vt_tr_layernorm_backward(A->demb2, g->patch_norm.w, g->patch_norm.b, A->demb, A->emb, w->patch_norm.w, A->pn_m,
                               A->pn_r, n * N, D);
         demb = A->demb2;
     }
-    vt_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
+    vt_tr_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
                        0.0f);
     return VITC_OK;
 }
@@ -500,10 +543,13 @@ void vt_trainer_update(vt_trainer *t) {
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
     float *p = t->m->param_buf;
+    /* one parallel region for all parameters (no barrier between them): elementwise, so the
+     * split does not change any result */
+#pragma omp parallel num_threads(vt_get_threads()) if (t->numel > 65536)
     for (int i = 0; i < t->n_params; i++) {
         int64_t off = t->offsets[i], cnt = t->params[i].numel;
         float decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (cnt > 32768)
+#pragma omp for schedule(static) nowait
         for (int64_t j = off; j < off + cnt; j++) {
             float gr = t->grad[j] * gscale;
             float mm = t->adam_m[j] = b1 * t->adam_m[j] + (1.0f - b1) * gr;

@@ -1,0 +1,188 @@
+/* A whole transformer block's training forward and backward in a few OpenMP work-sharing loops
+ * (train_ops.h: vt_tr_block_forward / vt_tr_block_backward).
+ *
+ * Everything in a block but the weight gradients is local to an image: LayerNorm, the Linear
+ * layers and GELU act on each token, attention on each image. The forward is therefore one loop
+ * over groups of images, each running the whole block (LN1, qkv, attention, proj + residual, LN2,
+ * fc1 + GELU, fc2 + residual) on its own rows while they are in cache; the backward is four loops
+ * (fc2 + GELU', fc1 + LN2', proj + attention', qkv + LN1'), each handing out the weight-gradient
+ * GEMM (split by rows of dW) beside the per-group input-gradient work. Against one parallel region
+ * per operation (about 25 per block) this has 5 barriers per block, which matters most when the
+ * machine has other load: a waking thread may wait for a core at every region.
+ *
+ * Determinism: each output element is summed by one task in a fixed order, and the reductions
+ * over rows (biases, LayerNorm parameters) go through per-group partial sums added in group order,
+ * so the results depend neither on the thread count nor on which thread took which task. */
+#include "train/train_ops.h"
+#include "kernels/kernels.h"
+#include "train/train_ops_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Images per task: about 96 rows or more (the GEMMs' register block is 6 rows). */
+static int group_of(int T) {
+    int g = (96 + T - 1) / T;
+    return g < 1 ? 1 : g;
+}
+
+/* Rows of dW per weight-gradient task: two tasks per thread, in multiples of 6. */
+static int dw_rows(int n_out, int nt) {
+    int r = (n_out + 2 * nt - 1) / (2 * nt);
+    r = (r + 5) / 6 * 6;
+    return r < 6 ? 6 : r;
+}
+
+static void transpose_row(const float *W, float *Wt, int N, int K, int i) {
+    for (int k = 0; k < K; k++) Wt[(size_t)k * N + i] = W[(size_t)i * K + k];
+}
+
+void vt_tr_block_forward(const vt_tr_block *p) {
+    const vt_tr_kernels *k = vt_tr_kern();
+    const int n = p->n, T = p->T, D = p->D, Hm = p->Hm, H = p->heads, hd = D / H, D3 = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd), eps = p->eps;
+    size_t nq = (size_t)D3 * D, npj = (size_t)D * D, n1 = (size_t)Hm * D;
+    float *qt = vt_tr_scratch2(nq + npj + 2 * n1); /* W^T of qkv, proj, fc1, fc2: B operands read by rows */
+    float *pt = qt + nq, *f1t = pt + npj, *f2t = f1t + n1;
+    const int G = group_of(T), ntask = (n + G - 1) / G, wrows = D3 + D + Hm + D;
+#pragma omp parallel num_threads(vt_get_threads())
+    {
+#pragma omp for schedule(static)
+        for (int r = 0; r < wrows; r++) {
+            if (r < D3) transpose_row(p->qkv_w, qt, D3, D, r);
+            else if (r < D3 + D) transpose_row(p->proj_w, pt, D, D, r - D3);
+            else if (r < D3 + D + Hm) transpose_row(p->fc1_w, f1t, Hm, D, r - D3 - D);
+            else transpose_row(p->fc2_w, f2t, D, Hm, r - D3 - D - Hm);
+        }
+        float *s = vt_tr_scratch((size_t)hd * T + 64);
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < ntask; t++) {
+            int b0 = t * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
+            size_t r0 = (size_t)b0 * T, oD = r0 * D;
+            k->ln_fwd(p->ln1 + oD, p->ln1_m + r0, p->ln1_r + r0, p->x + oD, p->ln1_w, p->ln1_b, R, D, eps);
+            k->gemm(R, D3, D, 1.0f, p->ln1 + oD, (size_t)D, 1, qt, (size_t)D3, p->qkv + r0 * D3, (size_t)D3, NULL,
+                    p->qkv_b, NULL);
+            for (int b = b0; b < b0 + nb; b++)
+                for (int h = 0; h < H; h++) {
+                    const float *q = p->qkv + (size_t)b * T * D3 + (size_t)h * hd;
+                    k->att_fwd(q, q + D, q + 2 * D, D3, p->att + ((size_t)b * H + h) * T * T,
+                               p->ao + (size_t)b * T * D + (size_t)h * hd, D, T, hd, scale, s);
+                }
+            k->gemm(R, D, D, 1.0f, p->ao + oD, (size_t)D, 1, pt, (size_t)D, p->mid + oD, (size_t)D, p->x + oD,
+                    p->proj_b, NULL);
+            k->ln_fwd(p->ln2 + oD, p->ln2_m + r0, p->ln2_r + r0, p->mid + oD, p->ln2_w, p->ln2_b, R, D, eps);
+            k->gemm(R, Hm, D, 1.0f, p->ln2 + oD, (size_t)D, 1, f1t, (size_t)Hm, p->hpre + r0 * Hm, (size_t)Hm, NULL,
+                    p->fc1_b, p->hact + r0 * Hm);
+            k->gemm(R, D, Hm, 1.0f, p->hact + r0 * Hm, (size_t)Hm, 1, f2t, (size_t)D, p->out + oD, (size_t)D,
+                    p->mid + oD, p->fc2_b, NULL);
+        }
+    }
+}
+
+/* Weight-gradient task c of dW[n_out x k_in] += dY^T X over all rows (dY: rows x n_out, X: rows x k_in). */
+static void dw_task(const vt_tr_kernels *k, int c, int cr, int n_out, int k_in, int rows, const float *dY,
+                    const float *X, float *dW) {
+    int lo = c * cr, hi = lo + cr < n_out ? lo + cr : n_out;
+    if (hi <= lo) return;
+    float *C = dW + (size_t)lo * k_in;
+    k->gemm(hi - lo, k_in, rows, 1.0f, dY + lo, 1, (size_t)n_out, X, (size_t)k_in, C, (size_t)k_in, C, NULL, NULL);
+}
+
+static void add_parts(float *dst, const float *part, int ntask, int stride, int n) {
+    if (!dst) return;
+    for (int t = 0; t < ntask; t++)
+        for (int j = 0; j < n; j++) dst[j] += part[(size_t)t * stride + j];
+}
+
+void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
+    const vt_tr_kernels *k = vt_tr_kern();
+    const int n = p->n, T = p->T, D = p->D, Hm = p->Hm, H = p->heads, hd = D / H, D3 = 3 * D, rows = n * T;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int G = group_of(T), ntask = (n + G - 1) / G, nt = vt_get_threads();
+    /* per-group partial sums: fc2.b, fc1.b, norm2.w|b, proj.b, qkv.b, norm1.w|b */
+    const int stride = D + Hm + 2 * D + D + D3 + 2 * D;
+    float *part = vt_tr_scratch2((size_t)ntask * stride);
+    memset(part, 0, sizeof(float) * (size_t)ntask * stride);
+    const int o_b2 = 0, o_b1 = D, o_n2 = D + Hm, o_bp = 3 * D + Hm, o_bq = 4 * D + Hm, o_n1 = 7 * D + Hm;
+    const int c2 = dw_rows(D, nt), c1 = dw_rows(Hm, nt), cq = dw_rows(D3, nt);
+    const int n2 = (D + c2 - 1) / c2, n1 = (Hm + c1 - 1) / c1, nq = (D3 + cq - 1) / cq;
+#pragma omp parallel num_threads(nt)
+    {
+        float *s = vt_tr_scratch((size_t)T * T + (size_t)hd * T + 64);
+        /* fc2 (dres is dL/d out = dL/d y2) and GELU': dh = (dres W2) * gelu'(hpre) */
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < n2 + ntask; t++) {
+            if (t < n2) {
+                dw_task(k, t, c2, D, Hm, rows, dres, p->hact, p->g_fc2_w);
+                continue;
+            }
+            int g = t - n2, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
+            size_t r0 = (size_t)b0 * T;
+            float *pg = part + (size_t)g * stride;
+            k->gemm(R, Hm, D, 1.0f, dres + r0 * D, (size_t)D, 1, p->fc2_w, (size_t)Hm, p->dh + r0 * Hm, (size_t)Hm,
+                    NULL, NULL, NULL);
+            k->gelu_bwd(p->dh + r0 * Hm, p->hpre + r0 * Hm, p->dh + r0 * Hm, R, Hm, pg + o_b1);
+            k->colsum(pg + o_b2, dres + r0 * D, R, D);
+        }
+        /* fc1 and LN2: dres += LN2'(dh W1) */
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < n1 + ntask; t++) {
+            if (t < n1) {
+                dw_task(k, t, c1, Hm, D, rows, p->dh, p->ln2, p->g_fc1_w);
+                continue;
+            }
+            int g = t - n1, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
+            size_t r0 = (size_t)b0 * T, oD = r0 * D;
+            float *pg = part + (size_t)g * stride;
+            k->gemm(R, D, Hm, 1.0f, p->dh + r0 * Hm, (size_t)Hm, 1, p->fc1_w, (size_t)D, p->dtmp + oD, (size_t)D, NULL,
+                    NULL, NULL);
+            k->ln_bwd(dres + oD, pg + o_n2, pg + o_n2 + D, p->dtmp + oD, p->mid + oD, p->ln2_w, p->ln2_m + r0,
+                      p->ln2_r + r0, R, D);
+        }
+        /* proj and attention: dao = dres Wp, then dqkv per image and head */
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < n2 + ntask; t++) {
+            if (t < n2) {
+                dw_task(k, t, c2, D, D, rows, dres, p->ao, p->g_proj_w);
+                continue;
+            }
+            int g = t - n2, b0 = g * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
+            size_t r0 = (size_t)b0 * T, oD = r0 * D;
+            float *pg = part + (size_t)g * stride;
+            k->gemm(R, D, D, 1.0f, dres + oD, (size_t)D, 1, p->proj_w, (size_t)D, p->dao + oD, (size_t)D, NULL, NULL,
+                    NULL);
+            k->colsum(pg + o_bp, dres + oD, R, D);
+            for (int b = b0; b < b0 + nb; b++)
+                for (int h = 0; h < H; h++) {
+                    size_t o = (size_t)b * T * D3 + (size_t)h * hd;
+                    k->att_bwd(p->dqkv + o, p->dqkv + o + D, p->dqkv + o + 2 * D, p->qkv + o, p->qkv + o + D,
+                               p->qkv + o + 2 * D, D3, p->att + ((size_t)b * H + h) * T * T,
+                               p->dao + (size_t)b * T * D + (size_t)h * hd, D, T, hd, scale, s);
+                }
+        }
+        /* qkv and LN1: dres += LN1'(dqkv Wqkv) */
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < nq + ntask; t++) {
+            if (t < nq) {
+                dw_task(k, t, cq, D3, D, rows, p->dqkv, p->ln1, p->g_qkv_w);
+                continue;
+            }
+            int g = t - nq, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
+            size_t r0 = (size_t)b0 * T, oD = r0 * D;
+            float *pg = part + (size_t)g * stride;
+            k->gemm(R, D, D3, 1.0f, p->dqkv + r0 * D3, (size_t)D3, 1, p->qkv_w, (size_t)D, p->dtmp + oD, (size_t)D,
+                    NULL, NULL, NULL);
+            if (p->g_qkv_b) k->colsum(pg + o_bq, p->dqkv + r0 * D3, R, D3);
+            k->ln_bwd(dres + oD, pg + o_n1, pg + o_n1 + D, p->dtmp + oD, p->x + oD, p->ln1_w, p->ln1_m + r0,
+                      p->ln1_r + r0, R, D);
+        }
+    }
+    add_parts(p->g_fc2_b, part + o_b2, ntask, stride, D);
+    add_parts(p->g_fc1_b, part + o_b1, ntask, stride, Hm);
+    add_parts(p->g_ln2_w, part + o_n2, ntask, stride, D);
+    add_parts(p->g_ln2_b, part + o_n2 + D, ntask, stride, D);
+    add_parts(p->g_proj_b, part + o_bp, ntask, stride, D);
+    add_parts(p->g_qkv_b, part + o_bq, ntask, stride, D3);
+    add_parts(p->g_ln1_w, part + o_n1, ntask, stride, D);
+    add_parts(p->g_ln1_b, part + o_n1 + D, ntask, stride, D);
+}

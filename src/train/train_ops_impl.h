@@ -1,0 +1,49 @@
+/* Row-range kernels behind train_ops.c: one portable C set (train_ops.c) and one AVX-512 set
+ * (train_ops_avx512.c, compiled with AVX-512 flags, used when the active kernels are avx512).
+ * All run on the calling thread; train_ops.c splits the work over threads. */
+#ifndef VT_TRAIN_OPS_IMPL_H
+#define VT_TRAIN_OPS_IMPL_H
+
+#include <stddef.h>
+
+typedef struct vt_tr_kernels {
+    /* out[i] = gelu(in[i]) (exact, erf) */
+    void (*gelu_fwd)(float *out, const float *in, size_t n);
+    /* rows x N: dinp = dout * gelu'(inp) (dinp may alias dout); colacc (N, may be NULL) += column
+     * sums of dinp */
+    void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, int rows, int N, float *colacc);
+    /* acc[N] += column sums of rows x N */
+    void (*colsum)(float *acc, const float *x, int rows, int N);
+    /* LayerNorm of rows of C (float statistics); mean, rstd may be NULL */
+    void (*ln_fwd)(float *out, float *mean, float *rstd, const float *in, const float *w, const float *b, int rows,
+                   int C, float eps);
+    /* dinp += LayerNorm input gradient; pw, pb (may be NULL) += weight / bias gradient sums */
+    void (*ln_bwd)(float *dinp, float *pw, float *pb, const float *dout, const float *inp, const float *w,
+                   const float *mean, const float *rstd, int rows, int C);
+    /* Attention core for one (image, head), row strides in floats: q, k, v (T x hd, stride ld),
+     * P: T x T probabilities written (stride T), o: T x hd output (stride ldo). scratch: at
+     * least hd * T + 64 floats. */
+    void (*att_fwd)(const float *q, const float *k, const float *v, int ld, float *P, float *o, int ldo, int T,
+                    int hd, float scale, float *scratch);
+    /* Its backward: dq, dk, dv (stride ld) overwritten, given dO (stride ldo) and P.
+     * scratch: at least T * T + hd * T + 64 floats. */
+    void (*att_bwd)(float *dq, float *dk, float *dv, const float *q, const float *k, const float *v, int ld,
+                    const float *P, const float *dO, int ldo, int T, int hd, float scale, float *scratch);
+    /* C[M x N] = alpha * A . B (+ R) (+ bias[N]), then G = gelu(C), for those of R (stride ldc,
+     * may be C: accumulate), bias, G (stride ldc) that are not NULL. A(i, k) at A[i * sai + k * sak]
+     * (any layout), B row-major with stride ldb, C stride ldc. */
+    void (*gemm)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
+                 float *C, size_t ldc, const float *R, const float *bias, float *G);
+} vt_tr_kernels;
+
+/* The set the active kernels call for (train_ops.c). */
+const vt_tr_kernels *vt_tr_kern(void);
+/* Grow-only scratch of the calling thread, two independent ones (never freed: OpenMP keeps its
+ * pool threads, so steady-state training steps allocate nothing). */
+float *vt_tr_scratch(size_t n);
+float *vt_tr_scratch2(size_t n);
+
+extern const vt_tr_kernels vt_tr_kernels_ref;
+extern const vt_tr_kernels vt_tr_kernels_avx512;
+
+#endif
