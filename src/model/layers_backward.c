@@ -7,24 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "core/omp_team.h"
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-static int team_size(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 void vt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                            const float *mean, const float *rstd, int N, int C) {
@@ -34,7 +18,7 @@ void vt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
     if ((dw || db) && !part) abort();
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         float *pw = part ? part + (size_t)tid * 2 * C : NULL, *pb = pw ? pw + C : NULL;
         int lo = (int)((long long)N * tid / team), hi = (int)((long long)N * (tid + 1) / team);
         for (int i = lo; i < hi; i++) {

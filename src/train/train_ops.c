@@ -7,24 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "core/omp_team.h"
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-static int team_size(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 /* ---------------------------------------------------------------- portable kernels */
 
@@ -187,7 +171,7 @@ void vt_tr_gelu_forward(float *out, const float *in, size_t n) {
     int nt = threads_for((long long)n);
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         size_t lo = n * tid / team / 16 * 16, hi = tid + 1 == team ? n : n * (tid + 1) / team / 16 * 16;
         if (hi > lo) k->gelu_fwd(out + lo, in + lo, hi - lo);
     }
@@ -201,7 +185,7 @@ void vt_tr_gelu_backward(float *dinp, const float *inp, const float *dout, int M
     int used = 1;
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         if (tid == 0) used = team;
         int lo = (int)((long long)M * tid / team), hi = (int)((long long)M * (tid + 1) / team);
         size_t o = (size_t)lo * N;
@@ -218,7 +202,7 @@ void vt_tr_colsum(float *acc, const float *x, int M, int N) {
     int used = 1;
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         if (tid == 0) used = team;
         int lo = (int)((long long)M * tid / team), hi = (int)((long long)M * (tid + 1) / team);
         k->colsum(part + (size_t)tid * N, x + (size_t)lo * N, hi - lo, N);
@@ -232,7 +216,7 @@ void vt_tr_layernorm_forward(float *out, float *mean, float *rstd, const float *
     int nt = threads_for((long long)N * C);
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         int lo = (int)((long long)N * tid / team), hi = (int)((long long)N * (tid + 1) / team);
         size_t o = (size_t)lo * C;
         k->ln_fwd(out + o, mean ? mean + lo : NULL, rstd ? rstd + lo : NULL, inp + o, w, b, hi - lo, C, eps);
@@ -249,7 +233,7 @@ void vt_tr_layernorm_backward(float *dinp, float *dw, float *db, const float *do
     int used = 1;
 #pragma omp parallel num_threads(nt)
     {
-        int tid = thread_id(), team = team_size();
+        int tid = vt_omp_thread_id(), team = vt_omp_team_size();
         if (tid == 0) used = team;
         int lo = (int)((long long)N * tid / team), hi = (int)((long long)N * (tid + 1) / team);
         size_t o = (size_t)lo * C;
