@@ -126,31 +126,29 @@ const vt_tr_kernels *vt_tr_kern(void) {
 
 /* ---------------------------------------------------------------- threading */
 
-/* Grow-only scratch of the calling thread (OpenMP keeps its pool threads, so steady-state steps
- * allocate nothing). */
+/* Grow-only 64-byte aligned buffer of the calling thread in *buf / *cap (OpenMP keeps its pool
+ * threads, so steady-state steps allocate nothing). */
+static float *grow_scratch(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*buf);
+        *buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        *cap = *buf ? n : 0;
+        if (!*buf) abort();
+    }
+    return *buf;
+}
+
 float *vt_tr_scratch(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
-    if (n > cap) {
-        free(buf);
-        buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        cap = buf ? n : 0;
-        if (!buf) abort();
-    }
-    return buf;
+    return grow_scratch(&buf, &cap, n);
 }
 
 /* A second one, for operands shared by the threads while they use their own scratch. */
 float *vt_tr_scratch2(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
-    if (n > cap) {
-        free(buf);
-        buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        cap = buf ? n : 0;
-        if (!buf) abort();
-    }
-    return buf;
+    return grow_scratch(&buf, &cap, n);
 }
 
 static int threads_for(long long work) {
