@@ -19,9 +19,9 @@ mkdir -p "$run"
 if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
 cd "$run"
 threads=${THREADS:-2}
-args=(--data fashion-mnist --dim 192 --depth 6 --heads 6 --mlp-dim 384 --patch 4 --pool avg
-      --epochs 40 --batch 128 --lr 1e-3 --min-lr 1e-5 --wd 0.05 --warmup 3 --label-smoothing 0.1
-      --pad 2 --erase 0.25 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
+args=(--data fashion-mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg
+      --epochs 20 --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
+      --pad 2 --erase 0.1 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
 if [[ -n ${RESUME:-} ]]; then
   args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)
 fi

@@ -1,6 +1,6 @@
 /* AVX-512 SGEMM: VT_MR x (NV*16) micro-kernel on the shared packed driver.
  * Default 6 x 64 (24 zmm accumulators, 4 B loads + 6 broadcasts per 24 FMAs): on Zen 4 it beat
- * 14x32, 12x32 and 8x48 by a few percent (fewer broadcasts per FMA); MC 144. KC 768 (a whole
+ * 14x32, 12x32 and 8x48 by a few percent (fewer broadcasts per FMA). KC 768 (a whole
  * ViT-B K in one slice: C is read and written once, not per slice) measured 84% -> 91% of one
  * core's FMA peak on ViT-B/S Linear shapes against KC 256 (thread CPU time, bench-free). */
 #include <immintrin.h>
@@ -25,7 +25,7 @@
 #endif
 #define VT_KC VT512_KC
 #ifndef VT512_MCF
-#define VT512_MCF 24
+#define VT512_MCF 33 /* 198 rows: a batch-1 ViT GEMM (197 tokens) is one row block, each B panel used once */
 #endif
 #define VT_MC (VT_MR * VT512_MCF)
 #define VT_TABLE vt_kernels_avx512
@@ -64,7 +64,7 @@ static void gelu_vec(float *x, size_t n) {
 static inline __attribute__((always_inline)) void ukernel_gen(int kc, const float *const *ar, size_t ks,
                                                               const float *restrict b, float *c, size_t ldc,
                                                               float alpha, float beta, const float *bias, int gelu,
-                                                              int nv) {
+                                                              int nv, const char *pf, size_t pf_step) {
     __m512 acc[VT_MR][VT512_NV];
     const float *a[VT_MR];
 #if VT512_NV != 4
@@ -78,6 +78,7 @@ static inline __attribute__((always_inline)) void ukernel_gen(int kc, const floa
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
+        _mm_prefetch(pf + (size_t)k * pf_step, _MM_HINT_T1);
         __m512 bv[VT512_NV];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + v * 16);
@@ -108,14 +109,18 @@ static void ukernel(int kc, const float *restrict a, const float *restrict b, fl
                     float beta, const float *bias, int gelu) {
     const float *ar[VT_MR];
     for (int r = 0; r < VT_MR; r++) ar[r] = a + r;
-    ukernel_gen(kc, ar, VT_MR, b, c, ldc, alpha, beta, bias, gelu, VT512_NV);
+    ukernel_gen(kc, ar, VT_MR, b, c, ldc, alpha, beta, bias, gelu, VT512_NV, (const char *)b, 0);
 }
 
 /* A read in place: rows ar[r] contiguous along k (edge tiles repeat the last row). Skips packing
  * A, which for row-major activations costs as much as a few percent of the GEMM. */
 static void ukernel_rows(int kc, const float *const *ar, const float *restrict b, float *c, size_t ldc, float alpha,
-                         float beta, const float *bias, int gelu) {
-    ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV);
+                         float beta, const float *bias, int gelu, const float *pf, int pf_lines) {
+    /* one prefetch per k step spreads pf_lines cache lines of the next B panel over the call */
+    size_t step = pf_lines > 0 ? ((size_t)pf_lines * 64 + (size_t)kc - 1) / (size_t)kc : 0;
+    if (step > 64) step = 64;
+    ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV, pf ? (const char *)pf : (const char *)b,
+                pf ? step : 0);
 }
 
 /* An edge panel with nr < NR valid columns: only ceil(nr/16) vectors are computed (a 197-wide
@@ -123,10 +128,10 @@ static void ukernel_rows(int kc, const float *const *ar, const float *restrict b
 static void ukernel_rows_edge(int nr, int kc, const float *const *ar, const float *restrict b, float *c, size_t ldc,
                               float alpha, float beta, const float *bias, int gelu) {
     switch ((nr + 15) / 16) {
-    case 1: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 1); break;
-    case 2: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 2); break;
-    case 3: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 3); break;
-    default: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV); break;
+    case 1: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 1, (const char *)b, 0); break;
+    case 2: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 2, (const char *)b, 0); break;
+    case 3: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, 3, (const char *)b, 0); break;
+    default: ukernel_gen(kc, ar, 1, b, c, ldc, alpha, beta, bias, gelu, VT512_NV, (const char *)b, 0); break;
     }
 }
 #define VT_HAVE_UKERNEL_ROWS 1

@@ -167,20 +167,27 @@ static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const floa
 /* The macro-kernel with A read in place (row-major, not transposed): rows [0, mc) of A starting
  * at column k0 of each row. */
 static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t lda, const float *bp, int p0, int p1,
-                              float *C, int ldc, float alpha, float beta, const float *bias, int gelu) {
+                              float *C, int ldc, float alpha, float beta, const float *bias, int gelu,
+                              const float *follow) {
     float tmp[VT_MR * VT_NR] __attribute__((aligned(VT_ALIGN)));
     for (int p = p0; p < p1; p++) {
         int j = p * VT_NR;
         int nr = imin(VT_NR, nc_end - j);
         const float *b = bp + (size_t)p * kc * VT_NR;
         const float *bi = bias ? bias + j : NULL;
+        /* the next panel is fetched into L2 while this one is in use: at batch 1 each weight panel
+         * is read from memory once per forward pass, and its first row tile would stall on it */
+        const float *bnext = p + 1 < p1 ? b + (size_t)kc * VT_NR : follow; /* follow: what comes after p1 */
+        int lines = kc * VT_NR * (int)sizeof(float) / 64, ntiles = (mc + VT_MR - 1) / VT_MR;
         for (int i = 0; i < mc; i += VT_MR) {
-            int mr = imin(VT_MR, mc - i);
+            int mr = imin(VT_MR, mc - i), ti = i / VT_MR;
+            int l0 = (int)((long long)lines * ti / ntiles), l1 = (int)((long long)lines * (ti + 1) / ntiles);
             const float *ar[VT_MR];
             for (int r = 0; r < VT_MR; r++) ar[r] = A + (size_t)(i + imin(r, mr - 1)) * lda;
             float *c = C + (size_t)i * ldc + j;
             if (mr == VT_MR && nr == VT_NR) {
-                ukernel_rows(kc, ar, b, c, (size_t)ldc, alpha, beta, bi, gelu);
+                ukernel_rows(kc, ar, b, c, (size_t)ldc, alpha, beta, bi, gelu,
+                             bnext ? bnext + (size_t)l0 * 16 : NULL, l1 - l0);
             } else {
                 float btmp[VT_NR];
                 if (bi) {
@@ -289,14 +296,26 @@ static int gemm_region(const gemm_job *j, int t, int tm, int tn, int *m0, int *m
 static void gemm_chunk(const gemm_job *j, int t, int c) {
     int m0, m1, p0, p1, mcb;
     gemm_region(j, t, j->tm, j->tn, &m0, &m1, &p0, &p1, &mcb);
+#ifdef VT_PANEL_MAJOR
+    int nrb = (m1 - m0 + mcb - 1) / mcb;
+    int ic = m0 + (c % nrb) * mcb, mc = imin(mcb, m1 - ic);
+    int pa = p0 + (c / nrb) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
+#else
     int ng = (p1 - p0 + VT_GROUP - 1) / VT_GROUP;
     int ic = m0 + (c / ng) * mcb, mc = imin(mcb, m1 - ic);
     int pa = p0 + (c % ng) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
+#endif
     for (int pc = 0; pc < j->K; pc += j->kc_max) {
         int kc = imin(j->kc_max, j->K - pc), last = pc + kc >= j->K;
+        /* after this slice's panels come the same panels of the next slice, or the next group */
+        const float *follow = NULL;
+        if (!last)
+            follow = j->bdata + (size_t)(pc + kc) * j->npan * VT_NR + (size_t)pa * imin(j->kc_max, j->K - pc - kc) * VT_NR;
+        else if (pb < p1)
+            follow = j->bdata + (size_t)pb * imin(j->kc_max, j->K) * VT_NR;
         macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda,
                           j->bdata + (size_t)pc * j->npan * VT_NR, pa, pb, j->C + (size_t)ic * j->ldc, j->ldc,
-                          j->alpha, pc == 0 ? j->beta : 1.0f, last ? j->bias : NULL, last && j->gelu);
+                          j->alpha, pc == 0 ? j->beta : 1.0f, last ? j->bias : NULL, last && j->gelu, follow);
     }
 }
 #endif
@@ -353,7 +372,7 @@ static void gemm_task(void *ctx, int tid, int nt) {
             if (!j->trans_a) {
                 macro_kernel_rows(mc, j->N, kc, j->A + (size_t)ic * j->lda + pc, (size_t)j->lda, bp, p0, p1,
                                   j->C + (size_t)ic * j->ldc, j->ldc, j->alpha, bt, last ? j->bias : NULL,
-                                  last && j->gelu);
+                                  last && j->gelu, NULL);
                 continue;
             }
 #endif
