@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Fashion-MNIST from scratch with vitc train, aiming at >= 93.5 % test accuracy on 2 cores in a
-# few hours: a small ViT (dim 192, depth 6, 6 heads of 32, MLP 384, patch 4: 49 tokens, average
-# pooling + fc_norm, 1.8 M parameters), AdamW lr 1e-3 / wd 0.05, 3 warm-up epochs then cosine to
-# 1e-5 over 40 epochs, label smoothing 0.1, batch 128, random crop (padding 2), horizontal flips,
-# random erasing (p 0.25). Validation each epoch is on the 10,000 test images.
+# Fashion-MNIST from scratch with vitc train: a small ViT (dim 128, depth 6, 4 heads of 32, MLP 256,
+# patch 4: 49 tokens, average pooling + fc_norm, 0.8 M parameters), AdamW lr 5e-4 / wd 0.05, 1
+# warm-up epoch then cosine to 1e-5 over 20 epochs, label smoothing 0.1, batch 32, random crop
+# (padding 2), horizontal flips, random erasing (p 0.1). Validation each epoch is on the 10,000 test
+# images. Batch 32 rather than 128: on a 12,800-image MNIST subset, 4 epochs gave 79.6% (batch 32,
+# lr 5e-4) vs 51.7% (batch 128, lr 1e-3) at the same images/s — these ViTs need optimizer steps.
 #
 # Usage: scripts/train-fashion-mnist.sh [RUN_DIR]      (default runs/fmnist; writes run.log there)
 #   VITC=path/to/vitc   the binary (copied into RUN_DIR so that rebuilding does not touch the run;
