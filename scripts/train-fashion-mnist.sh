@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Fashion-MNIST from scratch with vitc train: a small ViT (dim 128, depth 6, 4 heads of 32, MLP 256,
-# patch 4: 49 tokens, average pooling + fc_norm, 0.8 M parameters), AdamW lr 5e-4 / wd 0.05, 1
-# warm-up epoch then cosine to 1e-5 over 20 epochs, label smoothing 0.1, batch 32, random crop
+# patch 7: 16 tokens, average pooling + fc_norm, 0.8 M parameters), AdamW lr 5e-4 / wd 0.05, 1
+# warm-up epoch then cosine to 1e-5 over 30 epochs, label smoothing 0.1, batch 32, random crop
 # (padding 2), horizontal flips, random erasing (p 0.1). Validation each epoch is on the 10,000 test
-# images. Batch 32 rather than 128: on a 12,800-image MNIST subset, 4 epochs gave 79.6% (batch 32,
-# lr 5e-4) vs 51.7% (batch 128, lr 1e-3) at the same images/s — these ViTs need optimizer steps.
+# images. Why these choices (4-epoch pilots on 12,800 training images, 2,000 test images, 2 threads):
+# batch 32 / lr 5e-4 gave MNIST 79.6% vs 51.7% for batch 128 / lr 1e-3 at the same images/s (these
+# ViTs need optimizer steps); patch 7 gave Fashion-MNIST 77.7% in 11 s per epoch vs patch 4 76.2% in
+# 29 s (and patch 2 learned slower still), so patch 7 buys about 2.7x the epochs for the same time.
 #
 # Usage: scripts/train-fashion-mnist.sh [RUN_DIR]      (default runs/fmnist; writes run.log there)
 #   VITC=path/to/vitc   the binary (copied into RUN_DIR so that rebuilding does not touch the run;
 #                       default build/vitc, or the copy already in RUN_DIR when resuming)
 #   RESUME=1            continue from RUN_DIR/model.ckpt.safetensors (checkpointed every epoch and
 #                       every 100 steps)
-#   THREADS=2           threads; NICE=10 the niceness
+#   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count
 # Start detached:  setsid nohup scripts/train-fashion-mnist.sh runs/fmnist >/dev/null 2>&1 &
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,8 +22,8 @@ mkdir -p "$run"
 if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
 cd "$run"
 threads=${THREADS:-2}
-args=(--data fashion-mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg
-      --epochs 20 --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
+args=(--data fashion-mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 7 --pool avg
+      --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
       --pad 2 --erase 0.1 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
 if [[ -n ${RESUME:-} ]]; then
   args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)

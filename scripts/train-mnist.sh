@@ -19,7 +19,7 @@ if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$roo
 cd "$run"
 threads=${THREADS:-2}
 args=(--data mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg
-      --epochs 12 --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
+      --epochs "${EPOCHS:-12}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
       --pad 2 --erase 0 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
 if [[ -n ${RESUME:-} ]]; then
   args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)
