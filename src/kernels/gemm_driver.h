@@ -133,6 +133,23 @@ static void pack_b_panel(int trans_b, const float *B, int ldb, int k0, int kc, i
     }
 }
 
+/* A partial C tile (mr x nr) goes through an MR x NR buffer: edge_begin loads C's valid part into
+ * tmp when beta != 0 and returns the bias padded to NR in btmp (NULL without bias); edge_end
+ * stores the valid part back. */
+static const float *edge_begin(float *tmp, float *btmp, const float *bi, const float *c, int ldc, int mr, int nr,
+                               float beta) {
+    if (beta != 0.0f)
+        for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
+    if (!bi) return NULL;
+    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
+    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
+    return btmp;
+}
+
+static void edge_end(float *c, int ldc, const float *tmp, int mr, int nr) {
+    for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+}
+
 /* One packed A block (mc x kc) times micro-panels [p0, p1) of a packed B slice. */
 static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const float *bp, int p0, int p1,
                          float *C, int ldc, float alpha, float beta, const float *bias, int gelu) {
@@ -150,14 +167,9 @@ static void macro_kernel(int mc, int nc_end, int kc, const float *ap, const floa
                 ukernel(kc, a, b, c, (size_t)ldc, alpha, beta, bi, gelu);
             } else {
                 float btmp[VT_NR];
-                if (bi) {
-                    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
-                    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
-                }
-                if (beta != 0.0f)
-                    for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
-                ukernel(kc, a, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
-                for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+                const float *eb = edge_begin(tmp, btmp, bi, c, ldc, mr, nr, beta);
+                ukernel(kc, a, b, tmp, VT_NR, alpha, beta, eb, gelu);
+                edge_end(c, ldc, tmp, mr, nr);
             }
         }
     }
@@ -178,7 +190,8 @@ static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t
         /* the next panel is fetched into L2 while this one is in use: at batch 1 each weight panel
          * is read from memory once per forward pass, and its first row tile would stall on it */
         const float *bnext = p + 1 < p1 ? b + (size_t)kc * VT_NR : follow; /* follow: what comes after p1 */
-        int lines = kc * VT_NR * (int)sizeof(float) / 64, ntiles = (mc + VT_MR - 1) / VT_MR;
+        const int line = 64 / (int)sizeof(float); /* floats per cache line */
+        int lines = kc * VT_NR / line, ntiles = (mc + VT_MR - 1) / VT_MR;
         for (int i = 0; i < mc; i += VT_MR) {
             int mr = imin(VT_MR, mc - i), ti = i / VT_MR;
             int l0 = (int)((long long)lines * ti / ntiles), l1 = (int)((long long)lines * (ti + 1) / ntiles);
@@ -187,17 +200,12 @@ static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t
             float *c = C + (size_t)i * ldc + j;
             if (mr == VT_MR && nr == VT_NR) {
                 ukernel_rows(kc, ar, b, c, (size_t)ldc, alpha, beta, bi, gelu,
-                             bnext ? bnext + (size_t)l0 * 16 : NULL, l1 - l0);
+                             bnext ? bnext + (size_t)l0 * line : NULL, l1 - l0);
             } else {
                 float btmp[VT_NR];
-                if (bi) {
-                    memcpy(btmp, bi, sizeof(float) * (size_t)nr);
-                    for (int jj = nr; jj < VT_NR; jj++) btmp[jj] = 0.0f;
-                }
-                if (beta != 0.0f)
-                    for (int r = 0; r < mr; r++) memcpy(tmp + r * VT_NR, c + (size_t)r * ldc, sizeof(float) * (size_t)nr);
-                ukernel_rows_edge(nr, kc, ar, b, tmp, VT_NR, alpha, beta, bi ? btmp : NULL, gelu);
-                for (int r = 0; r < mr; r++) memcpy(c + (size_t)r * ldc, tmp + r * VT_NR, sizeof(float) * (size_t)nr);
+                const float *eb = edge_begin(tmp, btmp, bi, c, ldc, mr, nr, beta);
+                ukernel_rows_edge(nr, kc, ar, b, tmp, VT_NR, alpha, beta, eb, gelu);
+                edge_end(c, ldc, tmp, mr, nr);
             }
         }
     }

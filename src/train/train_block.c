@@ -88,6 +88,15 @@ static void dw_task(const vt_tr_kernels *k, int c, int cr, int n_out, int k_in, 
     k->gemm(hi - lo, k_in, rows, 1.0f, dY + lo, 1, (size_t)n_out, X, (size_t)k_in, C, (size_t)k_in, C, NULL, NULL);
 }
 
+/* The input gradient through a Linear (W: N x D) that follows a LayerNorm, for R rows:
+ * dtmp = dy W, then dres += LN'(dtmp) with the LayerNorm's weight/bias gradients added to dln[0, 2D). */
+static void linear_ln_bwd(const vt_tr_kernels *k, int R, int D, int N, const float *dy, const float *W, float *dtmp,
+                          float *dres, float *dln, const float *x, const float *ln_w, const float *mean,
+                          const float *rstd) {
+    k->gemm(R, D, N, 1.0f, dy, (size_t)N, 1, W, (size_t)D, dtmp, (size_t)D, NULL, NULL, NULL);
+    k->ln_bwd(dres, dln, dln + D, dtmp, x, ln_w, mean, rstd, R, D);
+}
+
 static void add_parts(float *dst, const float *part, int ntask, int stride, int n) {
     if (!dst) return;
     for (int t = 0; t < ntask; t++)
@@ -134,10 +143,8 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             int g = t - n1, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
-            k->gemm(R, D, Hm, 1.0f, p->dh + r0 * Hm, (size_t)Hm, 1, p->fc1_w, (size_t)D, p->dtmp + oD, (size_t)D, NULL,
-                    NULL, NULL);
-            k->ln_bwd(dres + oD, pg + o_n2, pg + o_n2 + D, p->dtmp + oD, p->mid + oD, p->ln2_w, p->ln2_m + r0,
-                      p->ln2_r + r0, R, D);
+            linear_ln_bwd(k, R, D, Hm, p->dh + r0 * Hm, p->fc1_w, p->dtmp + oD, dres + oD, pg + o_n2, p->mid + oD,
+                          p->ln2_w, p->ln2_m + r0, p->ln2_r + r0);
         }
         /* proj and attention: dao = dres Wp, then dqkv per image and head */
 #pragma omp for schedule(dynamic, 1)
@@ -170,11 +177,9 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             int g = t - nq, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
-            k->gemm(R, D, D3, 1.0f, p->dqkv + r0 * D3, (size_t)D3, 1, p->qkv_w, (size_t)D, p->dtmp + oD, (size_t)D,
-                    NULL, NULL, NULL);
             if (p->g_qkv_b) k->colsum(pg + o_bq, p->dqkv + r0 * D3, R, D3);
-            k->ln_bwd(dres + oD, pg + o_n1, pg + o_n1 + D, p->dtmp + oD, p->x + oD, p->ln1_w, p->ln1_m + r0,
-                      p->ln1_r + r0, R, D);
+            linear_ln_bwd(k, R, D, D3, p->dqkv + r0 * D3, p->qkv_w, p->dtmp + oD, dres + oD, pg + o_n1, p->x + oD,
+                          p->ln1_w, p->ln1_m + r0, p->ln1_r + r0);
         }
     }
     add_parts(p->g_fc2_b, part + o_b2, ntask, stride, D);
