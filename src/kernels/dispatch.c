@@ -169,8 +169,8 @@ void vt_add_layernorm_rows(float *x, const float *r, const float *g, float *y, f
     if (N > 0 && C > 0) get_active()->add_layernorm(x, r, g, y, mean, rstd, w, b, N, C, eps);
 }
 
-void vt_softmax_rows(float *S, int N, int n, size_t ld) {
-    if (N > 0 && n > 0) get_active()->softmax(S, N, n, ld);
+void vt_softmax_rows(float *S, int N, int n, size_t ld, float *inv_sum) {
+    if (N > 0 && n > 0) get_active()->softmax(S, N, n, ld, inv_sum);
 }
 
 void vt_set_threads(int threads) { n_threads = threads > 0 ? threads : 0; }

@@ -148,7 +148,7 @@ void vt_add_layernorm_ref(float *x, const float *r, const float *g, float *y, fl
     }
 }
 
-void vt_softmax_ref(float *S, int N, int n, size_t ld) {
+void vt_softmax_ref(float *S, int N, int n, size_t ld, float *inv_sum) {
     for (int i = 0; i < N; i++) {
         float *row = S + (size_t)i * ld, mx = -INFINITY, sum = 0.0f;
         for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
@@ -157,7 +157,10 @@ void vt_softmax_ref(float *S, int N, int n, size_t ld) {
             sum += row[j];
         }
         float inv = 1.0f / sum;
-        for (int j = 0; j < n; j++) row[j] *= inv;
+        if (inv_sum)
+            inv_sum[i] = inv;
+        else
+            for (int j = 0; j < n; j++) row[j] *= inv;
     }
 }
 

@@ -67,8 +67,10 @@ void vt_layernorm_rows(float *y, float *mean, float *rstd, const float *x, const
 /* Residual then LayerNorm: x += g * r (g[C], NULL: x += r), then y = LayerNorm(x) as above. */
 void vt_add_layernorm_rows(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
                            const float *w, const float *b, int N, int C, float eps);
-/* Softmax in place over each of N rows of n values (row stride ld). */
-void vt_softmax_rows(float *S, int N, int n, size_t ld);
+/* Softmax in place over each of N rows of n values (row stride ld). With inv_sum (N floats) the
+ * rows are left unnormalized, exp(x - max), and inv_sum[i] = 1 / (row i's sum): a caller that
+ * multiplies the rows by something (attention's P.V) scales its smaller product instead. */
+void vt_softmax_rows(float *S, int N, int n, size_t ld, float *inv_sum);
 
 /* Thread pool shared by the kernels and the layers: runs fn(ctx, tid, nt) for tid 0..nt-1
  * (the caller is tid 0) and returns when all have finished. Idle workers spin briefly, then sleep

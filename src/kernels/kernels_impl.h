@@ -36,7 +36,7 @@ typedef void (*vt_layernorm_fn)(float *y, float *mean, float *rstd, const float 
                                 const float *b, int N, int C, float eps);
 typedef void (*vt_add_layernorm_fn)(float *x, const float *r, const float *g, float *y, float *mean,
                                     float *rstd, const float *w, const float *b, int N, int C, float eps);
-typedef void (*vt_softmax_fn)(float *S, int N, int n, size_t ld);
+typedef void (*vt_softmax_fn)(float *S, int N, int n, size_t ld, float *inv_sum);
 
 typedef struct vt_kernel_table {
     const char *name;
@@ -60,7 +60,7 @@ void vt_layernorm_ref(float *y, float *mean, float *rstd, const float *x, const 
                       int C, float eps);
 void vt_add_layernorm_ref(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
                           const float *w, const float *b, int N, int C, float eps);
-void vt_softmax_ref(float *S, int N, int n, size_t ld);
+void vt_softmax_ref(float *S, int N, int n, size_t ld, float *inv_sum);
 /* Storage for pb->data of at least n floats (reused when pb->cap suffices). Returns 0 or -1. */
 int vt_packed_b_reserve(vt_packed_b *pb, size_t n);
 /* C = beta*C (beta == 0: C not read) + bias, then epilogue: the K == 0 / alpha == 0 case. */

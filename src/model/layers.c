@@ -78,16 +78,16 @@ static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const
 
 /* Attention per (image, head) as two GEMMs over query tiles: S = scale * q k^T, row softmax,
  * O = P v written straight into the output columns of the head. K^T and V of a head are packed
- * once per thread and reused for all its query tiles; the scores of one tile (at most ATT_TILE x T)
- * live in a per-thread buffer, so nothing of size T x T x heads is made unless the caller asks for
- * the probabilities. Threads take contiguous runs of (image, head, tile) items. */
-#define ATT_TILE 128
+ * once per thread and reused for all its query tiles; the scores of one tile live in a per-thread
+ * buffer, so nothing of size T x T x heads is made unless the caller asks for the probabilities.
+ * Without that request P stays unnormalized and the (T x head_dim) O rows are scaled by 1/sum
+ * instead of the (T x T) P rows. Threads take contiguous runs of (image, head, tile) items. */
 
 /* Grow-only scratch per thread: pool threads persist, so steady-state calls allocate nothing
  * (large malloc/free pairs would otherwise map and fault fresh pages on every call). */
 typedef struct att_scratch {
-    float *S;
-    size_t cap;
+    float *S, *inv;
+    size_t cap, inv_cap;
     vt_packed_b *kp, *vp;
 } att_scratch;
 static _Thread_local att_scratch tls_att;
@@ -100,21 +100,24 @@ typedef struct att_job {
     atomic_int fail;
 } att_job;
 
+static float *grow_floats(float **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return *buf;
+    free(*buf);
+    *buf = malloc(sizeof(float) * need);
+    *cap = *buf ? need : 0;
+    return *buf;
+}
+
 static void attention_task(void *ctx, int tid, int nt) {
     att_job *j = ctx;
     int T = j->T, D = j->D, hd = D / j->heads, C3 = 3 * D, tile = j->tile;
     att_scratch *sc = &tls_att;
-    size_t need = (size_t)tile * T;
-    if (need > sc->cap) {
-        free(sc->S);
-        sc->S = malloc(sizeof(float) * need);
-        sc->cap = sc->S ? need : 0;
-        if (!sc->S) {
-            atomic_store(&j->fail, 1);
-            return;
-        }
+    float *S = grow_floats(&sc->S, &sc->cap, (size_t)tile * T);
+    float *inv = grow_floats(&sc->inv, &sc->inv_cap, (size_t)tile);
+    if (!S || !inv) {
+        atomic_store(&j->fail, 1);
+        return;
     }
-    float *S = sc->S;
     long lo, hi;
     vt_split((long)j->B * j->heads * j->ntiles, tid, nt, &lo, &hi);
     long packed_bh = -1;
@@ -132,13 +135,34 @@ static void attention_task(void *ctx, int tid, int nt) {
             packed_bh = bh;
         }
         vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
-        vt_softmax_rows(S, m, T, (size_t)T);
+        vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
         if (j->att)
             for (int i = 0; i < m; i++)
                 memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
         float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
         vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
+        if (!j->att)
+            for (int i = 0; i < m; i++) {
+                float *oi = o + (size_t)i * D, s = inv[i];
+#pragma omp simd
+                for (int d = 0; d < hd; d++) oi[d] *= s;
+            }
     }
+}
+
+/* Query tiles per (image, head): one (all T queries, the least edge waste and packing) unless
+ * more items are needed to keep nt threads evenly busy; a tile's scores stay within ~256 KB. */
+static int attention_tiles(long pairs, int T, int nt) {
+    int max_rows = 65536 / T > 16 ? 65536 / T : 16;
+    int best = (T + max_rows - 1) / max_rows;
+    double best_cost = 1e300;
+    for (int n = best; n <= (T + 15) / 16; n++) {
+        int rows = ((T + n - 1) / n + 5) / 6 * 6;          /* rounded up to 6-row micro-tiles */
+        double items = (double)((pairs * n + nt - 1) / nt); /* per thread */
+        double cost = items * (rows + 8);                   /* + a few rows' worth per item */
+        if (cost < best_cost * 0.97) best_cost = cost, best = n;
+    }
+    return best;
 }
 
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
@@ -146,10 +170,10 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
     int hd = D / heads;
     if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
-    /* equal tiles of at most ATT_TILE queries (197 tokens: 2 x 99 rather than 128 + 69) */
-    int ntiles = (T + ATT_TILE - 1) / ATT_TILE;
+    int ntiles = attention_tiles((long)B * heads, T, vt_get_threads());
     att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
                  .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
+    j.ntiles = (T + j.tile - 1) / j.tile;
     vt_parallel_run(attention_task, &j, vt_get_threads());
     if (atomic_load(&j.fail)) abort(); /* a few hundred KB per thread */
 }

@@ -281,31 +281,37 @@ static void test_rows(const char *impl) {
         free(rr);
         free(xa);
 
-        /* softmax: rows with a wide spread (down to exp underflow), stride > n */
+        /* softmax: rows with a wide spread (down to exp underflow), stride > n; normalized in
+         * place, and unnormalized with 1/sum per row (the rows times inv_sum must match) */
         int ld = C + 3;
         float *S = malloc(sizeof(float) * (size_t)N * ld), *S0 = malloc(sizeof(float) * (size_t)N * ld);
-        fill(S, (size_t)N * ld);
+        float *inv = malloc(sizeof(float) * (size_t)N);
+        fill(S0, (size_t)N * ld);
         for (int i = 0; i < N; i++)
-            for (int j = 0; j < ld; j++) S[(size_t)i * ld + j] *= (float)(i * 30 + 1);
-        memcpy(S0, S, sizeof(float) * (size_t)N * ld);
-        vt_softmax_rows(S, N, C, (size_t)ld);
-        double worst = 0;
-        for (int i = 0; i < N; i++) {
-            const float *row0 = S0 + (size_t)i * ld;
-            double mx = -1e300, sum = 0;
-            for (int j = 0; j < C; j++) mx = row0[j] > mx ? row0[j] : mx;
-            for (int j = 0; j < C; j++) sum += exp(row0[j] - mx);
-            for (int j = 0; j < C; j++) {
-                double ref = exp(row0[j] - mx) / sum;
-                /* the float input's own rounding moves exp by up to |x| * 2^-24 relative */
-                double e = fabs(S[(size_t)i * ld + j] - ref) /
-                           (ref * (5e-7 + 1.2e-7 * (fabs(row0[j]) + fabs(mx))) + 1e-37);
-                if (!(e <= worst)) worst = e;
+            for (int j = 0; j < ld; j++) S0[(size_t)i * ld + j] *= (float)(i * 30 + 1);
+        for (int unnorm = 0; unnorm < 2; unnorm++) {
+            memcpy(S, S0, sizeof(float) * (size_t)N * ld);
+            vt_softmax_rows(S, N, C, (size_t)ld, unnorm ? inv : NULL);
+            double worst = 0;
+            for (int i = 0; i < N; i++) {
+                const float *row0 = S0 + (size_t)i * ld;
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < C; j++) mx = row0[j] > mx ? row0[j] : mx;
+                for (int j = 0; j < C; j++) sum += exp(row0[j] - mx);
+                for (int j = 0; j < C; j++) {
+                    double ref = exp(row0[j] - mx) / sum, got = S[(size_t)i * ld + j];
+                    if (unnorm) got *= inv[i];
+                    /* the float input's own rounding moves exp by up to |x| * 2^-24 relative */
+                    double e = fabs(got - ref) / (ref * (5e-7 + 1.2e-7 * (fabs(row0[j]) + fabs(mx))) + 1e-37);
+                    if (!(e <= worst)) worst = e;
+                }
+                for (int j = C; j < ld; j++)
+                    if (S[(size_t)i * ld + j] != row0[j]) worst = 1e9; /* past n: untouched */
             }
-            for (int j = C; j < ld; j++)
-                if (S[(size_t)i * ld + j] != row0[j]) worst = 1e9; /* past n: untouched */
+            CHECK(worst <= 1.0, "%s softmax%s n=%d N=%d: worst err/tol %g", impl, unnorm ? " (1/sum apart)" : "", C, N,
+                  worst);
         }
-        CHECK(worst <= 1.0, "%s softmax n=%d: worst err/tol %g", impl, C, worst);
+        free(inv);
         free(S);
         free(S0);
         free(x);

@@ -108,6 +108,17 @@ static void test_attention(const char *impl, int B, int T, int D, int heads) {
     vt_tr_attention_forward(o1, a1, qkv, B, T, D, heads);
     same("attention forward", impl, o1, o0, no);
     same("attention probabilities", impl, a1, a0, na);
+    /* without the probabilities P stays unnormalized (O rows scaled instead); more threads than
+     * (image, head) pairs split the queries into tiles */
+    int threads = vt_get_threads();
+    for (int nt = 1; nt <= 7; nt += 3) {
+        float *o2 = zeros(no);
+        vt_set_threads(nt);
+        vt_attention_forward(o2, NULL, qkv, B, T, D, heads, NULL, NULL, NULL, NULL, 1e-6f);
+        same(nt == 1 ? "attention forward, no probabilities" : "attention forward, query tiles", impl, o2, o1, no);
+        free(o2);
+    }
+    vt_set_threads(threads);
     float *dout = rnd(no, 1), *d0 = rnd(nq, 1), *d1 = rnd(nq, 1); /* overwritten, whatever they held */
     vt_attention_backward(d0, dout, qkv, a0, B, T, D, heads);
     vt_tr_attention_backward(d1, dout, qkv, a0, B, T, D, heads);
