@@ -8,7 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/kernels_impl.h"
-#include "kernels/erf_coef.h"
+#include "kernels/phi512.h"
 #include "kernels/transpose8.h"
 #define VT_HAVE_TRANSPOSE8 1
 
@@ -31,24 +31,8 @@
 #define VT_TABLE vt_kernels_avx512
 #define VT_TABLE_NAME "avx512"
 
-/* Exact GELU 0.5*x*(1 + erf(x/sqrt(2))), erf from the piecewise polynomial in erf_coef.h. */
-static inline __m512 gelu16(__m512 x) {
-    const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    const __m512 a = _mm512_abs_ps(z);
-    __m512i idx = _mm512_cvttps_epi32(_mm512_add_ps(a, a));
-    idx = _mm512_min_epi32(idx, _mm512_set1_epi32(7)); /* NaN/huge give INT_MIN: any lane is fine */
-    idx = _mm512_max_epi32(idx, _mm512_setzero_si512());
-    const __m512 center = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idx), _mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
-    const __m512 t = _mm512_sub_ps(a, center);
-    __m512 p = _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_load_ps(VT_ERF_C[VT_ERF_DEG])));
-    for (int d = VT_ERF_DEG - 1; d >= 0; d--)
-        p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_load_ps(VT_ERF_C[d]))));
-    p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ), p, _mm512_set1_ps(1.0f));
-    /* erf(z) = sign(z) * p; 1 + erf */
-    const __m512 sign = _mm512_and_ps(z, _mm512_set1_ps(-0.0f));
-    const __m512 q = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_or_ps(p, sign));
-    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), q);
-}
+/* Exact GELU 0.5*x*(1 + erf(x/sqrt(2))) = x * Phi(x) */
+static inline __m512 gelu16(__m512 x) { return _mm512_mul_ps(x, vt_phi16(x)); }
 
 static void gelu_vec(float *x, size_t n) {
     size_t i = 0;

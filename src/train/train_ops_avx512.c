@@ -1,12 +1,12 @@
 /* AVX-512 row-range kernels for training (see train_ops_impl.h): exact GELU and its derivative
- * (erf from the piecewise polynomial in kernels/erf_coef.h, exp by range reduction), column sums,
+ * (Phi from kernels/phi512.h, exp by range reduction), column sums,
  * LayerNorm forward/backward, and attention per (image, head) with small register-blocked
  * matrix products that need no packing (head_dim 32..64 and T around 50 would waste half of a
  * 64-wide packed GEMM micro-panel). */
 #include <immintrin.h>
 #include <math.h>
 
-#include "kernels/erf_coef.h"
+#include "kernels/phi512.h"
 #include "kernels/transpose8.h"
 #include "train/train_ops_impl.h"
 
@@ -32,26 +32,11 @@ static inline __m512 exp16(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* Phi(x) = 0.5 * (1 + erf(x / sqrt 2)) */
-static inline __m512 cdf16(__m512 x) {
-    const __m512 z = _mm512_mul_ps(x, SET1(0.70710678118654752f));
-    const __m512 a = _mm512_abs_ps(z);
-    __m512i idx = _mm512_cvttps_epi32(_mm512_add_ps(a, a));
-    idx = _mm512_max_epi32(_mm512_min_epi32(idx, _mm512_set1_epi32(7)), _mm512_setzero_si512());
-    const __m512 t = _mm512_sub_ps(a, _mm512_fmadd_ps(_mm512_cvtepi32_ps(idx), SET1(0.5f), SET1(0.25f)));
-    __m512 p = _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_load_ps(VT_ERF_C[VT_ERF_DEG])));
-    for (int d = VT_ERF_DEG - 1; d >= 0; d--)
-        p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_load_ps(VT_ERF_C[d]))));
-    p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, SET1(4.0f), _CMP_GE_OQ), p, SET1(1.0f));
-    const __m512 erf = _mm512_or_ps(p, _mm512_and_ps(z, SET1(-0.0f)));
-    return _mm512_fmadd_ps(erf, SET1(0.5f), SET1(0.5f));
-}
-
 static void gelu_fwd(float *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = tail_mask((int)(n - i < 16 ? n - i : 16));
         __m512 x = _mm512_maskz_loadu_ps(m, in + i);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(x, cdf16(x)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(x, vt_phi16(x)));
     }
 }
 
@@ -73,7 +58,7 @@ static void gelu_bwd(float *dinp, const float *inp, const float *dout, int rows,
                 __m512 pdf = _mm512_mul_ps(exp16(_mm512_mul_ps(_mm512_mul_ps(xv, xv), SET1(-0.5f))),
                                            SET1(0.39894228040143268f));
                 __m512 d = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[v], dout + o + 16 * v),
-                                         _mm512_fmadd_ps(xv, pdf, cdf16(xv)));
+                                         _mm512_fmadd_ps(xv, pdf, vt_phi16(xv)));
                 _mm512_mask_storeu_ps(dinp + o + 16 * v, mk[v], d);
                 acc[v] = _mm512_add_ps(acc[v], d);
             }
@@ -197,7 +182,7 @@ static inline __attribute__((always_inline)) void sg_block(const int mr, const i
             if (R) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], R + o));
             if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], bias + 16 * v));
             _mm512_mask_storeu_ps(C + o, mk[v], x);
-            if (G) _mm512_mask_storeu_ps(G + o, mk[v], _mm512_mul_ps(x, cdf16(x)));
+            if (G) _mm512_mask_storeu_ps(G + o, mk[v], _mm512_mul_ps(x, vt_phi16(x)));
         }
 }
 
