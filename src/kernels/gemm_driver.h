@@ -267,7 +267,9 @@ static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, in
  * chunks of one MC row block x VT_GROUP panels, taken in order from an atomic counter. The owner
  * runs its chunks in the static order; a thread that finishes early takes the remaining chunks of
  * the others, so a thread descheduled on a busy machine delays one chunk, not its whole share. */
+#ifndef VT_GROUP
 #define VT_GROUP 2
+#endif
 #define VT_STEAL_MAX 64
 typedef struct steal_slot {
     _Alignas(64) atomic_int next;
