@@ -14,6 +14,8 @@
 #   RESUME=1            continue from RUN_DIR/model.ckpt.safetensors (checkpointed every epoch and
 #                       every 100 steps)
 #   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count
+#   DIM, DEPTH, HEADS, MLP, PATCH override the model (e.g. PATCH=4 EPOCHS=60: 49 tokens, ~2.7x the
+#                       time per epoch); a resumed run keeps the model of its checkpoint
 # Start detached:  setsid nohup scripts/train-fashion-mnist.sh runs/fmnist >/dev/null 2>&1 &
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,8 @@ mkdir -p "$run"
 if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
 cd "$run"
 threads=${THREADS:-2}
-args=(--data fashion-mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 7 --pool avg
+args=(--data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-256}"
+      --patch "${PATCH:-7}" --pool avg
       --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
       --pad 2 --erase 0.1 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
 if [[ -n ${RESUME:-} ]]; then
