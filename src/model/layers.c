@@ -92,12 +92,22 @@ typedef struct att_scratch {
 } att_scratch;
 static _Thread_local att_scratch tls_att;
 
+/* Items are (image, head, query tile). Each thread owns a contiguous run (consecutive tiles of
+ * a head reuse its packed K/V) and takes it item by item; a thread that is done takes what is
+ * left of the others' runs, so a thread descheduled on a busy machine delays one item. */
+#define ATT_SLOTS 64
+typedef struct att_slot {
+    _Alignas(64) atomic_long next;
+    long end;
+} att_slot;
+
 typedef struct att_job {
     float *out, *att;
     const float *qkv;
-    int B, T, D, heads, tile, ntiles;
+    int B, T, D, heads, tile, ntiles, nslots;
     float scale;
     atomic_int fail;
+    att_slot slots[ATT_SLOTS];
 } att_job;
 
 static float *grow_floats(float **buf, size_t *cap, size_t need) {
@@ -118,35 +128,37 @@ static void attention_task(void *ctx, int tid, int nt) {
         atomic_store(&j->fail, 1);
         return;
     }
-    long lo, hi;
-    vt_split((long)j->B * j->heads * j->ntiles, tid, nt, &lo, &hi);
     long packed_bh = -1;
-    for (long it = lo; it < hi; it++) {
-        long bh = it / j->ntiles;
-        int i0 = (int)(it % j->ntiles) * tile, b = (int)(bh / j->heads), h = (int)(bh % j->heads);
-        int m = T - i0 < tile ? T - i0 : tile;
-        const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
-        if (bh != packed_bh) {
-            if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
-                vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
-                atomic_store(&j->fail, 1);
-                return;
+    int own = tid < j->nslots ? tid : 0;
+    for (int k = 0; k < j->nslots; k++) {
+        att_slot *sl = &j->slots[(own + k) % j->nslots];
+        for (long it; (it = atomic_fetch_add_explicit(&sl->next, 1, memory_order_relaxed)) < sl->end;) {
+            long bh = it / j->ntiles;
+            int i0 = (int)(it % j->ntiles) * tile, b = (int)(bh / j->heads), h = (int)(bh % j->heads);
+            int m = T - i0 < tile ? T - i0 : tile;
+            const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
+            if (bh != packed_bh) {
+                if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
+                    vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
+                    atomic_store(&j->fail, 1);
+                    return;
+                }
+                packed_bh = bh;
             }
-            packed_bh = bh;
-        }
-        vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
-        vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
-        if (j->att)
-            for (int i = 0; i < m; i++)
-                memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
-        float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
-        vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
-        if (!j->att)
-            for (int i = 0; i < m; i++) {
-                float *oi = o + (size_t)i * D, s = inv[i];
+            vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
+            vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
+            if (j->att)
+                for (int i = 0; i < m; i++)
+                    memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
+            float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
+            vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
+            if (!j->att)
+                for (int i = 0; i < m; i++) {
+                    float *oi = o + (size_t)i * D, s = inv[i];
 #pragma omp simd
-                for (int d = 0; d < hd; d++) oi[d] *= s;
-            }
+                    for (int d = 0; d < hd; d++) oi[d] *= s;
+                }
+        }
     }
 }
 
@@ -174,7 +186,15 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
     att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
                  .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
     j.ntiles = (T + j.tile - 1) / j.tile;
-    vt_parallel_run(attention_task, &j, vt_get_threads());
+    int nt = vt_get_threads();
+    j.nslots = nt < ATT_SLOTS ? nt : ATT_SLOTS;
+    for (int t = 0; t < j.nslots; t++) {
+        long lo, hi;
+        vt_split((long)B * heads * j.ntiles, t, j.nslots, &lo, &hi);
+        atomic_init(&j.slots[t].next, lo);
+        j.slots[t].end = hi;
+    }
+    vt_parallel_run(attention_task, &j, nt);
     if (atomic_load(&j.fail)) abort(); /* a few hundred KB per thread */
 }
 
