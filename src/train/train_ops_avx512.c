@@ -1,6 +1,6 @@
 /* AVX-512 row-range kernels for training (see train_ops_impl.h): exact GELU and its derivative
- * (Phi from kernels/phi512.h, exp by range reduction), column sums,
- * LayerNorm forward/backward, and attention per (image, head) with small register-blocked
+ * (Phi from kernels/phi512.h, exp by range reduction), column sums, LayerNorm forward/backward,
+ * and attention per (image, head) with small register-blocked
  * matrix products that need no packing (head_dim 32..64 and T around 50 would waste half of a
  * 64-wide packed GEMM micro-panel). */
 #include <immintrin.h>
