@@ -27,3 +27,11 @@ void vt_arena_free(vt_arena *a) {
     a->base = NULL;
     a->cap = a->used = 0;
 }
+
+float *vt_scratch_grow(float **buf, size_t *cap, size_t n) {
+    if (n <= *cap) return *buf;
+    free(*buf);
+    *buf = aligned_alloc(64, vt_arena_size_floats(n));
+    *cap = *buf ? n : 0;
+    return *buf;
+}

@@ -20,4 +20,9 @@ static inline size_t vt_arena_size_floats(size_t n) { return (n * sizeof(float) 
 void vt_arena_reset(vt_arena *a);
 void vt_arena_free(vt_arena *a);
 
+/* Grow-only scratch of at least n floats in *buf (capacity *cap), 64-byte aligned: reallocated
+ * only when n exceeds *cap (contents are then lost), so a persistent thread's steady-state calls
+ * allocate nothing. NULL (and *cap 0) when out of memory. */
+float *vt_scratch_grow(float **buf, size_t *cap, size_t n);
+
 #endif

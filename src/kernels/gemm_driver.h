@@ -306,15 +306,9 @@ static int gemm_region(const gemm_job *j, int t, int tm, int tn, int *m0, int *m
 static void gemm_chunk(const gemm_job *j, int t, int c) {
     int m0, m1, p0, p1, mcb;
     gemm_region(j, t, j->tm, j->tn, &m0, &m1, &p0, &p1, &mcb);
-#ifdef VT_PANEL_MAJOR
-    int nrb = (m1 - m0 + mcb - 1) / mcb;
-    int ic = m0 + (c % nrb) * mcb, mc = imin(mcb, m1 - ic);
-    int pa = p0 + (c / nrb) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
-#else
     int ng = (p1 - p0 + VT_GROUP - 1) / VT_GROUP;
     int ic = m0 + (c / ng) * mcb, mc = imin(mcb, m1 - ic);
     int pa = p0 + (c % ng) * VT_GROUP, pb = imin(p1, pa + VT_GROUP);
-#endif
     for (int pc = 0; pc < j->K; pc += j->kc_max) {
         int kc = imin(j->kc_max, j->K - pc), last = pc + kc >= j->K;
         /* after this slice's panels come the same panels of the next slice, or the next group */

@@ -1,4 +1,5 @@
 #include "model/layers.h"
+#include "core/arena.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -86,8 +87,8 @@ static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const
 /* Grow-only scratch per thread: pool threads persist, so steady-state calls allocate nothing
  * (large malloc/free pairs would otherwise map and fault fresh pages on every call). */
 typedef struct att_scratch {
-    float *S, *inv;
-    size_t cap, inv_cap;
+    float *buf; /* a tile's scores, then its rows' 1/sum */
+    size_t cap;
     vt_packed_b *kp, *vp;
 } att_scratch;
 static _Thread_local att_scratch tls_att;
@@ -110,24 +111,16 @@ typedef struct att_job {
     att_slot slots[ATT_SLOTS];
 } att_job;
 
-static float *grow_floats(float **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return *buf;
-    free(*buf);
-    *buf = malloc(sizeof(float) * need);
-    *cap = *buf ? need : 0;
-    return *buf;
-}
-
 static void attention_task(void *ctx, int tid, int nt) {
     att_job *j = ctx;
     int T = j->T, D = j->D, hd = D / j->heads, C3 = 3 * D, tile = j->tile;
     att_scratch *sc = &tls_att;
-    float *S = grow_floats(&sc->S, &sc->cap, (size_t)tile * T);
-    float *inv = grow_floats(&sc->inv, &sc->inv_cap, (size_t)tile);
-    if (!S || !inv) {
+    float *S = vt_scratch_grow(&sc->buf, &sc->cap, (size_t)tile * (T + 1));
+    if (!S) {
         atomic_store(&j->fail, 1);
         return;
     }
+    float *inv = S + (size_t)tile * T;
     long packed_bh = -1;
     int own = tid < j->nslots ? tid : 0;
     for (int k = 0; k < j->nslots; k++) {

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/arena.h"
 #include "core/omp_team.h"
 
 
@@ -126,16 +127,12 @@ const vt_tr_kernels *vt_tr_kern(void) {
 
 /* ---------------------------------------------------------------- threading */
 
-/* Grow-only 64-byte aligned buffer of the calling thread in *buf / *cap (OpenMP keeps its pool
- * threads, so steady-state steps allocate nothing). */
+/* The calling thread's grow-only buffer (OpenMP keeps its pool threads, so steady-state steps
+ * allocate nothing); out of memory aborts. */
 static float *grow_scratch(float **buf, size_t *cap, size_t n) {
-    if (n > *cap) {
-        free(*buf);
-        *buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        *cap = *buf ? n : 0;
-        if (!*buf) abort();
-    }
-    return *buf;
+    float *p = vt_scratch_grow(buf, cap, n);
+    if (!p) abort();
+    return p;
 }
 
 float *vt_tr_scratch(size_t n) {
