@@ -19,17 +19,8 @@
 # Start detached:  setsid nohup scripts/train-fashion-mnist.sh runs/fmnist >/dev/null 2>&1 &
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-run=${1:-$root/runs/fmnist}
-mkdir -p "$run"
-if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
-cd "$run"
-threads=${THREADS:-2}
-args=(--data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-256}"
-      --patch "${PATCH:-7}" --pool avg
-      --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
-      --pad 2 --erase 0.1 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
-if [[ -n ${RESUME:-} ]]; then
-  args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)
-fi
-echo "== $(date -u +%FT%TZ) pid $$: vitc train ${args[*]}" >>run.log
-exec nice -n "${NICE:-10}" ./vitc train "${args[@]}" >>run.log 2>&1
+exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
+  --data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-256}" \
+  --patch "${PATCH:-7}" --pool avg \
+  --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1 \
+  --pad 2 --erase 0.1 --seed 1

