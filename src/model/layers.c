@@ -16,7 +16,9 @@ typedef struct rows_job {
 } rows_job;
 
 /* Threads for a row-wise pass over n values: one below ~32K values (a wake costs more). */
-static int rows_threads(size_t n) { return n >= 32768 ? vt_get_threads() : 1; }
+/* Threads a kernel called from here may use: one inside a pool task (whole-image passes). */
+static int forward_threads(void) { return vt_parallel_nested() ? 1 : vt_get_threads(); }
+static int rows_threads(size_t n) { return n >= 32768 ? forward_threads() : 1; }
 
 static void layernorm_task(void *ctx, int tid, int nt) {
     rows_job *j = ctx;
@@ -63,7 +65,7 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     for (size_t done = 0; done < n;) { /* row_job counts in int: chunks of at most 2^30 */
         size_t len = n - done < ((size_t)1 << 30) ? n - done : ((size_t)1 << 30);
         rows_job j = {.out = out + done, .inp = inp + done, .N = (int)len};
-        vt_parallel_run(gelu_task, &j, len > 65536 ? vt_get_threads() : 1);
+        vt_parallel_run(gelu_task, &j, len > 65536 ? forward_threads() : 1);
         done += len;
     }
 }
@@ -175,11 +177,11 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
     int hd = D / heads;
     if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
-    int ntiles = attention_tiles((long)B * heads, T, vt_get_threads());
+    int nt = forward_threads();
+    int ntiles = attention_tiles((long)B * heads, T, nt);
     att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
                  .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
     j.ntiles = (T + j.tile - 1) / j.tile;
-    int nt = vt_get_threads();
     j.nslots = nt < ATT_SLOTS ? nt : ATT_SLOTS;
     for (int t = 0; t < j.nslots; t++) {
         long lo, hi;

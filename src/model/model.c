@@ -112,6 +112,8 @@ void vitc_model_free(vitc_model *m) {
     free(m->pos_cache);
     vt_weights_free_blocks(&m->w);
     vt_arena_free(&m->arena);
+    for (int i = 0; i < m->n_img_arenas; i++) vt_arena_free(&m->img_arenas[i]);
+    free(m->img_arenas);
     if (m->st) vt_st_close(m->st);
     free(m);
 }

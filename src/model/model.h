@@ -29,6 +29,8 @@ struct vitc_model {
     float *param_buf;        /* all parameters in one buffer (models made in memory, training) */
     int threads;
     vt_arena arena;          /* activations of the forward pass */
+    vt_arena *img_arenas;    /* one per thread for whole-image forward passes (vit.c) */
+    int n_img_arenas;
     float *pos_cache;        /* position embeddings resampled for pos_gh x pos_gw */
     int pos_gh, pos_gw;
     vt_model_packed packed;  /* built on first use; dropped by vt_model_weights_changed */

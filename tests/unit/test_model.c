@@ -29,6 +29,36 @@ static void top5_same(const char *name, const float *a, const float *b, int n, i
     }
 }
 
+/* Every way of spreading a batch over threads gives the same bits: whole images per thread (batch
+ * >= threads; vit.c), the images left over split layer by layer, one thread, and the split path
+ * alone (VITC_IMAGE_PARALLEL=0). Compares all outputs, the blocks' and attention maps included. */
+static void same_bits_any_threads(const char *name, vitc_model *m, const float *in, int n, int H, int W) {
+    int C = m->cfg.num_classes, D = m->cfg.dim, T = (H / m->cfg.patch) * (W / m->cfg.patch) + vt_prefix_tokens(&m->cfg);
+    size_t sizes[5] = {(size_t)n * C, (size_t)n * D, (size_t)n * T * D, (size_t)m->cfg.depth * n * T * D,
+                       (size_t)n * m->cfg.heads * T * T};
+    float *ref[5], *got[5];
+    for (int k = 0; k < 5; k++) ref[k] = calloc(sizes[k] + 1, sizeof(float)), got[k] = calloc(sizes[k] + 1, sizeof(float));
+    int first = 1;
+    for (int run = 0; run < 5; run++) {
+        int threads = run < 3 ? run + 1 : (run == 3 ? n : 2);
+        if (run == 4) setenv("VITC_IMAGE_PARALLEL", "0", 1);
+        vitc_model_set_threads(m, threads);
+        float **o = first ? ref : got;
+        vt_forward_out fo = {.logits = C ? o[0] : NULL, .features = o[1], .tokens = o[2], .blocks = o[3], .attn = o[4]};
+        vitc_status s = vt_vit_forward(m, in, n, H, W, &fo);
+        CHECK(s == VITC_OK, "%s: forward with %d threads: %s", name, threads, vitc_last_error());
+        if (!first)
+            for (int k = 0; k < 5; k++)
+                CHECK(memcmp(ref[k], got[k], sizes[k] * sizeof(float)) == 0,
+                      "%s: output %d with %d threads%s differs from 1 thread", name, k, threads,
+                      run == 4 ? " (split path)" : "");
+        first = 0;
+        if (run == 4) unsetenv("VITC_IMAGE_PARALLEL");
+    }
+    vitc_model_set_threads(m, 0);
+    for (int k = 0; k < 5; k++) free(ref[k]), free(got[k]);
+}
+
 static void run_case(const char *name, int heads, FILE *table) {
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/models/%s", fixture_dir(), name);
@@ -78,6 +108,7 @@ static void run_case(const char *name, int heads, FILE *table) {
     CHECK(vitc_model_classify(m, in.data + img * (n - 1), 1, H, W, pub) == VITC_OK, "%s: classify 1", name);
     float e1 = max_abs_diff(pub, got_logits + (size_t)(n - 1) * C, (size_t)C);
     CHECK(e1 <= 1e-5f, "%s: batch-1 vs batch-%d logits differ by %g", name, n, e1);
+    same_bits_any_threads(name, m, in.data, n, H, W);
     if (table)
         fprintf(table, "| %s | %s | %dx%d, batch %d | %.2e | %.2e | %.2e |\n", name, m->source, H, W, n, eb, ef, el);
     printf("  %-22s %-4s %3dx%-3d batch %d  blocks %.2e  features %.2e  logits %.2e\n", name, m->source, H, W, n, eb,
