@@ -14,6 +14,7 @@
 #   RESUME=1            continue from RUN_DIR/model.ckpt.safetensors (checkpointed every epoch and
 #                       every 100 steps)
 #   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count
+#   LS, ERASE           label smoothing and random-erasing probability (default 0.1 and 0.1)
 #   DIM, DEPTH, HEADS, MLP, PATCH override the model (e.g. PATCH=4 EPOCHS=60: 49 tokens, ~2.7x the
 #                       time per epoch); a resumed run keeps the model of its checkpoint
 # Start detached:  setsid nohup scripts/train-fashion-mnist.sh runs/fmnist >/dev/null 2>&1 &
@@ -22,5 +23,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
   --data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-256}" \
   --patch "${PATCH:-7}" --pool avg \
-  --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1 \
-  --pad 2 --erase 0.1 --seed 1
+  --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing "${LS:-0.1}" \
+  --pad 2 --erase "${ERASE:-0.1}" --seed 1
