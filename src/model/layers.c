@@ -15,9 +15,9 @@ typedef struct rows_job {
     float eps;
 } rows_job;
 
-/* Threads for a row-wise pass over n values: one below ~32K values (a wake costs more). */
 /* Threads a kernel called from here may use: one inside a pool task (whole-image passes). */
 static int forward_threads(void) { return vt_parallel_nested() ? 1 : vt_get_threads(); }
+/* Threads for a row-wise pass over n values: one below ~32K values (a wake costs more). */
 static int rows_threads(size_t n) { return n >= 32768 ? forward_threads() : 1; }
 
 static void layernorm_task(void *ctx, int tid, int nt) {
