@@ -214,7 +214,7 @@ static void macro_kernel_rows(int mc, int nc_end, int kc, const float *A, size_t
 
 /* Threads to use and their tm x tn grid for an M x N problem. */
 static int plan_threads(int M, int N, int K, int pack_a_cost, int *tm_out, int *tn_out) {
-    int nt = vt_parallel_nested() ? 1 : vt_get_threads();
+    int nt = vt_usable_threads();
     double flops = 2.0 * M * N * (double)K;
     int cap = (int)(flops / 1.5e6); /* below ~1.5 MFLOP per thread a fork costs more than it gives */
     if (cap < 1) cap = 1;
@@ -271,10 +271,6 @@ static void pack_b_panels(int trans_b, const float *B, int ldb, int K, int N, in
 #define VT_GROUP 2
 #endif
 #define VT_STEAL_MAX 64
-typedef struct steal_slot {
-    _Alignas(64) atomic_int next;
-    int n;
-} steal_slot;
 
 typedef struct gemm_job {
     int trans_a, trans_b, M, N, K, lda, ldb, ldc, tm, tn, kc_max, npan, mt, gelu, pack_own, steal;
@@ -282,7 +278,7 @@ typedef struct gemm_job {
     const float *A, *B, *bias;
     float *bdata, *C;
     atomic_int fail;
-    steal_slot slots[VT_STEAL_MAX];
+    vt_steal_slot slots[VT_STEAL_MAX]; /* run t: the chunks of thread t's region */
 } gemm_job;
 
 #ifdef VT_HAVE_UKERNEL_ROWS
@@ -337,13 +333,9 @@ static void gemm_task(void *ctx, int tid, int nt) {
 #ifdef VT_HAVE_UKERNEL_ROWS
     if (j->steal) {
         /* with fewer threads than planned (nt == 1) the one thread steals everything */
-        int own = tid < tm * tn ? tid : 0;
-        for (int k = 0; k < tm * tn; k++) {
-            int t = (own + k) % (tm * tn);
-            steal_slot *sl = &j->slots[t];
-            for (int c; (c = atomic_fetch_add_explicit(&sl->next, 1, memory_order_relaxed)) < sl->n;)
-                gemm_chunk(j, t, c);
-        }
+        int k = 0, t;
+        long c;
+        while (vt_steal_next(j->slots, tm * tn, tid, &k, &t, &c)) gemm_chunk(j, t, (int)c);
         return;
     }
 #endif
@@ -437,7 +429,7 @@ static void gemm_core(int trans_a, int trans_b, int M, int N, int K, float alpha
         for (int t = 0; t < nt; t++) {
             int m0, m1, p0, p1, mcb;
             atomic_init(&j.slots[t].next, 0);
-            j.slots[t].n = gemm_region(&j, t, j.tm, j.tn, &m0, &m1, &p0, &p1, &mcb);
+            j.slots[t].end = gemm_region(&j, t, j.tm, j.tn, &m0, &m1, &p0, &p1, &mcb);
         }
 #endif
     vt_parallel_run(gemm_task, &j, nt);

@@ -5,6 +5,7 @@
 #ifndef VT_KERNELS_H
 #define VT_KERNELS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Picks the implementation once (idempotent). VITC_KERNELS=ref|avx2|avx512 forces one. */
@@ -86,5 +87,30 @@ void vt_split(long n, int tid, int nt, long *lo, long *hi);
 /* Threads used by the kernels (0: default). */
 void vt_set_threads(int threads);
 int vt_get_threads(void);
+/* Threads a parallel step started here can use: 1 inside a pool task or an OpenMP region (where
+ * vt_parallel_run runs on the calling thread alone), else vt_get_threads(). */
+static inline int vt_usable_threads(void) { return vt_parallel_nested() ? 1 : vt_get_threads(); }
+
+/* Work stealing over nslots runs of items: run s is [next, end). A thread takes items one by one
+ * from its own run (run tid), then what is left of the others' in order, so a thread descheduled
+ * on a busy machine delays one item, not its whole share. */
+typedef struct vt_steal_slot {
+    _Alignas(64) atomic_long next;
+    long end;
+} vt_steal_slot;
+/* The next item for thread tid: 1 with *slot and *item set, 0 when every run is empty. *k (start
+ * at 0) is how many runs this thread has emptied. */
+static inline int vt_steal_next(vt_steal_slot *slots, int nslots, int tid, int *k, int *slot, long *item) {
+    int own = tid < nslots ? tid : 0;
+    for (; *k < nslots; ++*k) {
+        int s = (own + *k) % nslots;
+        long it = atomic_fetch_add_explicit(&slots[s].next, 1, memory_order_relaxed);
+        if (it < slots[s].end) {
+            *slot = s, *item = it;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 #endif

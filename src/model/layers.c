@@ -15,10 +15,8 @@ typedef struct rows_job {
     float eps;
 } rows_job;
 
-/* Threads a kernel called from here may use: one inside a pool task (whole-image passes). */
-static int forward_threads(void) { return vt_parallel_nested() ? 1 : vt_get_threads(); }
 /* Threads for a row-wise pass over n values: one below ~32K values (a wake costs more). */
-static int rows_threads(size_t n) { return n >= 32768 ? forward_threads() : 1; }
+static int rows_threads(size_t n) { return n >= 32768 ? vt_usable_threads() : 1; }
 
 static void layernorm_task(void *ctx, int tid, int nt) {
     rows_job *j = ctx;
@@ -65,7 +63,7 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     for (size_t done = 0; done < n;) { /* row_job counts in int: chunks of at most 2^30 */
         size_t len = n - done < ((size_t)1 << 30) ? n - done : ((size_t)1 << 30);
         rows_job j = {.out = out + done, .inp = inp + done, .N = (int)len};
-        vt_parallel_run(gelu_task, &j, len > 65536 ? forward_threads() : 1);
+        vt_parallel_run(gelu_task, &j, len > 65536 ? vt_usable_threads() : 1);
         done += len;
     }
 }
@@ -95,14 +93,9 @@ typedef struct att_scratch {
 } att_scratch;
 static _Thread_local att_scratch tls_att;
 
-/* Items are (image, head, query tile). Each thread owns a contiguous run (consecutive tiles of
- * a head reuse its packed K/V) and takes it item by item; a thread that is done takes what is
- * left of the others' runs, so a thread descheduled on a busy machine delays one item. */
+/* Items are (image, head, query tile), stolen (vt_steal_next): each thread owns a contiguous run,
+ * so consecutive tiles of a head reuse its packed K/V. */
 #define ATT_SLOTS 64
-typedef struct att_slot {
-    _Alignas(64) atomic_long next;
-    long end;
-} att_slot;
 
 typedef struct att_job {
     float *out, *att;
@@ -110,7 +103,7 @@ typedef struct att_job {
     int B, T, D, heads, tile, ntiles, nslots;
     float scale;
     atomic_int fail;
-    att_slot slots[ATT_SLOTS];
+    vt_steal_slot slots[ATT_SLOTS];
 } att_job;
 
 static void attention_task(void *ctx, int tid, int nt) {
@@ -124,36 +117,34 @@ static void attention_task(void *ctx, int tid, int nt) {
     }
     float *inv = S + (size_t)tile * T;
     long packed_bh = -1;
-    int own = tid < j->nslots ? tid : 0;
-    for (int k = 0; k < j->nslots; k++) {
-        att_slot *sl = &j->slots[(own + k) % j->nslots];
-        for (long it; (it = atomic_fetch_add_explicit(&sl->next, 1, memory_order_relaxed)) < sl->end;) {
-            long bh = it / j->ntiles;
-            int i0 = (int)(it % j->ntiles) * tile, b = (int)(bh / j->heads), h = (int)(bh % j->heads);
-            int m = T - i0 < tile ? T - i0 : tile;
-            const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
-            if (bh != packed_bh) {
-                if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
-                    vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
-                    atomic_store(&j->fail, 1);
-                    return;
-                }
-                packed_bh = bh;
+    int k = 0, slot;
+    long it;
+    while (vt_steal_next(j->slots, j->nslots, tid, &k, &slot, &it)) {
+        long bh = it / j->ntiles;
+        int i0 = (int)(it % j->ntiles) * tile, b = (int)(bh / j->heads), h = (int)(bh % j->heads);
+        int m = T - i0 < tile ? T - i0 : tile;
+        const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
+        if (bh != packed_bh) {
+            if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
+                vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
+                atomic_store(&j->fail, 1);
+                return;
             }
-            vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
-            vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
-            if (j->att)
-                for (int i = 0; i < m; i++)
-                    memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
-            float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
-            vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
-            if (!j->att)
-                for (int i = 0; i < m; i++) {
-                    float *oi = o + (size_t)i * D, s = inv[i];
-#pragma omp simd
-                    for (int d = 0; d < hd; d++) oi[d] *= s;
-                }
+            packed_bh = bh;
         }
+        vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
+        vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
+        if (j->att)
+            for (int i = 0; i < m; i++)
+                memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
+        float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
+        vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
+        if (!j->att)
+            for (int i = 0; i < m; i++) {
+                float *oi = o + (size_t)i * D, s = inv[i];
+#pragma omp simd
+                for (int d = 0; d < hd; d++) oi[d] *= s;
+            }
     }
 }
 
@@ -177,7 +168,7 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
     int hd = D / heads;
     if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
-    int nt = forward_threads();
+    int nt = vt_usable_threads();
     int ntiles = attention_tiles((long)B * heads, T, nt);
     att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
                  .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};

@@ -184,7 +184,7 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     const float *pos = vt_model_pos_embed(m, gh, gw);
     if (!pos) return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
 
-    int nt = vt_parallel_nested() ? 1 : vt_get_threads();
+    int nt = vt_usable_threads();
     int n_img = nt > 1 && n >= nt && image_parallel_enabled() ? n / nt * nt : 0; /* whole rounds of images */
     if (n_img) {
         if (m->n_img_arenas < nt) {
