@@ -4,10 +4,15 @@
 #include "kernels/kernels.h"
 #include "model/layers.h"
 #include "train/train_ops.h"
+#include "train/train_ops_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The gradient norm sums the gradient buffer in blocks of NORM_BLOCK floats, each block into its
+ * own slot, the slots added in order: the norm does not depend on the thread count. */
+#define NORM_BLOCK 8192
 
 typedef struct block_acts {
     float *ln1, *ln1_m, *ln1_r;
@@ -75,10 +80,11 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     t->grad = vt_weights_alloc(c, &t->g, &t->numel);
     t->adam_m = aligned_alloc(64, sizeof(float) * (size_t)t->numel);
     t->adam_v = aligned_alloc(64, sizeof(float) * (size_t)t->numel);
+    t->norm_parts = malloc(sizeof(double) * (size_t)((t->numel + NORM_BLOCK - 1) / NORM_BLOCK + 1));
     t->n_params = vt_param_table(c, &m->w, &t->params);
     t->offsets = t->n_params > 0 ? malloc(sizeof(int64_t) * (size_t)t->n_params) : NULL;
     t->acts = calloc(1, sizeof *t->acts);
-    if (!t->grad || !t->adam_m || !t->adam_v || t->n_params <= 0 || !t->offsets || !t->acts) {
+    if (!t->grad || !t->adam_m || !t->adam_v || !t->norm_parts || t->n_params <= 0 || !t->offsets || !t->acts) {
         vt_trainer_free(t);
         return vt_error(VITC_ERR_NOMEM, "out of memory for training state");
     }
@@ -96,6 +102,7 @@ void vt_trainer_free(vt_trainer *t) {
     vt_weights_free_blocks(&t->g);
     free(t->adam_m);
     free(t->adam_v);
+    free(t->norm_parts);
     free(t->params);
     free(t->offsets);
     if (t->acts) {
@@ -518,17 +525,27 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
 /* ---------------------------------------------------------------- optimizer */
 
 double vt_trainer_grad_norm(const vt_trainer *t) {
-    double s = 0.0;
+    const vt_tr_kernels *k = vt_tr_kern();
     const float *gr = t->grad;
-    int64_t n = t->numel;
-#pragma omp parallel for schedule(static) reduction(+ : s) num_threads(vt_get_threads()) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) s += (double)gr[i] * gr[i];
+    int64_t n = t->numel, nb = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    double *part = t->norm_parts;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (nb > 8)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t o = b * NORM_BLOCK;
+        part[b] = k->sumsq(gr + o, (size_t)(n - o < NORM_BLOCK ? n - o : NORM_BLOCK));
+    }
+    double s = 0.0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
     return sqrt(s);
 }
+
+/* elements of one parameter per work item in the update (elementwise: the split changes nothing) */
+#define UPDATE_CHUNK 4096
 
 void vt_trainer_update(vt_trainer *t) {
     vt_set_threads(t->threads);
     const vt_train_hparams *hp = &t->hp;
+    const vt_tr_kernels *k = vt_tr_kern();
     double norm = vt_trainer_grad_norm(t);
     t->last_grad_norm = (float)norm;
     float gscale = 1.0f;
@@ -540,21 +557,20 @@ void vt_trainer_update(vt_trainer *t) {
     t->last_lr = lr;
     t->step++;
     double bc1 = 1.0 - pow(hp->beta1, (double)t->step), bc2 = 1.0 - pow(hp->beta2, (double)t->step);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
+    vt_adamw_coef co = {.gscale = gscale, .b1 = hp->beta1, .b2 = hp->beta2, .step_size = (float)(lr / bc1),
+                        .bc2_sqrt = (float)sqrt(bc2), .eps = hp->eps};
     float *p = t->m->param_buf;
-    /* one parallel region for all parameters (no barrier between them): elementwise, so the
-     * split does not change any result */
+    /* one parallel region for all parameters (no barrier between them) */
 #pragma omp parallel num_threads(vt_get_threads()) if (t->numel > 65536)
     for (int i = 0; i < t->n_params; i++) {
-        int64_t off = t->offsets[i], cnt = t->params[i].numel;
-        float decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
+        int64_t off = t->offsets[i], cnt = t->params[i].numel, nc = (cnt + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+        vt_adamw_coef c = co;
+        c.decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
 #pragma omp for schedule(static) nowait
-        for (int64_t j = off; j < off + cnt; j++) {
-            float gr = t->grad[j] * gscale;
-            float mm = t->adam_m[j] = b1 * t->adam_m[j] + (1.0f - b1) * gr;
-            float vv = t->adam_v[j] = b2 * t->adam_v[j] + (1.0f - b2) * gr * gr;
-            p[j] = p[j] * decay - step_size * mm / (sqrtf(vv) / bc2_sqrt + eps);
+        for (int64_t j = 0; j < nc; j++) {
+            int64_t o = off + j * UPDATE_CHUNK, len = cnt - j * UPDATE_CHUNK;
+            k->adamw(p + o, t->adam_m + o, t->adam_v + o, t->grad + o,
+                     (size_t)(len < UPDATE_CHUNK ? len : UPDATE_CHUNK), &c);
         }
     }
     /* parameters changed: packed weights and resampled position embeddings are stale */

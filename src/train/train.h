@@ -29,6 +29,7 @@ typedef struct vt_trainer {
     vitc_model *m;           /* owned; parameters in m->param_buf */
     vt_vit_weights g;        /* gradient slots (same layout as the parameters) */
     float *grad, *adam_m, *adam_v;
+    double *norm_parts;      /* per-block sums of squares for the gradient norm */
     int64_t numel;           /* floats in each of the buffers above (with alignment padding) */
     vt_param *params;        /* the parameter table (slots in m->w) */
     int64_t *offsets;        /* each parameter's offset in the buffers */

@@ -117,8 +117,24 @@ static void ref_gemm(int M, int N, int K, float alpha, const float *A, size_t sa
         }
 }
 
-const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd,
-                                         ref_ln_bwd,   ref_att_fwd,  ref_att_bwd, ref_gemm};
+static double ref_sumsq(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+static void ref_adamw(float *p, float *m, float *v, const float *g, size_t n, const vt_adamw_coef *c) {
+    const float b1 = c->b1, b2 = c->b2, a1 = 1.0f - b1, a2 = 1.0f - b2;
+    for (size_t j = 0; j < n; j++) {
+        float gr = g[j] * c->gscale;
+        float mm = m[j] = b1 * m[j] + a1 * gr;
+        float vv = v[j] = b2 * v[j] + a2 * gr * gr;
+        p[j] = p[j] * c->decay - c->step_size * mm / (sqrtf(vv) / c->bc2_sqrt + c->eps);
+    }
+}
+
+const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd, ref_ln_bwd,
+                                         ref_att_fwd,  ref_att_bwd,  ref_gemm,   ref_sumsq,  ref_adamw};
 
 const vt_tr_kernels *vt_tr_kern(void) {
     return strcmp(vt_kernels_name(), "avx512") ? &vt_tr_kernels_ref : &vt_tr_kernels_avx512;

@@ -324,4 +324,42 @@ static void att_bwd(float *dq, float *dk, float *dv, const float *q, const float
     small_gemm(T, hd, T, 1.0f, dS, 1, (size_t)T, q, (size_t)ld, dk, (size_t)ld, 0);
 }
 
-const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum, ln_fwd, ln_bwd, att_fwd, att_bwd, gemm};
+/* ---------------------------------------------------------------- optimizer */
+
+static double sumsq(const float *x, size_t n) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        s0 = _mm512_fmadd_pd(lo, lo, s0);
+        s1 = _mm512_fmadd_pd(hi, hi, s1);
+    }
+    double s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+/* the operations of ref_adamw in its order, without FMA: the same bits */
+static void adamw(float *p, float *m, float *v, const float *g, size_t n, const vt_adamw_coef *c) {
+    const __m512 gs = SET1(c->gscale), b1 = SET1(c->b1), b2 = SET1(c->b2), a1 = SET1(1.0f - c->b1),
+                 a2 = SET1(1.0f - c->b2), ss = SET1(c->step_size), bc = SET1(c->bc2_sqrt), eps = SET1(c->eps),
+                 dec = SET1(c->decay);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 k = tail_mask(n - j < 16 ? (int)(n - j) : 16);
+        __m512 gr = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + j), gs);
+        __m512 mm = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_maskz_loadu_ps(k, m + j)), _mm512_mul_ps(a1, gr));
+        __m512 vv = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_maskz_loadu_ps(k, v + j)),
+                                  _mm512_mul_ps(_mm512_mul_ps(a2, gr), gr));
+        __m512 den = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), bc), eps);
+        __m512 pn = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + j), dec),
+                                  _mm512_div_ps(_mm512_mul_ps(ss, mm), den));
+        _mm512_mask_storeu_ps(m + j, k, mm);
+        _mm512_mask_storeu_ps(v + j, k, vv);
+        _mm512_mask_storeu_ps(p + j, k, pn);
+    }
+}
+
+const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum, ln_fwd, ln_bwd, att_fwd, att_bwd, gemm,
+                                            sumsq,    adamw};

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+typedef struct vt_adamw_coef {
+    float gscale, b1, b2, step_size, bc2_sqrt, eps, decay;
+} vt_adamw_coef;
+
 typedef struct vt_tr_kernels {
     /* out[i] = gelu(in[i]) (exact, erf) */
     void (*gelu_fwd)(float *out, const float *in, size_t n);
@@ -34,6 +38,13 @@ typedef struct vt_tr_kernels {
      * (any layout), B row-major with stride ldb, C stride ldc. */
     void (*gemm)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
                  float *C, size_t ldc, const float *R, const float *bias, float *G);
+    /* sum of x[i]^2 over n values, accumulated in double */
+    double (*sumsq)(const float *x, size_t n);
+    /* One AdamW update of n parameters (all kernel sets give the same bits: the same float
+     * operations in the same order, no contraction):
+     *   g' = g * gscale; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g' g';
+     *   p = p * decay - step_size * m / (sqrt(v) / bc2_sqrt + eps) */
+    void (*adamw)(float *p, float *m, float *v, const float *g, size_t n, const struct vt_adamw_coef *c);
 } vt_tr_kernels;
 
 /* The set the active kernels call for (train_ops.c). */

@@ -7,6 +7,9 @@
 #include "kernels/kernels.h"
 #include "model/layers.h"
 #include "train/train_ops.h"
+#include "train/train_ops_impl.h"
+
+#include <string.h>
 
 #include <stdint.h>
 
@@ -201,6 +204,34 @@ static void test_block(const char *impl, int n, int T, int D, int heads, int Hm,
     for (int i = 0; i < 12; i++) free(g0[i]), free(g1[i]);
 }
 
+/* The optimizer kernels: AdamW must give exactly the bits of the textbook loop (the update is
+ * elementwise, so every kernel set and split agrees), the sum of squares the double sum. */
+static void test_optimizer(const char *impl, size_t n) {
+    const vt_tr_kernels *k = vt_tr_kern();
+    float *p = rnd(n, 1), *m = rnd(n, 0.1f), *v = rnd(n, 0.01f), *g = rnd(n, 3);
+    for (size_t i = 0; i < n; i++) v[i] = fabsf(v[i]);
+    float *p2 = malloc(n * sizeof(float)), *m2 = malloc(n * sizeof(float)), *v2 = malloc(n * sizeof(float));
+    memcpy(p2, p, n * sizeof(float));
+    memcpy(m2, m, n * sizeof(float));
+    memcpy(v2, v, n * sizeof(float));
+    vt_adamw_coef c = {.gscale = 0.37f, .b1 = 0.9f, .b2 = 0.999f, .step_size = 1e-3f / 0.271f, .bc2_sqrt = 0.0547f,
+                       .eps = 1e-8f, .decay = 1.0f - 1e-3f * 0.05f};
+    k->adamw(p, m, v, g, n, &c);
+    for (size_t j = 0; j < n; j++) {
+        float gr = g[j] * c.gscale;
+        float mm = m2[j] = c.b1 * m2[j] + (1.0f - c.b1) * gr;
+        float vv = v2[j] = c.b2 * v2[j] + (1.0f - c.b2) * gr * gr;
+        p2[j] = p2[j] * c.decay - c.step_size * mm / (sqrtf(vv) / c.bc2_sqrt + c.eps);
+    }
+    CHECK(!memcmp(p, p2, n * sizeof(float)) && !memcmp(m, m2, n * sizeof(float)) && !memcmp(v, v2, n * sizeof(float)),
+          "adamw (%s, n %zu): not the bits of the scalar update", impl, n);
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    double got = k->sumsq(g, n);
+    CHECK(fabs(got - s) <= 1e-12 * s, "sumsq (%s, n %zu): %.17g vs %.17g", impl, n, got, s);
+    free(p), free(m), free(v), free(g), free(p2), free(m2), free(v2);
+}
+
 int main(void) {
     const char *impls[] = {"ref", "avx2", "avx512"};
     for (int t = 1; t <= 2; t++)
@@ -222,6 +253,8 @@ int main(void) {
             test_attention(name, 1, 70, 64, 1);      /* T beyond 64 columns */
             test_block(name, 5, 50, 128, 4, 256, 1); /* image groups of 2, 2, 1 */
             test_block(name, 3, 17, 48, 3, 96, 0);   /* groups of 6 images (one, partial), no qkv bias */
+            test_optimizer(name, 1000 + 7);           /* a tail of 7 after whole vectors */
+            test_optimizer(name, 5);
         }
     return check_report("test_train_ops");
 }
