@@ -281,7 +281,8 @@ int cmd_train(int argc, char **argv) {
     float *bufs[2] = {malloc(sizeof(float) * ib), malloc(sizeof(float) * ib)};
     int *labs[2] = {malloc(sizeof(int) * (size_t)batch), malloc(sizeof(int) * (size_t)batch)};
     int64_t *conf = calloc((size_t)c->num_classes * c->num_classes, sizeof(int64_t));
-    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !conf) {
+    float *logits = malloc(sizeof(float) * (size_t)batch * c->num_classes);
+    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !conf || !logits) {
         rc = fail("out of memory");
         goto loop_done;
     }
@@ -298,6 +299,7 @@ int cmd_train(int argc, char **argv) {
         double ep_loss = 0.0, t_ep = now();
         if (steps_this_run > 0) t_win = t_ep, steps_win = steps_this_run; /* validation is not training speed */
         int ep_n = 0, cur = 0;
+        int64_t ep_right = 0; /* training images (augmented, as trained on) the model got right */
         memset(&pf, 0, sizeof pf);
         pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = batch;
         memcpy(pf.mean, t->m->pre.mean, sizeof pf.mean);
@@ -316,7 +318,7 @@ int cmd_train(int argc, char **argv) {
                 vt_prefetch_start(&pf);
             }
             double loss;
-            if (vt_trainer_forward_backward(t, x, y, batch, &loss, NULL)) {
+            if (vt_trainer_forward_backward(t, x, y, batch, &loss, logits)) {
                 vt_prefetch_wait(&pf);
                 rc = fail(vitc_last_error());
                 break;
@@ -325,6 +327,13 @@ int cmd_train(int argc, char **argv) {
                 vt_prefetch_wait(&pf);
                 rc = fail("the loss is not finite (try a lower --lr)");
                 break;
+            }
+            for (int i = 0; i < batch; i++) {
+                const float *l = logits + (size_t)i * c->num_classes;
+                int best = 0;
+                for (int k = 1; k < c->num_classes; k++)
+                    if (l[k] > l[best]) best = k;
+                ep_right += best == y[i];
             }
             vt_trainer_update(t);
             steps_this_run++;
@@ -373,9 +382,12 @@ int cmd_train(int argc, char **argv) {
         }
         int64_t correct = 0;
         for (int k = 0; k < c->num_classes; k++) correct += conf[(size_t)k * c->num_classes + k];
-        printf("epoch %d/%d: train loss %.4f, val loss %.4f, val accuracy %.2f%% (%d images), %.0f s\n", epoch + 1,
-               epochs, ep_n ? ep_loss / ep_n : 0.0, vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n,
-               now() - t_ep);
+        /* the training accuracy is that of the batches as they were trained on (augmented, weights
+         * changing through the epoch): next to the validation accuracy it shows under- or overfitting */
+        printf("epoch %d/%d: train loss %.4f, train accuracy %.2f%%, val loss %.4f, val accuracy %.2f%% (%d images), "
+               "%.0f s\n",
+               epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0, ep_n ? 100.0 * (double)ep_right / ((double)ep_n * batch) : 0.0,
+               vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n, now() - t_ep);
         fflush(stdout);
         snprintf(extra, sizeof extra,
                  "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
@@ -391,7 +403,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
 loop_done:
-    free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(conf);
+    free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(conf), free(logits);
 done:
     vt_dataset_free(&tr);
     vt_dataset_free(&va);

@@ -34,6 +34,10 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   # validation accuracy printed per epoch, well above chance (10 %)
   acc=$(grep -o 'val accuracy [0-9.]*' "$TMP/train.log" | tail -1 | awk '{print $3}')
   awk -v a="${acc:-0}" 'BEGIN { exit !(a > 40) }' && ok || bad "short run accuracy ${acc:-?}% (want > 40%)"
+  # and the accuracy on the batches trained on, which rises from epoch 1 to epoch 4
+  tacc=$(grep -o 'train accuracy [0-9.]*' "$TMP/train.log" | awk '{print $3}' | tr '\n' ' ')
+  awk -v s="$tacc" 'BEGIN { n = split(s, a, " "); exit !(n == 4 && a[4] > a[1] && a[4] > 30) }' && ok ||
+    bad "training accuracy per epoch: ${tacc:-none}"
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
 import json, sys
