@@ -33,9 +33,8 @@ static int dw_rows(int n_out, int nt) {
     return r < 6 ? 6 : r;
 }
 
-static void transpose_row(const float *W, float *Wt, int N, int K, int i) {
-    for (int k = 0; k < K; k++) Wt[(size_t)k * N + i] = W[(size_t)i * K + k];
-}
+/* Rows of a weight per transpose task (the forward transposes every weight once per step). */
+#define TR_ROWS 32
 
 void vt_tr_block_forward(const vt_tr_block *p) {
     const vt_tr_kernels *k = vt_tr_kern();
@@ -44,15 +43,20 @@ void vt_tr_block_forward(const vt_tr_block *p) {
     size_t nq = (size_t)D3 * D, npj = (size_t)D * D, n1 = (size_t)Hm * D;
     float *qt = vt_tr_scratch2(nq + npj + 2 * n1); /* W^T of qkv, proj, fc1, fc2: B operands read by rows */
     float *pt = qt + nq, *f1t = pt + npj, *f2t = f1t + n1;
-    const int G = group_of(T), ntask = (n + G - 1) / G, wrows = D3 + D + Hm + D;
+    const int G = group_of(T), ntask = (n + G - 1) / G;
+    /* W (N x K) -> W^T (K x N) for qkv, proj, fc1, fc2, in tasks of TR_ROWS rows of W */
+    const float *src[4] = {p->qkv_w, p->proj_w, p->fc1_w, p->fc2_w};
+    float *dst[4] = {qt, pt, f1t, f2t};
+    const int wn[4] = {D3, D, Hm, D}, wk[4] = {D, D, D, Hm};
+    int first[5] = {0};
+    for (int w = 0; w < 4; w++) first[w + 1] = first[w] + (wn[w] + TR_ROWS - 1) / TR_ROWS;
 #pragma omp parallel num_threads(vt_get_threads())
     {
 #pragma omp for schedule(static)
-        for (int r = 0; r < wrows; r++) {
-            if (r < D3) transpose_row(p->qkv_w, qt, D3, D, r);
-            else if (r < D3 + D) transpose_row(p->proj_w, pt, D, D, r - D3);
-            else if (r < D3 + D + Hm) transpose_row(p->fc1_w, f1t, Hm, D, r - D3 - D);
-            else transpose_row(p->fc2_w, f2t, D, Hm, r - D3 - D - Hm);
+        for (int t = 0; t < first[4]; t++) {
+            int w = t >= first[3] ? 3 : t >= first[2] ? 2 : t >= first[1] ? 1 : 0, r0 = (t - first[w]) * TR_ROWS;
+            int nr = wn[w] - r0 < TR_ROWS ? wn[w] - r0 : TR_ROWS;
+            k->transpose(dst[w] + r0, (size_t)wn[w], src[w] + (size_t)r0 * wk[w], (size_t)wk[w], nr, wk[w]);
         }
         float *s = vt_tr_scratch((size_t)hd * T + 64);
 #pragma omp for schedule(dynamic, 1)

@@ -117,6 +117,14 @@ static void ref_gemm(int M, int N, int K, float alpha, const float *A, size_t sa
         }
 }
 
+/* in 8 x 8 tiles, so that the strided writes of a tile share cache lines */
+static void ref_transpose(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols) {
+    for (int r0 = 0; r0 < rows; r0 += 8)
+        for (int c0 = 0; c0 < cols; c0 += 8)
+            for (int c = c0; c < c0 + 8 && c < cols; c++)
+                for (int r = r0; r < r0 + 8 && r < rows; r++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
+
 static double ref_sumsq(const float *x, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
@@ -134,7 +142,8 @@ static void ref_adamw(float *p, float *m, float *v, const float *g, size_t n, co
 }
 
 const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd, ref_ln_bwd,
-                                         ref_att_fwd,  ref_att_bwd,  ref_gemm,   ref_sumsq,  ref_adamw};
+                                         ref_att_fwd,  ref_att_bwd,  ref_gemm,   ref_transpose, ref_sumsq,
+                                         ref_adamw};
 
 const vt_tr_kernels *vt_tr_kern(void) {
     return strcmp(vt_kernels_name(), "avx512") ? &vt_tr_kernels_ref : &vt_tr_kernels_avx512;

@@ -256,12 +256,16 @@ static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, s
 
 /* dst (cols x rows, contiguous) = transpose of src (rows x cols, stride ld), 8 x 8 blocks in
  * registers (element-wise strided stores were a large part of attention) */
-static void transpose(float *dst, const float *src, int rows, int cols, int ld) {
+static void transpose_ld(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols) {
     int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
     for (int r = 0; r < r8; r += 8)
-        for (int c = 0; c < c8; c += 8) vt_transpose8x8(src + (size_t)r * ld + c, (size_t)ld, dst + (size_t)c * rows + r, (size_t)rows);
+        for (int c = 0; c < c8; c += 8) vt_transpose8x8(src + (size_t)r * lds + c, lds, dst + (size_t)c * ldd + r, ldd);
     for (int r = 0; r < rows; r++)
-        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * ld + c];
+        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
+
+static void transpose(float *dst, const float *src, int rows, int cols, int ld) {
+    transpose_ld(dst, (size_t)rows, src, (size_t)ld, rows, cols);
 }
 
 static void softmax_rows(float *P, int T) {
@@ -361,5 +365,5 @@ static void adamw(float *p, float *m, float *v, const float *g, size_t n, const 
     }
 }
 
-const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum, ln_fwd, ln_bwd, att_fwd, att_bwd, gemm,
-                                            sumsq,    adamw};
+const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum,       ln_fwd, ln_bwd, att_fwd,
+                                            att_bwd,  gemm,     transpose_ld, sumsq,  adamw};

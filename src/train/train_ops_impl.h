@@ -38,6 +38,8 @@ typedef struct vt_tr_kernels {
      * (any layout), B row-major with stride ldb, C stride ldc. */
     void (*gemm)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
                  float *C, size_t ldc, const float *R, const float *bias, float *G);
+    /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols */
+    void (*transpose)(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols);
     /* sum of x[i]^2 over n values, accumulated in double */
     double (*sumsq)(const float *x, size_t n);
     /* One AdamW update of n parameters (all kernel sets give the same bits: the same float

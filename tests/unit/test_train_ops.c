@@ -232,6 +232,18 @@ static void test_optimizer(const char *impl, size_t n) {
     free(p), free(m), free(v), free(g), free(p2), free(m2), free(v2);
 }
 
+/* transpose with strides on both sides, sizes off the 8 x 8 tiles: an exact copy */
+static void test_transpose(const char *impl, int rows, int cols) {
+    const size_t lds = (size_t)cols + 3, ldd = (size_t)rows + 5;
+    float *src = rnd((size_t)rows * lds, 1), *dst = zeros((size_t)cols * ldd);
+    vt_tr_kern()->transpose(dst, ldd, src, lds, rows, cols);
+    int wrong = 0;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) wrong += dst[(size_t)c * ldd + r] != src[(size_t)r * lds + c];
+    CHECK(!wrong, "transpose (%s, %d x %d): %d elements wrong", impl, rows, cols, wrong);
+    free(src), free(dst);
+}
+
 int main(void) {
     const char *impls[] = {"ref", "avx2", "avx512"};
     for (int t = 1; t <= 2; t++)
@@ -255,6 +267,8 @@ int main(void) {
             test_block(name, 3, 17, 48, 3, 96, 0);   /* groups of 6 images (one, partial), no qkv bias */
             test_optimizer(name, 1000 + 7);           /* a tail of 7 after whole vectors */
             test_optimizer(name, 5);
+            test_transpose(name, 32, 128);
+            test_transpose(name, 13, 21);
         }
     return check_report("test_train_ops");
 }
