@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "train/data.h"
 #include "train/train.h"
+#include "train/train_ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
+    int bf16 = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
@@ -82,6 +84,7 @@ int cmd_train(int argc, char **argv) {
         {"save-every", VT_OPT_INT, &save_every, "also checkpoint every N steps", 0},
         {"resume", VT_OPT_STRING, &resume, "continue the run saved in this checkpoint", 0},
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
+        {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -137,6 +140,7 @@ int cmd_train(int argc, char **argv) {
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
         aug.erase_p = (float)vt_json_get_number(tj, "erase", 0.25);
+        bf16 = bf16 || vt_json_get_bool(tj, "bf16", 0);
     } else {
         if (!epochs) epochs = 10;
         if (!batch) batch = 128;
@@ -258,6 +262,10 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
     }
+    if (vt_tr_set_bf16(bf16)) {
+        rc = fail("--bf16 needs AVX-512 kernels on a CPU with AVX512-BF16");
+        goto done;
+    }
     const vt_vit_config *c = &t->m->cfg;
     if (tr.num_classes > c->num_classes || tr.h != c->img_size) {
         rc = fail("the data does not fit the checkpoint's model (classes or image size)");
@@ -267,9 +275,9 @@ int cmd_train(int argc, char **argv) {
     t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
     int64_t total = t->hp.total_steps;
     int chans = c->in_chans, S = c->img_size;
-    printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels, %d threads\n",
+    printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
            c->name, c->dim, c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
-           threads);
+           bf16 ? " (bfloat16 products)" : "", threads);
     printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
            va.n, tr.num_classes, epochs, spe, batch);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
@@ -355,9 +363,9 @@ int cmd_train(int argc, char **argv) {
             if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
                 snprintf(extra, sizeof extra,
                          "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,"
-                         "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"data\":",
+                         "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"data\":",
                          epoch, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
-                         (double)aug.erase_p);
+                         (double)aug.erase_p, bf16 ? "true" : "false");
                 vt_strbuf sb = {0};
                 vt_strbuf_append(&sb, extra, strlen(extra));
                 vt_strbuf_json_string(&sb, data);
@@ -391,9 +399,9 @@ int cmd_train(int argc, char **argv) {
         fflush(stdout);
         snprintf(extra, sizeof extra,
                  "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
-                 "\"pad\":%d,\"erase\":%.9g,\"val_accuracy\":%.6f,\"data\":",
+                 "\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"val_accuracy\":%.6f,\"data\":",
                  epoch + 1, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
-                 (double)aug.erase_p, va.n ? (double)correct / va.n : 0.0);
+                 (double)aug.erase_p, bf16 ? "true" : "false", va.n ? (double)correct / va.n : 0.0);
         vt_strbuf sb = {0};
         vt_strbuf_append(&sb, extra, strlen(extra));
         vt_strbuf_json_string(&sb, data);

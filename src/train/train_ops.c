@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 #include "train/train_ops_impl.h"
 
+#include <cpuid.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,8 +146,23 @@ const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum,
                                          ref_att_fwd,  ref_att_bwd,  ref_gemm,   ref_transpose, ref_sumsq,
                                          ref_adamw};
 
+static int use_bf16;
+
+int vt_tr_bf16_supported(void) {
+    unsigned a, b, c, d;
+    /* CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 */
+    return !strcmp(vt_kernels_name(), "avx512") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1u);
+}
+
+int vt_tr_set_bf16(int on) {
+    if (on && !vt_tr_bf16_supported()) return -1;
+    use_bf16 = on != 0;
+    return 0;
+}
+
 const vt_tr_kernels *vt_tr_kern(void) {
-    return strcmp(vt_kernels_name(), "avx512") ? &vt_tr_kernels_ref : &vt_tr_kernels_avx512;
+    if (strcmp(vt_kernels_name(), "avx512")) return &vt_tr_kernels_ref;
+    return use_bf16 ? &vt_tr_kernels_avx512_bf16 : &vt_tr_kernels_avx512;
 }
 #define kern vt_tr_kern
 

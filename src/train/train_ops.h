@@ -8,6 +8,12 @@
 
 #include <stddef.h>
 
+/* Training's matrix products in bfloat16 with float sums (on: 1) or in float (0, the default), for
+ * the whole process. Returns -1 (and changes nothing) when on is asked for but the active kernels
+ * are not AVX-512 or the CPU lacks AVX512-BF16. */
+int vt_tr_set_bf16(int on);
+int vt_tr_bf16_supported(void);
+
 /* out = gelu(in) (exact, erf), n values; out != in */
 void vt_tr_gelu_forward(float *out, const float *in, size_t n);
 /* M x N: dinp = dout * gelu'(inp) (dinp may alias dout); dbias (N, may be NULL) += column sums

@@ -367,3 +367,5 @@ static void adamw(float *p, float *m, float *v, const float *g, size_t n, const 
 
 const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum,       ln_fwd, ln_bwd, att_fwd,
                                             att_bwd,  gemm,     transpose_ld, sumsq,  adamw};
+const vt_tr_kernels vt_tr_kernels_avx512_bf16 = {gelu_fwd, gelu_bwd,        colsum,       ln_fwd, ln_bwd, att_fwd,
+                                                 att_bwd,  vt_tr_gemm_bf16, transpose_ld, sumsq,  adamw};

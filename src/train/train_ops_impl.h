@@ -58,5 +58,10 @@ float *vt_tr_scratch2(size_t n);
 
 extern const vt_tr_kernels vt_tr_kernels_ref;
 extern const vt_tr_kernels vt_tr_kernels_avx512;
+/* vt_tr_kernels_avx512 with vt_tr_gemm_bf16 as its gemm */
+extern const vt_tr_kernels vt_tr_kernels_avx512_bf16;
+/* the gemm of vt_tr_kernels with bfloat16 operands (train_gemm_avx512bf16.c) */
+void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G);
 
 #endif

@@ -38,6 +38,19 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   tacc=$(grep -o 'train accuracy [0-9.]*' "$TMP/train.log" | awk '{print $3}' | tr '\n' ' ')
   awk -v s="$tacc" 'BEGIN { n = split(s, a, " "); exit !(n == 4 && a[4] > a[1] && a[4] > 30) }' && ok ||
     bad "training accuracy per epoch: ${tacc:-none}"
+  # --bf16: bfloat16 products; the portable kernels refuse it with one line
+  expect_fail "train: --bf16 without AVX512-BF16" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" train "${TR[@]}" --epochs 1 --bf16 --out "$TMP/r.safetensors"
+  [[ ! -e $TMP/r.safetensors ]] && ok || bad "refused --bf16 run left an output file"
+  if grep -qw avx512_bf16 /proc/cpuinfo; then
+    expect_ok "train --bf16" "$VITC" train "${TR[@]}" --epochs 4 --bf16 --out "$TMP/h.safetensors"
+    grep -q "bfloat16 products" "$TMP/out" && ok || bad "--bf16 run does not say so"
+    acc=$(grep -o 'val accuracy [0-9.]*' "$TMP/out" | tail -1 | awk '{print $3}')
+    awk -v a="${acc:-0}" 'BEGIN { exit !(a > 40) }' && ok || bad "bf16 short run accuracy ${acc:-?}% (want > 40%)"
+    # interrupted and resumed without the flag: the checkpoint keeps bf16, the result is the same bytes
+    expect_ok "train --bf16: interrupted" "$VITC" train "${TR[@]}" --epochs 4 --bf16 --max-steps 50 --save-every 10 --out "$TMP/i.safetensors"
+    expect_ok "train --bf16: --resume" "$VITC" train --resume "$TMP/i.ckpt.safetensors" --threads 2 --quiet --out "$TMP/i.safetensors"
+    cmp -s "$TMP/h.safetensors" "$TMP/i.safetensors" && ok || bad "resumed bf16 run differs from the uninterrupted one"
+  fi
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
 import json, sys

@@ -12,6 +12,7 @@
 #include "core/npy.h"
 #include "kernels/kernels.h"
 #include "train/train.h"
+#include "train/train_ops.h"
 
 #include <unistd.h>
 
@@ -135,6 +136,59 @@ static void run_case(const char *name) {
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&losses), vt_npy_free(&hpa);
 }
 
+/* The same first step with bfloat16 products (vitc train --bf16) against PyTorch's float64:
+ * the loss within 1e-2 relative and every gradient within 3e-2 of its tensor's largest entry
+ * (bf16 keeps 8 bits of mantissa: each product's operands are off by up to 2^-9). */
+static void run_case_bf16(const char *name) {
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
+    vt_npy in, lab, loss0, hpa;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, "loss.npy", &loss0) ||
+        load_npy(dir, "hparams.npy", &hpa)) {
+        CHECK(0, "%s: fixtures unreadable", name);
+        return;
+    }
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.label_smoothing = hpa.data[7];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    if (!t) return;
+    int n = (int)in.shape[0];
+    int *y = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) y[i] = (int)lab.data[i];
+    double loss;
+    vt_tr_set_bf16(1);
+    CHECK(vt_trainer_forward_backward(t, in.data, y, n, &loss, NULL) == VITC_OK, "%s bf16: step", name);
+    vt_tr_set_bf16(0);
+    double el = fabs(loss - loss0.data[0]) / fabs(loss0.data[0]);
+    CHECK(el < 1e-2, "%s bf16: loss %.7f vs PyTorch %.7f", name, loss, (double)loss0.data[0]);
+    snprintf(path, sizeof path, "%s/grads.safetensors", dir);
+    vt_safetensors *st;
+    double worst = 0;
+    if (vt_st_open(path, &st) == VITC_OK) {
+        for (int i = 0; i < t->n_params; i++) {
+            const vt_param *p = &t->params[i];
+            const vt_st_tensor *ref = vt_st_find(st, p->name);
+            if (!ref || ref->numel != p->numel) continue;
+            const float *r;
+            int owned;
+            vt_st_to_f32(st, ref, &r, &owned);
+            float mx = 0.0f;
+            for (int64_t j = 0; j < p->numel; j++) mx = fmaxf(mx, fabsf(r[j]));
+            float e = max_abs_diff(t->grad + t->offsets[i], r, (size_t)p->numel);
+            if (mx > 1e-4f && e / mx > worst) worst = e / mx;
+            CHECK(e <= 3e-2f * mx + 1e-5f, "%s bf16: gradient %s max error %g (max |grad| %g)", name, p->name, e, mx);
+            if (owned) free((void *)r);
+        }
+        vt_st_close(st);
+    }
+    printf("  %-10s bf16 products: loss rel err %.2e, worst gradient err %.2e of the tensor's max\n", name, el, worst);
+    free(y);
+    vt_trainer_free(t);
+    vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&hpa);
+}
+
 /* ---------------------------------------------------------------- synthetic task */
 
 /* 4 classes of 16x16 images: a bright horizontal (even classes) or vertical (odd) bar in the first
@@ -177,7 +231,7 @@ static vt_trainer *small_trainer(uint64_t seed, int steps) {
     return t;
 }
 
-static void test_learns_and_resumes(void) {
+static void test_learns_and_resumes(int bf16) {
     enum { NTRAIN = 384, NTEST = 200, BATCH = 32, EPOCHS = 6 };
     int steps = EPOCHS * NTRAIN / BATCH;
     float *train = malloc(sizeof(float) * NTRAIN * 768), *test = malloc(sizeof(float) * NTEST * 768);
@@ -186,6 +240,7 @@ static void test_learns_and_resumes(void) {
     synth(2, NTEST, test, yte);
     vt_trainer *t = small_trainer(7, steps);
     CHECK(t != NULL, "synthetic trainer");
+    vt_tr_set_bf16(bf16);
     if (!t) return;
     double first = 0, last = 0;
     char ckpt[] = "/tmp/vitc_test_train_XXXXXX";
@@ -216,7 +271,8 @@ static void test_learns_and_resumes(void) {
     }
     double acc = (double)correct / NTEST;
     CHECK(acc >= 0.8, "held-out accuracy %.3f (chance 0.25)", acc);
-    printf("  synthetic  loss %.4f -> %.4f in %d steps, held-out accuracy %.1f%%\n", first, last, steps, 100 * acc);
+    printf("  synthetic%s loss %.4f -> %.4f in %d steps, held-out accuracy %.1f%%\n", bf16 ? " (bf16)" : "", first, last,
+           steps, 100 * acc);
 
     /* resume from the checkpoint: the following steps give the same losses, bit for bit */
     vt_trainer *r;
@@ -248,6 +304,7 @@ static void test_learns_and_resumes(void) {
     r = NULL;
     CHECK(vt_trainer_resume(ckpt, 2, &r, NULL) != VITC_OK && r == NULL, "corrupt checkpoint rejected");
     remove(ckpt);
+    vt_tr_set_bf16(0);
     free(logits);
     free(train);
     free(test);
@@ -272,6 +329,13 @@ int main(void) {
            "err after 10 steps %.2e\n",
            worst_loss, worst_grad, worst_param);
     test_schedule();
-    test_learns_and_resumes();
+    test_learns_and_resumes(0);
+    if (vt_tr_bf16_supported()) {
+        run_case_bf16("full");
+        run_case_bf16("avg");
+        test_learns_and_resumes(1);
+    } else {
+        printf("  bf16: skipped (no AVX512-BF16 on this CPU)\n");
+    }
     return check_report("test_train");
 }

@@ -244,6 +244,71 @@ static void test_transpose(const char *impl, int rows, int cols) {
     free(src), free(dst);
 }
 
+/* The bfloat16 GEMM against the exact product of the bf16-rounded operands (double sums): only
+ * the float accumulation differs, |C - ref| <= 1e-5 * sum |a||b| + 1e-6 |epilogue terms|. layout:
+ * 0 A row-major, 1 A transposed (the weight-gradient case), 2 A with general strides. */
+static float bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static void test_gemm_bf16(int M, int N, int K, int layout, int with_r, int with_bias, int with_g) {
+    size_t sai = layout == 0 ? (size_t)K + 1 : layout == 1 ? 1 : 3, sak = layout == 0 ? 1 : layout == 1 ? (size_t)M + 2 : 3 * (size_t)M + 1;
+    size_t ldb = (size_t)N + 5, ldc = (size_t)N + 3, na = (size_t)(M - 1) * sai + (size_t)(K - 1) * sak + 1;
+    float *A = rnd(na, 1), *B = rnd((size_t)K * ldb, 1), *R = with_r ? rnd((size_t)M * ldc, 1) : NULL;
+    float *bias = with_bias ? rnd(N, 1) : NULL, *C = zeros((size_t)M * ldc), *G = with_g ? zeros((size_t)M * ldc) : NULL;
+    const float alpha = 0.75f;
+    vt_tr_gemm_bf16(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0, sabs = 0;
+            for (int k = 0; k < K; k++) {
+                double t = (double)bf16_round(A[(size_t)i * sai + (size_t)k * sak]) * bf16_round(B[(size_t)k * ldb + j]);
+                s += t, sabs += fabs(t);
+            }
+            double ref = alpha * s, extra = 0;
+            if (R) ref += R[(size_t)i * ldc + j], extra += fabs(R[(size_t)i * ldc + j]);
+            if (bias) ref += bias[j], extra += fabs(bias[j]);
+            double got = C[(size_t)i * ldc + j], tol = 1e-5 * (sabs + extra) + 1e-6;
+            if (fabs(got - ref) > tol) bad++;
+            if (fabs(got - ref) / (sabs + extra + 1e-30) > worst) worst = fabs(got - ref) / (sabs + extra + 1e-30);
+            if (G) {
+                double g = 0.5 * got * (1.0 + erf(got / sqrt(2.0)));
+                if (fabs(G[(size_t)i * ldc + j] - g) > 1e-5 * (1 + fabs(g))) bad++;
+            }
+        }
+    CHECK(!bad, "gemm_bf16 %dx%dx%d layout %d R%d b%d G%d: %d elements off (worst rel %g)", M, N, K, layout, with_r,
+          with_bias, with_g, bad, worst);
+    free(A), free(B), free(R), free(bias), free(C), free(G);
+}
+
+/* A short bf16 run of the whole training forward/backward sits in test_train.c; here the
+ * products themselves. */
+static void test_bf16(void) {
+    if (vt_kernels_select("avx512") || !vt_tr_bf16_supported()) {
+        printf("  bf16 GEMM: skipped (no AVX512-BF16 on this CPU)\n");
+        return;
+    }
+    test_gemm_bf16(100, 384, 128, 0, 0, 1, 0);  /* qkv */
+    test_gemm_bf16(7, 70, 33, 0, 1, 1, 1);      /* odd K, partial rows and columns, every epilogue */
+    test_gemm_bf16(13, 130, 600, 0, 1, 0, 0);   /* K in three slices, accumulate */
+    test_gemm_bf16(96, 128, 1601, 1, 1, 0, 0);  /* weight gradient: A transposed, odd K over slices */
+    test_gemm_bf16(5, 17, 9, 2, 0, 1, 1);       /* general strides (gather) */
+    test_gemm_bf16(1, 1, 1, 0, 0, 0, 0);
+    CHECK(vt_tr_set_bf16(1) == 0, "vt_tr_set_bf16 refused on a CPU that supports it");
+    CHECK(vt_tr_kern()->gemm == vt_tr_gemm_bf16, "bf16 on, but the training kernels are not the bf16 set");
+    vt_tr_set_bf16(0);
+    CHECK(vt_tr_kern()->gemm != vt_tr_gemm_bf16, "bf16 off, but the training kernels are still the bf16 set");
+    vt_kernels_select("ref");
+    CHECK(vt_tr_set_bf16(1) == -1, "bf16 accepted with the portable kernels");
+}
+
 int main(void) {
     const char *impls[] = {"ref", "avx2", "avx512"};
     for (int t = 1; t <= 2; t++)
@@ -270,5 +335,6 @@ int main(void) {
             test_transpose(name, 32, 128);
             test_transpose(name, 13, 21);
         }
+    test_bf16();
     return check_report("test_train_ops");
 }
