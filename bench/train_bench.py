@@ -7,7 +7,7 @@ interleaved over --rounds rounds so that load from elsewhere on the machine hits
 round prints both rates and their ratio, and the last line the medians.
 
 Usage: bench/train_bench.py [--dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --img-size 28
-       --batch 128 --threads 2 --steps 20 --rounds 3] [--vitc PATH]
+       --batch 128 --threads 2 --steps 20 --rounds 3] [--vitc 'PATH [TRAIN OPTIONS]']... [--torch-bf16]
 OMP_WAIT_POLICY (default PASSIVE, as `vitc train` sets it) applies to both.
 """
 import argparse
@@ -34,8 +34,11 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (PyTorch, then vitc)")
     ap.add_argument("--vitc", action="append", default=[],
-                    help="also time `vitc train` (Fashion-MNIST, same model) with this binary (repeatable: several "
-                         "binaries, e.g. before and after a change, each timed in every round)")
+                    help="also time `vitc train` (Fashion-MNIST, same model) with this binary, optionally followed by "
+                         "extra train options in the same string, e.g. 'build/vitc --bf16' (repeatable: each is timed "
+                         "in every round)")
+    ap.add_argument("--torch-bf16", action="store_true",
+                    help="PyTorch under torch.autocast('cpu', dtype=torch.bfloat16) (its mixed precision)")
     a = ap.parse_args()
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = str(a.threads)
@@ -55,8 +58,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits, _ = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.torch_bf16):
+            logits, _ = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -73,7 +77,8 @@ def main():
     def time_vitc(binary):
         # steps + 1 steps: vitc's rate leaves out the first step (activation layout, page faults)
         n = a.batch * (a.steps + 1)
-        out = subprocess.run([binary, "train", "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
+        binary, *extra = binary.split()
+        out = subprocess.run([binary, "train", *extra, "--data", "fashion-mnist", "--dim", str(a.dim), "--depth", str(a.depth),
                               "--heads", str(a.heads), "--mlp-dim", str(a.mlp_dim), "--patch", str(a.patch),
                               "--batch", str(a.batch), "--threads", str(a.threads), "--limit", str(n),
                               "--val-limit", "1", "--epochs", "1", "--out", "/tmp/vitc_train_bench.safetensors"],
@@ -83,7 +88,7 @@ def main():
             sys.exit("vitc train failed: %s" % (out.stderr.strip().splitlines()[-1:] or out.returncode))
         return float(rates[-1])
 
-    print(f"pytorch {torch.__version__} eager vs vitc train: batch {a.batch}, {a.threads} threads, dim {a.dim} "
+    print(f"pytorch {torch.__version__} eager{' (autocast bf16)' if a.torch_bf16 else ''} vs vitc train: batch {a.batch}, {a.threads} threads, dim {a.dim} "
           f"depth {a.depth} heads {a.heads} mlp {a.mlp_dim} patch {a.patch} {a.img_size}x{a.img_size}, "
           f"{a.steps} steps per measurement, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}", flush=True)
     pt, vt = [], [[] for _ in a.vitc]

@@ -17,6 +17,8 @@
 #                       every 100 steps)
 #   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count
 #   LS, ERASE           label smoothing and random-erasing probability (default 0 and 0)
+#   BF16=1              bfloat16 matrix products (--bf16; AVX512-BF16 CPUs): 1.3-1.5x the images/s,
+#                       the same accuracy in a 3-epoch check (82.81% vs 82.93%)
 #   DIM, DEPTH, HEADS, MLP, PATCH override the model (e.g. PATCH=4: 49 tokens, ~2.3x the time per
 #                       epoch); a resumed run keeps the model of its checkpoint
 #   The previous default model's recipe: MLP=256 LS=0.1 ERASE=0.1 EPOCHS=30 (90.22%)
@@ -27,4 +29,4 @@ exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
   --data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-512}" \
   --patch "${PATCH:-7}" --pool avg \
   --epochs "${EPOCHS:-60}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing "${LS:-0}" \
-  --pad 2 --erase "${ERASE:-0}" --seed 1
+  --pad 2 --erase "${ERASE:-0}" --seed 1 ${BF16:+--bf16}

@@ -18,4 +18,4 @@ fi
 exec "$root/scripts/train-run.sh" "${1:-$root/runs/mnist}" \
   --data mnist --dim 128 --depth 6 --heads 4 --mlp-dim 256 --patch 4 --pool avg \
   --epochs "${EPOCHS:-30}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing 0.1 \
-  --pad 2 --erase 0 --seed 1
+  --pad 2 --erase 0 --seed 1 ${BF16:+--bf16}
