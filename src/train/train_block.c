@@ -50,6 +50,12 @@ void vt_tr_block_forward(const vt_tr_block *p) {
     const int wn[4] = {D3, D, Hm, D}, wk[4] = {D, D, D, Hm};
     int first[5] = {0};
     for (int w = 0; w < 4; w++) first[w + 1] = first[w] + (wn[w] + TR_ROWS - 1) / TR_ROWS;
+    /* the kernels' own form of each W^T when they have one (bf16 pairs), made once for all groups */
+    const uint32_t *pre[4] = {NULL, NULL, NULL, NULL};
+    size_t pw[4], ptot = 0;
+    for (int w = 0; w < 4; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
+    uint32_t *pbuf = ptot ? vt_tr_scratch_words(ptot) : NULL;
+    for (int w = 0, o = 0; pbuf && w < 4; o += (int)pw[w], w++) pre[w] = pbuf + o;
 #pragma omp parallel num_threads(vt_get_threads())
     {
 #pragma omp for schedule(static)
@@ -58,27 +64,31 @@ void vt_tr_block_forward(const vt_tr_block *p) {
             int nr = wn[w] - r0 < TR_ROWS ? wn[w] - r0 : TR_ROWS;
             k->transpose(dst[w] + r0, (size_t)wn[w], src[w] + (size_t)r0 * wk[w], (size_t)wk[w], nr, wk[w]);
         }
+        if (pbuf) {
+#pragma omp for schedule(dynamic, 1)
+            for (int w = 0; w < 4; w++) k->prep_b((uint32_t *)pre[w], dst[w], (size_t)wn[w], wk[w], wn[w]);
+        }
         float *s = vt_tr_scratch((size_t)hd * T + 64);
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < ntask; t++) {
             int b0 = t * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             k->ln_fwd(p->ln1 + oD, p->ln1_m + r0, p->ln1_r + r0, p->x + oD, p->ln1_w, p->ln1_b, R, D, eps);
-            k->gemm(R, D3, D, 1.0f, p->ln1 + oD, (size_t)D, 1, qt, (size_t)D3, p->qkv + r0 * D3, (size_t)D3, NULL,
-                    p->qkv_b, NULL);
+            k->gemm_pre(R, D3, D, 1.0f, p->ln1 + oD, (size_t)D, 1, qt, (size_t)D3, pre[0], p->qkv + r0 * D3, (size_t)D3,
+                        NULL, p->qkv_b, NULL);
             for (int b = b0; b < b0 + nb; b++)
                 for (int h = 0; h < H; h++) {
                     const float *q = p->qkv + (size_t)b * T * D3 + (size_t)h * hd;
                     k->att_fwd(q, q + D, q + 2 * D, D3, p->att + ((size_t)b * H + h) * T * T,
                                p->ao + (size_t)b * T * D + (size_t)h * hd, D, T, hd, scale, s);
                 }
-            k->gemm(R, D, D, 1.0f, p->ao + oD, (size_t)D, 1, pt, (size_t)D, p->mid + oD, (size_t)D, p->x + oD,
-                    p->proj_b, NULL);
+            k->gemm_pre(R, D, D, 1.0f, p->ao + oD, (size_t)D, 1, pt, (size_t)D, pre[1], p->mid + oD, (size_t)D,
+                        p->x + oD, p->proj_b, NULL);
             k->ln_fwd(p->ln2 + oD, p->ln2_m + r0, p->ln2_r + r0, p->mid + oD, p->ln2_w, p->ln2_b, R, D, eps);
-            k->gemm(R, Hm, D, 1.0f, p->ln2 + oD, (size_t)D, 1, f1t, (size_t)Hm, p->hpre + r0 * Hm, (size_t)Hm, NULL,
-                    p->fc1_b, p->hact + r0 * Hm);
-            k->gemm(R, D, Hm, 1.0f, p->hact + r0 * Hm, (size_t)Hm, 1, f2t, (size_t)D, p->out + oD, (size_t)D,
-                    p->mid + oD, p->fc2_b, NULL);
+            k->gemm_pre(R, Hm, D, 1.0f, p->ln2 + oD, (size_t)D, 1, f1t, (size_t)Hm, pre[2], p->hpre + r0 * Hm,
+                        (size_t)Hm, NULL, p->fc1_b, p->hact + r0 * Hm);
+            k->gemm_pre(R, D, Hm, 1.0f, p->hact + r0 * Hm, (size_t)Hm, 1, f2t, (size_t)D, pre[3], p->out + oD,
+                        (size_t)D, p->mid + oD, p->fc2_b, NULL);
         }
     }
 }
@@ -94,10 +104,10 @@ static void dw_task(const vt_tr_kernels *k, int c, int cr, int n_out, int k_in, 
 
 /* The input gradient through a Linear (W: N x D) that follows a LayerNorm, for R rows:
  * dtmp = dy W, then dres += LN'(dtmp) with the LayerNorm's weight/bias gradients added to dln[0, 2D). */
-static void linear_ln_bwd(const vt_tr_kernels *k, int R, int D, int N, const float *dy, const float *W, float *dtmp,
-                          float *dres, float *dln, const float *x, const float *ln_w, const float *mean,
-                          const float *rstd) {
-    k->gemm(R, D, N, 1.0f, dy, (size_t)N, 1, W, (size_t)D, dtmp, (size_t)D, NULL, NULL, NULL);
+static void linear_ln_bwd(const vt_tr_kernels *k, int R, int D, int N, const float *dy, const float *W,
+                          const uint32_t *pre, float *dtmp, float *dres, float *dln, const float *x, const float *ln_w,
+                          const float *mean, const float *rstd) {
+    k->gemm_pre(R, D, N, 1.0f, dy, (size_t)N, 1, W, (size_t)D, pre, dtmp, (size_t)D, NULL, NULL, NULL);
     k->ln_bwd(dres, dln, dln + D, dtmp, x, ln_w, mean, rstd, R, D);
 }
 
@@ -119,9 +129,22 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
     const int o_b2 = 0, o_b1 = D, o_n2 = D + Hm, o_bp = 3 * D + Hm, o_bq = 4 * D + Hm, o_n1 = 7 * D + Hm;
     const int c2 = dw_rows(D, nt), c1 = dw_rows(Hm, nt), cq = dw_rows(D3, nt);
     const int n2 = (D + c2 - 1) / c2, n1 = (Hm + c1 - 1) / c1, nq = (D3 + cq - 1) / cq;
+    /* the input-gradient products' B operands are the weights themselves (K x N = out x in):
+     * prepared once when the kernels have a form of their own */
+    const float *wsrc[4] = {p->fc2_w, p->fc1_w, p->proj_w, p->qkv_w};
+    const int wk[4] = {D, Hm, D, D3}, wn[4] = {Hm, D, D, D};
+    const uint32_t *pre[4] = {NULL, NULL, NULL, NULL};
+    size_t pw[4], ptot = 0;
+    for (int w = 0; w < 4; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
+    uint32_t *pbuf = ptot ? vt_tr_scratch_words(ptot) : NULL;
+    for (int w = 0, o = 0; pbuf && w < 4; o += (int)pw[w], w++) pre[w] = pbuf + o;
 #pragma omp parallel num_threads(nt)
     {
         float *s = vt_tr_scratch((size_t)T * T + (size_t)hd * T + 64);
+        if (pbuf) {
+#pragma omp for schedule(dynamic, 1)
+            for (int w = 0; w < 4; w++) k->prep_b((uint32_t *)pre[w], wsrc[w], (size_t)wn[w], wk[w], wn[w]);
+        }
         /* fc2 (dres is dL/d out = dL/d y2) and GELU': dh = (dres W2) * gelu'(hpre) */
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n2 + ntask; t++) {
@@ -132,8 +155,8 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             int g = t - n2, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
             size_t r0 = (size_t)b0 * T;
             float *pg = part + (size_t)g * stride;
-            k->gemm(R, Hm, D, 1.0f, dres + r0 * D, (size_t)D, 1, p->fc2_w, (size_t)Hm, p->dh + r0 * Hm, (size_t)Hm,
-                    NULL, NULL, NULL);
+            k->gemm_pre(R, Hm, D, 1.0f, dres + r0 * D, (size_t)D, 1, p->fc2_w, (size_t)Hm, pre[0], p->dh + r0 * Hm,
+                        (size_t)Hm, NULL, NULL, NULL);
             k->gelu_bwd(p->dh + r0 * Hm, p->hpre + r0 * Hm, p->dh + r0 * Hm, R, Hm, pg + o_b1);
             k->colsum(pg + o_b2, dres + r0 * D, R, D);
         }
@@ -147,8 +170,8 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             int g = t - n1, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
-            linear_ln_bwd(k, R, D, Hm, p->dh + r0 * Hm, p->fc1_w, p->dtmp + oD, dres + oD, pg + o_n2, p->mid + oD,
-                          p->ln2_w, p->ln2_m + r0, p->ln2_r + r0);
+            linear_ln_bwd(k, R, D, Hm, p->dh + r0 * Hm, p->fc1_w, pre[1], p->dtmp + oD, dres + oD, pg + o_n2,
+                          p->mid + oD, p->ln2_w, p->ln2_m + r0, p->ln2_r + r0);
         }
         /* proj and attention: dao = dres Wp, then dqkv per image and head */
 #pragma omp for schedule(dynamic, 1)
@@ -160,8 +183,8 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             int g = t - n2, b0 = g * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
-            k->gemm(R, D, D, 1.0f, dres + oD, (size_t)D, 1, p->proj_w, (size_t)D, p->dao + oD, (size_t)D, NULL, NULL,
-                    NULL);
+            k->gemm_pre(R, D, D, 1.0f, dres + oD, (size_t)D, 1, p->proj_w, (size_t)D, pre[2], p->dao + oD, (size_t)D,
+                        NULL, NULL, NULL);
             k->colsum(pg + o_bp, dres + oD, R, D);
             for (int b = b0; b < b0 + nb; b++)
                 for (int h = 0; h < H; h++) {
@@ -182,8 +205,8 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
             if (p->g_qkv_b) k->colsum(pg + o_bq, p->dqkv + r0 * D3, R, D3);
-            linear_ln_bwd(k, R, D, D3, p->dqkv + r0 * D3, p->qkv_w, p->dtmp + oD, dres + oD, pg + o_n1, p->x + oD,
-                          p->ln1_w, p->ln1_m + r0, p->ln1_r + r0);
+            linear_ln_bwd(k, R, D, D3, p->dqkv + r0 * D3, p->qkv_w, pre[3], p->dtmp + oD, dres + oD, pg + o_n1,
+                          p->x + oD, p->ln1_w, p->ln1_m + r0, p->ln1_r + r0);
         }
     }
     add_parts(p->g_fc2_b, part + o_b2, ntask, stride, D);

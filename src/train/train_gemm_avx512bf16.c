@@ -143,15 +143,40 @@ static inline __attribute__((always_inline)) void bf_block(const int mr, const i
     default: bf_block(MR, 4, mk, kp, alpha, a, wi, wp, bp, c, ldc, rr, bi, gg); break;                         \
     }
 
-void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                     size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G) {
-    if (M <= 0 || N <= 0) return;
+/* K's slices: balanced, even lengths but the last, at most BF_KC (kcb: the slice length) */
+static int slice_len(int K) {
     int nk = K > 0 ? (K + BF_KC - 1) / BF_KC : 1, kcb = K > 0 ? (K + nk - 1) / nk : 0;
-    kcb += kcb & 1; /* even slices: only the last may have an odd length */
-    int kcap = kcb > 0 ? kcb : 2;
+    return kcb + (kcb & 1);
+}
+
+/* prepared B: for each slice in order, its panels in order, each kp x 64 words */
+size_t vt_tr_bf16_prep_size(int K, int N) {
+    size_t panels = (size_t)(N + 63) / 64, words = 0;
+    int kcb = slice_len(K);
+    for (int k0 = 0; k0 < K; k0 += kcb) {
+        int kc = K - k0 < kcb ? K - k0 : kcb;
+        words += (size_t)(kc + 1) / 2 * 64 * panels;
+    }
+    return words ? words : 1;
+}
+
+void vt_tr_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) {
+    int kcb = slice_len(K);
+    for (int k0 = 0; k0 < K; k0 += kcb) {
+        int kc = K - k0 < kcb ? K - k0 : kcb, kp = (kc + 1) / 2;
+        for (int j0 = 0; j0 < N; j0 += 64, dst += (size_t)kp * 64) pack_b(dst, B, ldb, k0, kc, j0, N - j0 < 64 ? N - j0 : 64);
+    }
+}
+
+void vt_tr_gemm_bf16_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                         size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
+                         float *G) {
+    if (M <= 0 || N <= 0) return;
+    int kcb = slice_len(K), kcap = kcb > 0 ? kcb : 2;
     uint32_t *ap = scratch_words(0, (size_t)M * (kcap / 2));
-    uint32_t *bp = scratch_words(1, (size_t)(kcap / 2) * 64);
-    for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kcb > 0 ? kcb : 1) {
+    uint32_t *bp = pre ? NULL : scratch_words(1, (size_t)(kcap / 2) * 64);
+    const uint32_t *slice = pre;
+    for (int k0 = 0;; k0 += kcb) {
         int kc = K - k0 < kcb ? K - k0 : kcb, last = k0 + kc >= K, kp = (kc + 1) / 2;
         size_t wi, wp;
         pack_a(ap, A, sai, sak, M, k0, kc, &wi, &wp);
@@ -159,7 +184,11 @@ void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sa
             int nn = N - j0 < 64 ? N - j0 : 64, nv = (nn + 15) / 16;
             __mmask16 mk[4];
             for (int v = 0; v < 4; v++) mk[v] = nn - 16 * v > 0 ? tail16(nn - 16 * v) : 0;
-            pack_b(bp, B, ldb, k0, kc, j0, nn);
+            if (pre) {
+                bp = (uint32_t *)slice + (size_t)(j0 / 64) * kp * 64;
+            } else {
+                pack_b(bp, B, ldb, k0, kc, j0, nn);
+            }
             const float *bi = last && bias ? bias + j0 : NULL;
             for (int i = 0; i < M;) {
                 int mr = M - i >= BF_MR ? BF_MR : M - i >= 2 ? 2 : 1;
@@ -177,6 +206,12 @@ void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sa
                 i += mr;
             }
         }
-        if (K == 0) break;
+        if (pre) slice += (size_t)kp * 64 * ((N + 63) / 64);
+        if (last) break;
     }
+}
+
+void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    vt_tr_gemm_bf16_pre(M, N, K, alpha, A, sai, sak, B, ldb, NULL, C, ldc, R, bias, G);
 }

@@ -142,9 +142,34 @@ static void ref_adamw(float *p, float *m, float *v, const float *g, size_t n, co
     }
 }
 
-const vt_tr_kernels vt_tr_kernels_ref = {ref_gelu_fwd, ref_gelu_bwd, ref_colsum, ref_ln_fwd, ref_ln_bwd,
-                                         ref_att_fwd,  ref_att_bwd,  ref_gemm,   ref_transpose, ref_sumsq,
-                                         ref_adamw};
+size_t vt_tr_no_prep_size(int K, int N) {
+    (void)K, (void)N;
+    return 0;
+}
+
+void vt_tr_no_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) { (void)dst, (void)B, (void)ldb, (void)K, (void)N; }
+
+static void ref_gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                         size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
+                         float *G) {
+    (void)pre;
+    ref_gemm(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
+}
+
+const vt_tr_kernels vt_tr_kernels_ref = {.gelu_fwd = ref_gelu_fwd,
+                                         .gelu_bwd = ref_gelu_bwd,
+                                         .colsum = ref_colsum,
+                                         .ln_fwd = ref_ln_fwd,
+                                         .ln_bwd = ref_ln_bwd,
+                                         .att_fwd = ref_att_fwd,
+                                         .att_bwd = ref_att_bwd,
+                                         .gemm = ref_gemm,
+                                         .prep_size = vt_tr_no_prep_size,
+                                         .prep_b = vt_tr_no_prep_b,
+                                         .gemm_pre = ref_gemm_pre,
+                                         .transpose = ref_transpose,
+                                         .sumsq = ref_sumsq,
+                                         .adamw = ref_adamw};
 
 static int use_bf16;
 
@@ -180,6 +205,13 @@ float *vt_tr_scratch(size_t n) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
     return grow_scratch(&buf, &cap, n);
+}
+
+/* Words for prepared B operands (prep_b), asked for by the thread that then shares them. */
+uint32_t *vt_tr_scratch_words(size_t n) {
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    return (uint32_t *)grow_scratch(&buf, &cap, n);
 }
 
 /* A second one, for operands shared by the threads while they use their own scratch. */

@@ -365,7 +365,18 @@ static void adamw(float *p, float *m, float *v, const float *g, size_t n, const 
     }
 }
 
-const vt_tr_kernels vt_tr_kernels_avx512 = {gelu_fwd, gelu_bwd, colsum,       ln_fwd, ln_bwd, att_fwd,
-                                            att_bwd,  gemm,     transpose_ld, sumsq,  adamw};
-const vt_tr_kernels vt_tr_kernels_avx512_bf16 = {gelu_fwd, gelu_bwd,        colsum,       ln_fwd, ln_bwd, att_fwd,
-                                                 att_bwd,  vt_tr_gemm_bf16, transpose_ld, sumsq,  adamw};
+static void gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    (void)pre;
+    gemm(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
+}
+
+#define AVX512_COMMON                                                                                         \
+    .gelu_fwd = gelu_fwd, .gelu_bwd = gelu_bwd, .colsum = colsum, .ln_fwd = ln_fwd, .ln_bwd = ln_bwd,          \
+    .att_fwd = att_fwd, .att_bwd = att_bwd, .transpose = transpose_ld, .sumsq = sumsq, .adamw = adamw
+
+const vt_tr_kernels vt_tr_kernels_avx512 = {AVX512_COMMON, .gemm = gemm, .prep_size = vt_tr_no_prep_size,
+                                            .prep_b = vt_tr_no_prep_b, .gemm_pre = gemm_pre};
+const vt_tr_kernels vt_tr_kernels_avx512_bf16 = {AVX512_COMMON, .gemm = vt_tr_gemm_bf16,
+                                                 .prep_size = vt_tr_bf16_prep_size, .prep_b = vt_tr_bf16_prep_b,
+                                                 .gemm_pre = vt_tr_gemm_bf16_pre};

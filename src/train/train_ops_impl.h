@@ -5,6 +5,7 @@
 #define VT_TRAIN_OPS_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct vt_adamw_coef {
     float gscale, b1, b2, step_size, bc2_sqrt, eps, decay;
@@ -38,6 +39,13 @@ typedef struct vt_tr_kernels {
      * (any layout), B row-major with stride ldb, C stride ldc. */
     void (*gemm)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
                  float *C, size_t ldc, const float *R, const float *bias, float *G);
+    /* B prepared once for several products with the same B (the weights, used by every image
+     * group): prep_size gives the 32-bit words prep_b writes for a K x N B, 0 when this set has no
+     * use for it; gemm_pre is gemm with pre (may be NULL) from prep_b of this very B. */
+    size_t (*prep_size)(int K, int N);
+    void (*prep_b)(uint32_t *dst, const float *B, size_t ldb, int K, int N);
+    void (*gemm_pre)(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias, float *G);
     /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols */
     void (*transpose)(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols);
     /* sum of x[i]^2 over n values, accumulated in double */
@@ -55,13 +63,23 @@ const vt_tr_kernels *vt_tr_kern(void);
  * pool threads, so steady-state training steps allocate nothing). */
 float *vt_tr_scratch(size_t n);
 float *vt_tr_scratch2(size_t n);
+uint32_t *vt_tr_scratch_words(size_t n);
 
 extern const vt_tr_kernels vt_tr_kernels_ref;
 extern const vt_tr_kernels vt_tr_kernels_avx512;
 /* vt_tr_kernels_avx512 with vt_tr_gemm_bf16 as its gemm */
 extern const vt_tr_kernels vt_tr_kernels_avx512_bf16;
-/* the gemm of vt_tr_kernels with bfloat16 operands (train_gemm_avx512bf16.c) */
+/* the gemm, prep_size, prep_b and gemm_pre of vt_tr_kernels with bfloat16 operands
+ * (train_gemm_avx512bf16.c) */
 void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                      size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G);
+size_t vt_tr_bf16_prep_size(int K, int N);
+void vt_tr_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N);
+void vt_tr_gemm_bf16_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                         size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
+                         float *G);
+/* for the float sets: no preparation; gemm_pre ignores pre */
+size_t vt_tr_no_prep_size(int K, int N);
+void vt_tr_no_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N);
 
 #endif

@@ -285,6 +285,14 @@ static void test_gemm_bf16(int M, int N, int K, int layout, int with_r, int with
         }
     CHECK(!bad, "gemm_bf16 %dx%dx%d layout %d R%d b%d G%d: %d elements off (worst rel %g)", M, N, K, layout, with_r,
           with_bias, with_g, bad, worst);
+    /* with B prepared beforehand (as the blocks do for the weights): the same bits */
+    uint32_t *pre = malloc(sizeof(uint32_t) * vt_tr_bf16_prep_size(K, N));
+    float *C2 = zeros((size_t)M * ldc), *G2 = with_g ? zeros((size_t)M * ldc) : NULL;
+    vt_tr_bf16_prep_b(pre, B, ldb, K, N);
+    vt_tr_gemm_bf16_pre(M, N, K, alpha, A, sai, sak, B, ldb, pre, C2, ldc, R, bias, G2);
+    CHECK(!memcmp(C, C2, sizeof(float) * (size_t)M * ldc) && (!G || !memcmp(G, G2, sizeof(float) * (size_t)M * ldc)),
+          "gemm_bf16 %dx%dx%d: prepared B gives other bits", M, N, K);
+    free(pre), free(C2), free(G2);
     free(A), free(B), free(R), free(bias), free(C), free(G);
 }
 
