@@ -95,11 +95,12 @@ void vt_tr_block_forward(const vt_tr_block *p) {
 
 /* Weight-gradient task c of dW[n_out x k_in] += dY^T X over all rows (dY: rows x n_out, X: rows x k_in). */
 static void dw_task(const vt_tr_kernels *k, int c, int cr, int n_out, int k_in, int rows, const float *dY,
-                    const float *X, float *dW) {
+                    const float *X, const uint32_t *preX, float *dW) {
     int lo = c * cr, hi = lo + cr < n_out ? lo + cr : n_out;
     if (hi <= lo) return;
     float *C = dW + (size_t)lo * k_in;
-    k->gemm(hi - lo, k_in, rows, 1.0f, dY + lo, 1, (size_t)n_out, X, (size_t)k_in, C, (size_t)k_in, C, NULL, NULL);
+    k->gemm_pre(hi - lo, k_in, rows, 1.0f, dY + lo, 1, (size_t)n_out, X, (size_t)k_in, preX, C, (size_t)k_in, C, NULL,
+                NULL);
 }
 
 /* The input gradient through a Linear (W: N x D) that follows a LayerNorm, for R rows:
@@ -129,27 +130,28 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
     const int o_b2 = 0, o_b1 = D, o_n2 = D + Hm, o_bp = 3 * D + Hm, o_bq = 4 * D + Hm, o_n1 = 7 * D + Hm;
     const int c2 = dw_rows(D, nt), c1 = dw_rows(Hm, nt), cq = dw_rows(D3, nt);
     const int n2 = (D + c2 - 1) / c2, n1 = (Hm + c1 - 1) / c1, nq = (D3 + cq - 1) / cq;
-    /* the input-gradient products' B operands are the weights themselves (K x N = out x in):
-     * prepared once when the kernels have a form of their own */
-    const float *wsrc[4] = {p->fc2_w, p->fc1_w, p->proj_w, p->qkv_w};
-    const int wk[4] = {D, Hm, D, D3}, wn[4] = {Hm, D, D, D};
-    const uint32_t *pre[4] = {NULL, NULL, NULL, NULL};
-    size_t pw[4], ptot = 0;
-    for (int w = 0; w < 4; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
+    /* B operands prepared once when the kernels have a form of their own: for the input gradients
+     * the weights themselves (K x N = out x in), for the weight gradients the layers' inputs
+     * (rows x in), which every weight-gradient task of a layer reads whole */
+    const float *wsrc[8] = {p->fc2_w, p->fc1_w, p->proj_w, p->qkv_w, p->hact, p->ln2, p->ao, p->ln1};
+    const int wk[8] = {D, Hm, D, D3, rows, rows, rows, rows}, wn[8] = {Hm, D, D, D, Hm, D, D, D};
+    const uint32_t *pre[8] = {NULL};
+    size_t pw[8], ptot = 0;
+    for (int w = 0; w < 8; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
     uint32_t *pbuf = ptot ? vt_tr_scratch_words(ptot) : NULL;
-    for (int w = 0, o = 0; pbuf && w < 4; o += (int)pw[w], w++) pre[w] = pbuf + o;
+    for (size_t w = 0, o = 0; pbuf && w < 8; o += pw[w], w++) pre[w] = pbuf + o;
 #pragma omp parallel num_threads(nt)
     {
         float *s = vt_tr_scratch((size_t)T * T + (size_t)hd * T + 64);
         if (pbuf) {
 #pragma omp for schedule(dynamic, 1)
-            for (int w = 0; w < 4; w++) k->prep_b((uint32_t *)pre[w], wsrc[w], (size_t)wn[w], wk[w], wn[w]);
+            for (int w = 0; w < 8; w++) k->prep_b((uint32_t *)pre[w], wsrc[w], (size_t)wn[w], wk[w], wn[w]);
         }
         /* fc2 (dres is dL/d out = dL/d y2) and GELU': dh = (dres W2) * gelu'(hpre) */
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n2 + ntask; t++) {
             if (t < n2) {
-                dw_task(k, t, c2, D, Hm, rows, dres, p->hact, p->g_fc2_w);
+                dw_task(k, t, c2, D, Hm, rows, dres, p->hact, pre[4], p->g_fc2_w);
                 continue;
             }
             int g = t - n2, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
@@ -164,7 +166,7 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n1 + ntask; t++) {
             if (t < n1) {
-                dw_task(k, t, c1, Hm, D, rows, p->dh, p->ln2, p->g_fc1_w);
+                dw_task(k, t, c1, Hm, D, rows, p->dh, p->ln2, pre[5], p->g_fc1_w);
                 continue;
             }
             int g = t - n1, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
@@ -177,7 +179,7 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n2 + ntask; t++) {
             if (t < n2) {
-                dw_task(k, t, c2, D, D, rows, dres, p->ao, p->g_proj_w);
+                dw_task(k, t, c2, D, D, rows, dres, p->ao, pre[6], p->g_proj_w);
                 continue;
             }
             int g = t - n2, b0 = g * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
@@ -198,7 +200,7 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < nq + ntask; t++) {
             if (t < nq) {
-                dw_task(k, t, cq, D3, D, rows, p->dqkv, p->ln1, p->g_qkv_w);
+                dw_task(k, t, cq, D3, D, rows, p->dqkv, p->ln1, pre[7], p->g_qkv_w);
                 continue;
             }
             int g = t - nq, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
