@@ -263,7 +263,8 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (vt_tr_set_bf16(bf16)) {
-        rc = fail("--bf16 needs AVX-512 kernels on a CPU with AVX512-BF16");
+        rc = fail(resume ? "this run trains in bf16 (--bf16), which needs AVX-512 kernels on a CPU with AVX512-BF16"
+                         : "--bf16 needs AVX-512 kernels on a CPU with AVX512-BF16");
         goto done;
     }
     const vt_vit_config *c = &t->m->cfg;
