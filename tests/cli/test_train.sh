@@ -50,6 +50,7 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
     expect_ok "train --bf16: interrupted" "$VITC" train "${TR[@]}" --epochs 4 --bf16 --max-steps 50 --save-every 10 --out "$TMP/i.safetensors"
     expect_ok "train --bf16: --resume" "$VITC" train --resume "$TMP/i.ckpt.safetensors" --threads 2 --quiet --out "$TMP/i.safetensors"
     cmp -s "$TMP/h.safetensors" "$TMP/i.safetensors" && ok || bad "resumed bf16 run differs from the uninterrupted one"
+    expect_fail "train: bf16 run resumed without AVX512-BF16" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" train --resume "$TMP/i.ckpt.safetensors" --out "$TMP/j.safetensors"
   fi
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
