@@ -86,4 +86,19 @@ expect_fail "bad heads" "dim" "$VITC" info "$M/heads_override/model.safetensors"
 expect_fail "create unknown arch" "unknown architecture" "$VITC" create --arch vit_gigantic_patch16_224 --out "$TMP/x.safetensors"
 [[ ! -e $TMP/x.safetensors ]] && ok || bad "create left a file behind"
 expect_fail "labels count mismatch" "labels" "$VITC" info "$M/vit_tiny_patch16_224/model.safetensors" --labels "$TMP/labels.txt"
+# the README's main command: the bundled model on the bundled examples (NNNN_class.png, the first
+# test image of each class) names every class right, with the labels from its metadata
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+expect_ok "classify the bundled examples" "$VITC" classify "$ROOT/models/default.safetensors" "$ROOT"/examples/images/*.png --json
+if $PY - "$TMP/out" <<'PYEOF'
+import json, os, re, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 10, len(rows)
+for r in rows:
+    want = re.sub(r"^[0-9]+_", "", os.path.basename(r["file"])[:-4])
+    got = re.sub(r"[^a-z]+", "_", r["top"][0]["label"].lower()).strip("_")
+    assert got == want, (r["file"], r["top"][0]["label"])
+PYEOF
+then ok; else bad "bundled model on the bundled examples"; fi
+
 report test_model_cli
