@@ -55,7 +55,7 @@ void vt_tr_block_forward(const vt_tr_block *p) {
     size_t pw[4], ptot = 0;
     for (int w = 0; w < 4; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
     uint32_t *pbuf = ptot ? vt_tr_scratch_words(ptot) : NULL;
-    for (int w = 0, o = 0; pbuf && w < 4; o += (int)pw[w], w++) pre[w] = pbuf + o;
+    for (size_t w = 0, o = 0; pbuf && w < 4; o += pw[w], w++) pre[w] = pbuf + o;
 #pragma omp parallel num_threads(vt_get_threads())
     {
 #pragma omp for schedule(static)
