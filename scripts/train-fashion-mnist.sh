@@ -18,7 +18,8 @@
 #                       default build/vitc, or the copy already in RUN_DIR when resuming)
 #   RESUME=1            continue from RUN_DIR/model.ckpt.safetensors (checkpointed every epoch and
 #                       every 100 steps)
-#   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count
+#   THREADS=2           threads; NICE=10 the niceness; EPOCHS overrides the epoch count (with
+#                       RESUME=1 it lengthens the run: the cosine is recomputed for the new total)
 #   LS, ERASE           label smoothing and random-erasing probability (default 0.1 and 0.1)
 #   BF16=1              bfloat16 matrix products (--bf16; AVX512-BF16 CPUs): 1.3-1.5x the images/s,
 #                       the same accuracy in a 3-epoch check (82.81% vs 82.93%)

@@ -136,6 +136,7 @@ int cmd_train(int argc, char **argv) {
         batch = (int)vt_json_get_number(tj, "batch", 128);
         seed = (int)vt_json_get_number(tj, "seed", 0);
         limit = (int)vt_json_get_number(tj, "limit", 0);
+        if (!opts[27].seen) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
         val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
@@ -363,9 +364,9 @@ int cmd_train(int argc, char **argv) {
             }
             if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
                 snprintf(extra, sizeof extra,
-                         "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,"
+                         "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,"
                          "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"data\":",
-                         epoch, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
+                         epoch, epochs, batch, seed, limit, val_limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
                          (double)aug.erase_p, bf16 ? "true" : "false");
                 vt_strbuf sb = {0};
                 vt_strbuf_append(&sb, extra, strlen(extra));
@@ -399,9 +400,9 @@ int cmd_train(int argc, char **argv) {
                vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n, now() - t_ep);
         fflush(stdout);
         snprintf(extra, sizeof extra,
-                 "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
+                 "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
                  "\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"val_accuracy\":%.6f,\"data\":",
-                 epoch + 1, epochs, batch, seed, limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
+                 epoch + 1, epochs, batch, seed, limit, val_limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
                  (double)aug.erase_p, bf16 ? "true" : "false", va.n ? (double)correct / va.n : 0.0);
         vt_strbuf sb = {0};
         vt_strbuf_append(&sb, extra, strlen(extra));

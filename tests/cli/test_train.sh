@@ -30,6 +30,7 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   # the same run stopped after 50 steps (in its second epoch) (checkpointed every 10), then resumed
   expect_ok "train: interrupted run" "$VITC" train "${TR[@]}" --epochs 4 --max-steps 50 --save-every 10 --out "$TMP/b.safetensors"
   expect_ok "train: --resume" "$VITC" train --resume "$TMP/b.ckpt.safetensors" --threads 2 --quiet --out "$TMP/b.safetensors"
+  grep -q "200 validation images" "$TMP/out" && ok || bad "resumed run does not keep --val-limit"
   cmp -s "$TMP/a.safetensors" "$TMP/b.safetensors" && ok || bad "resumed run differs from the uninterrupted one"
   # validation accuracy printed per epoch, well above chance (10 %)
   acc=$(grep -o 'val accuracy [0-9.]*' "$TMP/train.log" | tail -1 | awk '{print $3}')
