@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #include "core/arena.h"
-#include "kernels/phi512.h"
+#include "train/train_ep512.h"
 #include "train/train_ops_impl.h"
 
 #define BF_MR 6
@@ -127,11 +127,7 @@ static inline __attribute__((always_inline)) void bf_block(const int mr, const i
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             size_t o = (size_t)r * ldc + 16 * v;
-            __m512 x = _mm512_mul_ps(va, c[r][v]);
-            if (R) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], R + o));
-            if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], bias + 16 * v));
-            _mm512_mask_storeu_ps(C + o, mk[v], x);
-            if (G) _mm512_mask_storeu_ps(G + o, mk[v], _mm512_mul_ps(x, vt_phi16(x)));
+            vt_tr_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
         }
 }
 
