@@ -14,7 +14,7 @@
 
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
-    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0;
+    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0;
     float val_frac = 0.1f;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
@@ -24,6 +24,7 @@ int cmd_eval(int argc, char **argv) {
         {"batch", VT_OPT_INT, &batch, "images per forward pass (default 256)", 0},
         {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
         {"heads", VT_OPT_INT, &heads, "attention heads when the checkpoint does not say", 0},
+        {"tta-flip", VT_OPT_FLAG, &tta_flip, "average each image's and its mirror image's class probabilities", 0},
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
@@ -83,7 +84,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     double loss;
-    if (vt_evaluate(m, &d, batch, map, conf, &loss)) {
+    if (vt_evaluate(m, &d, batch, map, tta_flip, conf, &loss)) {
         fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
         rc = 1;
         goto done;
@@ -97,8 +98,8 @@ int cmd_eval(int argc, char **argv) {
         vt_strbuf_json_string(&b, pos[0]);
         vt_strbuf_printf(&b, ",\"data\":");
         vt_strbuf_json_string(&b, d.name);
-        vt_strbuf_printf(&b, ",\"split\":\"%s\",\"images\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[", split, d.n,
-                         acc, loss);
+        vt_strbuf_printf(&b, ",\"split\":\"%s\",\"tta\":\"%s\",\"images\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[",
+                         split, tta_flip ? "flip" : "none", d.n, acc, loss);
         for (int k = 0; k < C; k++) {
             int64_t tot = 0;
             for (int j = 0; j < C; j++) tot += conf[(size_t)k * C + j];
@@ -120,7 +121,8 @@ int cmd_eval(int argc, char **argv) {
         if (!b.failed) printf("%s\n", b.data);
         vt_strbuf_free(&b);
     } else {
-        printf("%s on %s (%s, %d images): accuracy %.2f%%, loss %.4f\n", pos[0], d.name, split, d.n, 100.0 * acc, loss);
+        printf("%s on %s (%s, %d images%s): accuracy %.2f%%, loss %.4f\n", pos[0], d.name, split, d.n,
+               tta_flip ? ", each with its mirror image" : "", 100.0 * acc, loss);
         printf("\nper class:\n");
         for (int k = 0; k < C; k++) {
             int64_t tot = 0;

@@ -386,7 +386,7 @@ int cmd_train(int argc, char **argv) {
         memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
         double vloss = 0.0;
         vitc_model_set_threads(t->m, threads);
-        if (va.n && vt_evaluate(t->m, &va, 256, NULL, conf, &vloss)) {
+        if (va.n && vt_evaluate(t->m, &va, 256, NULL, 0, conf, &vloss)) {
             rc = fail(vitc_last_error());
             break;
         }

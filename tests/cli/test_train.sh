@@ -62,6 +62,9 @@ assert len(r["classes"]) == 10 and r["classes"][9]["name"] == "Ankle boot"
 assert sum(map(sum, r["confusion"])) == 300
 PYEOF
   then ok; else bad "eval --json content"; fi
+  expect_ok "eval --tta-flip --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --tta-flip --json
+  $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["tta"] == "flip" and r["images"] == 300 and sum(map(sum, r["confusion"])) == 300' "$TMP/out" \
+    && ok || bad "eval --tta-flip --json content"
   expect_ok "eval text" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 50
   grep -q "confusion matrix" "$TMP/out" && ok || bad "eval prints no confusion matrix"
   # classify on test image 0 as PNG == eval on test image 0

@@ -1,7 +1,8 @@
 /* Training against PyTorch (tests/ref/make_train_fixtures.py): loss and every gradient after one
  * forward/backward, losses and parameters after ten AdamW steps (warm-up + cosine, clipping,
  * label smoothing, decoupled weight decay with no-decay groups). Then: checkpoint + resume
- * continues bit for bit, and a short run on a synthetic task learns.
+ * continues bit for bit, and a short run on a synthetic task learns. Last, the flip
+ * test-time augmentation of vt_evaluate.
  *
  * Tolerances (float32 here, float64 in PyTorch):
  *   loss: relative 1e-5;  gradients: max |diff| <= 1e-4 * max |grad| of the tensor + 1e-6;
@@ -11,6 +12,7 @@
 #include "check.h"
 #include "core/npy.h"
 #include "kernels/kernels.h"
+#include "train/data.h"
 #include "train/train.h"
 #include "train/train_ops.h"
 
@@ -321,6 +323,63 @@ static void test_schedule(void) {
     CHECK(fabsf(vt_train_lr(&hp, 14)) < 1e-7f, "cosine end");
 }
 
+/* ---------------------------------------------------------------- evaluation with flip TTA */
+
+/* Properties that hold only if the second view is the left-right mirror image and the two views'
+ * probabilities are averaged: (1) on mirror-symmetric images TTA changes nothing; (2) TTA gives a
+ * set of images and its mirror set the same results, though plain evaluation does not. */
+static void test_evaluate_flip(void) {
+    enum { N = 48, S = 16, C = 4 };
+    vt_vit_config c;
+    vt_config_defaults(&c);
+    c.dim = 32, c.depth = 2, c.heads = 2, c.mlp_dim = 64, c.patch = 4, c.img_size = S, c.num_classes = C;
+    vitc_model *m;
+    if (vt_model_new(&c, &m)) {
+        CHECK(0, "evaluate: model");
+        return;
+    }
+    vt_model_init_random(m, 7, 1.0f);
+    uint8_t *px = malloc(3 * N * S * S);
+    int lab[N];
+    uint64_t r = 99;
+    for (int i = 0; i < N; i++) {
+        lab[i] = i % C;
+        for (int k = 0; k < S * S; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            px[(size_t)i * S * S + k] = (uint8_t)(r >> 56);
+        }
+    }
+    uint8_t *mir = px + N * S * S, *sym = px + 2 * N * S * S;
+    for (int i = 0; i < N; i++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                const uint8_t *row = px + ((size_t)i * S + y) * S;
+                mir[((size_t)i * S + y) * S + x] = row[S - 1 - x];
+                sym[((size_t)i * S + y) * S + x] = row[x < S / 2 ? x : S - 1 - x];
+            }
+    vt_dataset d = {.n = N, .c = 1, .h = S, .w = S, .labels = lab, .num_classes = C};
+    int64_t conf[6][C * C];
+    double loss[6];
+    memset(conf, 0, sizeof conf);
+    const uint8_t *sets[3] = {px, mir, sym};
+    for (int k = 0; k < 6; k++) {
+        d.pixels = (uint8_t *)sets[k / 2];
+        CHECK(vt_evaluate(m, &d, 20, NULL, k % 2, conf[k], &loss[k]) == VITC_OK, "evaluate %d", k);
+    }
+    /* k = 2 * set + tta: 0/1 images, 2/3 their mirrors, 4/5 symmetric images */
+    CHECK(fabs(loss[0] - loss[2]) > 1e-4, "plain evaluation of images and mirrors differs (%g vs %g)", loss[0], loss[2]);
+    CHECK(fabs(loss[1] - loss[3]) <= 1e-6 * loss[1], "flip TTA: images and mirrors agree (%.9g vs %.9g)", loss[1], loss[3]);
+    CHECK(!memcmp(conf[1], conf[3], sizeof conf[1]), "flip TTA: same confusion for images and mirrors");
+    CHECK(fabs(loss[4] - loss[5]) <= 1e-5 * loss[4], "flip TTA on symmetric images changes nothing (%.9g vs %.9g)",
+          loss[4], loss[5]);
+    CHECK(!memcmp(conf[4], conf[5], sizeof conf[4]), "flip TTA on symmetric images: same confusion");
+    int64_t tot = 0;
+    for (int k = 0; k < C * C; k++) tot += conf[1][k];
+    CHECK(tot == N, "every image counted once (%lld)", (long long)tot);
+    free(px);
+    vitc_model_free(m);
+}
+
 int main(void) {
     vt_set_threads(2);
     const char *cases[] = {"full", "distilled", "avg"};
@@ -337,5 +396,6 @@ int main(void) {
     } else {
         printf("  bf16: skipped (no AVX512-BF16 on this CPU)\n");
     }
+    test_evaluate_flip();
     return check_report("test_train");
 }
