@@ -49,6 +49,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
+    float ema = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -85,6 +86,7 @@ int cmd_train(int argc, char **argv) {
         {"resume", VT_OPT_STRING, &resume, "continue the run saved in this checkpoint", 0},
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
+        {"ema", VT_OPT_FLOAT, &ema, "keep an EMA of the weights with this decay (e.g. 0.9998); --out gets the EMA", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -102,6 +104,7 @@ int cmd_train(int argc, char **argv) {
     if (opts[14].seen && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
     if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
+    if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
     if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
         return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
 
@@ -255,6 +258,7 @@ int cmd_train(int argc, char **argv) {
         if (wd >= 0) hp.weight_decay = wd;
         if (ls >= 0) hp.label_smoothing = ls;
         if (clip >= 0) hp.clip = clip;
+        hp.ema_decay = ema;
         hp.warmup_steps = (int64_t)llround((warmup >= 0 ? warmup : 1.0f) * spe);
         hp.total_steps = (int64_t)epochs * spe;
         if (vt_trainer_new(m, &hp, threads, &t)) {
@@ -262,6 +266,11 @@ int cmd_train(int argc, char **argv) {
             rc = fail(vitc_last_error());
             goto done;
         }
+    }
+    /* --ema on a resumed run: a new decay for its average, or an average started from here */
+    if (resume && ema > 0 && (t->ema ? (t->hp.ema_decay = ema, 0) : vt_trainer_start_ema(t, ema))) {
+        rc = fail(vitc_last_error());
+        goto done;
     }
     if (vt_tr_set_bf16(bf16)) {
         rc = fail(resume ? "this run trains in bf16 (--bf16), which needs AVX-512 kernels on a CPU with AVX512-BF16"
@@ -280,6 +289,7 @@ int cmd_train(int argc, char **argv) {
     printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
            c->name, c->dim, c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
            bf16 ? " (bfloat16 products)" : "", threads);
+    if (t->ema) printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
     printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
            va.n, tr.num_classes, epochs, spe, batch);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
@@ -390,14 +400,25 @@ int cmd_train(int argc, char **argv) {
             rc = fail(vitc_last_error());
             break;
         }
-        int64_t correct = 0;
+        int64_t correct = 0, ema_correct = 0;
         for (int k = 0; k < c->num_classes; k++) correct += conf[(size_t)k * c->num_classes + k];
+        /* the EMA: validated and written as the model (--out); the checkpoint keeps the weights */
+        if (t->ema) {
+            vt_trainer_swap_ema(t);
+            memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
+            if (va.n && vt_evaluate(t->m, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
+            for (int k = 0; k < c->num_classes; k++) ema_correct += conf[(size_t)k * c->num_classes + k];
+            if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
+            vt_trainer_swap_ema(t);
+            if (rc) break;
+        }
         /* the training accuracy is that of the batches as they were trained on (augmented, weights
          * changing through the epoch): next to the validation accuracy it shows under- or overfitting */
-        printf("epoch %d/%d: train loss %.4f, train accuracy %.2f%%, val loss %.4f, val accuracy %.2f%% (%d images), "
-               "%.0f s\n",
+        printf("epoch %d/%d: train loss %.4f, train accuracy %.2f%%, val loss %.4f, val accuracy %.2f%% (%d images)",
                epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0, ep_n ? 100.0 * (double)ep_right / ((double)ep_n * batch) : 0.0,
-               vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n, now() - t_ep);
+               vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n);
+        if (t->ema) printf(", EMA %.2f%%", va.n ? 100.0 * (double)ema_correct / va.n : 0.0);
+        printf(", %.0f s\n", now() - t_ep);
         fflush(stdout);
         snprintf(extra, sizeof extra,
                  "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
@@ -407,7 +428,7 @@ int cmd_train(int argc, char **argv) {
         vt_strbuf sb = {0};
         vt_strbuf_append(&sb, extra, strlen(extra));
         vt_strbuf_json_string(&sb, data);
-        if (vt_trainer_save(t, ckpt, sb.data) || vt_model_save(t->m, out)) rc = fail(vitc_last_error());
+        if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
         vt_strbuf_free(&sb);
         if (max_steps > 0 && steps_this_run >= max_steps) break;
     }

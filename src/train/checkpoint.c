@@ -10,20 +10,25 @@
 
 #define M_NAME "optim.exp_avg."
 #define V_NAME "optim.exp_avg_sq."
+#define E_NAME "optim.ema."
+
+/* the k-th optimizer tensor family: moments, second moments, the weights' EMA */
+static const char *family_name(int k) { return k == 0 ? M_NAME : k == 1 ? V_NAME : E_NAME; }
+static float *family_buf(const vt_trainer *t, int k) { return k == 0 ? t->adam_m : k == 1 ? t->adam_v : t->ema; }
 
 vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *extra_json) {
-    int n = t->n_params;
-    vt_st_write_tensor *ts = calloc((size_t)2 * n, sizeof *ts);
-    char *names = calloc((size_t)2 * n, 128);
+    int n = t->n_params, fams = t->ema ? 3 : 2;
+    vt_st_write_tensor *ts = calloc((size_t)fams * n, sizeof *ts);
+    char *names = calloc((size_t)fams * n, 128);
     vt_strbuf meta = {0};
     const vt_train_hparams *h = &t->hp;
     vt_strbuf_printf(&meta,
                      "{\"step\":%lld,\"hparams\":{\"lr\":%.9g,\"min_lr\":%.9g,\"weight_decay\":%.9g,\"beta1\":%.9g,"
-                     "\"beta2\":%.9g,\"eps\":%.9g,\"clip\":%.9g,\"label_smoothing\":%.9g,\"warmup_steps\":%lld,"
-                     "\"total_steps\":%lld}%s%s}",
+                     "\"beta2\":%.9g,\"eps\":%.9g,\"clip\":%.9g,\"label_smoothing\":%.9g,\"ema_decay\":%.9g,"
+                     "\"warmup_steps\":%lld,\"total_steps\":%lld}%s%s}",
                      (long long)t->step, (double)h->lr, (double)h->min_lr, (double)h->weight_decay, (double)h->beta1,
                      (double)h->beta2, (double)h->eps, (double)h->clip, (double)h->label_smoothing,
-                     (long long)h->warmup_steps, (long long)h->total_steps, extra_json && *extra_json ? "," : "",
+                     (double)(t->ema ? h->ema_decay : 0.0f), (long long)h->warmup_steps, (long long)h->total_steps, extra_json && *extra_json ? "," : "",
                      extra_json ? extra_json : "");
     vitc_status s;
     if (!ts || !names || meta.failed) {
@@ -31,18 +36,18 @@ vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *e
     } else {
         for (int i = 0; i < n; i++) {
             const vt_param *p = &t->params[i];
-            for (int k = 0; k < 2; k++) {
-                char *nm = names + (size_t)(2 * i + k) * 128;
-                snprintf(nm, 128, "%s%s", k ? V_NAME : M_NAME, p->name);
-                vt_st_write_tensor *w = &ts[2 * i + k];
+            for (int k = 0; k < fams; k++) {
+                char *nm = names + (size_t)(fams * i + k) * 128;
+                snprintf(nm, 128, "%s%s", family_name(k), p->name);
+                vt_st_write_tensor *w = &ts[fams * i + k];
                 w->name = nm;
                 w->ndim = p->ndim;
                 for (int d = 0; d < p->ndim; d++) w->shape[d] = p->shape[d];
-                w->data = (k ? t->adam_v : t->adam_m) + t->offsets[i];
+                w->data = family_buf(t, k) + t->offsets[i];
             }
         }
         const char *key = "vitc.train", *val = meta.data;
-        s = vt_model_save_ex(t->m, path, ts, 2 * n, &key, &val, 1);
+        s = vt_model_save_ex(t->m, path, ts, fams * n, &key, &val, 1);
     }
     free(ts);
     free(names);
@@ -154,6 +159,7 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
     hp.eps = (float)vt_json_get_number(hj, "eps", hp.eps);
     hp.clip = (float)vt_json_get_number(hj, "clip", hp.clip);
     hp.label_smoothing = (float)vt_json_get_number(hj, "label_smoothing", hp.label_smoothing);
+    hp.ema_decay = (float)vt_json_get_number(hj, "ema_decay", 0.0);
     hp.warmup_steps = (int64_t)vt_json_get_number(hj, "warmup_steps", 0);
     hp.total_steps = (int64_t)vt_json_get_number(hj, "total_steps", 1);
     double step = vt_json_get_number(j, "step", -1);
@@ -175,10 +181,11 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
         return s;
     }
     t->step = (int64_t)step;
+    int fams = t->ema ? 3 : 2;
     for (int i = 0; i < t->n_params && !s; i++) {
-        for (int k = 0; k < 2 && !s; k++) {
+        for (int k = 0; k < fams && !s; k++) {
             char nm[160];
-            snprintf(nm, sizeof nm, "%s%s", k ? V_NAME : M_NAME, t->params[i].name);
+            snprintf(nm, sizeof nm, "%s%s", family_name(k), t->params[i].name);
             const vt_st_tensor *st = vt_st_find(src->st, nm);
             if (!st) {
                 s = vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, nm);
@@ -191,7 +198,7 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
             const float *data;
             int owned;
             if ((s = vt_st_to_f32(src->st, st, &data, &owned))) break;
-            memcpy((k ? t->adam_v : t->adam_m) + t->offsets[i], data, sizeof(float) * (size_t)st->numel);
+            memcpy(family_buf(t, k) + t->offsets[i], data, sizeof(float) * (size_t)st->numel);
             if (owned) free((void *)data);
         }
     }

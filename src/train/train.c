@@ -91,8 +91,35 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     memset(t->adam_m, 0, sizeof(float) * (size_t)t->numel);
     memset(t->adam_v, 0, sizeof(float) * (size_t)t->numel);
     for (int i = 0; i < t->n_params; i++) t->offsets[i] = *t->params[i].slot - m->param_buf;
+    if (hp->ema_decay > 0.0f) {
+        vitc_status s = vt_trainer_start_ema(t, hp->ema_decay);
+        if (s) {
+            vt_trainer_free(t);
+            return s;
+        }
+    }
     *out = t;
     return VITC_OK;
+}
+
+vitc_status vt_trainer_start_ema(vt_trainer *t, float decay) {
+    if (!(decay > 0.0f && decay < 1.0f)) return vt_error(VITC_ERR_ARG, "the EMA decay must be in (0, 1)");
+    if (!t->ema && !(t->ema = aligned_alloc(64, sizeof(float) * (size_t)t->numel)))
+        return vt_error(VITC_ERR_NOMEM, "out of memory for the weights' EMA");
+    memcpy(t->ema, t->m->param_buf, sizeof(float) * (size_t)t->numel);
+    t->hp.ema_decay = decay;
+    return VITC_OK;
+}
+
+void vt_trainer_swap_ema(vt_trainer *t) {
+    if (!t->ema) return;
+    float *p = t->m->param_buf, *e = t->ema;
+    for (int64_t i = 0; i < t->numel; i++) {
+        float x = p[i];
+        p[i] = e[i];
+        e[i] = x;
+    }
+    vt_model_weights_changed(t->m);
 }
 
 void vt_trainer_free(vt_trainer *t) {
@@ -102,6 +129,7 @@ void vt_trainer_free(vt_trainer *t) {
     vt_weights_free_blocks(&t->g);
     free(t->adam_m);
     free(t->adam_v);
+    free(t->ema);
     free(t->norm_parts);
     free(t->params);
     free(t->offsets);
@@ -573,6 +601,18 @@ void vt_trainer_update(vt_trainer *t) {
                      (size_t)(len < UPDATE_CHUNK ? len : UPDATE_CHUNK), &c);
         }
     }
+    if (t->ema) { /* elementwise: the same bits for any thread count */
+        float d = vt_train_ema_decay(hp->ema_decay, t->step), w = 1.0f - d;
+        float *e = t->ema;
+        int64_t n = t->numel;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) e[i] += w * (p[i] - e[i]);
+    }
     /* parameters changed: packed weights and resampled position embeddings are stale */
     vt_model_weights_changed(t->m);
+}
+
+float vt_train_ema_decay(float decay, int64_t step) {
+    float warm = (float)((1.0 + (double)step) / (10.0 + (double)step));
+    return warm < decay ? warm : decay;
 }

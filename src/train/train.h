@@ -15,6 +15,7 @@ typedef struct vt_train_hparams {
     float beta1, beta2, eps; /* Adam */
     float clip;              /* max global gradient L2 norm (0: no clipping) */
     float label_smoothing;
+    float ema_decay;         /* exponential moving average of the weights (0: none) */
     int64_t warmup_steps, total_steps;
 } vt_train_hparams;
 
@@ -29,6 +30,7 @@ typedef struct vt_trainer {
     vitc_model *m;           /* owned; parameters in m->param_buf */
     vt_vit_weights g;        /* gradient slots (same layout as the parameters) */
     float *grad, *adam_m, *adam_v;
+    float *ema;              /* the weights' moving average (hp.ema_decay > 0), else NULL */
     double *norm_parts;      /* per-block sums of squares for the gradient norm */
     int64_t numel;           /* floats in each of the buffers above (with alignment padding) */
     vt_param *params;        /* the parameter table (slots in m->w) */
@@ -53,10 +55,18 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
                                         float *logits);
 /* Global L2 norm of the gradients. */
 double vt_trainer_grad_norm(const vt_trainer *t);
-/* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++. */
+/* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++, then
+ * moves the EMA towards the new weights. */
 void vt_trainer_update(vt_trainer *t);
+/* Starts (or restarts) the weights' EMA from the current weights with this decay (0 < decay < 1). */
+vitc_status vt_trainer_start_ema(vt_trainer *t, float decay);
+/* The decay used by the update that makes t->step equal to step: min(decay, (1 + step) / (10 +
+ * step)), so that the average follows the weights closely over the first updates. */
+float vt_train_ema_decay(float decay, int64_t step);
+/* Exchanges the weights and their EMA (call twice to undo): evaluation and saving use the EMA. */
+void vt_trainer_swap_ema(vt_trainer *t);
 
-/* A checkpoint: the model file plus optim.exp_avg.* / optim.exp_avg_sq.* tensors and metadata
+/* A checkpoint: the model file plus optim.exp_avg.* / optim.exp_avg_sq.* (and optim.ema.*) tensors and metadata
  * "vitc.train" = {"step":..,"hparams":{..}, ...extra_json members}. extra_json (may be NULL) is
  * the text of extra members, e.g. "\"epoch\":3,\"seed\":1". Atomic (temporary file + rename). */
 vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *extra_json);

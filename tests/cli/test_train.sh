@@ -10,6 +10,7 @@ expect_fail "train: unknown option" "unknown option" "$VITC" train --data mnist 
 expect_fail "train: no --out" "--out" "$VITC" train --data mnist
 expect_fail "train: missing data" "no such dataset" "$VITC" train --data "$TMP/nothing" --out "$O"
 expect_fail "train: bad --epochs" "positive" "$VITC" train --data mnist --epochs 0 --out "$O"
+expect_fail "train: bad --ema" "--ema" "$VITC" train --data mnist --ema 1.5 --out "$O"
 printf 'not a checkpoint' >"$TMP/bad.safetensors"
 expect_fail "train: corrupt resume file" "bad.safetensors" "$VITC" train --resume "$TMP/bad.safetensors" --out "$O"
 [[ -e $O ]] && bad "a failed train left $O" || ok
@@ -53,6 +54,14 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
     cmp -s "$TMP/h.safetensors" "$TMP/i.safetensors" && ok || bad "resumed bf16 run differs from the uninterrupted one"
     expect_fail "train: bf16 run resumed without AVX512-BF16" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" train --resume "$TMP/i.ckpt.safetensors" --out "$TMP/j.safetensors"
   fi
+  # --ema: validated beside the weights, written as the model; resumes byte for byte
+  expect_ok "train --ema" "$VITC" train "${TR[@]}" --epochs 2 --ema 0.99 --out "$TMP/e.safetensors"
+  grep -q "EMA [0-9.]*%" "$TMP/out" && ok || bad "--ema run prints no EMA accuracy"
+  cmp -s "$TMP/e.safetensors" "$TMP/a.safetensors" && bad "--ema model equals the plain one" || ok
+  expect_ok "train --ema: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --ema 0.99 --max-steps 45 --save-every 15 --out "$TMP/f.safetensors"
+  expect_ok "train --ema: --resume" "$VITC" train --resume "$TMP/f.ckpt.safetensors" --threads 2 --quiet --out "$TMP/f.safetensors"
+  cmp -s "$TMP/e.safetensors" "$TMP/f.safetensors" && ok || bad "resumed --ema run differs from the uninterrupted one"
+  expect_ok "eval of the EMA model" "$VITC" eval "$TMP/e.safetensors" --data fashion-mnist --limit 100
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
 import json, sys

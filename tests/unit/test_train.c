@@ -1,8 +1,8 @@
 /* Training against PyTorch (tests/ref/make_train_fixtures.py): loss and every gradient after one
  * forward/backward, losses and parameters after ten AdamW steps (warm-up + cosine, clipping,
  * label smoothing, decoupled weight decay with no-decay groups). Then: checkpoint + resume
- * continues bit for bit, and a short run on a synthetic task learns. Last, the flip
- * test-time augmentation of vt_evaluate.
+ * continues bit for bit, and a short run on a synthetic task learns. Last, the weights' EMA
+ * and the flip test-time augmentation of vt_evaluate.
  *
  * Tolerances (float32 here, float64 in PyTorch):
  *   loss: relative 1e-5;  gradients: max |diff| <= 1e-4 * max |grad| of the tensor + 1e-6;
@@ -323,6 +323,65 @@ static void test_schedule(void) {
     CHECK(fabsf(vt_train_lr(&hp, 14)) < 1e-7f, "cosine end");
 }
 
+/* ---------------------------------------------------------------- the weights' EMA */
+
+/* The EMA follows e += (1 - d_s) (w_s - e) after each update s, from the weights it started at;
+ * it survives a checkpoint exactly; swapping twice restores the weights. */
+static void test_ema(void) {
+    enum { N = 32, STEPS = 6 };
+    CHECK(fabsf(vt_train_ema_decay(0.999f, 1) - 2.0f / 11.0f) < 1e-7f, "EMA decay warm-up at step 1");
+    CHECK(vt_train_ema_decay(0.999f, 100000) == 0.999f, "EMA decay after warm-up");
+    float *img = malloc(sizeof(float) * N * 768);
+    int y[N];
+    synth(5, N, img, y);
+    vt_trainer *t = small_trainer(3, 20);
+    if (!t || !img) {
+        CHECK(0, "EMA trainer");
+        free(img);
+        vt_trainer_free(t);
+        return;
+    }
+    CHECK(vt_trainer_start_ema(t, 1.5f) != VITC_OK, "EMA decay 1.5 refused");
+    CHECK(vt_trainer_start_ema(t, 0.7f) == VITC_OK, "EMA start");
+    size_t bytes = sizeof(float) * (size_t)t->numel;
+    float *want = malloc(bytes), *w0 = malloc(bytes);
+    memcpy(want, t->m->param_buf, bytes);
+    double loss;
+    char ckpt[] = "/tmp/vitc_test_ema_XXXXXX";
+    int fd = mkstemp(ckpt);
+    if (fd >= 0) close(fd);
+    for (int s = 0; s < STEPS; s++) {
+        vt_trainer_forward_backward(t, img, y, N, &loss, NULL);
+        vt_trainer_update(t);
+        float d = vt_train_ema_decay(0.7f, t->step), wgt = 1.0f - d;
+        for (int64_t i = 0; i < t->numel; i++) want[i] += wgt * (t->m->param_buf[i] - want[i]);
+        if (s == 2) CHECK(vt_trainer_save(t, ckpt, NULL) == VITC_OK, "EMA save: %s", vitc_last_error());
+    }
+    CHECK(!memcmp(t->ema, want, bytes), "EMA after %d updates follows the recurrence exactly", STEPS);
+    CHECK(memcmp(t->ema, t->m->param_buf, bytes) != 0, "EMA differs from the weights");
+    memcpy(w0, t->m->param_buf, bytes);
+    vt_trainer_swap_ema(t);
+    CHECK(!memcmp(t->m->param_buf, want, bytes) && !memcmp(t->ema, w0, bytes), "swap exchanges weights and EMA");
+    vt_trainer_swap_ema(t);
+    CHECK(!memcmp(t->m->param_buf, w0, bytes), "swapping twice restores the weights");
+    /* the checkpoint after update 3 holds the EMA; three more updates give the same bits */
+    vt_trainer *r = NULL;
+    CHECK(vt_trainer_resume(ckpt, 2, &r, NULL) == VITC_OK && r && r->ema && r->hp.ema_decay == 0.7f,
+          "EMA resumed: %s", vitc_last_error());
+    if (r && r->ema) {
+        for (int s = 3; s < STEPS; s++) {
+            vt_trainer_forward_backward(r, img, y, N, &loss, NULL);
+            vt_trainer_update(r);
+        }
+        CHECK(!memcmp(r->ema, t->ema, bytes) && !memcmp(r->m->param_buf, t->m->param_buf, bytes),
+              "resumed EMA run matches bit for bit");
+    }
+    vt_trainer_free(r);
+    remove(ckpt);
+    free(want), free(w0), free(img);
+    vt_trainer_free(t);
+}
+
 /* ---------------------------------------------------------------- evaluation with flip TTA */
 
 /* Properties that hold only if the second view is the left-right mirror image and the two views'
@@ -396,6 +455,7 @@ int main(void) {
     } else {
         printf("  bf16: skipped (no AVX512-BF16 on this CPU)\n");
     }
+    test_ema();
     test_evaluate_flip();
     return check_report("test_train");
 }
