@@ -5,7 +5,8 @@
 # ARGS are replaced by a resume from RUN_DIR/model.ckpt.safetensors (the run keeps its recipe; with
 # EPOCHS set too, its length changes to EPOCHS).
 #   scripts/train-run.sh RUN_DIR ARGS...    (ARGS without --threads/--save-every/--out: added here)
-#   VITC (binary; default build/vitc, or RUN_DIR's copy when resuming), RESUME=1 [EPOCHS=N], THREADS=2, NICE=10
+#   VITC (binary; default build/vitc, or RUN_DIR's copy when resuming), RESUME=1 [EPOCHS=N] [EMA=D], THREADS=2,
+#   NICE=10
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$1
@@ -18,6 +19,8 @@ if [[ -n ${RESUME:-} ]]; then
   args=(--resume model.ckpt.safetensors)
   # EPOCHS with RESUME=1 lengthens (or shortens) the run: the cosine is recomputed for the new total
   if [[ -n ${EPOCHS:-} ]]; then args+=(--epochs "$EPOCHS"); fi
+  # EMA=D with RESUME=1 starts a weights' EMA from here (or changes the decay of the run's own)
+  if [[ -n ${EMA:-} ]]; then args+=(--ema "$EMA"); fi
 fi
 args+=(--threads "${THREADS:-2}" --save-every 100 --out model.safetensors)
 echo "== $(date -u +%FT%TZ) pid $$: vitc train ${args[*]}" >>run.log
