@@ -289,7 +289,8 @@ int cmd_train(int argc, char **argv) {
     printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
            c->name, c->dim, c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
            bf16 ? " (bfloat16 products)" : "", threads);
-    if (t->ema) printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
+    if (t->ema)
+        printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
     printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
            va.n, tr.num_classes, epochs, spe, batch);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);

@@ -28,7 +28,8 @@ vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *e
                      "\"warmup_steps\":%lld,\"total_steps\":%lld}%s%s}",
                      (long long)t->step, (double)h->lr, (double)h->min_lr, (double)h->weight_decay, (double)h->beta1,
                      (double)h->beta2, (double)h->eps, (double)h->clip, (double)h->label_smoothing,
-                     (double)(t->ema ? h->ema_decay : 0.0f), (long long)h->warmup_steps, (long long)h->total_steps, extra_json && *extra_json ? "," : "",
+                     (double)(t->ema ? h->ema_decay : 0.0f), (long long)h->warmup_steps, (long long)h->total_steps,
+                     extra_json && *extra_json ? "," : "",
                      extra_json ? extra_json : "");
     vitc_status s;
     if (!ts || !names || meta.failed) {
