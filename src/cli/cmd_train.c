@@ -268,9 +268,13 @@ int cmd_train(int argc, char **argv) {
         }
     }
     /* --ema on a resumed run: a new decay for its average, or an average started from here */
-    if (resume && ema > 0 && (t->ema ? (t->hp.ema_decay = ema, 0) : vt_trainer_start_ema(t, ema))) {
-        rc = fail(vitc_last_error());
-        goto done;
+    if (resume && ema > 0) {
+        if (t->ema) {
+            t->hp.ema_decay = ema;
+        } else if (vt_trainer_start_ema(t, ema)) {
+            rc = fail(vitc_last_error());
+            goto done;
+        }
     }
     if (vt_tr_set_bf16(bf16)) {
         rc = fail(resume ? "this run trains in bf16 (--bf16), which needs AVX-512 kernels on a CPU with AVX512-BF16"
