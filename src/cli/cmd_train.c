@@ -38,6 +38,32 @@ static void set_labels(vitc_model *m, const vt_dataset *d) {
     for (int i = 0; i < m->n_labels; i++) m->labels[i] = strdup(d->class_names[i]);
 }
 
+/* What a checkpoint records of the run beside the trainer's own state, so that --resume goes on
+ * with the same data, batches and augmentation. */
+typedef struct run_meta {
+    int epochs, batch, seed, limit, val_limit, bf16;
+    float val_frac;
+    vt_augment aug;
+    vt_mix mix;
+    const char *data;
+} run_meta;
+
+/* The checkpoint's "vitc.train" members; val_acc < 0 leaves the validation accuracy out (a
+ * checkpoint in the middle of an epoch). */
+static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double val_acc) {
+    char buf[1024];
+    int k = snprintf(buf, sizeof buf,
+                     "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,"
+                     "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"mixup\":%.9g,\"cutmix\":%.9g,\"mix_prob\":%.9g,\"bf16\":%s,",
+                     epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, (double)r->val_frac,
+                     r->aug.enabled ? "true" : "false", r->aug.pad, (double)r->aug.erase_p, (double)r->mix.mixup_alpha,
+                     (double)r->mix.cutmix_alpha, (double)r->mix.prob, r->bf16 ? "true" : "false");
+    if (val_acc >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_accuracy\":%.6f,", val_acc);
+    vt_strbuf_append(sb, buf, strlen(buf));
+    vt_strbuf_append(sb, "\"data\":", 7);
+    vt_strbuf_json_string(sb, r->data);
+}
+
 static int fail(const char *msg) {
     fprintf(stderr, "vitc train: %s\n", msg);
     return 1;
@@ -49,7 +75,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
-    float ema = 0;
+    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -87,6 +113,9 @@ int cmd_train(int argc, char **argv) {
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
         {"ema", VT_OPT_FLOAT, &ema, "keep an EMA of the weights with this decay (e.g. 0.9998); --out gets the EMA", 0},
+        {"mixup", VT_OPT_FLOAT, &mixup, "mixup with lam ~ Beta(A, A) (e.g. 0.8; default off)", 0},
+        {"cutmix", VT_OPT_FLOAT, &cutmix, "CutMix with lam ~ Beta(A, A) (e.g. 1.0; default off); with --mixup: half each", 0},
+        {"mix-prob", VT_OPT_FLOAT, &mix_prob, "fraction of batches mixed by --mixup / --cutmix (default 1)", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -105,6 +134,11 @@ int cmd_train(int argc, char **argv) {
     if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
+    /* the last three options: --mixup, --cutmix, --mix-prob */
+    if ((opts[n_opts - 3].seen && !(mixup >= 0 && mixup <= 100)) || (opts[n_opts - 2].seen && !(cutmix >= 0 && cutmix <= 100)))
+        return fprintf(stderr, "vitc train: --mixup and --cutmix take an alpha in [0, 100] (0: off)\n"), 2;
+    if (opts[n_opts - 1].seen && !(mix_prob >= 0 && mix_prob <= 1))
+        return fprintf(stderr, "vitc train: --mix-prob must be in [0, 1]\n"), 2;
     if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
         return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
 
@@ -126,6 +160,7 @@ int cmd_train(int argc, char **argv) {
     vt_json *tj = NULL;
     char data_buf[4096];
     vt_augment aug = {1, -1, 0, 0.25f};
+    vt_mix mix = {0.0f, 0.0f, 1.0f};
     if (resume) {
         if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
         char err[128];
@@ -144,6 +179,9 @@ int cmd_train(int argc, char **argv) {
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
         aug.erase_p = (float)vt_json_get_number(tj, "erase", 0.25);
+        mix.mixup_alpha = (float)vt_json_get_number(tj, "mixup", 0);
+        mix.cutmix_alpha = (float)vt_json_get_number(tj, "cutmix", 0);
+        mix.prob = (float)vt_json_get_number(tj, "mix_prob", 1);
         bf16 = bf16 || vt_json_get_bool(tj, "bf16", 0);
     } else {
         if (!epochs) epochs = 10;
@@ -151,7 +189,11 @@ int cmd_train(int argc, char **argv) {
         aug.enabled = !no_aug;
         if (pad >= 0) aug.pad = pad;
         if (erase >= 0) aug.erase_p = erase;
+        if (mixup >= 0) mix.mixup_alpha = mixup;
+        if (cutmix >= 0) mix.cutmix_alpha = cutmix;
+        if (mix_prob >= 0) mix.prob = mix_prob;
     }
+    int mixing = mix.mixup_alpha > 0 || mix.cutmix_alpha > 0;
     if (!data || !*data) {
         vt_trainer_free(t);
         free(train_json);
@@ -297,7 +339,11 @@ int cmd_train(int argc, char **argv) {
         printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
     printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
            va.n, tr.num_classes, epochs, spe, batch);
+    if (mixing)
+        printf("mixing batches (%.0f%% of them): mixup alpha %g, CutMix alpha %g\n", 100.0 * mix.prob,
+               (double)mix.mixup_alpha, (double)mix.cutmix_alpha);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
+    run_meta meta = {epochs, batch, seed, limit, val_limit, bf16, val_frac, aug, mix, data};
     fflush(stdout);
 
     /* ---- the loop */
@@ -305,9 +351,11 @@ int cmd_train(int argc, char **argv) {
     size_t ib = (size_t)batch * chans * S * S;
     float *bufs[2] = {malloc(sizeof(float) * ib), malloc(sizeof(float) * ib)};
     int *labs[2] = {malloc(sizeof(int) * (size_t)batch), malloc(sizeof(int) * (size_t)batch)};
+    size_t tb = mixing ? (size_t)batch * c->num_classes : 1;
+    float *tgts[2] = {malloc(sizeof(float) * tb), malloc(sizeof(float) * tb)};
     int64_t *conf = calloc((size_t)c->num_classes * c->num_classes, sizeof(int64_t));
     float *logits = malloc(sizeof(float) * (size_t)batch * c->num_classes);
-    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !conf || !logits) {
+    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !tgts[0] || !tgts[1] || !conf || !logits) {
         rc = fail("out of memory");
         goto loop_done;
     }
@@ -317,7 +365,6 @@ int cmd_train(int argc, char **argv) {
     double t_start = now(), t_win = 0.0;
     int64_t steps_this_run = 0, steps_win = 0;
     vt_prefetch pf;
-    char extra[8192];
     for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
         vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
         int b = (int)(t->step - (int64_t)epoch * spe);
@@ -329,21 +376,27 @@ int cmd_train(int argc, char **argv) {
         pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = batch;
         memcpy(pf.mean, t->m->pre.mean, sizeof pf.mean);
         memcpy(pf.std, t->m->pre.std, sizeof pf.std);
+        pf.mix = mix, pf.classes = c->num_classes, pf.smoothing = t->hp.label_smoothing;
         if (b < spe) {
             pf.idx = order + (size_t)b * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+            pf.targets = mixing ? tgts[cur] : NULL, pf.batch_id = (int64_t)epoch * spe + b;
             vt_prefetch_start(&pf);
         }
         for (; b < spe; b++) {
             vt_prefetch_wait(&pf);
             float *x = bufs[cur];
             int *y = labs[cur];
+            const float *q = tgts[cur];
+            int mixed = pf.mix_mode != VT_MIX_NONE; /* unmixed batches train on the labels, as without --mixup */
             if (b + 1 < spe) { /* the next batch is prepared while this one trains */
                 cur ^= 1;
                 pf.idx = order + (size_t)(b + 1) * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+                pf.targets = mixing ? tgts[cur] : NULL, pf.batch_id = (int64_t)epoch * spe + b + 1;
                 vt_prefetch_start(&pf);
             }
             double loss;
-            if (vt_trainer_forward_backward(t, x, y, batch, &loss, logits)) {
+            if (mixed ? vt_trainer_forward_backward_soft(t, x, q, batch, &loss, logits)
+                       : vt_trainer_forward_backward(t, x, y, batch, &loss, logits)) {
                 vt_prefetch_wait(&pf);
                 rc = fail(vitc_last_error());
                 break;
@@ -353,12 +406,15 @@ int cmd_train(int argc, char **argv) {
                 rc = fail("the loss is not finite (try a lower --lr)");
                 break;
             }
-            for (int i = 0; i < batch; i++) {
+            for (int i = 0; i < batch; i++) { /* mixed batches: right = the label with the larger share */
                 const float *l = logits + (size_t)i * c->num_classes;
-                int best = 0;
+                int best = 0, truth = y[i];
                 for (int k = 1; k < c->num_classes; k++)
                     if (l[k] > l[best]) best = k;
-                ep_right += best == y[i];
+                if (mixed)
+                    for (int k = 0; k < c->num_classes; k++)
+                        if (q[(size_t)i * c->num_classes + k] > q[(size_t)i * c->num_classes + truth]) truth = k;
+                ep_right += best == truth;
             }
             vt_trainer_update(t);
             steps_this_run++;
@@ -378,14 +434,8 @@ int cmd_train(int argc, char **argv) {
                 fflush(stderr);
             }
             if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
-                snprintf(extra, sizeof extra,
-                         "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,"
-                         "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"data\":",
-                         epoch, epochs, batch, seed, limit, val_limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
-                         (double)aug.erase_p, bf16 ? "true" : "false");
                 vt_strbuf sb = {0};
-                vt_strbuf_append(&sb, extra, strlen(extra));
-                vt_strbuf_json_string(&sb, data);
+                run_meta_json(&sb, &meta, epoch, -1.0);
                 if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
                 vt_strbuf_free(&sb);
             }
@@ -425,21 +475,16 @@ int cmd_train(int argc, char **argv) {
         if (t->ema) printf(", EMA %.2f%%", va.n ? 100.0 * (double)ema_correct / va.n : 0.0);
         printf(", %.0f s\n", now() - t_ep);
         fflush(stdout);
-        snprintf(extra, sizeof extra,
-                 "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,\"augment\":%s,"
-                 "\"pad\":%d,\"erase\":%.9g,\"bf16\":%s,\"val_accuracy\":%.6f,\"data\":",
-                 epoch + 1, epochs, batch, seed, limit, val_limit, (double)val_frac, aug.enabled ? "true" : "false", aug.pad,
-                 (double)aug.erase_p, bf16 ? "true" : "false", va.n ? (double)correct / va.n : 0.0);
         vt_strbuf sb = {0};
-        vt_strbuf_append(&sb, extra, strlen(extra));
-        vt_strbuf_json_string(&sb, data);
+        run_meta_json(&sb, &meta, epoch + 1, va.n ? (double)correct / va.n : 0.0);
         if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
         vt_strbuf_free(&sb);
         if (max_steps > 0 && steps_this_run >= max_steps) break;
     }
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
 loop_done:
-    free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(conf), free(logits);
+    free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(tgts[0]), free(tgts[1]);
+    free(conf), free(logits);
 done:
     vt_dataset_free(&tr);
     vt_dataset_free(&va);

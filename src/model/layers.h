@@ -60,5 +60,9 @@ void vt_colsum_accumulate(float *acc, const float *x, int M, int N);
 /* Softmax cross-entropy with label smoothing eps (targets (1-eps) one-hot + eps/C), averaged over
  * the B rows. Returns the mean loss; dlogits (may be NULL) = d(mean loss)/dlogits. */
 double vt_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int B, int C, float eps);
+/* Softmax cross-entropy against soft targets (B x C rows of probabilities, e.g. mixup / CutMix
+ * mixtures of smoothed one-hot labels): mean over rows of -sum_j q_j log softmax(z)_j; dlogits
+ * (may be NULL) = (softmax(z) - q) / B, which assumes each row of q sums to 1. */
+double vt_xent_soft_forward_backward(float *dlogits, const float *logits, const float *targets, int B, int C);
 
 #endif

@@ -161,3 +161,21 @@ double vt_xent_forward_backward(float *dlogits, const float *logits, const int *
     }
     return total / B;
 }
+
+double vt_xent_soft_forward_backward(float *dlogits, const float *logits, const float *targets, int B, int C) {
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * C, *q = targets + (size_t)b * C;
+        double mx = -INFINITY;
+        for (int j = 0; j < C; j++)
+            if (z[j] > mx) mx = z[j];
+        double sum = 0.0;
+        for (int j = 0; j < C; j++) sum += exp((double)z[j] - mx);
+        double lse = mx + log(sum);
+        for (int j = 0; j < C; j++) {
+            total -= (double)q[j] * ((double)z[j] - lse);
+            if (dlogits) dlogits[(size_t)b * C + j] = (float)((exp((double)z[j] - lse) - q[j]) / B);
+        }
+    }
+    return total / B;
+}

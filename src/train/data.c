@@ -394,9 +394,99 @@ void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, con
     }
 }
 
+/* ---------------------------------------------------------------- mixup / CutMix */
+
+static double normal01(uint64_t *s) { /* Box-Muller; 1 - unif is in (0, 1] */
+    double u1 = 1.0 - unif(s), u2 = unif(s);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static double sample_gamma(uint64_t *s, double a) {
+    if (a < 1.0) { /* G(a) = G(a + 1) U^(1/a) */
+        double u = unif(s);
+        return sample_gamma(s, a + 1.0) * pow(u, 1.0 / a);
+    }
+    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x, v;
+        do {
+            x = normal01(s);
+            v = 1.0 + c * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        double u = unif(s);
+        if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+        if (log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
+    }
+}
+
+double vt_sample_beta(uint64_t *s, double a, double b) {
+    double x = sample_gamma(s, a), y = sample_gamma(s, b);
+    return x + y > 0.0 ? x / (x + y) : 0.5;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+int vt_mix_batch(float *images, const int *labels, int n, int chans, int h, int w, int classes, float eps,
+                 const vt_mix *mx, uint64_t seed, int64_t batch_id, float *targets, double *lam_out) {
+    uint64_t s = mix64(seed * 0xd1b54a32d192ed03ull ^ mix64((uint64_t)batch_id + 0x5bd1e995ull));
+    int mode = VT_MIX_NONE;
+    double lam = 1.0;
+    if (mx && (mx->mixup_alpha > 0 || mx->cutmix_alpha > 0) && unif(&s) < mx->prob) {
+        if (mx->mixup_alpha > 0 && mx->cutmix_alpha > 0) mode = (next(&s) & 1) ? VT_MIX_CUTMIX : VT_MIX_MIXUP;
+        else mode = mx->cutmix_alpha > 0 ? VT_MIX_CUTMIX : VT_MIX_MIXUP;
+        double a = mode == VT_MIX_CUTMIX ? mx->cutmix_alpha : mx->mixup_alpha;
+        lam = vt_sample_beta(&s, a, a);
+    }
+    size_t plane = (size_t)h * w, img = (size_t)chans * plane;
+    if (mode == VT_MIX_MIXUP) {
+        float l = (float)lam, r = (float)(1.0 - lam);
+        for (int i = 0; i < n / 2; i++) {
+            float *xa = images + (size_t)i * img, *xb = images + (size_t)(n - 1 - i) * img;
+            for (size_t k = 0; k < img; k++) {
+                float a = xa[k], b = xb[k];
+                xa[k] = l * a + r * b;
+                xb[k] = l * b + r * a;
+            }
+        }
+    } else if (mode == VT_MIX_CUTMIX) {
+        /* a box of side sqrt(1 - lam) of the image's, centred anywhere, clipped to the image */
+        double cut = sqrt(1.0 - lam);
+        int ch = (int)(h * cut), cw = (int)(w * cut);
+        int cy = (int)(next(&s) % (uint64_t)h), cx = (int)(next(&s) % (uint64_t)w);
+        int y0 = clampi(cy - ch / 2, 0, h), y1 = clampi(cy + ch / 2, 0, h);
+        int x0 = clampi(cx - cw / 2, 0, w), x1 = clampi(cx + cw / 2, 0, w);
+        lam = 1.0 - (double)(y1 - y0) * (x1 - x0) / (double)plane;
+        for (int i = 0; i < n / 2; i++) {
+            float *xa = images + (size_t)i * img, *xb = images + (size_t)(n - 1 - i) * img;
+            for (int c = 0; c < chans; c++)
+                for (int y = y0; y < y1; y++)
+                    for (int x = x0; x < x1; x++) {
+                        size_t k = (size_t)c * plane + (size_t)y * w + x;
+                        float t = xa[k];
+                        xa[k] = xb[k];
+                        xb[k] = t;
+                    }
+        }
+    }
+    double off = (double)eps / classes, on = 1.0 - eps + off;
+    for (int i = 0; i < n; i++) {
+        float *q = targets + (size_t)i * classes;
+        int ya = labels[i], yb = labels[n - 1 - i];
+        for (int k = 0; k < classes; k++)
+            q[k] = (float)(lam * (k == ya ? on : off) + (1.0 - lam) * (k == yb ? on : off));
+    }
+    if (lam_out) *lam_out = lam;
+    return mode;
+}
+
 static void *prefetch_main(void *arg) {
     vt_prefetch *p = arg;
     vt_dataset_batch(p->d, p->idx, p->n, p->chans, p->mean, p->std, &p->aug, p->seed, p->epoch, p->images, p->labels);
+    p->mix_mode = VT_MIX_NONE;
+    if (p->targets)
+        p->mix_mode = vt_mix_batch(p->images, p->labels, p->n, p->chans, p->d->h, p->d->w, p->classes, p->smoothing, &p->mix, p->seed,
+                     p->batch_id, p->targets, NULL);
     return NULL;
 }
 

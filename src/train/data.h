@@ -48,6 +48,27 @@ void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, con
 /* The order of the images in an epoch: a seeded permutation of 0..n-1. */
 void vt_epoch_order(int n, uint64_t seed, int epoch, int *order);
 
+/* Mixup and CutMix, per batch as timm's "batch" mode does it: image i is mixed with image
+ * n-1-i (the batch reversed), with one lam ~ Beta(alpha, alpha) for the whole batch. Mixup blends
+ * the two images (lam x_i + (1 - lam) x_j); CutMix pastes a box of about (1 - lam) of the area from
+ * x_j into x_i (lam is then recomputed from the clipped box). With both alphas set, each batch
+ * takes one of the two with probability 1/2. */
+typedef struct vt_mix {
+    float mixup_alpha;  /* 0: no mixup */
+    float cutmix_alpha; /* 0: no CutMix */
+    float prob;         /* probability that a batch is mixed at all */
+} vt_mix;
+
+enum { VT_MIX_NONE = 0, VT_MIX_MIXUP = 1, VT_MIX_CUTMIX = 2 };
+
+/* Mixes images (n x chans x h x w) in place and writes targets (n x classes): lam * s(y_i) +
+ * (1 - lam) * s(y_{n-1-i}), s(y) = (1 - eps) onehot(y) + eps / classes. Draws from (seed,
+ * batch_id) only. Returns VT_MIX_*; *lam_out (may be NULL) gets lam (1 when not mixed). */
+int vt_mix_batch(float *images, const int *labels, int n, int chans, int h, int w, int classes, float eps,
+                 const vt_mix *mx, uint64_t seed, int64_t batch_id, float *targets, double *lam_out);
+/* A Beta(a, b) sample from the generator state *s (Marsaglia-Tsang gamma variates). */
+double vt_sample_beta(uint64_t *s, double a, double b);
+
 /* One batch prepared on a thread. */
 typedef struct vt_prefetch {
     pthread_t thread;
@@ -60,6 +81,13 @@ typedef struct vt_prefetch {
     uint64_t seed;
     float *images;
     int *labels;
+    /* mixing (targets != NULL): vt_mix_batch with these after the batch is read */
+    vt_mix mix;
+    int classes;
+    float smoothing;
+    int64_t batch_id;
+    float *targets;
+    int mix_mode;       /* out: what vt_mix_batch did (VT_MIX_*) */
 } vt_prefetch;
 void vt_prefetch_start(vt_prefetch *p);
 void vt_prefetch_wait(vt_prefetch *p);

@@ -302,16 +302,24 @@ static vt_tr_block block_params(const vt_vit_config *c, const vt_block_w *bw, vt
 
 /* ---------------------------------------------------------------- forward + backward */
 
-vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
-                                        float *logits_out) {
+/* The loss is against labels (with the run's label smoothing) or, when labels is NULL, against
+ * the soft targets rows. */
+static vitc_status forward_backward(vt_trainer *t, const float *images, const int *labels, const float *targets, int n,
+                                    double *loss, float *logits_out) {
     vitc_model *m = t->m;
     const vt_vit_config *c = &m->cfg;
     const vt_vit_weights *w = &m->w;
     vt_vit_weights *g = &t->g;
-    if (n <= 0 || !images || !labels) return vt_error(VITC_ERR_ARG, "training step: empty batch");
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= c->num_classes)
-            return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
+    if (n <= 0 || !images || (!labels && !targets)) return vt_error(VITC_ERR_ARG, "training step: empty batch");
+    if (labels) {
+        for (int i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= c->num_classes)
+                return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
+    } else {
+        for (size_t i = 0; i < (size_t)n * c->num_classes; i++)
+            if (!(targets[i] >= 0.0f && targets[i] <= 1.0f))
+                return vt_error(VITC_ERR_ARG, "training step: soft target %g outside [0, 1]", (double)targets[i]);
+    }
     vt_set_threads(t->threads);
     vitc_status s = ensure_acts(t, n);
     if (s) return s;
@@ -417,7 +425,8 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
         for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
     }
     if (logits_out) memcpy(logits_out, A->logits, sizeof(float) * (size_t)n * C);
-    double l_mean = vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing);
+    double l_mean = labels ? vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing)
+                           : vt_xent_soft_forward_backward(A->dlogits, A->logits, targets, n, C);
     if (loss) *loss = l_mean;
 
     /* ---- backward */
@@ -548,6 +557,18 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
     vt_tr_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
                        0.0f);
     return VITC_OK;
+}
+
+vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
+                                        float *logits_out) {
+    if (!labels) return vt_error(VITC_ERR_ARG, "training step: no labels");
+    return forward_backward(t, images, labels, NULL, n, loss, logits_out);
+}
+
+vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images, const float *targets, int n,
+                                             double *loss, float *logits_out) {
+    if (!targets) return vt_error(VITC_ERR_ARG, "training step: no targets");
+    return forward_backward(t, images, NULL, targets, n, loss, logits_out);
 }
 
 /* ---------------------------------------------------------------- optimizer */

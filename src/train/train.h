@@ -53,6 +53,10 @@ void vt_trainer_free(vt_trainer *t);
  * Returns the mean loss in *loss; logits (n x classes, may be NULL) receive the model's output. */
 vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
                                         float *logits);
+/* The same against soft targets (n x classes rows summing to 1, e.g. from vt_mix_batch; label
+ * smoothing is then part of the targets, hp.label_smoothing is not applied). */
+vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images, const float *targets, int n,
+                                             double *loss, float *logits);
 /* Global L2 norm of the gradients. */
 double vt_trainer_grad_norm(const vt_trainer *t);
 /* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++, then

@@ -11,6 +11,8 @@ expect_fail "train: no --out" "--out" "$VITC" train --data mnist
 expect_fail "train: missing data" "no such dataset" "$VITC" train --data "$TMP/nothing" --out "$O"
 expect_fail "train: bad --epochs" "positive" "$VITC" train --data mnist --epochs 0 --out "$O"
 expect_fail "train: bad --ema" "--ema" "$VITC" train --data mnist --ema 1.5 --out "$O"
+expect_fail "train: bad --mixup" "--mixup" "$VITC" train --data mnist --mixup -1 --out "$O"
+expect_fail "train: bad --mix-prob" "--mix-prob" "$VITC" train --data mnist --cutmix 1 --mix-prob 2 --out "$O"
 printf 'not a checkpoint' >"$TMP/bad.safetensors"
 expect_fail "train: corrupt resume file" "bad.safetensors" "$VITC" train --resume "$TMP/bad.safetensors" --out "$O"
 [[ -e $O ]] && bad "a failed train left $O" || ok
@@ -61,6 +63,19 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   expect_ok "train --ema: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --ema 0.99 --max-steps 45 --save-every 15 --out "$TMP/f.safetensors"
   expect_ok "train --ema: --resume" "$VITC" train --resume "$TMP/f.ckpt.safetensors" --threads 2 --quiet --out "$TMP/f.safetensors"
   cmp -s "$TMP/e.safetensors" "$TMP/f.safetensors" && ok || bad "resumed --ema run differs from the uninterrupted one"
+  # --mixup / --cutmix: soft targets; the mixing is seeded per batch, so a resumed run is the same bytes
+  expect_ok "train --mixup --cutmix" "$VITC" train "${TR[@]}" --epochs 2 --mixup 0.8 --cutmix 1 --out "$TMP/x.safetensors"
+  grep -q "mixup alpha 0.8, CutMix alpha 1" "$TMP/out" && ok || bad "--mixup run does not say so"
+  acc=$(grep -o 'val accuracy [0-9.]*' "$TMP/out" | tail -1 | awk '{print $3}')
+  awk -v a="${acc:-0}" 'BEGIN { exit !(a > 25) }' && ok || bad "mixed run accuracy ${acc:-?}% (want > 25%)"
+  expect_ok "train --mixup --cutmix --mix-prob 0" "$VITC" train "${TR[@]}" --epochs 2 --mixup 0.8 --cutmix 1 --mix-prob 0 --out "$TMP/z.safetensors"
+  expect_ok "train: 2 epochs, no mixing" "$VITC" train "${TR[@]}" --epochs 2 --out "$TMP/p.safetensors"
+  cmp -s "$TMP/z.safetensors" "$TMP/p.safetensors" && ok || bad "--mix-prob 0 differs from a run without mixing"
+  cmp -s "$TMP/x.safetensors" "$TMP/p.safetensors" && bad "--mixup run equals the plain one" || ok
+  expect_ok "train --mixup: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --mixup 0.8 --cutmix 1 --max-steps 45 --save-every 15 --out "$TMP/y.safetensors"
+  expect_ok "train --mixup: --resume" "$VITC" train --resume "$TMP/y.ckpt.safetensors" --threads 2 --out "$TMP/y.safetensors"
+  grep -q "mixup alpha 0.8" "$TMP/out" && ok || bad "resumed run forgot --mixup"
+  cmp -s "$TMP/x.safetensors" "$TMP/y.safetensors" && ok || bad "resumed --mixup run differs from the uninterrupted one"
   expect_ok "eval of the EMA model" "$VITC" eval "$TMP/e.safetensors" --data fashion-mnist --limit 100
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'

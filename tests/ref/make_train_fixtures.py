@@ -9,6 +9,9 @@ For each case, DIR/train/<case>/:
   hparams.npy         [lr, min_lr, weight_decay, beta1, beta2, eps, clip, label_smoothing, warmup, total]
   losses.npy          the loss before each of `total` AdamW steps on the same batch
   params.safetensors  every parameter after those steps
+  targets.npy         soft targets B x classes: the batch mixed with itself reversed (mixup /
+                      CutMix style), lam = 0.65, label smoothing as above
+  loss_soft.npy, grads_soft.safetensors   loss -sum(q log softmax) and gradients against those
 All computed with PyTorch autograd and torch.optim.AdamW in float64: parameter groups without
 weight decay for norms, biases, LayerScale, tokens and position embeddings; the learning rate of
 step s (0-based) = lr*(s+1)/warmup during warm-up, then cosine from lr to min_lr at `total`;
@@ -80,6 +83,18 @@ def main():
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": HP[2]},
                                  {"params": nodecay, "weight_decay": 0.0}],
                                 lr=HP[0], betas=(HP[3], HP[4]), eps=HP[5])
+        # soft targets at the initial weights
+        eps, lam, C = HP[7], 0.65, cfg.num_classes
+        smooth = lambda t: F.one_hot(t, C).double() * (1 - eps) + eps / C
+        q = lam * smooth(y) + (1 - lam) * smooth(y.flip(0))
+        logits, _ = model(x)
+        loss = -(q * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+        loss.backward()
+        save_npy(os.path.join(d, "targets.npy"), q)
+        save_npy(os.path.join(d, "loss_soft.npy"), loss.detach().reshape(1))
+        write_safetensors(os.path.join(d, "grads_soft.safetensors"), {n: p.grad for n, p in named})
+        opt.zero_grad()
+
         losses = []
         for step in range(int(HP[9])):
             opt.zero_grad()

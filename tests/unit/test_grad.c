@@ -173,6 +173,41 @@ static void test_xent(void) {
     free(c.z), free(dz);
 }
 
+typedef struct soft_ctx { float *z, *q; int B, C; } soft_ctx;
+static double soft_f(void *p) {
+    soft_ctx *c = p;
+    return vt_xent_soft_forward_backward(NULL, c->z, c->q, c->B, c->C);
+}
+/* Soft targets (mixup / CutMix): the loss is linear in the targets, so a mixture lam s(a) +
+ * (1 - lam) s(b) of smoothed one-hot rows must give lam CE(a) + (1 - lam) CE(b), each CE the
+ * hard-label loss checked against PyTorch; and the gradient passes the difference check. */
+static void test_xent_soft(void) {
+    int B = 4, C = 6, ya[4] = {0, 5, 2, 2}, yb[4] = {3, 5, 1, 4};
+    float eps = 0.1f, lam[4] = {0.7f, 0.25f, 1.0f, 0.5f};
+    soft_ctx c = {malloc(4 * B * C), malloc(4 * B * C), B, C};
+    fill(c.z, (size_t)B * C, 3.0f);
+    double want = 0.0;
+    for (int b = 0; b < B; b++) {
+        for (int k = 0; k < C; k++)
+            c.q[b * C + k] = lam[b] * ((k == ya[b] ? 1 - eps : 0) + eps / C) + (1 - lam[b]) * ((k == yb[b] ? 1 - eps : 0) + eps / C);
+        want += lam[b] * vt_xent_forward_backward(NULL, c.z + b * C, &ya[b], 1, C, eps) +
+                (1 - lam[b]) * vt_xent_forward_backward(NULL, c.z + b * C, &yb[b], 1, C, eps);
+    }
+    want /= B;
+    float *dz = malloc(4 * B * C), *dh = malloc(4 * B * C);
+    double l = vt_xent_soft_forward_backward(dz, c.z, c.q, B, C);
+    CHECK(fabs(l - want) < 1e-6 * fabs(want), "soft cross-entropy %.9f vs mixture of hard ones %.9f", l, want);
+    check_dir("cross-entropy (soft targets)", soft_f, &c, c.z, dz, (size_t)B * C, 3);
+    /* one-hot smoothed targets: the same loss and gradient as the hard-label function */
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) c.q[b * C + k] = (k == ya[b] ? 1 - eps : 0) + eps / C;
+    double ls = vt_xent_soft_forward_backward(dz, c.z, c.q, B, C), lh = vt_xent_forward_backward(dh, c.z, ya, B, C, eps);
+    float e = 0.0f;
+    for (int i = 0; i < B * C; i++) e = fmaxf(e, fabsf(dz[i] - dh[i]));
+    CHECK(fabs(ls - lh) < 1e-6 * lh && e < 1e-7f, "soft one-hot targets: loss %.9f vs %.9f, gradient diff %g", ls, lh, e);
+    free(c.z), free(c.q), free(dz), free(dh);
+}
+
 /* ---------------------------------------------------------------- whole models */
 
 typedef struct model_ctx { vt_trainer *t; float *img; int *y; int n; } model_ctx;
@@ -257,6 +292,7 @@ int main(void) {
     test_linear();
     test_attention();
     test_xent();
+    test_xent_soft();
 
     vt_vit_config c = tiny(); /* token pool, registers, LayerScale, qk_norm, pre_norm, patch norm */
     c.reg_tokens = 2;

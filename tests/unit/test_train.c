@@ -138,6 +138,41 @@ static void run_case(const char *name) {
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&losses), vt_npy_free(&hpa);
 }
 
+/* Soft targets (a batch mixed with itself reversed, lam 0.65, label smoothing) against PyTorch's
+ * -sum(q log softmax): the loss and every gradient at the initial weights, the same tolerances
+ * as the hard-label step. */
+static void run_case_soft(const char *name) {
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
+    vt_npy in, q, loss0;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "targets.npy", &q) || load_npy(dir, "loss_soft.npy", &loss0)) {
+        CHECK(0, "%s: soft-target fixtures unreadable", name);
+        return;
+    }
+    vt_train_hparams hp = vt_train_default_hparams();
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    if (!t) return;
+    int n = (int)in.shape[0];
+    CHECK(q.shape[0] == n && q.shape[1] == t->m->cfg.num_classes, "%s: targets shape", name);
+    double loss;
+    CHECK(vt_trainer_forward_backward_soft(t, in.data, q.data, n, &loss, NULL) == VITC_OK, "%s: soft step", name);
+    double el = fabs(loss - loss0.data[0]) / fabs(loss0.data[0]);
+    if (el > worst_loss) worst_loss = el;
+    CHECK(el < 1e-5, "%s soft targets: loss %.7f vs PyTorch %.7f", name, loss, (double)loss0.data[0]);
+    snprintf(path, sizeof path, "%s/grads_soft.safetensors", dir);
+    compare_tensors(name, t, t->grad, path, 1);
+    printf("  %-10s soft targets (mixup / CutMix): loss rel err %.2e vs PyTorch\n", name, el);
+    /* a target outside [0, 1] is refused */
+    float saved = q.data[0];
+    q.data[0] = 1.5f;
+    CHECK(vt_trainer_forward_backward_soft(t, in.data, q.data, n, &loss, NULL) != VITC_OK, "%s: bad target refused", name);
+    q.data[0] = saved;
+    vt_trainer_free(t);
+    vt_npy_free(&in), vt_npy_free(&q), vt_npy_free(&loss0);
+}
+
 /* The same first step with bfloat16 products (vitc train --bf16) against PyTorch's float64:
  * the loss within 1e-2 relative and every gradient within 3e-2 of its tensor's largest entry
  * (bf16 keeps 8 bits of mantissa: each product's operands are off by up to 2^-9). */
@@ -439,10 +474,113 @@ static void test_evaluate_flip(void) {
     vitc_model_free(m);
 }
 
+/* ---------------------------------------------------------------- mixup / CutMix */
+
+static void test_beta(void) {
+    const double ab[3][2] = {{0.8, 0.8}, {1.0, 1.0}, {2.0, 5.0}};
+    for (int c = 0; c < 3; c++) {
+        double a = ab[c][0], b = ab[c][1], sum = 0, sq = 0;
+        int n = 40000, inside = 1;
+        uint64_t st = 7 + (uint64_t)c;
+        for (int i = 0; i < n; i++) {
+            double x = vt_sample_beta(&st, a, b);
+            inside &= x >= 0.0 && x <= 1.0;
+            sum += x, sq += x * x;
+        }
+        double mean = sum / n, var = sq / n - mean * mean;
+        double want_m = a / (a + b), want_v = a * b / ((a + b) * (a + b) * (a + b + 1));
+        /* 40000 samples: the mean's standard error is below 0.0025, the variance's below 0.001 */
+        CHECK(inside && fabs(mean - want_m) < 0.01 && fabs(var - want_v) < 0.004,
+              "Beta(%g, %g): mean %.4f (want %.4f), variance %.4f (want %.4f)", a, b, mean, want_m, var, want_v);
+    }
+}
+
+static void test_mix(void) {
+    enum { N = 5, CH = 3, H = 8, W = 8, K = 6 };
+    const int img = CH * H * W;
+    static float x0[N * CH * H * W], x[N * CH * H * W], q[N * K], q2[N * K];
+    int y[N] = {0, 1, 2, 3, 4};
+    uint64_t st = 99;
+    for (int i = 0; i < N * img; i++) x0[i] = (float)(st = st * 6364136223846793005ull + 1442695040888963407ull) / 1.8e19f;
+    const float eps = 0.1f;
+    double lam;
+
+    /* mixup: out_i = lam x_i + (1 - lam) x_{n-1-i}, the middle image of an odd batch unchanged */
+    vt_mix mu = {0.8f, 0.0f, 1.0f};
+    memcpy(x, x0, sizeof x);
+    int mode = vt_mix_batch(x, y, N, CH, H, W, K, eps, &mu, 5, 17, q, &lam);
+    CHECK(mode == VT_MIX_MIXUP && lam > 0 && lam < 1, "mixup: mode %d, lam %g", mode, lam);
+    float e = 0;
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < img; k++) {
+            float want = (float)(lam * x0[i * img + k] + (1 - lam) * x0[(N - 1 - i) * img + k]);
+            e = fmaxf(e, fabsf(x[i * img + k] - want));
+        }
+    CHECK(e < 1e-6f, "mixup pixels: max error %g", e);
+    for (int i = 0; i < N; i++) {
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += q[i * K + k];
+        int j = N - 1 - i;
+        double want_i = (i == j ? 1.0 : lam) * (1 - eps) + eps / K;
+        CHECK(fabs(sum - 1) < 1e-6 && fabs(q[i * K + y[i]] - want_i) < 1e-6, "mixup targets row %d: sum %g, q[y] %g vs %g",
+              i, sum, q[i * K + y[i]], want_i);
+    }
+    /* the same (seed, batch) mixes the same way; another batch draws another lam */
+    memcpy(x, x0, sizeof x);
+    double lam2;
+    vt_mix_batch(x, y, N, CH, H, W, K, eps, &mu, 5, 17, q2, &lam2);
+    CHECK(lam2 == lam && !memcmp(q, q2, sizeof q), "mixup repeatable");
+    memcpy(x, x0, sizeof x);
+    vt_mix_batch(x, y, N, CH, H, W, K, eps, &mu, 5, 18, q2, &lam2);
+    CHECK(lam2 != lam, "another batch, another lam");
+
+    /* CutMix: every pixel of out_i is x_i's or x_j's at the same place, one box for every channel,
+     * and the share of x_j's pixels is exactly 1 - lam */
+    vt_mix cm = {0.0f, 1.0f, 1.0f};
+    int boxes = 0;
+    for (int64_t bid = 0; bid < 20; bid++) {
+        memcpy(x, x0, sizeof x);
+        mode = vt_mix_batch(x, y, N, CH, H, W, K, eps, &cm, 5, bid, q, &lam);
+        CHECK(mode == VT_MIX_CUTMIX, "cutmix mode");
+        int ok = 1, from_j = 0;
+        for (int k = 0; k < img; k++) {
+            float a = x0[0 * img + k], b = x0[(N - 1) * img + k], o = x[0 * img + k];
+            ok &= o == a || o == b;
+            ok &= (o == b) == (x[0 * img + k % (H * W)] == x0[(N - 1) * img + k % (H * W)]); /* same box in each channel */
+            ok &= x[(N - 1) * img + k] == (o == b ? a : b);                                 /* and the partner's swap */
+            from_j += o == b;
+        }
+        ok &= !memcmp(x + 2 * img, x0 + 2 * img, sizeof(float) * img);
+        double share = (double)from_j / img;
+        boxes += from_j > 0;
+        CHECK(ok && fabs(share - (1 - lam)) < 1e-9, "cutmix batch %d: pixels from the partner %.4f vs 1 - lam %.4f",
+              (int)bid, share, 1 - lam);
+        CHECK(fabs(q[0 * K + y[0]] - (lam * (1 - eps) + eps / K)) < 1e-6 &&
+                  fabs(q[0 * K + y[N - 1]] - ((1 - lam) * (1 - eps) + eps / K)) < 1e-6,
+              "cutmix targets follow the box's area");
+    }
+    CHECK(boxes >= 15, "cutmix pasted a box in %d of 20 batches", boxes);
+
+    /* both: each batch takes one, about half each; prob 0: nothing mixed, plain smoothed targets */
+    vt_mix both = {0.8f, 1.0f, 1.0f};
+    int counts[3] = {0};
+    for (int64_t bid = 0; bid < 400; bid++) {
+        memcpy(x, x0, sizeof x);
+        counts[vt_mix_batch(x, y, N, CH, H, W, K, eps, &both, 3, bid, q, NULL)]++;
+    }
+    CHECK(counts[0] == 0 && counts[1] > 150 && counts[2] > 150, "mixup %d / cutmix %d of 400", counts[1], counts[2]);
+    vt_mix none = {0.8f, 1.0f, 0.0f};
+    memcpy(x, x0, sizeof x);
+    mode = vt_mix_batch(x, y, N, CH, H, W, K, eps, &none, 3, 1, q, &lam);
+    CHECK(mode == VT_MIX_NONE && lam == 1.0 && !memcmp(x, x0, sizeof x) && fabsf(q[K + 1] - (1 - eps + eps / K)) < 1e-7f,
+          "mix-prob 0 leaves the batch alone");
+}
+
 int main(void) {
     vt_set_threads(2);
     const char *cases[] = {"full", "distilled", "avg"};
     for (int i = 0; i < 3; i++) run_case(cases[i]);
+    for (int i = 0; i < 3; i++) run_case_soft(cases[i]);
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
            worst_loss, worst_grad, worst_param);
@@ -457,5 +595,7 @@ int main(void) {
     }
     test_ema();
     test_evaluate_flip();
+    test_beta();
+    test_mix();
     return check_report("test_train");
 }
