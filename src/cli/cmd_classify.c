@@ -5,6 +5,7 @@
 #include "core/npy.h"
 #include "vitc.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,8 @@ typedef struct batch {
 
 typedef struct classify_ctx {
     vitc_model *model;
-    int top, json, logits, num_classes, chans;
-    float *out;
+    int top, json, logits, num_classes, chans, tta_flip;
+    float *out, *out_flip; /* out_flip: the mirrored batch's logits (tta_flip) */
 } classify_ctx;
 
 static void print_result(const classify_ctx *c, const char *file, int sub, const float *logits) {
@@ -69,11 +70,42 @@ static void print_result(const classify_ctx *c, const char *file, int sub, const
     }
 }
 
+/* Mirrors every row of the n images (chans x h x w) in place. */
+static void mirror(float *x, int n, int chans, int h, int w) {
+    for (size_t r = 0; r < (size_t)n * chans * h; r++)
+        for (int i = 0, j = w - 1; i < j; i++, j--) {
+            float t = x[r * w + i];
+            x[r * w + i] = x[r * w + j];
+            x[r * w + j] = t;
+        }
+}
+
+/* Test-time flip: out becomes log of the mean of the two views' class probabilities, so that the
+ * top-k softmax of it is that mean. */
+static void average_views(float *out, const float *flip, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        float *a = out + (size_t)i * C;
+        const float *f = flip + (size_t)i * C;
+        double ma = -INFINITY, mf = -INFINITY, sa = 0, sf = 0;
+        for (int k = 0; k < C; k++) ma = fmax(ma, a[k]), mf = fmax(mf, f[k]);
+        for (int k = 0; k < C; k++) sa += exp(a[k] - ma), sf += exp(f[k] - mf);
+        for (int k = 0; k < C; k++) a[k] = (float)log(0.5 * (exp(a[k] - ma) / sa + exp(f[k] - mf) / sf));
+    }
+}
+
 static int flush(classify_ctx *c, batch *b) {
     if (!b->n) return 0;
     if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) {
         fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
         return 1;
+    }
+    if (c->tta_flip) {
+        mirror(b->data, b->n, c->chans, b->h, b->w);
+        if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out_flip) != VITC_OK) {
+            fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
+            return 1;
+        }
+        average_views(c->out, c->out_flip, b->n, c->num_classes);
     }
     for (int i = 0; i < b->n; i++) print_result(c, b->files[i], b->sub[i], c->out + (size_t)i * c->num_classes);
     fflush(stdout);
@@ -104,23 +136,26 @@ static int push(classify_ctx *c, batch *b, const char *file, int sub, const floa
 
 int cmd_classify(int argc, char **argv) {
     vt_model_opts mo;
-    int top = 5, json = 0, logits = 0, batch_size = 8;
-    vt_option opts[VT_MODEL_OPTS_COUNT + 4];
+    int top = 5, json = 0, logits = 0, batch_size = 8, tta_flip = 0;
+    vt_option opts[VT_MODEL_OPTS_COUNT + 5];
     vt_model_opts_bind(&mo, opts);
-    vt_option own[4] = {
+    vt_option own[5] = {
         {"top", VT_OPT_INT, &top, "how many classes to print per image (default 5)", 0},
         {"json", VT_OPT_FLAG, &json, "one JSON object per image", 0},
         {"logits", VT_OPT_FLAG, &logits, "also print every logit", 0},
         {"batch", VT_OPT_INT, &batch_size, "images per forward pass (default 8)", 0},
+        {"tta-flip", VT_OPT_FLAG, &tta_flip, "average each image's class probabilities with its mirror image's "
+                                             "(--logits then prints their log)", 0},
     };
     memcpy(opts + VT_MODEL_OPTS_COUNT, own, sizeof own);
     const char *pos[4096];
     int npos;
     int r = vt_parse_args("classify",
-                          "vitc classify MODEL IMAGE... [--top K] [--json] [--logits] [--batch N] [--threads N]\n"
+                          "vitc classify MODEL IMAGE... [--top K] [--json] [--logits] [--batch N] [--tta-flip] "
+                          "[--threads N]\n"
                           "IMAGE is a JPEG, PNG or PPM/PGM file, or a preprocessed float32 .npy (C x H x W or "
                           "N x C x H x W)",
-                          argc, argv, opts, VT_MODEL_OPTS_COUNT + 4, pos, 4096, &npos);
+                          argc, argv, opts, VT_MODEL_OPTS_COUNT + 5, pos, 4096, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos < 2) {
         fprintf(stderr, "vitc classify: needs a MODEL and at least one IMAGE (see vitc classify --help)\n");
@@ -147,13 +182,14 @@ int cmd_classify(int argc, char **argv) {
     if (!strncmp(info.name, "untrained", 9))
         fprintf(stderr, "vitc classify: note: %s is an untrained model with random weights; its labels mean nothing\n",
                 pos[0]);
-    classify_ctx c = {m, top, json, logits, info.num_classes, info.in_chans, NULL};
+    classify_ctx c = {m, top, json, logits, info.num_classes, info.in_chans, tta_flip, NULL, NULL};
     batch b = {0, batch_size, 0, 0, NULL, NULL, NULL};
     c.out = malloc(sizeof(float) * (size_t)batch_size * info.num_classes);
+    c.out_flip = malloc(sizeof(float) * (size_t)batch_size * info.num_classes);
     b.files = malloc(sizeof *b.files * (size_t)batch_size);
     b.sub = malloc(sizeof *b.sub * (size_t)batch_size);
     float *img = malloc(sizeof(float) * 3 * (size_t)pp.size * pp.size);
-    int rc = (!c.out || !b.files || !b.sub || !img) ? 1 : 0;
+    int rc = (!c.out || !c.out_flip || !b.files || !b.sub || !img) ? 1 : 0;
     if (rc) fprintf(stderr, "vitc classify: out of memory\n");
     for (int i = 1; i < npos && !rc; i++) {
         const char *file = pos[i];
@@ -202,6 +238,7 @@ int cmd_classify(int argc, char **argv) {
     if (!rc) rc = flush(&c, &b);
     free(img);
     free(c.out);
+    free(c.out_flip);
     free(b.data);
     free(b.files);
     free(b.sub);

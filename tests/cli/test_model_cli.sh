@@ -100,5 +100,25 @@ for r in rows:
     assert got == want, (r["file"], r["top"][0]["label"])
 PYEOF
 then ok; else bad "bundled model on the bundled examples"; fi
+# --tta-flip: an image and its mirror image get the same probabilities (each is the mean of both
+# views), which they do not without it
+$PY -c 'import sys; from PIL import Image, ImageOps; ImageOps.mirror(Image.open(sys.argv[1])).save(sys.argv[2])' \
+  "$ROOT/examples/images/0004_shirt.png" "$TMP/mirror.png"
+"$VITC" classify "$ROOT/models/default.safetensors" "$ROOT/examples/images/0004_shirt.png" "$TMP/mirror.png" --json --top 10 >"$TMP/plain"
+expect_ok "classify --tta-flip" "$VITC" classify "$ROOT/models/default.safetensors" "$ROOT/examples/images/0004_shirt.png" \
+  "$TMP/mirror.png" --json --top 10 --tta-flip
+if $PY - "$TMP/out" "$TMP/plain" <<'PYEOF'
+import json, sys
+def probs(path):
+    return [{t["index"]: t["prob"] for t in json.loads(l)["top"]} for l in open(path)]
+a, b = probs(sys.argv[1])
+assert max(abs(a[k] - b[k]) for k in a) < 1e-5, (a, b)
+assert abs(sum(a.values()) - 1) < 1e-4
+p, q = probs(sys.argv[2])
+assert max(abs(p[k] - q[k]) for k in p) > 1e-3, "plain views agree: the test proves nothing"
+for k in a:
+    assert abs(a[k] - (p[k] + q[k]) / 2) < 1e-5, (k, a[k], p[k], q[k])
+PYEOF
+then ok; else bad "classify --tta-flip: an image and its mirror differ"; fi
 
 report test_model_cli
