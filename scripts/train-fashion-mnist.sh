@@ -26,6 +26,7 @@
 #                       the same accuracy in a 3-epoch check (82.81% vs 82.93%)
 #   EMA                 the weights' EMA decay (--ema; default 0.9998, EMA=0 for none): validated beside
 #                       the weights each epoch and written as the model
+#   DROP_PATH           stochastic depth rate of the last block (--drop-path; default 0)
 #   MIXUP, CUTMIX       mixup / CutMix alphas (--mixup / --cutmix; default off), MIX_PROB their share of batches
 #   DIM, DEPTH, HEADS, MLP, PATCH override the model (e.g. PATCH=7: 16 tokens, ~half the time per
 #                       epoch); a resumed run keeps the model of its checkpoint
@@ -39,4 +40,4 @@ exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
   --patch "${PATCH:-4}" --pool avg \
   --epochs "${EPOCHS:-100}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing "${LS:-0}" \
   --pad 2 --erase "${ERASE:-0}" --seed 1 ${BF16:+--bf16} --ema "${EMA:-0.9998}" \
-  ${MIXUP:+--mixup "$MIXUP"} ${CUTMIX:+--cutmix "$CUTMIX"} ${MIX_PROB:+--mix-prob "$MIX_PROB"}
+  ${DROP_PATH:+--drop-path "$DROP_PATH"} ${MIXUP:+--mixup "$MIXUP"} ${CUTMIX:+--cutmix "$CUTMIX"} ${MIX_PROB:+--mix-prob "$MIX_PROB"}

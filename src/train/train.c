@@ -31,8 +31,10 @@ struct vt_train_acts {
     float *xn, *fn_m, *fn_r;             /* final norm (no fc_norm) */
     float *pooled, *feat, *feat2, *fc_m, *fc_r;
     float *logits, *logits2, *dlogits, *dl2;
+    float *dp_scale;                     /* drop path: depth x 2 (attention, MLP) x n factors */
     /* backward scratch */
     float *dres, *dtmp, *dtmp2, *dqkv, *dao, *dh, *dx0, *demb, *demb2, *dfeat, *dfeat2, *dpooled;
+    float *dbranch;                      /* drop path outside the fused block: d loss / d branch output */
 };
 
 /* ---------------------------------------------------------------- hyperparameters, schedule */
@@ -154,7 +156,12 @@ static float *take(layout *L, size_t n) {
     return L->a ? vt_arena_floats(L->a, n ? n : 1) : NULL;
 }
 
-static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t n) {
+/* The fused block (train_block.c) serves blocks without q/k norm or LayerScale. */
+static int fused_block(const vt_vit_config *c) { return !c->qk_norm && !c->layer_scale; }
+
+static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, layout *L, size_t n) {
+    /* outside the fused block, drop path (like LayerScale) keeps the branches' outputs apart */
+    int branch_out = c->layer_scale || (drop_path > 0.0f && !fused_block(c));
     size_t N = (size_t)(c->img_size / c->patch) * (c->img_size / c->patch), pre = (size_t)vt_prefix_tokens(c);
     size_t T = N + pre, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
     size_t K = (size_t)c->in_chans * c->patch * c->patch, C = (size_t)c->num_classes;
@@ -191,14 +198,14 @@ static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t 
         }
         b->att = take(L, n * hs * T * T);
         b->ao = take(L, rows * D);
-        if (c->layer_scale) b->y1 = take(L, rows * D); /* without LayerScale the GEMMs add straight into the stream */
+        if (branch_out) b->y1 = take(L, rows * D); /* otherwise the GEMMs add straight into the stream */
         b->mid = take(L, rows * D);
         b->ln2 = take(L, rows * D);
         b->ln2_m = take(L, rows);
         b->ln2_r = take(L, rows);
         b->hpre = take(L, rows * Hm);
         b->hact = take(L, rows * Hm);
-        if (c->layer_scale) b->y2 = take(L, rows * D);
+        if (branch_out) b->y2 = take(L, rows * D);
     }
     if (!c->fc_norm) {
         A->xn = take(L, rows * D);
@@ -215,6 +222,10 @@ static void lay_out(const vt_vit_config *c, vt_train_acts *A, layout *L, size_t 
     A->dlogits = take(L, n * C);
     A->dl2 = take(L, n * C);
     A->dres = take(L, rows * D);
+    if (drop_path > 0.0f) {
+        A->dp_scale = take(L, (size_t)c->depth * 2 * n);
+        if (!fused_block(c)) A->dbranch = take(L, rows * D);
+    }
     A->dtmp = take(L, rows * D);
     A->dtmp2 = take(L, rows * D);
     A->dqkv = take(L, rows * 3 * D);
@@ -233,7 +244,7 @@ static vitc_status ensure_acts(vt_trainer *t, int n) {
     const vt_vit_config *c = &t->m->cfg;
     vt_train_acts *A = t->acts;
     layout L = {NULL, 0};
-    lay_out(c, A, &L, (size_t)n);
+    lay_out(c, t->hp.drop_path, A, &L, (size_t)n);
     free(A->res);
     free(A->blk);
     A->res = calloc((size_t)c->depth + 1, sizeof *A->res);
@@ -246,7 +257,7 @@ static vitc_status ensure_acts(vt_trainer *t, int n) {
     vt_arena_reset(&t->arena);
     L.a = &t->arena;
     L.bytes = 0;
-    lay_out(c, A, &L, (size_t)n);
+    lay_out(c, t->hp.drop_path, A, &L, (size_t)n);
     t->cap_batch = n;
     return VITC_OK;
 }
@@ -282,9 +293,41 @@ static void ln_fwd(float *out, float *mean, float *rstd, const float *in, const 
     vt_tr_layernorm_forward(out, mean, rstd, in, w->w, w->b, N, C, eps);
 }
 
+/* Block l's drop-path rate: timm's linspace(0, drop_path, depth). */
+static double drop_rate(const vt_train_hparams *hp, int depth, int l) {
+    return hp->drop_path > 0.0f && depth > 1 ? (double)hp->drop_path * l / (depth - 1) : 0.0;
+}
+
+/* This step's drop-path factors of block l (NULL when the block's rate is 0). */
+static const float *drop_scales(const vt_trainer *t, int l, int branch, int n) {
+    const float *s = t->acts->dp_scale;
+    if (!s || drop_rate(&t->hp, t->m->cfg.depth, l) <= 0.0) return NULL;
+    return s + ((size_t)l * 2 + branch) * n;
+}
+
+/* out = base + s_b * (g (.) y) for the rows of each image b (g per column, NULL: 1). */
+static void add_branch(float *out, const float *base, const float *y, const float *g, const float *sc, int n, int T,
+                       int D) {
+    size_t per = (size_t)T * D;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)n * per > 65536)
+    for (int b = 0; b < n; b++)
+        for (size_t i = (size_t)b * per; i < (size_t)(b + 1) * per; i++)
+            out[i] = base[i] + sc[b] * (g ? g[i % (size_t)D] : 1.0f) * y[i];
+}
+
+/* dst = s_b * src for the rows of each image b */
+static void scale_images(float *dst, const float *src, const float *sc, int n, int T, int D) {
+    size_t per = (size_t)T * D;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)n * per > 65536)
+    for (int b = 0; b < n; b++)
+        for (size_t i = (size_t)b * per; i < (size_t)(b + 1) * per; i++) dst[i] = sc[b] * src[i];
+}
+
 /* The fused block (train_block.c) for blocks without q/k norm or LayerScale. */
-static vt_tr_block block_params(const vt_vit_config *c, const vt_block_w *bw, vt_block_w *gw, block_acts *B,
-                                vt_train_acts *A, int l, int n, int T) {
+static vt_tr_block block_params(const vt_trainer *t, const vt_block_w *bw, vt_block_w *gw, block_acts *B, int l,
+                                int n, int T) {
+    const vt_vit_config *c = &t->m->cfg;
+    vt_train_acts *A = t->acts;
     vt_tr_block p = {0};
     p.n = n, p.T = T, p.D = c->dim, p.heads = c->heads, p.Hm = c->mlp_dim, p.eps = c->ln_eps;
     p.ln1_w = bw->norm1.w, p.ln1_b = bw->norm1.b, p.qkv_w = bw->qkv.w, p.qkv_b = c->qkv_bias ? bw->qkv.b : NULL;
@@ -297,6 +340,7 @@ static vt_tr_block block_params(const vt_vit_config *c, const vt_block_w *bw, vt
     p.ln1 = B->ln1, p.ln1_m = B->ln1_m, p.ln1_r = B->ln1_r, p.qkv = B->qkv, p.att = B->att, p.ao = B->ao;
     p.mid = B->mid, p.ln2 = B->ln2, p.ln2_m = B->ln2_m, p.ln2_r = B->ln2_r, p.hpre = B->hpre, p.hact = B->hact;
     p.dh = A->dh, p.dtmp = A->dtmp, p.dao = A->dao, p.dqkv = A->dqkv;
+    p.drop1 = drop_scales(t, l, 0, n), p.drop2 = drop_scales(t, l, 1, n);
     return p;
 }
 
@@ -355,12 +399,17 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     }
     if (c->pre_norm) ln_fwd(A->res[0], A->pre_m, A->pre_r, A->x0, &w->norm_pre, rows, D, eps);
 
-    int fused = !c->qk_norm && !c->layer_scale;
+    int fused = fused_block(c);
+    if (A->dp_scale) /* this step's drop-path factors */
+        for (int l = 0; l < L; l++)
+            for (int br = 0; br < 2; br++)
+                for (int b = 0; b < n; b++)
+                    A->dp_scale[((size_t)l * 2 + br) * n + b] = vt_train_drop_scale(&t->hp, L, t->step, l, br, b);
     for (int l = 0; l < L; l++) {
         const vt_block_w *bw = &w->blocks[l];
         block_acts *B = &A->blk[l];
         if (fused) {
-            vt_tr_block p = block_params(c, bw, &g->blocks[l], B, A, l, n, T);
+            vt_tr_block p = block_params(t, bw, &g->blocks[l], B, l, n, T);
             vt_tr_block_forward(&p);
             continue;
         }
@@ -375,7 +424,11 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
         vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
-        if (c->layer_scale) { /* y1 is kept for ls1's gradient */
+        const float *dp1 = drop_scales(t, l, 0, n), *dp2 = drop_scales(t, l, 1, n);
+        if (dp1) { /* mid = res + s_b ls1 y1 */
+            vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
+            add_branch(B->mid, A->res[l], B->y1, c->layer_scale ? bw->ls1 : NULL, dp1, n, T, D);
+        } else if (c->layer_scale) { /* y1 is kept for ls1's gradient */
             vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
             memcpy(B->mid, A->res[l], sizeof(float) * RD);
             vt_residual_forward(B->mid, B->y1, bw->ls1, rows, D);
@@ -385,7 +438,10 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
         /* hpre (kept for GELU's gradient) and hact = gelu(hpre) from one GEMM store */
         vt_tr_linear_forward_ex(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm, NULL, B->hact);
-        if (c->layer_scale) {
+        if (dp2) {
+            vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
+            add_branch(A->res[l + 1], B->mid, B->y2, c->layer_scale ? bw->ls2 : NULL, dp2, n, T, D);
+        } else if (c->layer_scale) {
             vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
             memcpy(A->res[l + 1], B->mid, sizeof(float) * RD);
             vt_residual_forward(A->res[l + 1], B->y2, bw->ls2, rows, D);
@@ -477,15 +533,20 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         vt_block_w *gw = &g->blocks[l];
         block_acts *B = &A->blk[l];
         if (fused) {
-            vt_tr_block p = block_params(c, bw, gw, B, A, l, n, T);
+            vt_tr_block p = block_params(t, bw, gw, B, l, n, T);
             vt_tr_block_backward(&p, A->dres);
             continue;
         }
-        /* res[l+1] = mid + ls2 * y2 */
-        const float *dy2 = A->dres;
+        /* res[l+1] = mid + s_b ls2 * y2 (s_b: drop path) */
+        const float *dp1 = drop_scales(t, l, 0, n), *dp2 = drop_scales(t, l, 1, n);
+        const float *dz2 = A->dres, *dy2 = A->dres;
+        if (dp2) {
+            scale_images(A->dbranch, A->dres, dp2, n, T, D);
+            dz2 = dy2 = A->dbranch;
+        }
         if (c->layer_scale) {
-            layerscale_grad(gw->ls2, A->dres, B->y2, (size_t)rows, D, A->dtmp2);
-            scale_cols(A->dtmp, A->dres, bw->ls2, (size_t)rows, D);
+            layerscale_grad(gw->ls2, dz2, B->y2, (size_t)rows, D, A->dtmp2);
+            scale_cols(A->dtmp, dz2, bw->ls2, (size_t)rows, D);
             dy2 = A->dtmp;
         }
         vt_tr_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
@@ -493,11 +554,15 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         vt_tr_linear_backward(A->dtmp, gw->fc1.w, NULL, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
         vt_tr_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
                               rows, D);
-        /* mid = res[l] + ls1 * y1 */
-        const float *dy1 = A->dres;
+        /* mid = res[l] + s_b ls1 * y1 */
+        const float *dz1 = A->dres, *dy1 = A->dres;
+        if (dp1) {
+            scale_images(A->dbranch, A->dres, dp1, n, T, D);
+            dz1 = dy1 = A->dbranch;
+        }
         if (c->layer_scale) {
-            layerscale_grad(gw->ls1, A->dres, B->y1, (size_t)rows, D, A->dtmp2);
-            scale_cols(A->dtmp, A->dres, bw->ls1, (size_t)rows, D);
+            layerscale_grad(gw->ls1, dz1, B->y1, (size_t)rows, D, A->dtmp2);
+            scale_cols(A->dtmp, dz1, bw->ls1, (size_t)rows, D);
             dy1 = A->dtmp;
         }
         vt_tr_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
@@ -569,6 +634,21 @@ vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images,
                                              double *loss, float *logits_out) {
     if (!targets) return vt_error(VITC_ERR_ARG, "training step: no targets");
     return forward_backward(t, images, NULL, targets, n, loss, logits_out);
+}
+
+float vt_train_drop_scale(const vt_train_hparams *hp, int depth, int64_t step, int l, int branch, int b) {
+    double rate = drop_rate(hp, depth, l);
+    if (rate <= 0.0) return 1.0f;
+    uint64_t z = hp->seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)step * 0xbf58476d1ce4e5b9ull;
+    z ^= ((uint64_t)l << 40) ^ ((uint64_t)branch << 39) ^ (uint64_t)(unsigned)b;
+    for (int r = 0; r < 2; r++) { /* splitmix64 finalizer, twice */
+        z += 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+    }
+    double u = (double)(z >> 11) * (1.0 / 9007199254740992.0);
+    return u < rate ? 0.0f : (float)(1.0 / (1.0 - rate));
 }
 
 /* ---------------------------------------------------------------- optimizer */

@@ -16,6 +16,8 @@ typedef struct vt_train_hparams {
     float clip;              /* max global gradient L2 norm (0: no clipping) */
     float label_smoothing;
     float ema_decay;         /* exponential moving average of the weights (0: none) */
+    float drop_path;         /* stochastic depth: the last block's rate, rising linearly from 0 at block 0 */
+    uint64_t seed;           /* drop-path masks depend on (seed, step, block, branch, image) only */
     int64_t warmup_steps, total_steps;
 } vt_train_hparams;
 
@@ -57,6 +59,9 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
  * smoothing is then part of the targets, hp.label_smoothing is not applied). */
 vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images, const float *targets, int n,
                                              double *loss, float *logits);
+/* The drop-path factor of image b in block l's branch (0: attention, 1: MLP) at this step: 0 when
+ * the branch is dropped, else 1 / (1 - rate_l) with rate_l = drop_path * l / (depth - 1). */
+float vt_train_drop_scale(const vt_train_hparams *hp, int depth, int64_t step, int l, int branch, int b);
 /* Global L2 norm of the gradients. */
 double vt_trainer_grad_norm(const vt_trainer *t);
 /* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++, then

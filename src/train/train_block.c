@@ -33,6 +33,18 @@ static int dw_rows(int n_out, int nt) {
     return r < 6 ? 6 : r;
 }
 
+/* Drop path: y = base + s_b * y over the T x D rows of each of nb images. */
+static void add_scaled_branch(float *y, const float *base, const float *s, int nb, int T, int D) {
+    for (int b = 0; b < nb; b++)
+        for (size_t i = (size_t)b * T * D; i < (size_t)(b + 1) * T * D; i++) y[i] = base[i] + s[b] * y[i];
+}
+
+/* dst = s_b * src over the rows of images [b0, b1) */
+static void scale_rows(float *dst, const float *src, const float *s, int b0, int b1, int T, int D) {
+    for (int b = b0; b < b1; b++)
+        for (size_t i = (size_t)b * T * D; i < (size_t)(b + 1) * T * D; i++) dst[i] = s[b] * src[i];
+}
+
 /* Rows of a weight per transpose task (the forward transposes every weight once per step). */
 #define TR_ROWS 32
 
@@ -82,13 +94,16 @@ void vt_tr_block_forward(const vt_tr_block *p) {
                     k->att_fwd(q, q + D, q + 2 * D, D3, p->att + ((size_t)b * H + h) * T * T,
                                p->ao + (size_t)b * T * D + (size_t)h * hd, D, T, hd, scale, s);
                 }
+            /* mid = x + proj(ao) in the GEMM's store, or with drop path x + s_b proj(ao) after it */
             k->gemm_pre(R, D, D, 1.0f, p->ao + oD, (size_t)D, 1, pt, (size_t)D, pre[1], p->mid + oD, (size_t)D,
-                        p->x + oD, p->proj_b, NULL);
+                        p->drop1 ? NULL : p->x + oD, p->proj_b, NULL);
+            if (p->drop1) add_scaled_branch(p->mid + oD, p->x + oD, p->drop1 + b0, nb, T, D);
             k->ln_fwd(p->ln2 + oD, p->ln2_m + r0, p->ln2_r + r0, p->mid + oD, p->ln2_w, p->ln2_b, R, D, eps);
             k->gemm_pre(R, Hm, D, 1.0f, p->ln2 + oD, (size_t)D, 1, f1t, (size_t)Hm, pre[2], p->hpre + r0 * Hm,
                         (size_t)Hm, NULL, p->fc1_b, p->hact + r0 * Hm);
             k->gemm_pre(R, D, Hm, 1.0f, p->hact + r0 * Hm, (size_t)Hm, 1, f2t, (size_t)D, pre[3], p->out + oD,
-                        (size_t)D, p->mid + oD, p->fc2_b, NULL);
+                        (size_t)D, p->drop2 ? NULL : p->mid + oD, p->fc2_b, NULL);
+            if (p->drop2) add_scaled_branch(p->out + oD, p->mid + oD, p->drop2 + b0, nb, T, D);
         }
     }
 }
@@ -140,6 +155,9 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
     for (int w = 0; w < 8; w++) ptot += pw[w] = k->prep_size(wk[w], wn[w]);
     uint32_t *pbuf = ptot ? vt_tr_scratch_words(ptot) : NULL;
     for (size_t w = 0, o = 0; pbuf && w < 8; o += pw[w], w++) pre[w] = pbuf + o;
+    /* the gradients reaching the branches' outputs: dres itself, or with drop path s_b dres, held
+     * in dtmp (free while the fc2 and proj loops run: the LayerNorm loops use it as scratch) */
+    const float *dy2 = p->drop2 ? p->dtmp : dres, *dy1 = p->drop1 ? p->dtmp : dres;
 #pragma omp parallel num_threads(nt)
     {
         float *s = vt_tr_scratch((size_t)T * T + (size_t)hd * T + 64);
@@ -147,20 +165,24 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
 #pragma omp for schedule(dynamic, 1)
             for (int w = 0; w < 8; w++) k->prep_b((uint32_t *)pre[w], wsrc[w], (size_t)wn[w], wk[w], wn[w]);
         }
-        /* fc2 (dres is dL/d out = dL/d y2) and GELU': dh = (dres W2) * gelu'(hpre) */
+        if (p->drop2) {
+#pragma omp for schedule(static)
+            for (int b = 0; b < n; b++) scale_rows(p->dtmp, dres, p->drop2, b, b + 1, T, D);
+        }
+        /* fc2 (dy2 = dL/d y2) and GELU': dh = (dy2 W2) * gelu'(hpre) */
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n2 + ntask; t++) {
             if (t < n2) {
-                dw_task(k, t, c2, D, Hm, rows, dres, p->hact, pre[4], p->g_fc2_w);
+                dw_task(k, t, c2, D, Hm, rows, dy2, p->hact, pre[4], p->g_fc2_w);
                 continue;
             }
             int g = t - n2, b0 = g * G, R = (n - b0 < G ? n - b0 : G) * T;
             size_t r0 = (size_t)b0 * T;
             float *pg = part + (size_t)g * stride;
-            k->gemm_pre(R, Hm, D, 1.0f, dres + r0 * D, (size_t)D, 1, p->fc2_w, (size_t)Hm, pre[0], p->dh + r0 * Hm,
+            k->gemm_pre(R, Hm, D, 1.0f, dy2 + r0 * D, (size_t)D, 1, p->fc2_w, (size_t)Hm, pre[0], p->dh + r0 * Hm,
                         (size_t)Hm, NULL, NULL, NULL);
             k->gelu_bwd(p->dh + r0 * Hm, p->hpre + r0 * Hm, p->dh + r0 * Hm, R, Hm, pg + o_b1);
-            k->colsum(pg + o_b2, dres + r0 * D, R, D);
+            k->colsum(pg + o_b2, dy2 + r0 * D, R, D);
         }
         /* fc1 and LN2: dres += LN2'(dh W1) */
 #pragma omp for schedule(dynamic, 1)
@@ -175,19 +197,23 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
             linear_ln_bwd(k, R, D, Hm, p->dh + r0 * Hm, p->fc1_w, pre[1], p->dtmp + oD, dres + oD, pg + o_n2,
                           p->mid + oD, p->ln2_w, p->ln2_m + r0, p->ln2_r + r0);
         }
-        /* proj and attention: dao = dres Wp, then dqkv per image and head */
+        if (p->drop1) { /* dres is now dL/d mid */
+#pragma omp for schedule(static)
+            for (int b = 0; b < n; b++) scale_rows(p->dtmp, dres, p->drop1, b, b + 1, T, D);
+        }
+        /* proj and attention: dao = dy1 Wp, then dqkv per image and head */
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < n2 + ntask; t++) {
             if (t < n2) {
-                dw_task(k, t, c2, D, D, rows, dres, p->ao, pre[6], p->g_proj_w);
+                dw_task(k, t, c2, D, D, rows, dy1, p->ao, pre[6], p->g_proj_w);
                 continue;
             }
             int g = t - n2, b0 = g * G, nb = n - b0 < G ? n - b0 : G, R = nb * T;
             size_t r0 = (size_t)b0 * T, oD = r0 * D;
             float *pg = part + (size_t)g * stride;
-            k->gemm_pre(R, D, D, 1.0f, dres + oD, (size_t)D, 1, p->proj_w, (size_t)D, pre[2], p->dao + oD, (size_t)D,
+            k->gemm_pre(R, D, D, 1.0f, dy1 + oD, (size_t)D, 1, p->proj_w, (size_t)D, pre[2], p->dao + oD, (size_t)D,
                         NULL, NULL, NULL);
-            k->colsum(pg + o_bp, dres + oD, R, D);
+            k->colsum(pg + o_bp, dy1 + oD, R, D);
             for (int b = b0; b < b0 + nb; b++)
                 for (int h = 0; h < H; h++) {
                     size_t o = (size_t)b * T * D3 + (size_t)h * hd;

@@ -55,8 +55,10 @@ typedef struct vt_tr_block {
     float *ln1, *ln1_m, *ln1_r, *qkv, *att, *ao, *mid, *ln2, *ln2_m, *ln2_r, *hpre, *hact;
     float *out;                          /* the output stream (rows x D), written by the forward */
     float *dh, *dtmp, *dao, *dqkv;       /* backward scratch: rows x Hm, x D, x D, x 3D */
+    const float *drop1, *drop2;          /* drop path: a factor per image for each branch (NULL: 1) */
 } vt_tr_block;
-/* out = mid + fc2(gelu(fc1(LN2(mid)))), mid = x + proj(attention(qkv(LN1(x)))), keeping the rest */
+/* out = mid + s2 fc2(gelu(fc1(LN2(mid)))), mid = x + s1 proj(attention(qkv(LN1(x)))), keeping the
+ * rest (s1, s2: the image's drop-path factors, 1 without) */
 void vt_tr_block_forward(const vt_tr_block *b);
 /* dres: dL/d out on entry, dL/d x on return; parameter gradients accumulated */
 void vt_tr_block_backward(const vt_tr_block *b, float *dres);

@@ -12,6 +12,7 @@ expect_fail "train: missing data" "no such dataset" "$VITC" train --data "$TMP/n
 expect_fail "train: bad --epochs" "positive" "$VITC" train --data mnist --epochs 0 --out "$O"
 expect_fail "train: bad --ema" "--ema" "$VITC" train --data mnist --ema 1.5 --out "$O"
 expect_fail "train: bad --mixup" "--mixup" "$VITC" train --data mnist --mixup -1 --out "$O"
+expect_fail "train: bad --drop-path" "--drop-path" "$VITC" train --data mnist --drop-path 1 --out "$O"
 expect_fail "train: bad --mix-prob" "--mix-prob" "$VITC" train --data mnist --cutmix 1 --mix-prob 2 --out "$O"
 printf 'not a checkpoint' >"$TMP/bad.safetensors"
 expect_fail "train: corrupt resume file" "bad.safetensors" "$VITC" train --resume "$TMP/bad.safetensors" --out "$O"
@@ -76,6 +77,17 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   expect_ok "train --mixup: --resume" "$VITC" train --resume "$TMP/y.ckpt.safetensors" --threads 2 --out "$TMP/y.safetensors"
   grep -q "mixup alpha 0.8" "$TMP/out" && ok || bad "resumed run forgot --mixup"
   cmp -s "$TMP/x.safetensors" "$TMP/y.safetensors" && ok || bad "resumed --mixup run differs from the uninterrupted one"
+  # --drop-path: stochastic depth, seeded per step; in the checkpoint's recipe, so a resumed run is the same bytes
+  TD=("${TR[@]}" --depth 3)
+  expect_ok "train --drop-path" "$VITC" train "${TD[@]}" --epochs 2 --drop-path 0.3 --out "$TMP/dp.safetensors"
+  grep -q "drop path (stochastic depth) rising to 0.3" "$TMP/out" && ok || bad "--drop-path run does not say so"
+  expect_ok "train: depth 3, no drop path" "$VITC" train "${TD[@]}" --epochs 2 --out "$TMP/dq.safetensors"
+  cmp -s "$TMP/dp.safetensors" "$TMP/dq.safetensors" && bad "--drop-path run equals the plain one" || ok
+  expect_ok "train --drop-path: interrupted" "$VITC" train "${TD[@]}" --epochs 2 --drop-path 0.3 --max-steps 45 --save-every 15 --out "$TMP/dr.safetensors"
+  expect_fail "train: --drop-path with --resume" "--drop-path" "$VITC" train --resume "$TMP/dr.ckpt.safetensors" --drop-path 0.2 --out "$TMP/dr.safetensors"
+  expect_ok "train --drop-path: --resume" "$VITC" train --resume "$TMP/dr.ckpt.safetensors" --threads 2 --out "$TMP/dr.safetensors"
+  grep -q "rising to 0.3" "$TMP/out" && ok || bad "resumed run forgot --drop-path"
+  cmp -s "$TMP/dp.safetensors" "$TMP/dr.safetensors" && ok || bad "resumed --drop-path run differs from the uninterrupted one"
   expect_ok "eval of the EMA model" "$VITC" eval "$TMP/e.safetensors" --data fashion-mnist --limit 100
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'

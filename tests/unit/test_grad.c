@@ -235,12 +235,44 @@ static void randomize_params(vitc_model *m) {
     free(tab);
 }
 
-static void check_model(const char *name, vt_vit_config *c) {
+/* With drop path the training forward of image b must equal the inference forward of a model whose
+ * branch outputs are scaled by that image's factors (proj and fc2 weights and biases times s: 0
+ * drops the branch). Returns how many branches were dropped. */
+static int check_drop_forward(const char *name, vt_trainer *t, const float *img, const float *lg, int n) {
+    const vt_vit_config *c = &t->m->cfg;
+    size_t per = (size_t)c->in_chans * c->img_size * c->img_size, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim;
+    float *saved = malloc(4 * (size_t)t->numel), li[64];
+    memcpy(saved, t->m->param_buf, 4 * (size_t)t->numel);
+    int dropped = 0;
+    for (int b = 0; b < n; b++) {
+        for (int l = 0; l < c->depth; l++)
+            for (int br = 0; br < 2; br++) {
+                float sc = vt_train_drop_scale(&t->hp, c->depth, t->step, l, br, b);
+                dropped += sc == 0.0f;
+                vt_linear_w *lw = br ? &t->m->w.blocks[l].fc2 : &t->m->w.blocks[l].proj;
+                for (size_t i = 0; i < D * (br ? Hm : D); i++) lw->w[i] *= sc;
+                for (size_t i = 0; i < D; i++) lw->b[i] *= sc;
+            }
+        vt_model_weights_changed(t->m);
+        vt_forward_out o = {.logits = li};
+        vt_vit_forward(t->m, img + b * per, 1, c->img_size, c->img_size, &o);
+        CHECK(max_abs_diff(lg + (size_t)b * c->num_classes, li, (size_t)c->num_classes) < 1e-5f,
+              "%s: image %d: training logits vs inference with its drop-path factors", name, b);
+        memcpy(t->m->param_buf, saved, 4 * (size_t)t->numel);
+        vt_model_weights_changed(t->m);
+    }
+    free(saved);
+    return dropped;
+}
+
+static void check_model_dp(const char *name, vt_vit_config *c, float drop_path) {
     vitc_model *m;
     CHECK(vt_model_new(c, &m) == VITC_OK, "%s: model: %s", name, vitc_last_error());
     randomize_params(m);
     vt_train_hparams hp = vt_train_default_hparams();
     hp.label_smoothing = 0.1f;
+    hp.drop_path = drop_path;
+    hp.seed = 5;
     vt_trainer *t;
     CHECK(vt_trainer_new(m, &hp, 2, &t) == VITC_OK, "%s: trainer: %s", name, vitc_last_error());
     int n = 3, y[3] = {1, 0, c->num_classes - 1};
@@ -254,9 +286,16 @@ static void check_model(const char *name, vt_vit_config *c) {
     /* the training forward agrees with the inference forward */
     float *lg = malloc(4 * (size_t)n * c->num_classes), *li = malloc(4 * (size_t)n * c->num_classes);
     vt_trainer_forward_backward(t, img, y, n, &loss, lg);
-    vt_forward_out o = {.logits = li};
-    vt_vit_forward(t->m, img, n, c->img_size, c->img_size, &o);
-    CHECK(max_abs_diff(lg, li, (size_t)n * c->num_classes) < 1e-5f, "%s: training vs inference logits", name);
+    int dropped = -1;
+    if (drop_path > 0) {
+        dropped = check_drop_forward(name, t, img, lg, n);
+        CHECK(dropped > 0 && dropped < 2 * n * (c->depth - 1), "%s: %d branches dropped: the check proves nothing", name,
+              dropped);
+    } else {
+        vt_forward_out o = {.logits = li};
+        vt_vit_forward(t->m, img, n, c->img_size, c->img_size, &o);
+        CHECK(max_abs_diff(lg, li, (size_t)n * c->num_classes) < 1e-5f, "%s: training vs inference logits", name);
+    }
     model_ctx ctx = {t, img, y, n};
     int checked = 0;
     for (int i = 0; i < t->n_params; i++) {
@@ -265,10 +304,14 @@ static void check_model(const char *name, vt_vit_config *c) {
         check_dir(what, model_f, &ctx, *t->params[i].slot, grad + t->offsets[i], (size_t)t->params[i].numel, 2);
         checked++;
     }
-    printf("  %-34s %3d parameter tensors checked, loss %.4f\n", name, checked, loss);
+    printf("  %-34s %3d parameter tensors checked, loss %.4f", name, checked, loss);
+    if (dropped >= 0) printf(", %d of %d branches dropped", dropped, 2 * n * c->depth);
+    printf("\n");
     free(grad), free(img), free(lg), free(li);
     vt_trainer_free(t);
 }
+
+static void check_model(const char *name, vt_vit_config *c) { check_model_dp(name, c, 0.0f); }
 
 static vt_vit_config tiny(void) {
     vt_vit_config c;
@@ -316,6 +359,17 @@ int main(void) {
     c.dist_token = 1;
     c.dist_average = 1;
     check_model("deit distilled", &c);
+
+    /* drop path (stochastic depth, rates 0 / 0.3 / 0.6 over three blocks): in the fused block, with
+     * LayerScale + q/k norm, and with q/k norm alone (branch outputs kept apart) */
+    c = tiny();
+    c.depth = 3;
+    check_model_dp("drop path, fused block", &c, 0.6f);
+    c.layer_scale = 1;
+    c.qk_norm = 1;
+    check_model_dp("drop path, ls+qknorm", &c, 0.6f);
+    c.layer_scale = 0;
+    check_model_dp("drop path, qknorm", &c, 0.6f);
 
     printf("  worst relative error above the absolute floor: %.2e (tolerance %.0e)\n", worst_rel, REL);
     return check_report("test_grad");
