@@ -6,7 +6,7 @@
 # EPOCHS set too, its length changes to EPOCHS).
 #   scripts/train-run.sh RUN_DIR ARGS...    (ARGS without --threads/--save-every/--out: added here)
 #   VITC (binary; default build/vitc, or RUN_DIR's copy when resuming), RESUME=1 [EPOCHS=N] [EMA=D], THREADS=2,
-#   NICE=10
+#   NICE=10, VAL_EVERY=N
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$1
@@ -22,6 +22,8 @@ if [[ -n ${RESUME:-} ]]; then
   # EMA=D with RESUME=1 starts a weights' EMA from here (or changes the decay of the run's own)
   if [[ -n ${EMA:-} ]]; then args+=(--ema "$EMA"); fi
 fi
+# VAL_EVERY=N validates every N epochs (and after the last) instead of every epoch
+if [[ -n ${VAL_EVERY:-} ]]; then args+=(--val-every "$VAL_EVERY"); fi
 args+=(--threads "${THREADS:-2}" --save-every 100 --out model.safetensors)
 echo "== $(date -u +%FT%TZ) pid $$: vitc train ${args[*]}" >>run.log
 exec nice -n "${NICE:-10}" ./vitc train "${args[@]}" >>run.log 2>&1

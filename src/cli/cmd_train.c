@@ -41,7 +41,7 @@ static void set_labels(vitc_model *m, const vt_dataset *d) {
 /* What a checkpoint records of the run beside the trainer's own state, so that --resume goes on
  * with the same data, batches and augmentation. */
 typedef struct run_meta {
-    int epochs, batch, seed, limit, val_limit, bf16;
+    int epochs, batch, seed, limit, val_limit, val_every, bf16;
     float val_frac;
     vt_augment aug;
     vt_mix mix;
@@ -53,15 +53,22 @@ typedef struct run_meta {
 static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double val_acc) {
     char buf[1024];
     int k = snprintf(buf, sizeof buf,
-                     "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_split\":%.9g,"
+                     "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_every\":%d,"
+                     "\"val_split\":%.9g,"
                      "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"mixup\":%.9g,\"cutmix\":%.9g,\"mix_prob\":%.9g,\"bf16\":%s,",
-                     epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, (double)r->val_frac,
+                     epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, r->val_every, (double)r->val_frac,
                      r->aug.enabled ? "true" : "false", r->aug.pad, (double)r->aug.erase_p, (double)r->mix.mixup_alpha,
                      (double)r->mix.cutmix_alpha, (double)r->mix.prob, r->bf16 ? "true" : "false");
     if (val_acc >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_accuracy\":%.6f,", val_acc);
     vt_strbuf_append(sb, buf, strlen(buf));
     vt_strbuf_append(sb, "\"data\":", 7);
     vt_strbuf_json_string(sb, r->data);
+}
+
+static int seen(const vt_option *opts, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, name)) return opts[i].seen;
+    return 0;
 }
 
 static int fail(const char *msg) {
@@ -73,7 +80,7 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
-    int bf16 = 0;
+    int bf16 = 0, val_every = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
     float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0;
     vt_option opts[] = {
@@ -105,6 +112,7 @@ int cmd_train(int argc, char **argv) {
         {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: fraction held out for validation (default 0.1)", 0},
         {"limit", VT_OPT_INT, &limit, "use the first N training images", 0},
         {"val-limit", VT_OPT_INT, &val_limit, "validate on the first N images", 0},
+        {"val-every", VT_OPT_INT, &val_every, "validate every N epochs and after the last (default 1)", 0},
         {"max-steps", VT_OPT_INT, &max_steps, "stop after this many steps in this run (testing resume)", 0},
         {"out", VT_OPT_STRING, &out, "the trained model (.safetensors), written after every epoch", 0},
         {"ckpt", VT_OPT_STRING, &ckpt, "checkpoint with optimizer state (default OUT with .ckpt.safetensors)", 0},
@@ -128,6 +136,7 @@ int cmd_train(int argc, char **argv) {
                           argc, argv, opts, n_opts, pos, 0, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (!out) return fprintf(stderr, "vitc train: --out MODEL is required\n"), 2;
+    if (seen(opts, n_opts, "val-every") && val_every <= 0) return fprintf(stderr, "vitc train: --val-every must be positive\n"), 2;
     if (opts[21].seen && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
     if ((opts[12].seen && epochs <= 0) || (opts[13].seen && batch <= 0))
         return fprintf(stderr, "vitc train: --epochs and --batch must be positive\n"), 2;
@@ -138,10 +147,10 @@ int cmd_train(int argc, char **argv) {
     if (!(drop_path >= 0 && drop_path < 1)) return fprintf(stderr, "vitc train: --drop-path must be in [0, 1)\n"), 2;
     if (resume && drop_path > 0)
         return fprintf(stderr, "vitc train: --drop-path is part of the run's recipe: not with --resume\n"), 2;
-    /* the last three options: --mixup, --cutmix, --mix-prob */
-    if ((opts[n_opts - 3].seen && !(mixup >= 0 && mixup <= 100)) || (opts[n_opts - 2].seen && !(cutmix >= 0 && cutmix <= 100)))
+    if ((seen(opts, n_opts, "mixup") && !(mixup >= 0 && mixup <= 100)) ||
+        (seen(opts, n_opts, "cutmix") && !(cutmix >= 0 && cutmix <= 100)))
         return fprintf(stderr, "vitc train: --mixup and --cutmix take an alpha in [0, 100] (0: off)\n"), 2;
-    if (opts[n_opts - 1].seen && !(mix_prob >= 0 && mix_prob <= 1))
+    if (seen(opts, n_opts, "mix-prob") && !(mix_prob >= 0 && mix_prob <= 1))
         return fprintf(stderr, "vitc train: --mix-prob must be in [0, 1]\n"), 2;
     if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
         return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
@@ -179,6 +188,7 @@ int cmd_train(int argc, char **argv) {
         seed = (int)vt_json_get_number(tj, "seed", 0);
         limit = (int)vt_json_get_number(tj, "limit", 0);
         if (!opts[27].seen) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
+        if (!val_every) val_every = (int)vt_json_get_number(tj, "val_every", 1);
         val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
@@ -198,6 +208,7 @@ int cmd_train(int argc, char **argv) {
         if (mix_prob >= 0) mix.prob = mix_prob;
     }
     int mixing = mix.mixup_alpha > 0 || mix.cutmix_alpha > 0;
+    if (val_every <= 0) val_every = 1;
     if (!data || !*data) {
         vt_trainer_free(t);
         free(train_json);
@@ -351,7 +362,7 @@ int cmd_train(int argc, char **argv) {
         printf("mixing batches (%.0f%% of them): mixup alpha %g, CutMix alpha %g\n", 100.0 * mix.prob,
                (double)mix.mixup_alpha, (double)mix.cutmix_alpha);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
-    run_meta meta = {epochs, batch, seed, limit, val_limit, bf16, val_frac, aug, mix, data};
+    run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data};
     fflush(stdout);
 
     /* ---- the loop */
@@ -455,11 +466,12 @@ int cmd_train(int argc, char **argv) {
         vt_prefetch_wait(&pf);
         if (rc || (max_steps > 0 && steps_this_run >= max_steps && b + 1 < spe)) break;
         if (tty) fprintf(stderr, "\n");
-        /* validation, then the model and the checkpoint */
+        /* validation (every val_every epochs and after the last), then the model and the checkpoint */
+        int validate = va.n && ((epoch + 1) % val_every == 0 || epoch + 1 == epochs);
         memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
         double vloss = 0.0;
         vitc_model_set_threads(t->m, threads);
-        if (va.n && vt_evaluate(t->m, &va, 256, NULL, 0, conf, &vloss)) {
+        if (validate && vt_evaluate(t->m, &va, 256, NULL, 0, conf, &vloss)) {
             rc = fail(vitc_last_error());
             break;
         }
@@ -469,7 +481,7 @@ int cmd_train(int argc, char **argv) {
         if (t->ema) {
             vt_trainer_swap_ema(t);
             memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
-            if (va.n && vt_evaluate(t->m, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
+            if (validate && vt_evaluate(t->m, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
             for (int k = 0; k < c->num_classes; k++) ema_correct += conf[(size_t)k * c->num_classes + k];
             if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
             vt_trainer_swap_ema(t);
@@ -477,14 +489,16 @@ int cmd_train(int argc, char **argv) {
         }
         /* the training accuracy is that of the batches as they were trained on (augmented, weights
          * changing through the epoch): next to the validation accuracy it shows under- or overfitting */
-        printf("epoch %d/%d: train loss %.4f, train accuracy %.2f%%, val loss %.4f, val accuracy %.2f%% (%d images)",
-               epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0, ep_n ? 100.0 * (double)ep_right / ((double)ep_n * batch) : 0.0,
-               vloss, va.n ? 100.0 * (double)correct / va.n : 0.0, va.n);
-        if (t->ema) printf(", EMA %.2f%%", va.n ? 100.0 * (double)ema_correct / va.n : 0.0);
+        printf("epoch %d/%d: train loss %.4f, train accuracy %.2f%%", epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0,
+               ep_n ? 100.0 * (double)ep_right / ((double)ep_n * batch) : 0.0);
+        if (validate) {
+            printf(", val loss %.4f, val accuracy %.2f%% (%d images)", vloss, 100.0 * (double)correct / va.n, va.n);
+            if (t->ema) printf(", EMA %.2f%%", 100.0 * (double)ema_correct / va.n);
+        }
         printf(", %.0f s\n", now() - t_ep);
         fflush(stdout);
         vt_strbuf sb = {0};
-        run_meta_json(&sb, &meta, epoch + 1, va.n ? (double)correct / va.n : 0.0);
+        run_meta_json(&sb, &meta, epoch + 1, validate ? (double)correct / va.n : -1.0);
         if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
         vt_strbuf_free(&sb);
         if (max_steps > 0 && steps_this_run >= max_steps) break;

@@ -88,6 +88,13 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   expect_ok "train --drop-path: --resume" "$VITC" train --resume "$TMP/dr.ckpt.safetensors" --threads 2 --out "$TMP/dr.safetensors"
   grep -q "rising to 0.3" "$TMP/out" && ok || bad "resumed run forgot --drop-path"
   cmp -s "$TMP/dp.safetensors" "$TMP/dr.safetensors" && ok || bad "resumed --drop-path run differs from the uninterrupted one"
+  # --val-every 3 over 4 epochs: validation after epochs 3 and 4 only; the training is unchanged
+  expect_ok "train --val-every 3" "$VITC" train "${TR[@]}" --epochs 4 --val-every 3 --out "$TMP/v.safetensors"
+  [[ $(grep -c "val accuracy" "$TMP/out") -eq 2 && $(grep -c "^epoch [0-9]/4: train loss" "$TMP/out") -eq 4 ]] && ok ||
+    bad "--val-every 3: $(grep -c 'val accuracy' "$TMP/out") validations"
+  grep -q "^epoch 3/4.*val accuracy" "$TMP/out" && grep -q "^epoch 4/4.*val accuracy" "$TMP/out" && ok || bad "--val-every 3 validated the wrong epochs"
+  cmp -s "$TMP/v.safetensors" "$TMP/a.safetensors" && ok || bad "--val-every changed the trained model"
+  expect_fail "train: bad --val-every" "--val-every" "$VITC" train "${TR[@]}" --val-every 0 --out "$TMP/w.safetensors"
   expect_ok "eval of the EMA model" "$VITC" eval "$TMP/e.safetensors" --data fashion-mnist --limit 100
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
