@@ -17,7 +17,8 @@ typedef struct vt_train_hparams {
     float label_smoothing;
     float ema_decay;         /* exponential moving average of the weights (0: none) */
     float drop_path;         /* stochastic depth: the last block's rate, rising linearly from 0 at block 0 */
-    uint64_t seed;           /* drop-path masks depend on (seed, step, block, branch, image) only */
+    uint64_t seed;           /* drop-path masks depend on (seed, step, block, branch, image) only;
+                              * checkpoints keep it as a signed integer (exact below 2^53) */
     int64_t warmup_steps, total_steps;
 } vt_train_hparams;
 

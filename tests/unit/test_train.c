@@ -417,6 +417,85 @@ static void test_ema(void) {
     vt_trainer_free(t);
 }
 
+/* ---------------------------------------------------------------- drop path */
+
+/* The masks: block l drops with rate P l / (L - 1), keeps with factor 1 / (1 - rate), differently
+ * per image, step and seed; a drop-path run resumes from a checkpoint bit for bit (the rate and
+ * the seed, here a negative one, travel in its hyperparameters). */
+static void test_drop_path(void) {
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.drop_path = 0.3f;
+    hp.seed = (uint64_t)(int64_t)-5;
+    int drops[3] = {0}, other = 0, n = 20000;
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < 3; l++) {
+            float f = vt_train_drop_scale(&hp, 3, i / 8, l, i % 2, i % 8);
+            float keep = l == 0 ? 1.0f : (float)(1.0 / (1.0 - 0.15 * l));
+            drops[l] += f == 0.0f;
+            other += f != 0.0f && f != keep;
+        }
+    CHECK(drops[0] == 0 && fabs(drops[1] / (double)n - 0.15) < 0.015 && fabs(drops[2] / (double)n - 0.3) < 0.015 && !other,
+          "drop-path rates per block: %d %d %d of %d (want 0, 15%%, 30%%), %d odd factors", drops[0], drops[1], drops[2], n,
+          other);
+    int differ = 0;
+    vt_train_hparams h2 = hp;
+    h2.seed = 6;
+    for (int b = 0; b < 64; b++) differ += vt_train_drop_scale(&hp, 3, 7, 2, 0, b) != vt_train_drop_scale(&h2, 3, 7, 2, 0, b);
+    CHECK(differ > 5, "another seed, other masks (%d of 64 differ)", differ);
+
+    enum { N = 32, STEPS = 4 };
+    float *img = malloc(sizeof(float) * N * 768);
+    int y[N];
+    synth(9, N, img, y);
+    vt_trainer *t = small_trainer(3, 20), *plain = small_trainer(3, 20);
+    if (!t || !plain || !img) {
+        CHECK(0, "drop-path trainers");
+        free(img), vt_trainer_free(t), vt_trainer_free(plain);
+        return;
+    }
+    /* small_trainer's hyperparameters plus drop path: a new trainer over the same model */
+    vt_train_hparams th = t->hp;
+    th.drop_path = 0.5f;
+    th.seed = hp.seed;
+    vitc_model *m = t->m;
+    t->m = NULL;
+    vt_trainer_free(t);
+    t = NULL;
+    CHECK(vt_trainer_new(m, &th, 2, &t) == VITC_OK, "drop-path trainer: %s", vitc_last_error());
+    if (!t) {
+        free(img), vt_trainer_free(plain);
+        return;
+    }
+    char ckpt[] = "/tmp/vitc_test_dp_XXXXXX";
+    int fd = mkstemp(ckpt);
+    if (fd >= 0) close(fd);
+    double loss, lp;
+    for (int s = 0; s < STEPS; s++) {
+        vt_trainer_forward_backward(t, img, y, N, &loss, NULL);
+        vt_trainer_update(t);
+        vt_trainer_forward_backward(plain, img, y, N, &lp, NULL);
+        vt_trainer_update(plain);
+        if (s == 1) CHECK(vt_trainer_save(t, ckpt, NULL) == VITC_OK, "drop-path save: %s", vitc_last_error());
+    }
+    size_t bytes = sizeof(float) * (size_t)t->numel;
+    CHECK(memcmp(t->m->param_buf, plain->m->param_buf, bytes) != 0, "drop path changes training");
+    vt_trainer *r = NULL;
+    CHECK(vt_trainer_resume(ckpt, 2, &r, NULL) == VITC_OK && r && r->hp.drop_path == 0.5f && r->hp.seed == hp.seed,
+          "drop-path checkpoint keeps rate and seed: %s", vitc_last_error());
+    if (r) {
+        for (int s = 2; s < STEPS; s++) {
+            vt_trainer_forward_backward(r, img, y, N, &loss, NULL);
+            vt_trainer_update(r);
+        }
+        CHECK(!memcmp(r->m->param_buf, t->m->param_buf, bytes), "resumed drop-path run matches bit for bit");
+    }
+    vt_trainer_free(r);
+    remove(ckpt);
+    free(img);
+    vt_trainer_free(t);
+    vt_trainer_free(plain);
+}
+
 /* ---------------------------------------------------------------- evaluation with flip TTA */
 
 /* Properties that hold only if the second view is the left-right mirror image and the two views'
@@ -594,6 +673,7 @@ int main(void) {
         printf("  bf16: skipped (no AVX512-BF16 on this CPU)\n");
     }
     test_ema();
+    test_drop_path();
     test_evaluate_flip();
     test_beta();
     test_mix();
