@@ -21,6 +21,18 @@ expect_fail "eval: no model" "MODEL" "$VITC" eval --data mnist
 expect_fail "eval: missing model file" "nothing.safetensors" "$VITC" eval "$TMP/nothing.safetensors" --data mnist
 expect_fail "eval: unknown option" "unknown option" "$VITC" eval "$TMP/x" --data mnist --bogus
 
+# scripts/run-status.sh on a made-up run log: the validated epochs, weights and EMA, the last progress line
+mkdir -p "$TMP/run"
+printf '%s\n' 'epoch 1/100  step 50/187500  loss 2.0  lr 1e-4  300 img/s  ETA 5h00m' \
+  'epoch 1/100: train loss 1.1, train accuracy 67.66%, val loss 0.8, val accuracy 72.15% (10000 images), EMA 74.25%, 84 s' \
+  'epoch 2/100: train loss 1.0, train accuracy 70.00%, 80 s' \
+  'epoch 3/10: train loss 0.9, train accuracy 71.00%, val loss 0.7, val accuracy 75.50% (200 images), 80 s' \
+  'epoch 4/10  step 60/100  loss 0.9  lr 1e-4  300 img/s  ETA 1m00s' >"$TMP/run/run.log"
+expect_ok "run-status.sh" bash "$(dirname "$0")/../../scripts/run-status.sh" "$TMP/run"
+grep -q '^  1/100  72.15%  74.25%' "$TMP/out" && grep -q '^  3/10   75.50%  -' "$TMP/out" && ! grep -q '^  2/100' "$TMP/out" &&
+  grep -q '^last: epoch 4/10  step 60/100' "$TMP/out" && grep -q '^not running' "$TMP/out" && ok || bad "run-status.sh output: $(cat "$TMP/out")"
+expect_fail "run-status.sh without a log" "no " bash "$(dirname "$0")/../../scripts/run-status.sh" "$TMP/nothing"
+
 # an image folder with too few classes
 mkdir -p "$TMP/folder/only"
 expect_fail "train: folder with one class" "two class" "$VITC" train --data "$TMP/folder" --out "$O"
