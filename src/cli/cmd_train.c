@@ -203,10 +203,11 @@ int cmd_train(int argc, char **argv) {
         aug.enabled = !no_aug;
         if (pad >= 0) aug.pad = pad;
         if (erase >= 0) aug.erase_p = erase;
-        if (mixup >= 0) mix.mixup_alpha = mixup;
-        if (cutmix >= 0) mix.cutmix_alpha = cutmix;
-        if (mix_prob >= 0) mix.prob = mix_prob;
     }
+    /* mixing may also change on a resumed run (from there on) */
+    if (mixup >= 0) mix.mixup_alpha = mixup;
+    if (cutmix >= 0) mix.cutmix_alpha = cutmix;
+    if (mix_prob >= 0) mix.prob = mix_prob;
     int mixing = mix.mixup_alpha > 0 || mix.cutmix_alpha > 0;
     if (val_every <= 0) val_every = 1;
     if (!data || !*data) {

@@ -89,6 +89,11 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   expect_ok "train --mixup: --resume" "$VITC" train --resume "$TMP/y.ckpt.safetensors" --threads 2 --out "$TMP/y.safetensors"
   grep -q "mixup alpha 0.8" "$TMP/out" && ok || bad "resumed run forgot --mixup"
   cmp -s "$TMP/x.safetensors" "$TMP/y.safetensors" && ok || bad "resumed --mixup run differs from the uninterrupted one"
+  # the plain run stopped after 45 steps and resumed with mixing: it says so and ends elsewhere
+  expect_ok "train: interrupted plain run" "$VITC" train "${TR[@]}" --epochs 2 --max-steps 45 --save-every 15 --out "$TMP/u.safetensors"
+  expect_ok "train: --resume --cutmix" "$VITC" train --resume "$TMP/u.ckpt.safetensors" --threads 2 --cutmix 1 --out "$TMP/u.safetensors"
+  grep -q "CutMix alpha 1" "$TMP/out" && ok || bad "--resume --cutmix does not mix"
+  cmp -s "$TMP/u.safetensors" "$TMP/p.safetensors" && bad "--resume --cutmix ignored" || ok
   # --drop-path: stochastic depth, seeded per step; in the checkpoint's recipe, so a resumed run is the same bytes
   TD=("${TR[@]}" --depth 3)
   expect_ok "train --drop-path" "$VITC" train "${TD[@]}" --epochs 2 --drop-path 0.3 --out "$TMP/dp.safetensors"
