@@ -66,7 +66,9 @@ vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params 
         /* torchvision: new_long = int(short_target * long / short) */
         int shorter = w <= h ? w : h, longer = w <= h ? h : w;
         double l = (double)((int64_t)target * longer) / (double)shorter;
-        if (l > VT_IMAGE_MAX_SIDE) return vt_error(VITC_ERR_ARG, "preprocess: resize target too large");
+        if (l > VT_IMAGE_MAX_SIDE) /* an extreme aspect ratio: the resized long side would exceed the limit */
+            return vt_error(VITC_ERR_LIMIT, "preprocess: a %dx%d image resized to %d on its short side would be %.0f "
+                            "pixels long (limit %d)", w, h, target, l, VT_IMAGE_MAX_SIDE);
         int nl = (int)l;
         if (nl < 1) nl = 1;
         if (w <= h) {

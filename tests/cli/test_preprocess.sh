@@ -44,5 +44,11 @@ cp "$FX/images/dog.jpg" "$TMP/keep.npy" 2>/dev/null
 expect_fail "truncated keeps old output" "trunc.jpg" "$VITC" preprocess "$TMP/trunc.jpg" --out "$TMP/keep.npy"
 if cmp -s "$TMP/keep.npy" "$FX/images/dog.jpg"; then ok; else bad "existing output was modified"; fi
 expect_fail "unwritable output" "nodir" "$VITC" preprocess "$FX/images/dog.jpg" --out "$TMP/nodir/x.npy"
+# a 2000x1 bitmap: resized to 18 on its short side it would be 36000 pixels long, past the limit:
+# one clean line and no file; squashed (no aspect kept) it preprocesses
+{ printf 'P4\n2000 1\n'; head -c 250 /dev/zero; } >"$TMP/thin.pbm"
+expect_fail "extreme aspect ratio" "limit 32768" "$VITC" preprocess "$TMP/thin.pbm" --size 16 --out "$TMP/thin.npy"
+[[ ! -e $TMP/thin.npy ]] && ok || bad "refused preprocess left $TMP/thin.npy"
+expect_ok "extreme aspect ratio, squashed" "$VITC" preprocess "$TMP/thin.pbm" --size 16 --squash --out "$TMP/thin.npy"
 
 report test_preprocess
