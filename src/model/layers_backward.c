@@ -140,16 +140,21 @@ void vt_attention_backward(float *dqkv, const float *dout, const float *qkv, con
     }
 }
 
+/* log(sum_j exp(z_j)) of one row, in double, shifted by the row's maximum */
+static double log_sum_exp(const float *z, int C) {
+    double mx = -INFINITY;
+    for (int j = 0; j < C; j++)
+        if (z[j] > mx) mx = z[j];
+    double sum = 0.0;
+    for (int j = 0; j < C; j++) sum += exp((double)z[j] - mx);
+    return mx + log(sum);
+}
+
 double vt_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int B, int C, float eps) {
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * C;
-        double mx = -INFINITY;
-        for (int j = 0; j < C; j++)
-            if (z[j] > mx) mx = z[j];
-        double sum = 0.0;
-        for (int j = 0; j < C; j++) sum += exp((double)z[j] - mx);
-        double lse = mx + log(sum);
+        double lse = log_sum_exp(z, C);
         double off = (double)eps / C, on = 1.0 - eps + off;
         double loss = 0.0;
         for (int j = 0; j < C; j++) {
@@ -166,12 +171,7 @@ double vt_xent_soft_forward_backward(float *dlogits, const float *logits, const 
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * C, *q = targets + (size_t)b * C;
-        double mx = -INFINITY;
-        for (int j = 0; j < C; j++)
-            if (z[j] > mx) mx = z[j];
-        double sum = 0.0;
-        for (int j = 0; j < C; j++) sum += exp((double)z[j] - mx);
-        double lse = mx + log(sum);
+        double lse = log_sum_exp(z, C);
         for (int j = 0; j < C; j++) {
             total -= (double)q[j] * ((double)z[j] - lse);
             if (dlogits) dlogits[(size_t)b * C + j] = (float)((exp((double)z[j] - lse) - q[j]) / B);

@@ -317,10 +317,8 @@ static void add_branch(float *out, const float *base, const float *y, const floa
 
 /* dst = s_b * src for the rows of each image b */
 static void scale_images(float *dst, const float *src, const float *sc, int n, int T, int D) {
-    size_t per = (size_t)T * D;
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)n * per > 65536)
-    for (int b = 0; b < n; b++)
-        for (size_t i = (size_t)b * per; i < (size_t)(b + 1) * per; i++) dst[i] = sc[b] * src[i];
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)n * T * D > 65536)
+    for (int b = 0; b < n; b++) vt_tr_scale_rows(dst, src, sc, b, b + 1, T, D);
 }
 
 /* The fused block (train_block.c) for blocks without q/k norm or LayerScale. */

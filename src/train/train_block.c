@@ -39,8 +39,7 @@ static void add_scaled_branch(float *y, const float *base, const float *s, int n
         for (size_t i = (size_t)b * T * D; i < (size_t)(b + 1) * T * D; i++) y[i] = base[i] + s[b] * y[i];
 }
 
-/* dst = s_b * src over the rows of images [b0, b1) */
-static void scale_rows(float *dst, const float *src, const float *s, int b0, int b1, int T, int D) {
+void vt_tr_scale_rows(float *dst, const float *src, const float *s, int b0, int b1, int T, int D) {
     for (int b = b0; b < b1; b++)
         for (size_t i = (size_t)b * T * D; i < (size_t)(b + 1) * T * D; i++) dst[i] = s[b] * src[i];
 }
@@ -167,7 +166,7 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
         }
         if (p->drop2) {
 #pragma omp for schedule(static)
-            for (int b = 0; b < n; b++) scale_rows(p->dtmp, dres, p->drop2, b, b + 1, T, D);
+            for (int b = 0; b < n; b++) vt_tr_scale_rows(p->dtmp, dres, p->drop2, b, b + 1, T, D);
         }
         /* fc2 (dy2 = dL/d y2) and GELU': dh = (dy2 W2) * gelu'(hpre) */
 #pragma omp for schedule(dynamic, 1)
@@ -199,7 +198,7 @@ void vt_tr_block_backward(const vt_tr_block *p, float *dres) {
         }
         if (p->drop1) { /* dres is now dL/d mid */
 #pragma omp for schedule(static)
-            for (int b = 0; b < n; b++) scale_rows(p->dtmp, dres, p->drop1, b, b + 1, T, D);
+            for (int b = 0; b < n; b++) vt_tr_scale_rows(p->dtmp, dres, p->drop1, b, b + 1, T, D);
         }
         /* proj and attention: dao = dy1 Wp, then dqkv per image and head */
 #pragma omp for schedule(dynamic, 1)

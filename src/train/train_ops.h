@@ -62,5 +62,7 @@ typedef struct vt_tr_block {
 void vt_tr_block_forward(const vt_tr_block *b);
 /* dres: dL/d out on entry, dL/d x on return; parameter gradients accumulated */
 void vt_tr_block_backward(const vt_tr_block *b, float *dres);
+/* Drop path's per-image factors: dst = s_b * src over the T x D rows of images [b0, b1). */
+void vt_tr_scale_rows(float *dst, const float *src, const float *s, int b0, int b1, int T, int D);
 
 #endif
