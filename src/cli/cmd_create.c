@@ -12,6 +12,7 @@
 int cmd_create(int argc, char **argv) {
     const char *arch = NULL, *out = NULL, *name = NULL, *labels = NULL, *pool = NULL, *interp = NULL;
     int dim = 0, depth = -1, heads = 0, patch = 0, img = 0, classes = -1, chans = 0, regs = 0, seed = 0, squash = 0;
+    int dist = 0;
     float crop = 0, mean[3], std[3];
     vt_option opts[] = {
         {"arch", VT_OPT_STRING, &arch, "named architecture, e.g. vit_tiny_patch16_224", 0},
@@ -33,6 +34,7 @@ int cmd_create(int argc, char **argv) {
         {"std", VT_OPT_FLOAT3, std, "preprocessing std", 0},
         {"squash", VT_OPT_FLAG, &squash, "preprocessing squashes instead of cropping", 0},
         {"out", VT_OPT_STRING, &out, "output file (.safetensors)", 0},
+        {"dist-token", VT_OPT_FLAG, &dist, "a distillation token and head (DeiT distilled; outputs averaged)", 0},
     };
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -65,6 +67,7 @@ int cmd_create(int argc, char **argv) {
     if (chans) c.in_chans = chans;
     if (classes >= 0) c.num_classes = classes;
     c.reg_tokens = regs;
+    if (dist) c.dist_token = c.dist_average = 1;
     if (pool) {
         if (!strcmp(pool, "avg")) {
             c.pool = VITC_POOL_AVG;

@@ -1,5 +1,6 @@
-/* vitc eval: accuracy, per-class accuracy and the confusion matrix of a model on a dataset
- * (the test set of MNIST / Fashion-MNIST, or the validation part of an image folder). */
+/* vitc eval: accuracy, per-class accuracy and the confusion matrix of a model (or of an ensemble:
+ * several models whose class probabilities are averaged) on a dataset (the test set of MNIST /
+ * Fashion-MNIST, or the validation part of an image folder). */
 #include "cli/commands.h"
 #include "cli/args.h"
 #include "core/error.h"
@@ -11,6 +12,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { MAX_MODELS = 8 };
+
+static void free_models(vitc_model **models, int n) {
+    for (int e = 0; e < n; e++) vitc_model_free(models[e]);
+}
+
+/* Whether b's class labels are a's (models without labels agree with any). */
+static int labels_agree(const vitc_model *a, const vitc_model *b) {
+    if (!a->labels || !b->labels) return 1;
+    if (a->n_labels != b->n_labels) return 0;
+    for (int k = 0; k < a->n_labels; k++)
+        if ((a->labels[k] == NULL) != (b->labels[k] == NULL) || (a->labels[k] && strcmp(a->labels[k], b->labels[k])))
+            return 0;
+    return 1;
+}
 
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
@@ -28,12 +45,12 @@ int cmd_eval(int argc, char **argv) {
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
-    const char *pos[1];
+    const char *pos[MAX_MODELS];
     int npos;
-    int r = vt_parse_args("eval", "vitc eval MODEL --data mnist|fashion-mnist|DIR [--split test|train] [--json]", argc,
-                          argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &npos);
+    int r = vt_parse_args("eval", "vitc eval MODEL [MODEL...] --data mnist|fashion-mnist|DIR [--split test|train] [--json]",
+                          argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS, &npos);
     if (r) return r == 1 ? 0 : 2;
-    if (npos != 1) return fprintf(stderr, "vitc eval: a MODEL file is required\n"), 2;
+    if (npos < 1) return fprintf(stderr, "vitc eval: a MODEL file is required\n"), 2;
     if (!data) return fprintf(stderr, "vitc eval: --data is required\n"), 2;
     if (strcmp(split, "test") && strcmp(split, "train"))
         return fprintf(stderr, "vitc eval: --split must be test or train\n"), 2;
@@ -43,24 +60,33 @@ int cmd_eval(int argc, char **argv) {
     vitc_load_params lp = vitc_load_default_params();
     lp.threads = threads;
     lp.heads = heads;
-    vitc_model *m;
-    if (vitc_model_load(pos[0], &lp, &m)) {
-        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
-        return 1;
-    }
+    vitc_model *models[MAX_MODELS] = {0};
+    for (int e = 0; e < npos; e++)
+        if (vitc_model_load(pos[e], &lp, &models[e])) {
+            fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+            for (int j = 0; j < e; j++) vitc_model_free(models[j]);
+            return 1;
+        }
+    vitc_model *m = models[0]; /* the ensemble's classes, labels and preprocessing are the first model's */
     int C = m->cfg.num_classes, rc = 0;
     vt_dataset d;
     int *map = NULL;
     int64_t *conf = NULL;
-    if (!C) {
-        fprintf(stderr, "vitc eval: %s has no classification head\n", pos[0]);
-        vitc_model_free(m);
-        return 1;
+    for (int e = 0; e < npos; e++) {
+        const char *why = NULL;
+        if (!models[e]->cfg.num_classes) why = "has no classification head";
+        else if (models[e]->cfg.num_classes != C) why = "has another number of classes than the first model";
+        else if (!labels_agree(m, models[e])) why = "names its classes differently from the first model";
+        if (why) {
+            fprintf(stderr, "vitc eval: %s %s\n", pos[e], why);
+            free_models(models, npos);
+            return 1;
+        }
     }
     if (vt_dataset_open(data, strcmp(split, "train") ? VT_SPLIT_TEST : VT_SPLIT_TRAIN, val_frac, &m->pre,
                         m->cfg.img_size, &d)) {
         fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
-        vitc_model_free(m);
+        free_models(models, npos);
         return 1;
     }
     vt_dataset_truncate(&d, limit);
@@ -84,7 +110,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     double loss;
-    if (vt_evaluate(m, &d, batch, map, tta_flip, conf, &loss)) {
+    if (vt_evaluate(models, npos, &d, batch, map, tta_flip, conf, &loss)) {
         fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
         rc = 1;
         goto done;
@@ -96,7 +122,12 @@ int cmd_eval(int argc, char **argv) {
         vt_strbuf b = {0};
         vt_strbuf_printf(&b, "{\"model\":");
         vt_strbuf_json_string(&b, pos[0]);
-        vt_strbuf_printf(&b, ",\"data\":");
+        vt_strbuf_printf(&b, ",\"models\":[");
+        for (int e = 0; e < npos; e++) {
+            if (e) vt_strbuf_printf(&b, ",");
+            vt_strbuf_json_string(&b, pos[e]);
+        }
+        vt_strbuf_printf(&b, "],\"data\":");
         vt_strbuf_json_string(&b, d.name);
         vt_strbuf_printf(&b, ",\"split\":\"%s\",\"tta\":\"%s\",\"images\":%d,\"accuracy\":%.6f,\"loss\":%.6f,\"classes\":[",
                          split, tta_flip ? "flip" : "none", d.n, acc, loss);
@@ -121,7 +152,8 @@ int cmd_eval(int argc, char **argv) {
         if (!b.failed) printf("%s\n", b.data);
         vt_strbuf_free(&b);
     } else {
-        printf("%s on %s (%s, %d images%s): accuracy %.2f%%, loss %.4f\n", pos[0], d.name, split, d.n,
+        for (int e = 0; e < npos; e++) printf("%s%s", e ? " + " : "", pos[e]);
+        printf("%s on %s (%s, %d images%s): accuracy %.2f%%, loss %.4f\n", npos > 1 ? " (probabilities averaged)" : "", d.name, split, d.n,
                tta_flip ? ", each with its mirror image" : "", 100.0 * acc, loss);
         printf("\nper class:\n");
         for (int k = 0; k < C; k++) {
@@ -144,6 +176,6 @@ done:
     free(map);
     free(conf);
     vt_dataset_free(&d);
-    vitc_model_free(m);
+    free_models(models, npos);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "kernels/kernels.h"
 #include "train/data.h"
+#include "train/distill.h"
 #include "train/train.h"
 #include "train/train_ops.h"
 
@@ -46,6 +47,9 @@ typedef struct run_meta {
     vt_augment aug;
     vt_mix mix;
     const char *data;
+    const char *teacher; /* NULL: no distillation */
+    vt_distill_kind distill;
+    float distill_alpha;
 } run_meta;
 
 /* The checkpoint's "vitc.train" members; val_acc < 0 leaves the validation accuracy out (a
@@ -61,6 +65,13 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
                      (double)r->mix.cutmix_alpha, (double)r->mix.prob, r->bf16 ? "true" : "false");
     if (val_acc >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_accuracy\":%.6f,", val_acc);
     vt_strbuf_append(sb, buf, strlen(buf));
+    if (r->teacher) {
+        k = snprintf(buf, sizeof buf, "\"distill\":\"%s\",\"distill_alpha\":%.9g,\"teacher\":",
+                     r->distill == VT_DISTILL_HARD ? "hard" : "soft", (double)r->distill_alpha);
+        vt_strbuf_append(sb, buf, (size_t)k);
+        vt_strbuf_json_string(sb, r->teacher);
+        vt_strbuf_append(sb, ",", 1);
+    }
     vt_strbuf_append(sb, "\"data\":", 7);
     vt_strbuf_json_string(sb, r->data);
 }
@@ -78,11 +89,12 @@ static int fail(const char *msg) {
 
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
+    const char *teacher = NULL, *distill = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
-    int bf16 = 0, val_every = 0;
+    int bf16 = 0, val_every = 0, dist_token = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
-    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0;
+    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -94,6 +106,7 @@ int cmd_train(int argc, char **argv) {
         {"img-size", VT_OPT_INT, &img, "training image size (default: the data's, 224 for folders)", 0},
         {"reg-tokens", VT_OPT_INT, &regs, "register tokens", 0},
         {"pool", VT_OPT_STRING, &pool, "token or avg (avg uses fc_norm)", 0},
+        {"dist-token", VT_OPT_FLAG, &dist_token, "a distillation token and head (DeiT; for --teacher)", 0},
         {"layer-scale", VT_OPT_FLOAT, &ls_init, "LayerScale with this initial gamma (default off)", 0},
         {"init", VT_OPT_STRING, &init, "start from this checkpoint (timm, HF or vitc); new head if classes differ", 0},
         {"epochs", VT_OPT_INT, &epochs, "epochs (default 10)", 0},
@@ -125,6 +138,10 @@ int cmd_train(int argc, char **argv) {
         {"mixup", VT_OPT_FLOAT, &mixup, "mixup with lam ~ Beta(A, A) (e.g. 0.8; default off)", 0},
         {"cutmix", VT_OPT_FLOAT, &cutmix, "CutMix with lam ~ Beta(A, A) (e.g. 1.0; default off); with --mixup: half each", 0},
         {"mix-prob", VT_OPT_FLOAT, &mix_prob, "fraction of batches mixed by --mixup / --cutmix (default 1)", 0},
+        {"teacher", VT_OPT_STRING, &teacher, "distill from these models (files separated by commas; DeiT)", 0},
+        {"distill", VT_OPT_STRING, &distill, "soft (the teachers' probabilities; default) or hard (their arg max)", 0},
+        {"distill-alpha", VT_OPT_FLOAT, &distill_alpha,
+         "students without a distillation token: the teachers' share of the target (default 0.5)", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -137,10 +154,10 @@ int cmd_train(int argc, char **argv) {
     if (r) return r == 1 ? 0 : 2;
     if (!out) return fprintf(stderr, "vitc train: --out MODEL is required\n"), 2;
     if (seen(opts, n_opts, "val-every") && val_every <= 0) return fprintf(stderr, "vitc train: --val-every must be positive\n"), 2;
-    if (opts[21].seen && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
-    if ((opts[12].seen && epochs <= 0) || (opts[13].seen && batch <= 0))
+    if (seen(opts, n_opts, "threads") && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
+    if ((seen(opts, n_opts, "epochs") && epochs <= 0) || (seen(opts, n_opts, "batch") && batch <= 0))
         return fprintf(stderr, "vitc train: --epochs and --batch must be positive\n"), 2;
-    if (opts[14].seen && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
+    if (seen(opts, n_opts, "lr") && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
     if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
@@ -154,6 +171,11 @@ int cmd_train(int argc, char **argv) {
         return fprintf(stderr, "vitc train: --mix-prob must be in [0, 1]\n"), 2;
     if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
         return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
+    if (distill && strcmp(distill, "soft") && strcmp(distill, "hard"))
+        return fprintf(stderr, "vitc train: --distill must be soft or hard\n"), 2;
+    if (seen(opts, n_opts, "distill-alpha") && !(distill_alpha >= 0 && distill_alpha <= 1))
+        return fprintf(stderr, "vitc train: --distill-alpha must be in [0, 1]\n"), 2;
+    if (teacher && !*teacher) return fprintf(stderr, "vitc train: --teacher needs a model file\n"), 2;
 
     char ckpt_buf[4200];
     if (!ckpt) {
@@ -171,7 +193,7 @@ int cmd_train(int argc, char **argv) {
     vt_trainer *t = NULL;
     char *train_json = NULL;
     vt_json *tj = NULL;
-    char data_buf[4096];
+    char data_buf[4096], teacher_buf[4096], distill_buf[8] = "soft";
     vt_augment aug = {1, -1, 0, 0.25f};
     vt_mix mix = {0.0f, 0.0f, 1.0f};
     if (resume) {
@@ -183,11 +205,11 @@ int cmd_train(int argc, char **argv) {
             snprintf(data_buf, sizeof data_buf, "%s", vt_json_get_string(tj, "data", ""));
             data = data_buf;
         }
-        if (!opts[12].seen) epochs = (int)vt_json_get_number(tj, "epochs", 10);
+        if (!seen(opts, n_opts, "epochs")) epochs = (int)vt_json_get_number(tj, "epochs", 10);
         batch = (int)vt_json_get_number(tj, "batch", 128);
         seed = (int)vt_json_get_number(tj, "seed", 0);
         limit = (int)vt_json_get_number(tj, "limit", 0);
-        if (!opts[27].seen) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
+        if (!seen(opts, n_opts, "val-limit")) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
         if (!val_every) val_every = (int)vt_json_get_number(tj, "val_every", 1);
         val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
@@ -197,6 +219,17 @@ int cmd_train(int argc, char **argv) {
         mix.cutmix_alpha = (float)vt_json_get_number(tj, "cutmix", 0);
         mix.prob = (float)vt_json_get_number(tj, "mix_prob", 1);
         bf16 = bf16 || vt_json_get_bool(tj, "bf16", 0);
+        /* distillation goes on with the run's teachers unless others are named */
+        const char *tt = vt_json_get_string(tj, "teacher", "");
+        if (!teacher && *tt) {
+            snprintf(teacher_buf, sizeof teacher_buf, "%s", tt);
+            teacher = teacher_buf;
+        }
+        if (!distill && *tt) {
+            snprintf(distill_buf, sizeof distill_buf, "%s", vt_json_get_string(tj, "distill", "soft"));
+            distill = distill_buf;
+        }
+        if (distill_alpha < 0 && *tt) distill_alpha = (float)vt_json_get_number(tj, "distill_alpha", 0.5);
     } else {
         if (!epochs) epochs = 10;
         if (!batch) batch = 128;
@@ -209,6 +242,14 @@ int cmd_train(int argc, char **argv) {
     if (cutmix >= 0) mix.cutmix_alpha = cutmix;
     if (mix_prob >= 0) mix.prob = mix_prob;
     int mixing = mix.mixup_alpha > 0 || mix.cutmix_alpha > 0;
+    if ((distill || distill_alpha >= 0) && !teacher) {
+        vt_trainer_free(t);
+        free(train_json);
+        vt_json_free(tj);
+        return fprintf(stderr, "vitc train: --distill and --distill-alpha need --teacher\n"), 2;
+    }
+    if (distill_alpha < 0) distill_alpha = 0.5f;
+    vt_distill_kind dkind = distill && !strcmp(distill, "hard") ? VT_DISTILL_HARD : VT_DISTILL_SOFT;
     if (val_every <= 0) val_every = 1;
     if (!data || !*data) {
         vt_trainer_free(t);
@@ -222,6 +263,7 @@ int cmd_train(int argc, char **argv) {
     vitc_preprocess_params pp = vitc_preprocess_default_params();
     int rc = 0;
     vt_dataset tr = {0}, va = {0};
+    vt_teachers teach = {0};
     if (init) {
         vitc_load_params lp = vitc_load_default_params();
         lp.heads = heads;
@@ -276,6 +318,7 @@ int cmd_train(int argc, char **argv) {
             if (regs) c.reg_tokens = regs;
             if (ls_init > 0) c.layer_scale = 1;
             if (pool && !strcmp(pool, "avg")) c.pool = VITC_POOL_AVG, c.fc_norm = 1;
+            if (dist_token) c.dist_token = c.dist_average = 1;
             c.img_size = tr.h;
             c.in_chans = 3;
             c.num_classes = tr.num_classes;
@@ -346,6 +389,18 @@ int cmd_train(int argc, char **argv) {
         rc = fail("the data does not fit the checkpoint's model (classes or image size)");
         goto done;
     }
+    int deit = c->dist_token && c->dist_average; /* the distillation head learns the teachers' labels */
+    if (teacher) {
+        if (deit && seen(opts, n_opts, "distill-alpha")) {
+            rc = fail("--distill-alpha is for students without a distillation token (DeiT students learn the "
+                      "teachers in their distillation head)");
+            goto done;
+        }
+        if (vt_teachers_open(&teach, teacher, t->m, threads, dkind)) {
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+    }
     int spe = tr.n / batch;
     t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
     int64_t total = t->hp.total_steps;
@@ -362,8 +417,15 @@ int cmd_train(int argc, char **argv) {
     if (mixing)
         printf("mixing batches (%.0f%% of them): mixup alpha %g, CutMix alpha %g\n", 100.0 * mix.prob,
                (double)mix.mixup_alpha, (double)mix.cutmix_alpha);
+    if (teach.n) {
+        printf("distilling from %d teacher%s (%s labels): ", teach.n, teach.n > 1 ? "s" : "",
+               dkind == VT_DISTILL_HARD ? "hard" : "soft");
+        if (deit) printf("the distillation head learns them, the class head the data's labels\n");
+        else printf("targets %g x the data's labels + %g x the teachers'\n", 1.0 - distill_alpha, (double)distill_alpha);
+    }
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
-    run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data};
+    run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data,
+                     teach.n ? teacher : NULL, dkind, distill_alpha};
     fflush(stdout);
 
     /* ---- the loop */
@@ -375,7 +437,10 @@ int cmd_train(int argc, char **argv) {
     float *tgts[2] = {malloc(sizeof(float) * tb), malloc(sizeof(float) * tb)};
     int64_t *conf = calloc((size_t)c->num_classes * c->num_classes, sizeof(int64_t));
     float *logits = malloc(sizeof(float) * (size_t)batch * c->num_classes);
-    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !tgts[0] || !tgts[1] || !conf || !logits) {
+    size_t db = teach.n ? (size_t)batch * c->num_classes : 1;
+    float *tq = malloc(sizeof(float) * db), *qs = malloc(sizeof(float) * db); /* the teachers', the student's */
+    if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !tgts[0] || !tgts[1] || !conf || !logits || !tq ||
+        !qs) {
         rc = fail("out of memory");
         goto loop_done;
     }
@@ -415,8 +480,23 @@ int cmd_train(int argc, char **argv) {
                 vt_prefetch_start(&pf);
             }
             double loss;
-            if (mixed ? vt_trainer_forward_backward_soft(t, x, q, batch, &loss, logits)
-                       : vt_trainer_forward_backward(t, x, y, batch, &loss, logits)) {
+            vitc_status st;
+            if (teach.n) {
+                st = vt_teachers_targets(&teach, x, batch, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
+                if (!st && deit) {
+                    st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, batch, &loss,
+                                                          logits);
+                } else if (!st) {
+                    if (mixed) memcpy(qs, q, sizeof(float) * db);
+                    else vt_onehot_smooth(qs, y, batch, c->num_classes, t->hp.label_smoothing);
+                    vt_distill_blend(qs, tq, batch, c->num_classes, distill_alpha);
+                    st = vt_trainer_forward_backward_soft(t, x, qs, batch, &loss, logits);
+                }
+            } else {
+                st = mixed ? vt_trainer_forward_backward_soft(t, x, q, batch, &loss, logits)
+                           : vt_trainer_forward_backward(t, x, y, batch, &loss, logits);
+            }
+            if (st) {
                 vt_prefetch_wait(&pf);
                 rc = fail(vitc_last_error());
                 break;
@@ -472,7 +552,7 @@ int cmd_train(int argc, char **argv) {
         memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
         double vloss = 0.0;
         vitc_model_set_threads(t->m, threads);
-        if (validate && vt_evaluate(t->m, &va, 256, NULL, 0, conf, &vloss)) {
+        if (validate && vt_evaluate(&t->m, 1, &va, 256, NULL, 0, conf, &vloss)) {
             rc = fail(vitc_last_error());
             break;
         }
@@ -482,7 +562,7 @@ int cmd_train(int argc, char **argv) {
         if (t->ema) {
             vt_trainer_swap_ema(t);
             memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
-            if (validate && vt_evaluate(t->m, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
+            if (validate && vt_evaluate(&t->m, 1, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
             for (int k = 0; k < c->num_classes; k++) ema_correct += conf[(size_t)k * c->num_classes + k];
             if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
             vt_trainer_swap_ema(t);
@@ -507,8 +587,9 @@ int cmd_train(int argc, char **argv) {
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
 loop_done:
     free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(tgts[0]), free(tgts[1]);
-    free(conf), free(logits);
+    free(conf), free(logits), free(tq), free(qs);
 done:
+    vt_teachers_free(&teach);
     vt_dataset_free(&tr);
     vt_dataset_free(&va);
     vitc_model_free(init_m);

@@ -92,12 +92,14 @@ typedef struct vt_prefetch {
 void vt_prefetch_start(vt_prefetch *p);
 void vt_prefetch_wait(vt_prefetch *p);
 
-/* Classifies every image of d with m (its own preprocessing mean/std, batches of batch) and adds
- * to confusion[true * C + predicted] (C = m's classes; dataset labels must be < C). Returns the
- * mean cross-entropy in *loss (may be NULL). label_map (may be NULL) maps dataset classes to the
- * model's. tta_flip: classify each image by the mean of its and its mirror image's class
- * probabilities (test-time augmentation; only for data where flips make sense). */
-vitc_status vt_evaluate(vitc_model *m, const vt_dataset *d, int batch, const int *label_map, int tta_flip,
-                        int64_t *confusion, double *loss);
+/* Classifies every image of d with models[0..n_models) (each with its own preprocessing mean/std;
+ * batches of batch) and adds to confusion[true * C + predicted] (C = the models' classes, which
+ * must agree, as must channels and image size; dataset labels must be < C). Returns the mean
+ * cross-entropy in *loss (may be NULL). label_map (may be NULL) maps dataset classes to the
+ * models'. Several models (an ensemble) classify each image by the mean of their class
+ * probabilities; tta_flip adds each image's mirror image as a second view to that mean
+ * (test-time augmentation; only for data where flips make sense). */
+vitc_status vt_evaluate(vitc_model *const *models, int n_models, const vt_dataset *d, int batch,
+                        const int *label_map, int tta_flip, int64_t *confusion, double *loss);
 
 #endif

@@ -344,10 +344,18 @@ static vt_tr_block block_params(const vt_trainer *t, const vt_block_w *bw, vt_bl
 
 /* ---------------------------------------------------------------- forward + backward */
 
+static int targets_valid(const float *q, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (!(q[i] >= 0.0f && q[i] <= 1.0f)) return 0;
+    return 1;
+}
+
 /* The loss is against labels (with the run's label smoothing) or, when labels is NULL, against
- * the soft targets rows. */
-static vitc_status forward_backward(vt_trainer *t, const float *images, const int *labels, const float *targets, int n,
-                                    double *loss, float *logits_out) {
+ * the soft targets rows. dist_targets (DeiT models only; may be NULL): the distillation head's
+ * own targets, the loss then the mean of the two heads' losses; without them both heads are
+ * averaged into one output that learns the labels. */
+static vitc_status forward_backward(vt_trainer *t, const float *images, const int *labels, const float *targets,
+                                    const float *dist_targets, int n, double *loss, float *logits_out) {
     vitc_model *m = t->m;
     const vt_vit_config *c = &m->cfg;
     const vt_vit_weights *w = &m->w;
@@ -357,11 +365,13 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         for (int i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= c->num_classes)
                 return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
-    } else {
-        for (size_t i = 0; i < (size_t)n * c->num_classes; i++)
-            if (!(targets[i] >= 0.0f && targets[i] <= 1.0f))
-                return vt_error(VITC_ERR_ARG, "training step: soft target %g outside [0, 1]", (double)targets[i]);
+    } else if (!targets_valid(targets, (size_t)n * c->num_classes)) {
+        return vt_error(VITC_ERR_ARG, "training step: a soft target outside [0, 1]");
     }
+    if (dist_targets && !(c->dist_token && c->dist_average))
+        return vt_error(VITC_ERR_ARG, "training step: distillation targets for a model without a distillation head");
+    if (dist_targets && !targets_valid(dist_targets, (size_t)n * c->num_classes))
+        return vt_error(VITC_ERR_ARG, "training step: a distillation target outside [0, 1]");
     vt_set_threads(t->threads);
     vitc_status s = ensure_acts(t, n);
     if (s) return s;
@@ -476,11 +486,16 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     vt_linear(A->logits, A->feat, w->head.w, w->head.b, n, D, C);
     if (dist_avg) {
         vt_linear(A->logits2, A->feat2, w->head_dist.w, w->head_dist.b, n, D, C);
+        if (!dist_targets)
+            for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
+    }
+    double l_mean = labels ? vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing)
+                           : vt_xent_soft_forward_backward(A->dlogits, A->logits, targets, n, C);
+    if (dist_targets) { /* DeiT: the class head learns the labels, the distillation head the teacher */
+        l_mean = 0.5 * (l_mean + vt_xent_soft_forward_backward(A->dl2, A->logits2, dist_targets, n, C));
         for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
     }
     if (logits_out) memcpy(logits_out, A->logits, sizeof(float) * (size_t)n * C);
-    double l_mean = labels ? vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing)
-                           : vt_xent_soft_forward_backward(A->dlogits, A->logits, targets, n, C);
     if (loss) *loss = l_mean;
 
     /* ---- backward */
@@ -491,10 +506,13 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
     }
     if (dist_avg) {
+        /* the averaged output (or the mean of the two losses) gives each head half the gradient */
+        const float *dl2 = dist_targets ? A->dl2 : A->dlogits;
         for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
+        if (dist_targets)
+            for (size_t i = 0; i < (size_t)n * C; i++) A->dl2[i] *= 0.5f;
         vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
-        vt_linear_backward(A->dfeat2, g->head_dist.w, g->head_dist.b, A->dlogits, A->feat2, w->head_dist.w, n, D, C,
-                           0.0f);
+        vt_linear_backward(A->dfeat2, g->head_dist.w, g->head_dist.b, dl2, A->feat2, w->head_dist.w, n, D, C, 0.0f);
     } else {
         vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
     }
@@ -625,13 +643,21 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
 vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
                                         float *logits_out) {
     if (!labels) return vt_error(VITC_ERR_ARG, "training step: no labels");
-    return forward_backward(t, images, labels, NULL, n, loss, logits_out);
+    return forward_backward(t, images, labels, NULL, NULL, n, loss, logits_out);
 }
 
 vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images, const float *targets, int n,
                                              double *loss, float *logits_out) {
     if (!targets) return vt_error(VITC_ERR_ARG, "training step: no targets");
-    return forward_backward(t, images, NULL, targets, n, loss, logits_out);
+    return forward_backward(t, images, NULL, targets, NULL, n, loss, logits_out);
+}
+
+vitc_status vt_trainer_forward_backward_deit(vt_trainer *t, const float *images, const int *labels,
+                                             const float *targets, const float *dist_targets, int n, double *loss,
+                                             float *logits_out) {
+    if (!labels == !targets || !dist_targets)
+        return vt_error(VITC_ERR_ARG, "training step: labels or targets, and distillation targets, are needed");
+    return forward_backward(t, images, labels, targets, dist_targets, n, loss, logits_out);
 }
 
 float vt_train_drop_scale(const vt_train_hparams *hp, int depth, int64_t step, int l, int branch, int b) {

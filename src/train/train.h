@@ -60,6 +60,13 @@ vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, cons
  * smoothing is then part of the targets, hp.label_smoothing is not applied). */
 vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images, const float *targets, int n,
                                              double *loss, float *logits);
+/* DeiT distillation (models with a distillation token and head): the class head learns labels (with
+ * label smoothing) or soft targets (exactly one of the two given), the distillation head learns
+ * dist_targets (n x classes, e.g. a teacher's probabilities); the loss is the mean of the two heads'
+ * cross-entropies. logits receive the two heads' average, the model's output at inference. */
+vitc_status vt_trainer_forward_backward_deit(vt_trainer *t, const float *images, const int *labels,
+                                             const float *targets, const float *dist_targets, int n, double *loss,
+                                             float *logits);
 /* The drop-path factor of image b in block l's branch (0: attention, 1: MLP) at this step: 0 when
  * the branch is dropped, else 1 / (1 - rate_l) with rate_l = drop_path * l / (depth - 1). */
 float vt_train_drop_scale(const vt_train_hparams *hp, int depth, int64_t step, int l, int branch, int b);

@@ -133,6 +133,69 @@ PYEOF
   expect_ok "classify the PNG" "$VITC" classify "$TMP/a.safetensors" examples/images/0000_ankle_boot.png --json --top 1
   pred_cls=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["top"][0]["index"])' "$TMP/out")
   [[ -n $pred_eval && $pred_eval == "$pred_cls" ]] && ok || bad "classify ($pred_cls) and eval ($pred_eval) disagree"
+  # ensembles: eval of several models averages their probabilities; a model twice is the model
+  expect_ok "eval: an ensemble" "$VITC" eval "$TMP/a.safetensors" "$TMP/e.safetensors" --data fashion-mnist --limit 300 --json
+  $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["models"]) == 2 and r["images"] == 300 and r["accuracy"] > 0.3' "$TMP/out" \
+    && ok || bad "ensemble eval --json content"
+  expect_ok "eval: a model twice" "$VITC" eval "$TMP/a.safetensors" "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
+  acc2=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$TMP/out")
+  expect_ok "eval: the model once" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
+  acc1=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$TMP/out")
+  [[ -n $acc1 && $acc1 == "$acc2" ]] && ok || bad "eval of a model twice ($acc2) != once ($acc1)"
+  expect_ok "create: a 5-class model" "$VITC" create --dim 32 --depth 1 --heads 2 --patch 7 --img-size 28 --classes 5 --out "$TMP/c5.safetensors"
+  expect_fail "eval: an ensemble with other classes" "classes" "$VITC" eval "$TMP/a.safetensors" "$TMP/c5.safetensors" --data fashion-mnist --limit 10
+  # --teacher: knowledge distillation (DeiT). The plain student learns a blend of the labels and the
+  # teacher's probabilities; an interrupted run resumes with its teacher, byte for byte
+  expect_fail "train: --distill without --teacher" "--teacher" "$VITC" train "${TR[@]}" --distill hard --out "$TMP/k.safetensors"
+  expect_fail "train: bad --distill" "--distill" "$VITC" train "${TR[@]}" --teacher "$TMP/a.safetensors" --distill medium --out "$TMP/k.safetensors"
+  expect_fail "train: bad --distill-alpha" "--distill-alpha" "$VITC" train "${TR[@]}" --teacher "$TMP/a.safetensors" --distill-alpha 2 --out "$TMP/k.safetensors"
+  expect_fail "train: missing teacher" "teacher" "$VITC" train "${TR[@]}" --teacher "$TMP/nothing.safetensors" --out "$TMP/k.safetensors"
+  expect_fail "train: teacher with other classes" "teacher" "$VITC" train "${TR[@]}" --teacher "$TMP/c5.safetensors" --out "$TMP/k.safetensors"
+  [[ ! -e $TMP/k.safetensors ]] && ok || bad "a refused distillation run left an output file"
+  expect_ok "train --teacher" "$VITC" train "${TR[@]}" --epochs 2 --teacher "$TMP/a.safetensors" --out "$TMP/t.safetensors"
+  grep -q "distilling from 1 teacher (soft labels): targets 0.5 x the data's labels + 0.5 x the teachers'" "$TMP/out" && ok ||
+    bad "--teacher run does not say so"
+  cmp -s "$TMP/t.safetensors" "$TMP/p.safetensors" && bad "--teacher run equals the plain one" || ok
+  expect_ok "train --teacher: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --teacher "$TMP/a.safetensors" --max-steps 45 --save-every 15 --out "$TMP/t2.safetensors"
+  expect_ok "train --teacher: --resume" "$VITC" train --resume "$TMP/t2.ckpt.safetensors" --threads 2 --out "$TMP/t2.safetensors"
+  grep -q "distilling from 1 teacher" "$TMP/out" && ok || bad "resumed run forgot its teacher"
+  cmp -s "$TMP/t.safetensors" "$TMP/t2.safetensors" && ok || bad "resumed --teacher run differs from the uninterrupted one"
+  # the student learns the teacher's labels: a teacher whose head calls class k "k + 1", taught with
+  # --distill hard --distill-alpha 1 (no data labels), gives a student that mostly answers y + 1
+  $PY - "$TMP/a.safetensors" "$TMP/rot.safetensors" <<'PYEOF' && ok || bad "could not write the rotated teacher"
+import json, struct, sys
+import numpy as np
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+data = bytearray(raw[8 + n:])
+for name in ("head.weight", "head.bias"):
+    t = hdr[name]
+    a, b = t["data_offsets"]
+    x = np.frombuffer(bytes(data[a:b]), dtype="<f4").reshape(t["shape"])
+    data[a:b] = np.roll(x, 1, axis=0).astype("<f4").tobytes()  # row k <- row k - 1
+open(sys.argv[2], "wb").write(raw[:8 + n] + bytes(data))
+PYEOF
+  expect_ok "train: hard distillation from the rotated teacher" "$VITC" train "${TR[@]}" --epochs 4 --teacher "$TMP/rot.safetensors" \
+    --distill hard --distill-alpha 1 --out "$TMP/rs.safetensors"
+  expect_ok "eval the rotated teacher's student" "$VITC" eval "$TMP/rs.safetensors" --data fashion-mnist --limit 300 --json
+  $PY - "$TMP/out" <<'PYEOF' && ok || bad "the student did not learn the teacher's labels"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["confusion"]
+shifted = sum(m[k][(k + 1) % 10] for k in range(10)) / 300
+right = sum(m[k][k] for k in range(10)) / 300
+print(f"student of the rotated teacher: {shifted:.1%} answer y + 1, {right:.1%} answer y")
+assert shifted > 0.25 and right < 0.15, (shifted, right)
+PYEOF
+  # a student with a distillation token (DeiT) learns the teacher in its distillation head
+  expect_ok "train --dist-token --teacher" "$VITC" train "${TR[@]}" --pool token --dist-token --epochs 2 --teacher "$TMP/a.safetensors" \
+    --distill hard --out "$TMP/dt.safetensors"
+  grep -q "the distillation head learns them, the class head the data's labels" "$TMP/out" && ok || bad "DeiT student run does not say so"
+  expect_ok "info: the DeiT student" "$VITC" info "$TMP/dt.safetensors"
+  grep -q "distillation yes" "$TMP/out" && ok || bad "--dist-token model has no distillation token"
+  expect_fail "train: --distill-alpha for a DeiT student" "distillation token" "$VITC" train "${TR[@]}" --pool token --dist-token \
+    --teacher "$TMP/a.safetensors" --distill-alpha 0.3 --out "$TMP/k.safetensors"
   # fine-tuning from a checkpoint at another resolution with another number of classes
   mkdir -p "$TMP/imgs/a" "$TMP/imgs/b" "$TMP/imgs/c"
   for i in 0 1 2 3 4 5 6 7 8 9; do

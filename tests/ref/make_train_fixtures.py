@@ -12,6 +12,9 @@ For each case, DIR/train/<case>/:
   targets.npy         soft targets B x classes: the batch mixed with itself reversed (mixup /
                       CutMix style), lam = 0.65, label smoothing as above
   loss_soft.npy, grads_soft.safetensors   loss -sum(q log softmax) and gradients against those
+  dist_targets.npy, loss_deit.npy, grads_deit.safetensors   (cases with a distillation token) DeiT
+                      distillation: the mean of the class head's cross-entropy against the labels and
+                      the distillation head's against these teacher probabilities, and its gradients
 All computed with PyTorch autograd and torch.optim.AdamW in float64: parameter groups without
 weight decay for norms, biases, LayerScale, tokens and position embeddings; the learning rate of
 step s (0-based) = lr*(s+1)/warmup during warm-up, then cosine from lr to min_lr at `total`;
@@ -94,6 +97,18 @@ def main():
         save_npy(os.path.join(d, "loss_soft.npy"), loss.detach().reshape(1))
         write_safetensors(os.path.join(d, "grads_soft.safetensors"), {n: p.grad for n, p in named})
         opt.zero_grad()
+        if cfg.dist_token:
+            # DeiT distillation: the class head against the labels (label smoothing), the distillation
+            # head against a teacher's probabilities; the loss is the mean of the two
+            tq = F.softmax(2 * torch.randn(B, C, generator=g, dtype=torch.float64), dim=-1)
+            xn = model.norm(model.forward_features(x))
+            loss = 0.5 * F.cross_entropy(model.head(xn[:, 0]), y, label_smoothing=eps) \
+                - 0.5 * (tq * F.log_softmax(model.head_dist(xn[:, 1]), dim=-1)).sum(-1).mean()
+            loss.backward()
+            save_npy(os.path.join(d, "dist_targets.npy"), tq)
+            save_npy(os.path.join(d, "loss_deit.npy"), loss.detach().reshape(1))
+            write_safetensors(os.path.join(d, "grads_deit.safetensors"), {n: p.grad for n, p in named})
+            opt.zero_grad()
 
         losses = []
         for step in range(int(HP[9])):

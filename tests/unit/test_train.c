@@ -2,7 +2,8 @@
  * forward/backward, losses and parameters after ten AdamW steps (warm-up + cosine, clipping,
  * label smoothing, decoupled weight decay with no-decay groups). Then: checkpoint + resume
  * continues bit for bit, and a short run on a synthetic task learns. Last, the weights' EMA
- * and the flip test-time augmentation of vt_evaluate.
+ * and the flip test-time augmentation of vt_evaluate. DeiT distillation's two-head loss is
+ * checked here too (the teachers themselves in test_distill.c).
  *
  * Tolerances (float32 here, float64 in PyTorch):
  *   loss: relative 1e-5;  gradients: max |diff| <= 1e-4 * max |grad| of the tensor + 1e-6;
@@ -171,6 +172,55 @@ static void run_case_soft(const char *name) {
     q.data[0] = saved;
     vt_trainer_free(t);
     vt_npy_free(&in), vt_npy_free(&q), vt_npy_free(&loss0);
+}
+
+/* DeiT distillation (the "distilled" case): the class head against the labels with label smoothing,
+ * the distillation head against teacher probabilities, the loss the mean of the two; loss and every
+ * gradient against PyTorch with the hard-label step's tolerances. The output is the heads' average. */
+static void run_case_deit(const char *name) {
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
+    vt_npy in, lab, tq, loss0, hpa;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, "dist_targets.npy", &tq) ||
+        load_npy(dir, "loss_deit.npy", &loss0) || load_npy(dir, "hparams.npy", &hpa)) {
+        CHECK(0, "%s: DeiT fixtures unreadable", name);
+        return;
+    }
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.label_smoothing = hpa.data[7];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    if (!t) return;
+    int n = (int)in.shape[0], C = t->m->cfg.num_classes;
+    int *y = malloc(sizeof(int) * (size_t)n);
+    float *lg = malloc(sizeof(float) * (size_t)n * C), *ref = malloc(sizeof(float) * (size_t)n * C);
+    for (int i = 0; i < n; i++) y[i] = (int)lab.data[i];
+    double loss;
+    CHECK(vt_trainer_forward_backward_deit(t, in.data, y, NULL, tq.data, n, &loss, lg) == VITC_OK, "%s: DeiT step: %s",
+          name, vitc_last_error());
+    double el = fabs(loss - loss0.data[0]) / fabs(loss0.data[0]);
+    if (el > worst_loss) worst_loss = el;
+    CHECK(el < 1e-5, "%s DeiT distillation: loss %.7f vs PyTorch %.7f", name, loss, (double)loss0.data[0]);
+    snprintf(path, sizeof path, "%s/grads_deit.safetensors", dir);
+    compare_tensors(name, t, t->grad, path, 1);
+    /* the logits it reports are the model's inference output */
+    vt_forward_out o = {.logits = ref};
+    CHECK(vt_vit_forward(t->m, in.data, n, t->m->cfg.img_size, t->m->cfg.img_size, &o) == VITC_OK, "%s: forward", name);
+    float e = 0.0f;
+    for (int k = 0; k < n * C; k++) e = fmaxf(e, fabsf(lg[k] - ref[k]));
+    CHECK(e < 1e-4f, "%s DeiT step: logits differ from inference by %g", name, (double)e);
+    printf("  %-10s DeiT distillation (two heads): loss rel err %.2e vs PyTorch\n", name, el);
+    /* refused: both labels and targets, no distillation targets, a target outside [0, 1] */
+    CHECK(vt_trainer_forward_backward_deit(t, in.data, y, tq.data, tq.data, n, &loss, NULL) != VITC_OK, "%s: labels and targets", name);
+    CHECK(vt_trainer_forward_backward_deit(t, in.data, y, NULL, NULL, n, &loss, NULL) != VITC_OK, "%s: no teacher", name);
+    float saved = tq.data[1];
+    tq.data[1] = -0.5f;
+    CHECK(vt_trainer_forward_backward_deit(t, in.data, y, NULL, tq.data, n, &loss, NULL) != VITC_OK, "%s: bad target", name);
+    tq.data[1] = saved;
+    free(y), free(lg), free(ref);
+    vt_trainer_free(t);
+    vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&tq), vt_npy_free(&loss0), vt_npy_free(&hpa);
 }
 
 /* The same first step with bfloat16 products (vitc train --bf16) against PyTorch's float64:
@@ -537,7 +587,7 @@ static void test_evaluate_flip(void) {
     const uint8_t *sets[3] = {px, mir, sym};
     for (int k = 0; k < 6; k++) {
         d.pixels = (uint8_t *)sets[k / 2];
-        CHECK(vt_evaluate(m, &d, 20, NULL, k % 2, conf[k], &loss[k]) == VITC_OK, "evaluate %d", k);
+        CHECK(vt_evaluate(&m, 1, &d, 20, NULL, k % 2, conf[k], &loss[k]) == VITC_OK, "evaluate %d", k);
     }
     /* k = 2 * set + tta: 0/1 images, 2/3 their mirrors, 4/5 symmetric images */
     CHECK(fabs(loss[0] - loss[2]) > 1e-4, "plain evaluation of images and mirrors differs (%g vs %g)", loss[0], loss[2]);
@@ -660,6 +710,7 @@ int main(void) {
     const char *cases[] = {"full", "distilled", "avg"};
     for (int i = 0; i < 3; i++) run_case(cases[i]);
     for (int i = 0; i < 3; i++) run_case_soft(cases[i]);
+    run_case_deit("distilled");
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
            worst_loss, worst_grad, worst_param);

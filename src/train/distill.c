@@ -1,0 +1,125 @@
+/* Teachers for knowledge distillation: their labels of a training batch. */
+#include "train/distill.h"
+#include "core/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int labels_agree(const vitc_model *a, const vitc_model *b) {
+    if (!a->labels || !b->labels) return 1;
+    if (a->n_labels != b->n_labels) return 0;
+    for (int k = 0; k < a->n_labels; k++)
+        if (!a->labels[k] != !b->labels[k] || (a->labels[k] && strcmp(a->labels[k], b->labels[k]))) return 0;
+    return 1;
+}
+
+vitc_status vt_teachers_open(vt_teachers *tc, const char *list, const vitc_model *student, int threads,
+                             vt_distill_kind kind) {
+    memset(tc, 0, sizeof *tc);
+    tc->kind = kind;
+    tc->classes = student->cfg.num_classes;
+    if (!list || !*list) return vt_error(VITC_ERR_ARG, "no teacher model given");
+    int count = 1;
+    for (const char *p = list; *p; p++) count += *p == ',';
+    tc->models = calloc((size_t)count, sizeof *tc->models);
+    if (!tc->models) return vt_error(VITC_ERR_NOMEM, "out of memory");
+    vitc_load_params lp = vitc_load_default_params();
+    lp.threads = threads;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t L = e ? (size_t)(e - p) : strlen(p);
+        char path[4096];
+        if (!L || L >= sizeof path) {
+            vt_teachers_free(tc);
+            return vt_error(VITC_ERR_ARG, "teacher list '%.200s': an empty or overlong file name", list);
+        }
+        memcpy(path, p, L);
+        path[L] = 0;
+        vitc_model *m;
+        vitc_status s = vitc_model_load(path, &lp, &m);
+        if (s) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", vitc_last_error());
+            vt_teachers_free(tc);
+            return vt_error(s, "teacher: %s", why);
+        }
+        tc->models[tc->n++] = m;
+        const char *why = NULL;
+        if (m->cfg.num_classes != tc->classes) why = "classifies into another number of classes than the student";
+        else if (!labels_agree(m, student)) why = "names its classes differently from the student";
+        else if (m->cfg.in_chans != student->cfg.in_chans) why = "takes another number of channels than the student";
+        if (why) {
+            vitc_status bad = vt_error(VITC_ERR_SHAPE, "teacher %s %s", path, why);
+            vt_teachers_free(tc);
+            return bad;
+        }
+        p += L;
+        if (*p == ',') p++;
+    }
+    return VITC_OK;
+}
+
+void vt_teachers_free(vt_teachers *tc) {
+    for (int e = 0; e < tc->n; e++) vitc_model_free(tc->models[e]);
+    free(tc->models), free(tc->images), free(tc->logits), free(tc->acc);
+    memset(tc, 0, sizeof *tc);
+}
+
+vitc_status vt_teachers_targets(vt_teachers *tc, const float *images, int n, int chans, int h, int w,
+                                const float mean[3], const float std[3], float *out) {
+    int C = tc->classes;
+    size_t plane = (size_t)h * w, img = (size_t)chans * plane;
+    if (n > tc->cap) {
+        free(tc->images), free(tc->logits), free(tc->acc);
+        tc->images = malloc(sizeof(float) * (size_t)n * img);
+        tc->logits = malloc(sizeof(float) * (size_t)n * C);
+        tc->acc = malloc(sizeof(double) * (size_t)n * C);
+        tc->cap = tc->images && tc->logits && tc->acc ? n : 0;
+        if (!tc->cap) return vt_error(VITC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < (size_t)n * C; k++) tc->acc[k] = 0.0;
+    for (int e = 0; e < tc->n; e++) {
+        vitc_model *m = tc->models[e];
+        /* x * std + mean undoes the student's normalization; the teacher's is then applied */
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < chans; ch++) {
+                int k = ch < 3 ? ch : 2;
+                float a = std[k] / m->pre.std[k], b = (mean[k] - m->pre.mean[k]) / m->pre.std[k];
+                const float *src = images + (size_t)i * img + (size_t)ch * plane;
+                float *dst = tc->images + (size_t)i * img + (size_t)ch * plane;
+                for (size_t p = 0; p < plane; p++) dst[p] = src[p] * a + b;
+            }
+        vt_forward_out o = {.logits = tc->logits};
+        vitc_status s = vt_vit_forward(m, tc->images, n, h, w, &o);
+        if (s) return s;
+        for (int i = 0; i < n; i++) {
+            const float *z = tc->logits + (size_t)i * C;
+            double *q = tc->acc + (size_t)i * C, mx = z[0], sum = 0.0;
+            for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
+            for (int k = 0; k < C; k++) sum += exp((double)z[k] - mx);
+            for (int k = 0; k < C; k++) q[k] += exp((double)z[k] - mx) / sum;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const double *q = tc->acc + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        int best = 0;
+        for (int k = 1; k < C; k++)
+            if (q[k] > q[best]) best = k;
+        for (int k = 0; k < C; k++)
+            o[k] = tc->kind == VT_DISTILL_HARD ? (float)(k == best) : (float)(q[k] / tc->n);
+    }
+    return VITC_OK;
+}
+
+void vt_onehot_smooth(float *q, const int *labels, int n, int classes, float eps) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < classes; k++)
+            q[(size_t)i * classes + k] = (k == labels[i] ? 1.0f - eps : 0.0f) + eps / (float)classes;
+}
+
+void vt_distill_blend(float *q, const float *teacher, int n, int classes, float alpha) {
+    for (size_t k = 0; k < (size_t)n * classes; k++) q[k] = (1.0f - alpha) * q[k] + alpha * teacher[k];
+}
