@@ -3,6 +3,7 @@
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "model/layers.h"
 #include "vitc.h"
 
 #include <math.h>
@@ -80,17 +81,20 @@ static void mirror(float *x, int n, int chans, int h, int w) {
         }
 }
 
-/* Test-time flip: out becomes log of the mean of the two views' class probabilities, so that the
- * top-k softmax of it is that mean. */
-static void average_views(float *out, const float *flip, int n, int C) {
+/* Test-time flip: out becomes the log of the mean of the two views' class probabilities, so that
+ * the top-k softmax of it is that mean. Returns -1 out of memory. */
+static int average_views(float *out, const float *flip, int n, int C) {
+    double *p = malloc(sizeof(double) * (size_t)C);
+    if (!p) return -1;
     for (int i = 0; i < n; i++) {
         float *a = out + (size_t)i * C;
-        const float *f = flip + (size_t)i * C;
-        double ma = -INFINITY, mf = -INFINITY, sa = 0, sf = 0;
-        for (int k = 0; k < C; k++) ma = fmax(ma, a[k]), mf = fmax(mf, f[k]);
-        for (int k = 0; k < C; k++) sa += exp(a[k] - ma), sf += exp(f[k] - mf);
-        for (int k = 0; k < C; k++) a[k] = (float)log(0.5 * (exp(a[k] - ma) / sa + exp(f[k] - mf) / sf));
+        for (int k = 0; k < C; k++) p[k] = 0.0;
+        vt_softmax_add(a, C, 0.5, p);
+        vt_softmax_add(flip + (size_t)i * C, C, 0.5, p);
+        for (int k = 0; k < C; k++) a[k] = (float)log(p[k]);
     }
+    free(p);
+    return 0;
 }
 
 static int flush(classify_ctx *c, batch *b) {
@@ -105,7 +109,10 @@ static int flush(classify_ctx *c, batch *b) {
             fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
             return 1;
         }
-        average_views(c->out, c->out_flip, b->n, c->num_classes);
+        if (average_views(c->out, c->out_flip, b->n, c->num_classes)) {
+            fprintf(stderr, "vitc classify: out of memory\n");
+            return 1;
+        }
     }
     for (int i = 0; i < b->n; i++) print_result(c, b->files[i], b->sub[i], c->out + (size_t)i * c->num_classes);
     fflush(stdout);

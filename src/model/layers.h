@@ -57,6 +57,10 @@ void vt_attention_backward(float *dqkv, const float *dout, const float *qkv, con
 /* Column sums of an M x N matrix added to acc (N). */
 void vt_colsum_accumulate(float *acc, const float *x, int M, int N);
 
+/* acc[0..C) += w softmax(z), in double: averages over views and models (ensembles, teachers,
+ * flip test-time augmentation) are taken over probabilities. */
+void vt_softmax_add(const float *z, int C, double w, double *acc);
+
 /* Softmax cross-entropy with label smoothing eps (targets (1-eps) one-hot + eps/C), averaged over
  * the B rows. Returns the mean loss; dlogits (may be NULL) = d(mean loss)/dlogits. */
 double vt_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int B, int C, float eps);

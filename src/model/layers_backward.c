@@ -150,6 +150,11 @@ static double log_sum_exp(const float *z, int C) {
     return mx + log(sum);
 }
 
+void vt_softmax_add(const float *z, int C, double w, double *acc) {
+    double lse = log_sum_exp(z, C);
+    for (int j = 0; j < C; j++) acc[j] += w * exp((double)z[j] - lse);
+}
+
 double vt_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int B, int C, float eps) {
     double total = 0.0;
     for (int b = 0; b < B; b++) {

@@ -1,8 +1,8 @@
 /* Teachers for knowledge distillation: their labels of a training batch. */
 #include "train/distill.h"
 #include "core/error.h"
+#include "model/layers.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +94,7 @@ vitc_status vt_teachers_targets(vt_teachers *tc, const float *images, int n, int
         vt_forward_out o = {.logits = tc->logits};
         vitc_status s = vt_vit_forward(m, tc->images, n, h, w, &o);
         if (s) return s;
-        for (int i = 0; i < n; i++) {
-            const float *z = tc->logits + (size_t)i * C;
-            double *q = tc->acc + (size_t)i * C, mx = z[0], sum = 0.0;
-            for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
-            for (int k = 0; k < C; k++) sum += exp((double)z[k] - mx);
-            for (int k = 0; k < C; k++) q[k] += exp((double)z[k] - mx) / sum;
-        }
+        for (int i = 0; i < n; i++) vt_softmax_add(tc->logits + (size_t)i * C, C, 1.0, tc->acc + (size_t)i * C);
     }
     for (int i = 0; i < n; i++) {
         const double *q = tc->acc + (size_t)i * C;

@@ -20,15 +20,6 @@ static void flip_images(float *img, int n, int chans, int S) {
     }
 }
 
-/* Adds softmax(z[0..C)) to acc, in double (views and models are averaged over probabilities). */
-static void add_softmax_d(const float *z, int C, double *acc) {
-    float mx = z[0];
-    for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
-    double sum = 0.0;
-    for (int k = 0; k < C; k++) sum += exp((double)z[k] - mx);
-    for (int k = 0; k < C; k++) acc[k] += exp((double)z[k] - mx) / sum;
-}
-
 vitc_status vt_evaluate(vitc_model *const *models, int n_models, const vt_dataset *d, int batch,
                         const int *label_map, int tta_flip, int64_t *confusion, double *loss) {
     if (n_models < 1) return vt_error(VITC_ERR_ARG, "evaluation needs a model");
@@ -63,7 +54,7 @@ vitc_status vt_evaluate(vitc_model *const *models, int n_models, const vt_datase
                 vt_forward_out o = {.logits = logits};
                 if ((s = vt_vit_forward(m, img, n, S, S, &o))) break;
                 if (average)
-                    for (int i = 0; i < n; i++) add_softmax_d(logits + (size_t)i * C, C, p + (size_t)i * C);
+                    for (int i = 0; i < n; i++) vt_softmax_add(logits + (size_t)i * C, C, 1.0, p + (size_t)i * C);
             }
         }
         for (int i = 0; i < n && !s; i++) {
