@@ -19,16 +19,6 @@ static void free_models(vitc_model **models, int n) {
     for (int e = 0; e < n; e++) vitc_model_free(models[e]);
 }
 
-/* Whether b's class labels are a's (models without labels agree with any). */
-static int labels_agree(const vitc_model *a, const vitc_model *b) {
-    if (!a->labels || !b->labels) return 1;
-    if (a->n_labels != b->n_labels) return 0;
-    for (int k = 0; k < a->n_labels; k++)
-        if ((a->labels[k] == NULL) != (b->labels[k] == NULL) || (a->labels[k] && strcmp(a->labels[k], b->labels[k])))
-            return 0;
-    return 1;
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
     int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0;
@@ -76,7 +66,7 @@ int cmd_eval(int argc, char **argv) {
         const char *why = NULL;
         if (!models[e]->cfg.num_classes) why = "has no classification head";
         else if (models[e]->cfg.num_classes != C) why = "has another number of classes than the first model";
-        else if (!labels_agree(m, models[e])) why = "names its classes differently from the first model";
+        else if (!vt_model_labels_agree(m, models[e])) why = "names its classes differently from the first model";
         if (why) {
             fprintf(stderr, "vitc eval: %s %s\n", pos[e], why);
             free_models(models, npos);

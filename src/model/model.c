@@ -186,6 +186,14 @@ void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
     o->preprocess = m->pre;
 }
 
+int vt_model_labels_agree(const vitc_model *a, const vitc_model *b) {
+    if (!a->labels || !b->labels) return 1;
+    if (a->n_labels != b->n_labels) return 0;
+    for (int k = 0; k < a->n_labels; k++)
+        if (!a->labels[k] != !b->labels[k] || (a->labels[k] && strcmp(a->labels[k], b->labels[k]))) return 0;
+    return 1;
+}
+
 const char *vitc_model_label(const vitc_model *m, int i) {
     if (!m->labels || i < 0 || i >= m->n_labels) return NULL;
     return m->labels[i];

@@ -61,6 +61,9 @@ const float *vt_model_pos_embed(vitc_model *m, int gh, int gw);
 void vt_model_init_random(vitc_model *m, uint64_t seed, float layer_scale_init);
 /* Writes the model as a vitc safetensors file (timm names, config/preprocess/labels metadata). */
 vitc_status vt_model_save(const vitc_model *m, const char *path);
+/* Whether two models name their classes alike, in the same order (a model without labels agrees
+ * with any): ensembles and teachers must. */
+int vt_model_labels_agree(const vitc_model *a, const vitc_model *b);
 /* The same file with extra tensors (e.g. optimizer state) and extra metadata key/values. */
 vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_write_tensor *extra, int n_extra,
                              const char *const *meta_keys, const char *const *meta_values, int n_meta);

@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int labels_agree(const vitc_model *a, const vitc_model *b) {
-    if (!a->labels || !b->labels) return 1;
-    if (a->n_labels != b->n_labels) return 0;
-    for (int k = 0; k < a->n_labels; k++)
-        if (!a->labels[k] != !b->labels[k] || (a->labels[k] && strcmp(a->labels[k], b->labels[k]))) return 0;
-    return 1;
-}
-
 vitc_status vt_teachers_open(vt_teachers *tc, const char *list, const vitc_model *student, int threads,
                              vt_distill_kind kind) {
     memset(tc, 0, sizeof *tc);
@@ -48,7 +40,7 @@ vitc_status vt_teachers_open(vt_teachers *tc, const char *list, const vitc_model
         tc->models[tc->n++] = m;
         const char *why = NULL;
         if (m->cfg.num_classes != tc->classes) why = "classifies into another number of classes than the student";
-        else if (!labels_agree(m, student)) why = "names its classes differently from the student";
+        else if (!vt_model_labels_agree(m, student)) why = "names its classes differently from the student";
         else if (m->cfg.in_chans != student->cfg.in_chans) why = "takes another number of channels than the student";
         if (why) {
             vitc_status bad = vt_error(VITC_ERR_SHAPE, "teacher %s %s", path, why);
