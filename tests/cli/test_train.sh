@@ -160,6 +160,10 @@ PYEOF
   expect_ok "train --teacher: --resume" "$VITC" train --resume "$TMP/t2.ckpt.safetensors" --threads 2 --out "$TMP/t2.safetensors"
   grep -q "distilling from 1 teacher" "$TMP/out" && ok || bad "resumed run forgot its teacher"
   cmp -s "$TMP/t.safetensors" "$TMP/t2.safetensors" && ok || bad "resumed --teacher run differs from the uninterrupted one"
+  # a teacher named relative to the folder the run started in is found when resuming from another
+  (cd "$TMP" && "$VITC" train "${TR[@]}" --epochs 1 --max-steps 5 --save-every 5 --teacher a.safetensors --out rel.safetensors >/dev/null 2>&1) \
+    && ok || bad "train with a relative --teacher"
+  expect_ok "train --teacher: --resume from another folder" "$VITC" train --resume "$TMP/rel.ckpt.safetensors" --threads 2 --quiet --out "$TMP/rel.safetensors"
   # the student learns the teacher's labels: a teacher whose head calls class k "k + 1", taught with
   # --distill hard --distill-alpha 1 (no data labels), gives a student that mostly answers y + 1
   $PY - "$TMP/a.safetensors" "$TMP/rot.safetensors" <<'PYEOF' && ok || bad "could not write the rotated teacher"
