@@ -7,7 +7,8 @@
 # Usage: scripts/distill-fashion-mnist.sh RUN_DIR STUDENT TEACHER[,TEACHER...]
 #   (files may be relative to the current folder; RESUME=1 continues RUN_DIR's run with its teachers)
 #   EPOCHS=20 LR=1e-4 MIN_LR=1e-6 ALPHA=0.5 (the teachers' share of the target) DISTILL=soft|hard
-#   LS=0.1 ERASE=0.1 DROP_PATH (default 0) EMA=0.9998 BF16=1 (0: float) SEED=2, and train-run.sh's
+#   LS=0.1 ERASE=0.1 DROP_PATH (default 0) EMA=0.9998 BF16=1 (0: float) SEED=2, OFFLINE=1 (the teachers
+#   label each training image once, unaugmented: --teacher-offline; no cost per step), and train-run.sh's
 #   THREADS, NICE, VAL_EVERY, VITC
 # Start detached:  setsid nohup scripts/distill-fashion-mnist.sh runs/fm-kd STUDENT T1,T2 >/dev/null 2>&1 &
 set -euo pipefail
@@ -24,4 +25,4 @@ exec "$root/scripts/train-run.sh" "$run" \
   --data fashion-mnist --init "$student" --teacher "$teachers" --distill "${DISTILL:-soft}" --distill-alpha "${ALPHA:-0.5}" \
   --epochs "${EPOCHS:-20}" --batch 32 --lr "${LR:-1e-4}" --min-lr "${MIN_LR:-1e-6}" --wd 0.05 --warmup 0.5 \
   --label-smoothing "${LS:-0.1}" --pad 2 --erase "${ERASE:-0.1}" --seed "${SEED:-2}" --ema "${EMA:-0.9998}" \
-  ${DROP_PATH:+--drop-path "$DROP_PATH"} "${bf16[@]}"
+  ${DROP_PATH:+--drop-path "$DROP_PATH"} ${OFFLINE:+--teacher-offline} "${bf16[@]}"

@@ -51,6 +51,7 @@ typedef struct run_meta {
     const char *teacher; /* NULL: no distillation */
     vt_distill_kind distill;
     float distill_alpha;
+    int teacher_offline;
 } run_meta;
 
 /* The checkpoint's "vitc.train" members; val_acc < 0 leaves the validation accuracy out (a
@@ -67,8 +68,9 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
     if (val_acc >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_accuracy\":%.6f,", val_acc);
     vt_strbuf_append(sb, buf, strlen(buf));
     if (r->teacher) {
-        k = snprintf(buf, sizeof buf, "\"distill\":\"%s\",\"distill_alpha\":%.9g,\"teacher\":",
-                     r->distill == VT_DISTILL_HARD ? "hard" : "soft", (double)r->distill_alpha);
+        k = snprintf(buf, sizeof buf, "\"distill\":\"%s\",\"distill_alpha\":%.9g,\"teacher_offline\":%s,\"teacher\":",
+                     r->distill == VT_DISTILL_HARD ? "hard" : "soft", (double)r->distill_alpha,
+                     r->teacher_offline ? "true" : "false");
         vt_strbuf_append(sb, buf, (size_t)k);
         vt_strbuf_json_string(sb, r->teacher);
         vt_strbuf_append(sb, ",", 1);
@@ -110,7 +112,7 @@ int cmd_train(int argc, char **argv) {
     const char *teacher = NULL, *distill = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
-    int bf16 = 0, val_every = 0, dist_token = 0;
+    int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
     float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1;
     vt_option opts[] = {
@@ -160,6 +162,8 @@ int cmd_train(int argc, char **argv) {
         {"distill", VT_OPT_STRING, &distill, "soft (the teachers' probabilities; default) or hard (their arg max)", 0},
         {"distill-alpha", VT_OPT_FLOAT, &distill_alpha,
          "students without a distillation token: the teachers' share of the target (default 0.5)", 0},
+        {"teacher-offline", VT_OPT_FLAG, &teacher_offline,
+         "the teachers label each training image once, unaugmented, before training (no cost per step)", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
@@ -248,6 +252,7 @@ int cmd_train(int argc, char **argv) {
             distill = distill_buf;
         }
         if (distill_alpha < 0 && *tt) distill_alpha = (float)vt_json_get_number(tj, "distill_alpha", 0.5);
+        if (*tt && !seen(opts, n_opts, "teacher")) teacher_offline = teacher_offline || vt_json_get_bool(tj, "teacher_offline", 0);
     } else {
         if (!epochs) epochs = 10;
         if (!batch) batch = 128;
@@ -260,11 +265,11 @@ int cmd_train(int argc, char **argv) {
     if (cutmix >= 0) mix.cutmix_alpha = cutmix;
     if (mix_prob >= 0) mix.prob = mix_prob;
     int mixing = mix.mixup_alpha > 0 || mix.cutmix_alpha > 0;
-    if ((distill || distill_alpha >= 0) && !teacher) {
+    if ((distill || distill_alpha >= 0 || teacher_offline) && !teacher) {
         vt_trainer_free(t);
         free(train_json);
         vt_json_free(tj);
-        return fprintf(stderr, "vitc train: --distill and --distill-alpha need --teacher\n"), 2;
+        return fprintf(stderr, "vitc train: --distill, --distill-alpha and --teacher-offline need --teacher\n"), 2;
     }
     if (distill_alpha < 0) distill_alpha = 0.5f;
     char teacher_abs[8192];
@@ -448,7 +453,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
     run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data,
-                     teach.n ? teacher : NULL, dkind, distill_alpha};
+                     teach.n ? teacher : NULL, dkind, distill_alpha, teacher_offline};
     fflush(stdout);
 
     /* ---- the loop */
@@ -462,10 +467,21 @@ int cmd_train(int argc, char **argv) {
     float *logits = malloc(sizeof(float) * (size_t)batch * c->num_classes);
     size_t db = teach.n ? (size_t)batch * c->num_classes : 1;
     float *tq = malloc(sizeof(float) * db), *qs = malloc(sizeof(float) * db); /* the teachers', the student's */
+    /* --teacher-offline: the teachers' labels of every training image, computed once */
+    float *offline = teach.n && teacher_offline ? malloc(sizeof(float) * (size_t)tr.n * c->num_classes) : NULL;
     if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !tgts[0] || !tgts[1] || !conf || !logits || !tq ||
-        !qs) {
+        !qs || (teach.n && teacher_offline && !offline)) {
         rc = fail("out of memory");
         goto loop_done;
+    }
+    if (offline) {
+        double t0 = now();
+        if (vt_teachers_label_dataset(&teach, &tr, chans, t->m->pre.mean, t->m->pre.std, offline)) {
+            rc = fail(vitc_last_error());
+            goto loop_done;
+        }
+        printf("the teachers labelled the %d training images (unaugmented) in %.0f s\n", tr.n, now() - t0);
+        fflush(stdout);
     }
     int tty = isatty(2) && !quiet;
     /* the rate shown is over the steps since the previous progress line (at least 50 on a terminal),
@@ -496,6 +512,8 @@ int cmd_train(int argc, char **argv) {
             int *y = labs[cur];
             const float *q = tgts[cur];
             int mixed = pf.mix_mode != VT_MIX_NONE; /* unmixed batches train on the labels, as without --mixup */
+            double lam = pf.lam;
+            const int *bidx = order + (size_t)b * batch;
             if (b + 1 < spe) { /* the next batch is prepared while this one trains */
                 cur ^= 1;
                 pf.idx = order + (size_t)(b + 1) * batch, pf.images = bufs[cur], pf.labels = labs[cur];
@@ -505,7 +523,9 @@ int cmd_train(int argc, char **argv) {
             double loss;
             vitc_status st;
             if (teach.n) {
-                st = vt_teachers_targets(&teach, x, batch, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
+                st = VITC_OK;
+                if (offline) vt_teachers_rows(offline, bidx, batch, c->num_classes, mixed, lam, tq);
+                else st = vt_teachers_targets(&teach, x, batch, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
                 if (!st && deit) {
                     st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, batch, &loss,
                                                           logits);
@@ -610,7 +630,7 @@ int cmd_train(int argc, char **argv) {
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
 loop_done:
     free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(tgts[0]), free(tgts[1]);
-    free(conf), free(logits), free(tq), free(qs);
+    free(conf), free(logits), free(tq), free(qs), free(offline);
 done:
     vt_teachers_free(&teach);
     vt_dataset_free(&tr);

@@ -484,9 +484,10 @@ static void *prefetch_main(void *arg) {
     vt_prefetch *p = arg;
     vt_dataset_batch(p->d, p->idx, p->n, p->chans, p->mean, p->std, &p->aug, p->seed, p->epoch, p->images, p->labels);
     p->mix_mode = VT_MIX_NONE;
+    p->lam = 1.0;
     if (p->targets)
         p->mix_mode = vt_mix_batch(p->images, p->labels, p->n, p->chans, p->d->h, p->d->w, p->classes, p->smoothing, &p->mix, p->seed,
-                     p->batch_id, p->targets, NULL);
+                     p->batch_id, p->targets, &p->lam);
     return NULL;
 }
 

@@ -88,6 +88,7 @@ typedef struct vt_prefetch {
     int64_t batch_id;
     float *targets;
     int mix_mode;       /* out: what vt_mix_batch did (VT_MIX_*) */
+    double lam;         /* out: its lam (1 when not mixed) */
 } vt_prefetch;
 void vt_prefetch_start(vt_prefetch *p);
 void vt_prefetch_wait(vt_prefetch *p);

@@ -100,6 +100,30 @@ vitc_status vt_teachers_targets(vt_teachers *tc, const float *images, int n, int
     return VITC_OK;
 }
 
+vitc_status vt_teachers_label_dataset(vt_teachers *tc, const vt_dataset *d, int chans, const float mean[3],
+                                      const float std[3], float *out) {
+    enum { CHUNK = 256 };
+    float *img = malloc(sizeof(float) * (size_t)CHUNK * chans * d->h * d->w);
+    int *idx = malloc(sizeof(int) * CHUNK), *lab = malloc(sizeof(int) * CHUNK);
+    vitc_status s = img && idx && lab ? VITC_OK : vt_error(VITC_ERR_NOMEM, "out of memory");
+    for (int b0 = 0; b0 < d->n && !s; b0 += CHUNK) {
+        int n = d->n - b0 < CHUNK ? d->n - b0 : CHUNK;
+        for (int i = 0; i < n; i++) idx[i] = b0 + i;
+        vt_dataset_batch(d, idx, n, chans, mean, std, NULL, 0, 0, img, lab);
+        s = vt_teachers_targets(tc, img, n, chans, d->h, d->w, mean, std, out + (size_t)b0 * tc->classes);
+    }
+    free(img), free(idx), free(lab);
+    return s;
+}
+
+void vt_teachers_rows(const float *labels, const int *idx, int n, int classes, int mixed, double lam, float *out) {
+    for (int i = 0; i < n; i++) {
+        const float *a = labels + (size_t)idx[i] * classes, *b = labels + (size_t)idx[n - 1 - i] * classes;
+        float *o = out + (size_t)i * classes;
+        for (int k = 0; k < classes; k++) o[k] = mixed ? (float)(lam * a[k] + (1.0 - lam) * b[k]) : a[k];
+    }
+}
+
 void vt_onehot_smooth(float *q, const int *labels, int n, int classes, float eps) {
     for (int i = 0; i < n; i++)
         for (int k = 0; k < classes; k++)

@@ -5,6 +5,7 @@
 #define VT_DISTILL_H
 
 #include "model/model.h"
+#include "train/data.h"
 
 typedef enum { VT_DISTILL_SOFT = 0, VT_DISTILL_HARD = 1 } vt_distill_kind;
 
@@ -31,6 +32,15 @@ void vt_teachers_free(vt_teachers *tc);
  * probabilities (soft), or the one-hot of that mean's arg max (hard). out: n x classes. */
 vitc_status vt_teachers_targets(vt_teachers *tc, const float *images, int n, int chans, int h, int w,
                                 const float mean[3], const float std[3], float *out);
+
+/* Offline teaching: the teachers' labels of every image of d as it is, without augmentation
+ * (normalized with mean / std, the student's; batches of 256). out: d->n x classes. */
+vitc_status vt_teachers_label_dataset(vt_teachers *tc, const vt_dataset *d, int chans, const float mean[3],
+                                      const float std[3], float *out);
+/* A batch's teacher rows from those labels (labels: dataset images x classes): row i is
+ * labels[idx[i]], or for a mixed batch lam labels[idx[i]] + (1 - lam) labels[idx[n-1-i]], the
+ * partner and share vt_mix_batch used. */
+void vt_teachers_rows(const float *labels, const int *idx, int n, int classes, int mixed, double lam, float *out);
 
 /* Smoothed one-hot rows: q_i = (1 - eps) onehot(labels[i]) + eps / classes. */
 void vt_onehot_smooth(float *q, const int *labels, int n, int classes, float eps);

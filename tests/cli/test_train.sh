@@ -192,6 +192,27 @@ right = sum(m[k][k] for k in range(10)) / 300
 print(f"student of the rotated teacher: {shifted:.1%} answer y + 1, {right:.1%} answer y")
 assert shifted > 0.25 and right < 0.15, (shifted, right)
 PYEOF
+  # --teacher-offline: the teachers label each training image once, unaugmented; the rotated teacher
+  # still makes a y + 1 student, and an interrupted run resumes to the same bytes
+  expect_ok "train --teacher-offline" "$VITC" train "${TR[@]}" --epochs 4 --teacher "$TMP/rot.safetensors" --teacher-offline \
+    --distill hard --distill-alpha 1 --out "$TMP/ro.safetensors"
+  grep -q "the teachers labelled the 512 training images (unaugmented)" "$TMP/out" && ok || bad "--teacher-offline run does not say so"
+  expect_ok "eval the offline student" "$VITC" eval "$TMP/ro.safetensors" --data fashion-mnist --limit 300 --json
+  $PY - "$TMP/out" <<'PYEOF' && ok || bad "the offline student did not learn the teacher's labels"
+import json, sys
+m = json.load(open(sys.argv[1]))["confusion"]
+shifted = sum(m[k][(k + 1) % 10] for k in range(10)) / 300
+right = sum(m[k][k] for k in range(10)) / 300
+print(f"student of the rotated teacher, offline: {shifted:.1%} answer y + 1, {right:.1%} answer y")
+assert shifted > 0.25 and right < 0.15, (shifted, right)
+PYEOF
+  expect_ok "train --teacher-offline --mixup" "$VITC" train "${TR[@]}" --epochs 2 --teacher "$TMP/a.safetensors" --teacher-offline --mixup 0.8 --out "$TMP/to.safetensors"
+  expect_ok "train --teacher-offline: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --teacher "$TMP/a.safetensors" --teacher-offline --mixup 0.8 \
+    --max-steps 45 --save-every 15 --out "$TMP/to2.safetensors"
+  expect_ok "train --teacher-offline: --resume" "$VITC" train --resume "$TMP/to2.ckpt.safetensors" --threads 2 --out "$TMP/to2.safetensors"
+  grep -q "the teachers labelled" "$TMP/out" && ok || bad "resumed run forgot --teacher-offline"
+  cmp -s "$TMP/to.safetensors" "$TMP/to2.safetensors" && ok || bad "resumed --teacher-offline run differs from the uninterrupted one"
+  expect_fail "train: --teacher-offline without --teacher" "--teacher" "$VITC" train "${TR[@]}" --teacher-offline --out "$TMP/k.safetensors"
   # a student with a distillation token (DeiT) learns the teacher in its distillation head
   expect_ok "train --dist-token --teacher" "$VITC" train "${TR[@]}" --pool token --dist-token --epochs 2 --teacher "$TMP/a.safetensors" \
     --distill hard --out "$TMP/dt.safetensors"

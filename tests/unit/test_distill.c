@@ -136,6 +136,49 @@ static void test_teachers(void) {
     vitc_model_free(student), vitc_model_free(ta), vitc_model_free(tb);
 }
 
+/* Offline teaching: the labels of every image of a dataset equal the teachers' targets of the same
+ * images in one batch; a batch's rows are those labels, mixed with the reversed batch's by lam. */
+static void test_offline(void) {
+    enum { NI = 300 }; /* more than one chunk of 256 */
+    vitc_model *student = tiny_model(1, 0.5f, 0.25f), *ta = tiny_model(2, 0.2f, 0.3f);
+    char pa[64];
+    CHECK(student && ta && !save_tmp(ta, pa), "teacher file");
+    if (!student || !ta) return;
+    static uint8_t px[NI * S * S];
+    static int lab[NI], idx[NI], lb[NI];
+    uint64_t r = 3;
+    for (int i = 0; i < NI; i++) {
+        lab[i] = i % C, idx[i] = i;
+        for (int k = 0; k < S * S; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            px[i * S * S + k] = (uint8_t)(r >> 56);
+        }
+    }
+    vt_dataset d = {.n = NI, .c = 1, .h = S, .w = S, .pixels = px, .labels = lab, .num_classes = C};
+    static float all[NI * C], direct[NI * C], img[NI * 3 * S * S], rows[4 * C];
+    vt_teachers tc;
+    CHECK(vt_teachers_open(&tc, pa, student, 2, VT_DISTILL_SOFT) == VITC_OK, "open");
+    CHECK(vt_teachers_label_dataset(&tc, &d, 3, student->pre.mean, student->pre.std, all) == VITC_OK, "label the dataset");
+    vt_dataset_batch(&d, idx, NI, 3, student->pre.mean, student->pre.std, NULL, 0, 0, img, lb);
+    CHECK(vt_teachers_targets(&tc, img, NI, 3, S, S, student->pre.mean, student->pre.std, direct) == VITC_OK, "direct");
+    float e = max_abs_diff(all, direct, NI * C);
+    CHECK(e < 1e-6f, "offline labels = the teachers' targets of the unaugmented images (err %g)", (double)e);
+    int bi[4] = {7, 299, 0, 42};
+    vt_teachers_rows(all, bi, 4, C, 0, 1.0, rows);
+    CHECK(!memcmp(rows, all + 7 * C, sizeof(float) * C) && !memcmp(rows + 3 * C, all + 42 * C, sizeof(float) * C),
+          "unmixed rows are the images' labels");
+    vt_teachers_rows(all, bi, 4, C, 1, 0.3, rows);
+    float em = 0.0f;
+    for (int k = 0; k < C; k++) {
+        em = fmaxf(em, fabsf(rows[k] - (0.3f * all[7 * C + k] + 0.7f * all[42 * C + k])));
+        em = fmaxf(em, fabsf(rows[C + k] - (0.3f * all[299 * C + k] + 0.7f * all[0 * C + k])));
+    }
+    CHECK(em < 1e-6f, "mixed rows: lam of the image's labels + (1 - lam) of its partner's (err %g)", (double)em);
+    vt_teachers_free(&tc);
+    unlink(pa);
+    vitc_model_free(student), vitc_model_free(ta);
+}
+
 /* The target a student without a distillation head learns: (1 - a) q + a t, whose cross-entropy is
  * (1 - a) CE(q) + a CE(t), gradients included (the cross-entropy is linear in the target). */
 static void test_blend(void) {
@@ -224,6 +267,7 @@ int main(void) {
     vt_set_threads(2);
     test_blend();
     test_teachers();
+    test_offline();
     test_ensemble_eval();
     return check_report("test_distill");
 }
