@@ -218,6 +218,13 @@ static void run_case_deit(const char *name) {
     tq.data[1] = -0.5f;
     CHECK(vt_trainer_forward_backward_deit(t, in.data, y, NULL, tq.data, n, &loss, NULL) != VITC_OK, "%s: bad target", name);
     tq.data[1] = saved;
+    vt_trainer_free(t);
+    /* a model without a distillation head refuses distillation targets */
+    snprintf(path, sizeof path, "%s/train/avg/model.safetensors", fixture_dir());
+    t = trainer_from(path, &hp);
+    CHECK(t && vt_trainer_forward_backward_deit(t, in.data, NULL, tq.data, tq.data, n, &loss, NULL) != VITC_OK &&
+              strstr(vitc_last_error(), "distillation head"),
+          "distillation targets for a model without a distillation head are refused");
     free(y), free(lg), free(ref);
     vt_trainer_free(t);
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&tq), vt_npy_free(&loss0), vt_npy_free(&hpa);
