@@ -11,7 +11,6 @@
 #include "train/train.h"
 #include "train/train_ops.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,23 +76,6 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
     }
     vt_strbuf_append(sb, "\"data\":", 7);
     vt_strbuf_json_string(sb, r->data);
-}
-
-/* The teacher list with each file made absolute, so that a resumed run finds its teachers from any
- * folder (names that do not resolve are kept as given: opening them reports the error). */
-static void absolute_list(const char *list, char *out, size_t cap) {
-    size_t k = 0;
-    out[0] = 0;
-    for (const char *p = list; *p && k < cap;) {
-        const char *e = strchr(p, ',');
-        size_t L = e ? (size_t)(e - p) : strlen(p);
-        char name[4096], full[PATH_MAX];
-        snprintf(name, sizeof name, "%.*s", (int)L, p);
-        const char *use = realpath(name, full) ? full : name;
-        k += (size_t)snprintf(out + k, cap - k, "%s%s", k ? "," : "", use);
-        p += L;
-        if (*p == ',') p++;
-    }
 }
 
 static int seen(const vt_option *opts, int n, const char *name) {
@@ -272,11 +254,6 @@ int cmd_train(int argc, char **argv) {
         return fprintf(stderr, "vitc train: --distill, --distill-alpha and --teacher-offline need --teacher\n"), 2;
     }
     if (distill_alpha < 0) distill_alpha = 0.5f;
-    char teacher_abs[8192];
-    if (teacher) {
-        absolute_list(teacher, teacher_abs, sizeof teacher_abs);
-        teacher = teacher_abs;
-    }
     vt_distill_kind dkind = distill && !strcmp(distill, "hard") ? VT_DISTILL_HARD : VT_DISTILL_SOFT;
     if (val_every <= 0) val_every = 1;
     if (!data || !*data) {
@@ -453,7 +430,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
     run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data,
-                     teach.n ? teacher : NULL, dkind, distill_alpha, teacher_offline};
+                     teach.n ? teach.paths : NULL, dkind, distill_alpha, teacher_offline};
     fflush(stdout);
 
     /* ---- the loop */

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "model/layers.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@ vitc_status vt_teachers_open(vt_teachers *tc, const char *list, const vitc_model
             return vt_error(s, "teacher: %s", why);
         }
         tc->models[tc->n++] = m;
+        /* the list again with absolute names, for the checkpoint: a resumed run finds them anywhere */
+        char full[PATH_MAX];
+        const char *name = realpath(path, full) ? full : path;
+        size_t had = tc->paths ? strlen(tc->paths) : 0;
+        char *grown = realloc(tc->paths, had + strlen(name) + 2);
+        if (!grown) {
+            vt_teachers_free(tc);
+            return vt_error(VITC_ERR_NOMEM, "out of memory");
+        }
+        tc->paths = grown;
+        snprintf(tc->paths + had, strlen(name) + 2, "%s%s", had ? "," : "", name);
         const char *why = NULL;
         if (m->cfg.num_classes != tc->classes) why = "classifies into another number of classes than the student";
         else if (!vt_model_labels_agree(m, student)) why = "names its classes differently from the student";
@@ -55,7 +67,7 @@ vitc_status vt_teachers_open(vt_teachers *tc, const char *list, const vitc_model
 
 void vt_teachers_free(vt_teachers *tc) {
     for (int e = 0; e < tc->n; e++) vitc_model_free(tc->models[e]);
-    free(tc->models), free(tc->images), free(tc->logits), free(tc->acc);
+    free(tc->models), free(tc->paths), free(tc->images), free(tc->logits), free(tc->acc);
     memset(tc, 0, sizeof *tc);
 }
 
@@ -74,17 +86,21 @@ vitc_status vt_teachers_targets(vt_teachers *tc, const float *images, int n, int
     for (size_t k = 0; k < (size_t)n * C; k++) tc->acc[k] = 0.0;
     for (int e = 0; e < tc->n; e++) {
         vitc_model *m = tc->models[e];
-        /* x * std + mean undoes the student's normalization; the teacher's is then applied */
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < chans; ch++) {
-                int k = ch < 3 ? ch : 2;
-                float a = std[k] / m->pre.std[k], b = (mean[k] - m->pre.mean[k]) / m->pre.std[k];
-                const float *src = images + (size_t)i * img + (size_t)ch * plane;
-                float *dst = tc->images + (size_t)i * img + (size_t)ch * plane;
-                for (size_t p = 0; p < plane; p++) dst[p] = src[p] * a + b;
-            }
+        const float *x = images;
+        if (memcmp(m->pre.mean, mean, sizeof(float) * 3) || memcmp(m->pre.std, std, sizeof(float) * 3)) {
+            /* x * std + mean undoes the student's normalization; the teacher's is then applied */
+            x = tc->images;
+            for (int i = 0; i < n; i++)
+                for (int ch = 0; ch < chans; ch++) {
+                    int k = ch < 3 ? ch : 2;
+                    float a = std[k] / m->pre.std[k], b = (mean[k] - m->pre.mean[k]) / m->pre.std[k];
+                    const float *src = images + (size_t)i * img + (size_t)ch * plane;
+                    float *dst = tc->images + (size_t)i * img + (size_t)ch * plane;
+                    for (size_t p = 0; p < plane; p++) dst[p] = src[p] * a + b;
+                }
+        }
         vt_forward_out o = {.logits = tc->logits};
-        vitc_status s = vt_vit_forward(m, tc->images, n, h, w, &o);
+        vitc_status s = vt_vit_forward(m, x, n, h, w, &o);
         if (s) return s;
         for (int i = 0; i < n; i++) vt_softmax_add(tc->logits + (size_t)i * C, C, 1.0, tc->acc + (size_t)i * C);
     }

@@ -12,6 +12,7 @@ typedef enum { VT_DISTILL_SOFT = 0, VT_DISTILL_HARD = 1 } vt_distill_kind;
 typedef struct vt_teachers {
     vitc_model **models;
     int n;
+    char *paths;    /* the teachers' files, absolute, separated by commas */
     vt_distill_kind kind;
     int classes;
     float *images;  /* scratch: the batch renormalized for a teacher */

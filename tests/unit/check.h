@@ -37,6 +37,18 @@ static inline float max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
+/* n random 8-bit images of `pixels` bytes (a seeded LCG) labelled i % classes: small datasets
+ * for the evaluation and distillation tests. */
+static inline void random_images(unsigned char *px, int *labels, int n, int pixels, int classes, unsigned long long seed) {
+    for (int i = 0; i < n; i++) {
+        labels[i] = i % classes;
+        for (int k = 0; k < pixels; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            px[(size_t)i * pixels + k] = (unsigned char)(seed >> 56);
+        }
+    }
+}
+
 static inline int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed ? 1 : 0;

@@ -146,14 +146,8 @@ static void test_offline(void) {
     if (!student || !ta) return;
     static uint8_t px[NI * S * S];
     static int lab[NI], idx[NI], lb[NI];
-    uint64_t r = 3;
-    for (int i = 0; i < NI; i++) {
-        lab[i] = i % C, idx[i] = i;
-        for (int k = 0; k < S * S; k++) {
-            r = r * 6364136223846793005ull + 1442695040888963407ull;
-            px[i * S * S + k] = (uint8_t)(r >> 56);
-        }
-    }
+    random_images(px, lab, NI, S * S, C, 3);
+    for (int i = 0; i < NI; i++) idx[i] = i;
     vt_dataset d = {.n = NI, .c = 1, .h = S, .w = S, .pixels = px, .labels = lab, .num_classes = C};
     static float all[NI * C], direct[NI * C], img[NI * 3 * S * S], rows[4 * C];
     vt_teachers tc;
@@ -213,14 +207,7 @@ static void test_ensemble_eval(void) {
     if (!a || !b) return;
     static uint8_t px[NI * S * S];
     int lab[NI];
-    uint64_t r = 11;
-    for (int i = 0; i < NI; i++) {
-        lab[i] = i % C;
-        for (int k = 0; k < S * S; k++) {
-            r = r * 6364136223846793005ull + 1442695040888963407ull;
-            px[i * S * S + k] = (uint8_t)(r >> 56);
-        }
-    }
+    random_images(px, lab, NI, S * S, C, 11);
     vt_dataset d = {.n = NI, .c = 1, .h = S, .w = S, .pixels = px, .labels = lab, .num_classes = C};
     int64_t c1[C * C] = {0}, c2[C * C] = {0}, c3[C * C] = {0};
     double l1, l2, l3;

@@ -92,6 +92,18 @@ static vt_trainer *trainer_from(const char *path, const vt_train_hparams *hp) {
     return t;
 }
 
+/* The trainer of fixture case dir (its model.safetensors) with default hyperparameters but this
+ * label smoothing; NULL (a failed CHECK) when it cannot be built. */
+static vt_trainer *case_trainer(const char *dir, const char *name, float label_smoothing) {
+    char path[1200];
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.label_smoothing = label_smoothing;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    return t;
+}
+
 static void run_case(const char *name) {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
@@ -150,10 +162,7 @@ static void run_case_soft(const char *name) {
         CHECK(0, "%s: soft-target fixtures unreadable", name);
         return;
     }
-    vt_train_hparams hp = vt_train_default_hparams();
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    vt_trainer *t = trainer_from(path, &hp);
-    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    vt_trainer *t = case_trainer(dir, name, vt_train_default_hparams().label_smoothing);
     if (!t) return;
     int n = (int)in.shape[0];
     CHECK(q.shape[0] == n && q.shape[1] == t->m->cfg.num_classes, "%s: targets shape", name);
@@ -186,11 +195,7 @@ static void run_case_deit(const char *name) {
         CHECK(0, "%s: DeiT fixtures unreadable", name);
         return;
     }
-    vt_train_hparams hp = vt_train_default_hparams();
-    hp.label_smoothing = hpa.data[7];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    vt_trainer *t = trainer_from(path, &hp);
-    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    vt_trainer *t = case_trainer(dir, name, hpa.data[7]);
     if (!t) return;
     int n = (int)in.shape[0], C = t->m->cfg.num_classes;
     int *y = malloc(sizeof(int) * (size_t)n);
@@ -220,8 +225,8 @@ static void run_case_deit(const char *name) {
     tq.data[1] = saved;
     vt_trainer_free(t);
     /* a model without a distillation head refuses distillation targets */
-    snprintf(path, sizeof path, "%s/train/avg/model.safetensors", fixture_dir());
-    t = trainer_from(path, &hp);
+    snprintf(dir, sizeof dir, "%s/train/avg", fixture_dir());
+    t = case_trainer(dir, "avg", 0.0f);
     CHECK(t && vt_trainer_forward_backward_deit(t, in.data, NULL, tq.data, tq.data, n, &loss, NULL) != VITC_OK &&
               strstr(vitc_last_error(), "distillation head"),
           "distillation targets for a model without a distillation head are refused");
@@ -242,11 +247,7 @@ static void run_case_bf16(const char *name) {
         CHECK(0, "%s: fixtures unreadable", name);
         return;
     }
-    vt_train_hparams hp = vt_train_default_hparams();
-    hp.label_smoothing = hpa.data[7];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    vt_trainer *t = trainer_from(path, &hp);
-    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    vt_trainer *t = case_trainer(dir, name, hpa.data[7]);
     if (!t) return;
     int n = (int)in.shape[0];
     int *y = malloc(sizeof(int) * (size_t)n);
@@ -571,14 +572,7 @@ static void test_evaluate_flip(void) {
     vt_model_init_random(m, 7, 1.0f);
     uint8_t *px = malloc(3 * N * S * S);
     int lab[N];
-    uint64_t r = 99;
-    for (int i = 0; i < N; i++) {
-        lab[i] = i % C;
-        for (int k = 0; k < S * S; k++) {
-            r = r * 6364136223846793005ull + 1442695040888963407ull;
-            px[(size_t)i * S * S + k] = (uint8_t)(r >> 56);
-        }
-    }
+    random_images(px, lab, N, S * S, C, 99);
     uint8_t *mir = px + N * S * S, *sym = px + 2 * N * S * S;
     for (int i = 0; i < N; i++)
         for (int y = 0; y < S; y++)
