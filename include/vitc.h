@@ -93,6 +93,7 @@ typedef struct vitc_model_info {
     const char *source;      /* "vitc", "timm" or "hf" */
     int dim, depth, heads, mlp_dim;
     int patch_size, image_size, in_chans;
+    int patch_kernel;        /* the patch embedding's kernel: patch_size, or larger for overlapping patches */
     int num_classes;
     int class_token, dist_token, reg_tokens, num_prefix_tokens;
     int no_embed_class, pre_norm, qkv_bias, qk_norm, layer_scale, fc_norm;

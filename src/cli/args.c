@@ -112,3 +112,9 @@ int vt_parse_args(const char *command, const char *usage_line, int argc, char **
     }
     return 0;
 }
+
+int vt_opt_seen(const vt_option *opts, int n_opts, const char *name) {
+    for (int i = 0; i < n_opts; i++)
+        if (!strcmp(opts[i].name, name)) return opts[i].seen;
+    return 0;
+}

@@ -19,6 +19,9 @@ typedef struct vt_option {
 int vt_parse_args(const char *command, const char *usage_line, int argc, char **argv, vt_option *opts,
                   int n_opts, const char **positional, int max_positional, int *n_positional);
 
+/* Whether option `name` was given (by name: an index would shift when options are inserted). */
+int vt_opt_seen(const vt_option *opts, int n_opts, const char *name);
+
 /* Parses "a,b,c" into three floats; returns 0 on success. */
 int vt_parse_float3(const char *s, float out[3]);
 

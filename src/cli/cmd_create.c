@@ -12,7 +12,7 @@
 int cmd_create(int argc, char **argv) {
     const char *arch = NULL, *out = NULL, *name = NULL, *labels = NULL, *pool = NULL, *interp = NULL;
     int dim = 0, depth = -1, heads = 0, patch = 0, img = 0, classes = -1, chans = 0, regs = 0, seed = 0, squash = 0;
-    int dist = 0;
+    int dist = 0, patch_kernel = 0;
     float crop = 0, mean[3], std[3];
     vt_option opts[] = {
         {"arch", VT_OPT_STRING, &arch, "named architecture, e.g. vit_tiny_patch16_224", 0},
@@ -20,6 +20,7 @@ int cmd_create(int argc, char **argv) {
         {"depth", VT_OPT_INT, &depth, "number of blocks", 0},
         {"heads", VT_OPT_INT, &heads, "attention heads", 0},
         {"patch", VT_OPT_INT, &patch, "patch size", 0},
+        {"patch-kernel", VT_OPT_INT, &patch_kernel, "overlapping patches: kernel K > patch (K - patch even)", 0},
         {"img-size", VT_OPT_INT, &img, "image size", 0},
         {"in-chans", VT_OPT_INT, &chans, "input channels (default 3)", 0},
         {"classes", VT_OPT_INT, &classes, "number of classes (default 1000; 0: no head)", 0},
@@ -63,6 +64,11 @@ int cmd_create(int argc, char **argv) {
     if (depth >= 0) c.depth = depth;
     if (heads) c.heads = heads;
     if (patch) c.patch = patch;
+    if (patch_kernel < 0) {
+        fprintf(stderr, "vitc create: --patch-kernel must be positive\n");
+        return 2;
+    }
+    c.patch_kernel = patch_kernel == c.patch ? 0 : patch_kernel;
     if (img) c.img_size = img;
     if (chans) c.in_chans = chans;
     if (classes >= 0) c.num_classes = classes;
@@ -91,8 +97,8 @@ int cmd_create(int argc, char **argv) {
         vitc_model_free(m);
         return 2;
     }
-    if (opts[15].seen) memcpy(m->pre.mean, mean, sizeof mean);
-    if (opts[16].seen) memcpy(m->pre.std, std, sizeof std);
+    if (vt_opt_seen(opts, n_opts, "mean")) memcpy(m->pre.mean, mean, sizeof mean);
+    if (vt_opt_seen(opts, n_opts, "std")) memcpy(m->pre.std, std, sizeof std);
     m->pre.squash = squash;
     int rc = 0;
     if (labels) {

@@ -44,7 +44,7 @@ int cmd_eval(int argc, char **argv) {
     if (!data) return fprintf(stderr, "vitc eval: --data is required\n"), 2;
     if (strcmp(split, "test") && strcmp(split, "train"))
         return fprintf(stderr, "vitc eval: --split must be test or train\n"), 2;
-    if (batch <= 0 || (opts[5].seen && threads <= 0))
+    if (batch <= 0 || (vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "threads") && threads <= 0))
         return fprintf(stderr, "vitc eval: --batch and --threads must be positive\n"), 2;
     if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
     vitc_load_params lp = vitc_load_default_params();

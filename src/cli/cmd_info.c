@@ -39,12 +39,12 @@ int cmd_info(int argc, char **argv) {
         vt_strbuf_json_string(&b, i.name);
         vt_strbuf_printf(&b,
                          ",\"source\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"mlp_dim\":%d,\"patch_size\":%d,"
-                         "\"image_size\":%d,\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,"
+                         "\"patch_kernel\":%d,\"image_size\":%d,\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,"
                          "\"reg_tokens\":%d,\"no_embed_class\":%d,\"pre_norm\":%d,\"qkv_bias\":%d,\"qk_norm\":%d,"
                          "\"layer_scale\":%d,\"fc_norm\":%d,\"pool\":\"%s\",\"ln_eps\":%g,\"params\":%lld,"
                          "\"flops\":%.6g,\"preprocess\":{\"size\":%d,\"crop_pct\":%g,\"interpolation\":\"%s\","
                          "\"mean\":[%g,%g,%g],\"std\":[%g,%g,%g],\"squash\":%s},\"labels\":",
-                         i.source, i.dim, i.depth, i.heads, i.mlp_dim, i.patch_size, i.image_size, i.in_chans,
+                         i.source, i.dim, i.depth, i.heads, i.mlp_dim, i.patch_size, i.patch_kernel, i.image_size, i.in_chans,
                          i.num_classes, i.class_token, i.dist_token, i.reg_tokens, i.no_embed_class, i.pre_norm,
                          i.qkv_bias, i.qk_norm, i.layer_scale, i.fc_norm, pool, (double)i.ln_eps,
                          (long long)i.num_params, i.flops, p->size, (double)p->crop_pct, interp, (double)p->mean[0],
@@ -66,8 +66,11 @@ int cmd_info(int argc, char **argv) {
     } else {
         printf("model:        %s\n", pos[0]);
         printf("architecture: %s (%s names)\n", i.name, i.source);
-        printf("shape:        dim %d, depth %d, heads %d, mlp %d, patch %d, image %d, %d channels\n", i.dim, i.depth,
-               i.heads, i.mlp_dim, i.patch_size, i.image_size, i.in_chans);
+        char kernel[48] = "";
+        if (i.patch_kernel != i.patch_size)
+            snprintf(kernel, sizeof kernel, " (overlapping: kernel %d)", i.patch_kernel);
+        printf("shape:        dim %d, depth %d, heads %d, mlp %d, patch %d%s, image %d, %d channels\n", i.dim,
+               i.depth, i.heads, i.mlp_dim, i.patch_size, kernel, i.image_size, i.in_chans);
         printf("tokens:       class %s, distillation %s, registers %d, position embeddings %s\n", yes(i.class_token),
                yes(i.dist_token), i.reg_tokens, i.no_embed_class ? "on patches only" : "on every token");
         printf("blocks:       qkv bias %s, qk norm %s, layer scale %s, pre-norm %s, layer norm eps %g\n",

@@ -78,12 +78,6 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
     vt_strbuf_json_string(sb, r->data);
 }
 
-static int seen(const vt_option *opts, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(opts[i].name, name)) return opts[i].seen;
-    return 0;
-}
-
 static int fail(const char *msg) {
     fprintf(stderr, "vitc train: %s\n", msg);
     return 1;
@@ -94,7 +88,7 @@ int cmd_train(int argc, char **argv) {
     const char *teacher = NULL, *distill = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
-    int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0;
+    int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
     float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1;
     vt_option opts[] = {
@@ -105,6 +99,7 @@ int cmd_train(int argc, char **argv) {
         {"heads", VT_OPT_INT, &heads, "attention heads", 0},
         {"mlp-dim", VT_OPT_INT, &mlp, "MLP hidden size (default 4 x dim)", 0},
         {"patch", VT_OPT_INT, &patch, "patch size", 0},
+        {"patch-kernel", VT_OPT_INT, &patch_kernel, "overlapping patches: kernel K > patch (K - patch even), zero-padded", 0},
         {"img-size", VT_OPT_INT, &img, "training image size (default: the data's, 224 for folders)", 0},
         {"reg-tokens", VT_OPT_INT, &regs, "register tokens", 0},
         {"pool", VT_OPT_STRING, &pool, "token or avg (avg uses fc_norm)", 0},
@@ -157,27 +152,29 @@ int cmd_train(int argc, char **argv) {
                           argc, argv, opts, n_opts, pos, 0, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (!out) return fprintf(stderr, "vitc train: --out MODEL is required\n"), 2;
-    if (seen(opts, n_opts, "val-every") && val_every <= 0) return fprintf(stderr, "vitc train: --val-every must be positive\n"), 2;
-    if (seen(opts, n_opts, "threads") && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
-    if ((seen(opts, n_opts, "epochs") && epochs <= 0) || (seen(opts, n_opts, "batch") && batch <= 0))
+    if (vt_opt_seen(opts, n_opts, "val-every") && val_every <= 0) return fprintf(stderr, "vitc train: --val-every must be positive\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "threads") && threads <= 0) return fprintf(stderr, "vitc train: --threads must be positive\n"), 2;
+    if ((vt_opt_seen(opts, n_opts, "epochs") && epochs <= 0) || (vt_opt_seen(opts, n_opts, "batch") && batch <= 0))
         return fprintf(stderr, "vitc train: --epochs and --batch must be positive\n"), 2;
-    if (seen(opts, n_opts, "lr") && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "patch-kernel") && patch_kernel <= 0)
+        return fprintf(stderr, "vitc train: --patch-kernel must be positive\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "lr") && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
     if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
     if (!(drop_path >= 0 && drop_path < 1)) return fprintf(stderr, "vitc train: --drop-path must be in [0, 1)\n"), 2;
     if (resume && drop_path > 0)
         return fprintf(stderr, "vitc train: --drop-path is part of the run's recipe: not with --resume\n"), 2;
-    if ((seen(opts, n_opts, "mixup") && !(mixup >= 0 && mixup <= 100)) ||
-        (seen(opts, n_opts, "cutmix") && !(cutmix >= 0 && cutmix <= 100)))
+    if ((vt_opt_seen(opts, n_opts, "mixup") && !(mixup >= 0 && mixup <= 100)) ||
+        (vt_opt_seen(opts, n_opts, "cutmix") && !(cutmix >= 0 && cutmix <= 100)))
         return fprintf(stderr, "vitc train: --mixup and --cutmix take an alpha in [0, 100] (0: off)\n"), 2;
-    if (seen(opts, n_opts, "mix-prob") && !(mix_prob >= 0 && mix_prob <= 1))
+    if (vt_opt_seen(opts, n_opts, "mix-prob") && !(mix_prob >= 0 && mix_prob <= 1))
         return fprintf(stderr, "vitc train: --mix-prob must be in [0, 1]\n"), 2;
     if (pool && strcmp(pool, "token") && strcmp(pool, "avg"))
         return fprintf(stderr, "vitc train: --pool must be token or avg\n"), 2;
     if (distill && strcmp(distill, "soft") && strcmp(distill, "hard"))
         return fprintf(stderr, "vitc train: --distill must be soft or hard\n"), 2;
-    if (seen(opts, n_opts, "distill-alpha") && !(distill_alpha >= 0 && distill_alpha <= 1))
+    if (vt_opt_seen(opts, n_opts, "distill-alpha") && !(distill_alpha >= 0 && distill_alpha <= 1))
         return fprintf(stderr, "vitc train: --distill-alpha must be in [0, 1]\n"), 2;
     if (teacher && !*teacher) return fprintf(stderr, "vitc train: --teacher needs a model file\n"), 2;
 
@@ -209,11 +206,11 @@ int cmd_train(int argc, char **argv) {
             snprintf(data_buf, sizeof data_buf, "%s", vt_json_get_string(tj, "data", ""));
             data = data_buf;
         }
-        if (!seen(opts, n_opts, "epochs")) epochs = (int)vt_json_get_number(tj, "epochs", 10);
+        if (!vt_opt_seen(opts, n_opts, "epochs")) epochs = (int)vt_json_get_number(tj, "epochs", 10);
         batch = (int)vt_json_get_number(tj, "batch", 128);
         seed = (int)vt_json_get_number(tj, "seed", 0);
         limit = (int)vt_json_get_number(tj, "limit", 0);
-        if (!seen(opts, n_opts, "val-limit")) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
+        if (!vt_opt_seen(opts, n_opts, "val-limit")) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
         if (!val_every) val_every = (int)vt_json_get_number(tj, "val_every", 1);
         val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
@@ -234,7 +231,7 @@ int cmd_train(int argc, char **argv) {
             distill = distill_buf;
         }
         if (distill_alpha < 0 && *tt) distill_alpha = (float)vt_json_get_number(tj, "distill_alpha", 0.5);
-        if (*tt && !seen(opts, n_opts, "teacher")) teacher_offline = teacher_offline || vt_json_get_bool(tj, "teacher_offline", 0);
+        if (*tt && !vt_opt_seen(opts, n_opts, "teacher")) teacher_offline = teacher_offline || vt_json_get_bool(tj, "teacher_offline", 0);
     } else {
         if (!epochs) epochs = 10;
         if (!batch) batch = 128;
@@ -320,6 +317,7 @@ int cmd_train(int argc, char **argv) {
             if (depth) c.depth = depth;
             if (heads) c.heads = heads;
             if (patch) c.patch = patch;
+            c.patch_kernel = patch_kernel == c.patch ? 0 : patch_kernel;
             if (regs) c.reg_tokens = regs;
             if (ls_init > 0) c.layer_scale = 1;
             if (pool && !strcmp(pool, "avg")) c.pool = VITC_POOL_AVG, c.fc_norm = 1;
@@ -396,7 +394,7 @@ int cmd_train(int argc, char **argv) {
     }
     int deit = c->dist_token && c->dist_average; /* the distillation head learns the teachers' labels */
     if (teacher) {
-        if (deit && seen(opts, n_opts, "distill-alpha")) {
+        if (deit && vt_opt_seen(opts, n_opts, "distill-alpha")) {
             rc = fail("--distill-alpha is for students without a distillation token (DeiT students learn the "
                       "teachers in their distillation head)");
             goto done;

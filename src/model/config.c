@@ -77,7 +77,11 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
     if (c->img_size % c->patch)
         return vt_error(VITC_ERR_FORMAT, "%s: image size %d is not a multiple of patch size %d", what, c->img_size,
                         c->patch);
-    if (c->dim > 65536 || c->depth > 1024 || c->mlp_dim > 1 << 20 || c->patch > 1024 || c->img_size > 16384 ||
+    if (c->patch_kernel && (c->patch_kernel < c->patch || (c->patch_kernel - c->patch) % 2))
+        return vt_error(VITC_ERR_FORMAT, "%s: patch kernel %d must be the patch size %d plus an even number", what,
+                        c->patch_kernel, c->patch);
+    if (c->dim > 65536 || c->depth > 1024 || c->mlp_dim > 1 << 20 || c->patch > 1024 || c->patch_kernel > 1024 ||
+        c->img_size > 16384 ||
         c->in_chans > 64 || c->num_classes > 1 << 24 || c->reg_tokens > 4096)
         return vt_error(VITC_ERR_LIMIT, "%s: model configuration exceeds vitc's limits", what);
     if (!c->class_token && c->dist_token)
@@ -112,6 +116,8 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     c->heads = get_int(j, "heads", c->heads, &bad);
     c->mlp_dim = get_int(j, "mlp_dim", 4 * c->dim, &bad);
     c->patch = get_int(j, "patch_size", c->patch, &bad);
+    c->patch_kernel = get_int(j, "patch_kernel", 0, &bad);
+    if (c->patch_kernel == c->patch) c->patch_kernel = 0;
     c->img_size = get_int(j, "image_size", c->img_size, &bad);
     c->in_chans = get_int(j, "in_chans", c->in_chans, &bad);
     c->num_classes = get_int(j, "num_classes", c->num_classes, &bad);
@@ -145,11 +151,14 @@ char *vt_config_to_json(const vt_vit_config *c) {
                      "\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,\"reg_tokens\":%d,"
                      "\"no_embed_class\":%d,\"pre_norm\":%d,\"patch_bias\":%d,\"patch_norm\":%d,\"qkv_bias\":%d,"
                      "\"qk_norm\":%d,\"layer_scale\":%d,\"fc_norm\":%d,\"dist_average\":%d,\"pool\":\"%s\","
-                     "\"ln_eps\":%.9g}",
+                     "\"ln_eps\":%.9g",
                      c->dim, c->depth, c->heads, c->mlp_dim, c->patch, c->img_size, c->in_chans, c->num_classes,
                      c->class_token, c->dist_token, c->reg_tokens, c->no_embed_class, c->pre_norm, c->patch_bias,
                      c->patch_norm, c->qkv_bias, c->qk_norm, c->layer_scale, c->fc_norm, c->dist_average,
                      c->pool == VITC_POOL_AVG ? "avg" : "token", (double)c->ln_eps);
+    /* written only when it differs from the patch size: plain ViTs' metadata stays as it was */
+    if (vt_patch_kernel(c) != c->patch) vt_strbuf_printf(&b, ",\"patch_kernel\":%d", c->patch_kernel);
+    vt_strbuf_append(&b, "}", 1);
     if (b.failed) {
         vt_strbuf_free(&b);
         return NULL;
@@ -160,8 +169,8 @@ char *vt_config_to_json(const vt_vit_config *c) {
 /* ---- counts */
 
 int64_t vt_config_num_params(const vt_vit_config *c) {
-    int64_t D = c->dim, H = c->mlp_dim, P = c->patch, n = 0;
-    n += D * c->in_chans * P * P + (c->patch_bias ? D : 0) + (c->patch_norm ? 2 * D : 0);
+    int64_t D = c->dim, H = c->mlp_dim, n = 0;
+    n += D * vt_patch_inputs(c) + (c->patch_bias ? D : 0) + (c->patch_norm ? 2 * D : 0);
     n += (int64_t)(c->class_token + c->dist_token + c->reg_tokens) * D;
     n += (int64_t)vt_pos_len(c) * D;
     n += c->pre_norm ? 2 * D : 0;
@@ -178,10 +187,10 @@ int64_t vt_config_num_params(const vt_vit_config *c) {
 }
 
 double vt_config_flops(const vt_vit_config *c, int height, int width) {
-    double D = c->dim, Hd = c->mlp_dim, P = c->patch;
+    double D = c->dim, Hd = c->mlp_dim;
     double N = (double)(height / c->patch) * (double)(width / c->patch);
     double T = N + vt_prefix_tokens(c);
-    double f = 2.0 * N * D * c->in_chans * P * P;          /* patch embedding */
+    double f = 2.0 * N * D * vt_patch_inputs(c);           /* patch embedding */
     double blk = 2.0 * T * D * 3 * D                        /* qkv */
                  + 2.0 * 2.0 * T * T * D                    /* scores and weighted sum */
                  + 2.0 * T * D * D                          /* proj */

@@ -9,6 +9,9 @@ typedef struct vt_vit_config {
     char name[64];
     int dim, depth, heads, mlp_dim;
     int patch, img_size, in_chans;   /* img_size: the size the position embeddings were trained at */
+    int patch_kernel;                /* 0: patch. Larger: overlapping patches, a kernel x kernel convolution at
+                                        stride `patch`, zero-padded by (kernel - patch) / 2 so that the grid
+                                        stays size / patch (each token also sees its neighbours' edges) */
     int num_classes;                 /* 0: no head (features only) */
     int class_token, dist_token, reg_tokens;
     int no_embed_class;              /* position embeddings cover the patches only */
@@ -24,6 +27,13 @@ typedef struct vt_vit_config {
 
 static inline int vt_prefix_tokens(const vt_vit_config *c) {
     return c->class_token + c->dist_token + c->reg_tokens;
+}
+static inline int vt_patch_kernel(const vt_vit_config *c) {
+    return c->patch_kernel ? c->patch_kernel : c->patch;
+}
+/* The patch embedding's inputs per token: channels x kernel x kernel. */
+static inline int vt_patch_inputs(const vt_vit_config *c) {
+    return c->in_chans * vt_patch_kernel(c) * vt_patch_kernel(c);
 }
 static inline int vt_pos_len(const vt_vit_config *c) {
     int g = c->img_size / c->patch;

@@ -187,29 +187,42 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
 typedef struct patch_job {
     float *out;
     const float *img;
-    int B, C, H, W, P;
+    int B, C, H, W, P, k;
 } patch_job;
 
+/* Token (py, px) reads the k x k window at (py * P - pad, px * P - pad), pad = (k - P) / 2, zeros
+ * outside the image (a convolution's zero padding). k = P: the plain non-overlapping patches. */
 static void patchify_task(void *ctx, int tid, int nt) {
     patch_job *j = ctx;
-    int P = j->P, gh = j->H / P, gw = j->W / P, K = j->C * P * P, H = j->H, W = j->W, C = j->C;
+    int P = j->P, k = j->k, pad = (k - P) / 2, gh = j->H / P, gw = j->W / P, K = j->C * k * k, H = j->H, W = j->W;
+    int C = j->C;
     long lo, hi;
     vt_split((long)j->B * gh, tid, nt, &lo, &hi);
     for (long bp = lo; bp < hi; bp++) {
         int b = (int)(bp / gh), py = (int)(bp % gh);
         for (int px = 0; px < gw; px++) {
             float *o = j->out + (((size_t)b * gh + py) * gw + px) * K;
+            int y0 = py * P - pad, x0 = px * P - pad;
+            int xa = x0 < 0 ? -x0 : 0, xb = x0 + k > W ? W - x0 : k; /* columns [xa, xb) lie inside */
             for (int c = 0; c < C; c++)
-                for (int y = 0; y < P; y++) {
-                    const float *src = j->img + (((size_t)b * C + c) * H + (size_t)py * P + y) * W + (size_t)px * P;
-                    memcpy(o + ((size_t)c * P + y) * P, src, sizeof(float) * (size_t)P);
+                for (int y = 0; y < k; y++) {
+                    float *row = o + ((size_t)c * k + y) * k;
+                    int iy = y0 + y;
+                    if (iy < 0 || iy >= H) {
+                        memset(row, 0, sizeof(float) * (size_t)k);
+                        continue;
+                    }
+                    const float *src = j->img + (((size_t)b * C + c) * H + iy) * W + (x0 + xa);
+                    if (xa) memset(row, 0, sizeof(float) * (size_t)xa);
+                    memcpy(row + xa, src, sizeof(float) * (size_t)(xb - xa));
+                    if (xb < k) memset(row + xb, 0, sizeof(float) * (size_t)(k - xb));
                 }
         }
     }
 }
 
-void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P) {
-    patch_job j = {out, img, B, C, H, W, P};
+void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P, int k) {
+    patch_job j = {out, img, B, C, H, W, P, k};
     vt_parallel_run(patchify_task, &j, rows_threads((size_t)B * C * H * W));
 }
 

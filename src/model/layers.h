@@ -20,9 +20,10 @@ void vt_gelu_forward(float *out, const float *inp, size_t n);
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                           const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps);
 
-/* Unfolds B images (C x H x W) into (B * H/P * W/P) rows of C*P*P values in (c, py, px) order,
- * patches in row-major grid order — the layout a Conv2d(P, stride P) weight flattens to. */
-void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P);
+/* Unfolds B images (C x H x W) into (B * H/P * W/P) rows of C*k*k values in (c, y, x) order, patches
+ * in row-major grid order — the layout a Conv2d(k, stride P, padding (k - P) / 2) weight flattens
+ * to. k = P: plain patches; k > P (k - P even): overlapping windows, zero outside the image. */
+void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P, int k);
 
 /* x[i] += g[i % C] * y[i] for N rows of C (g NULL: plain residual add). */
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C);

@@ -57,7 +57,7 @@ int vt_model_pack(vitc_model *m) {
     if (m->is_packed) return 0;
     const vt_vit_config *c = &m->cfg;
     vt_model_packed *p = &m->packed;
-    int D = c->dim, K = c->in_chans * c->patch * c->patch, bad = 0;
+    int D = c->dim, K = vt_patch_inputs(c), bad = 0;
     p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
     bad |= !p->blocks;
     bad |= !(p->patch = pack_weight(m, m->w.patch.w, D, K));
@@ -165,6 +165,7 @@ void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
     o->heads = c->heads;
     o->mlp_dim = c->mlp_dim;
     o->patch_size = c->patch;
+    o->patch_kernel = vt_patch_kernel(c);
     o->image_size = c->img_size;
     o->in_chans = c->in_chans;
     o->num_classes = c->num_classes;

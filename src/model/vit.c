@@ -10,7 +10,7 @@
 #include <string.h>
 
 static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) {
-    size_t rows = n * T, D = (size_t)c->dim, K = (size_t)c->in_chans * c->patch * c->patch;
+    size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c);
     return vt_arena_size_floats(rows * D) * 3          /* x, ln, attention output */
            + vt_arena_size_floats(rows * 3 * D)        /* qkv */
            + vt_arena_size_floats(rows * c->mlp_dim)   /* mlp hidden */
@@ -47,7 +47,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     const vt_vit_weights *w = &m->w;
     const vt_model_packed *pk = &m->packed;
     int gh = height / c->patch, gw = width / c->patch, N = gh * gw, pre = vt_prefix_tokens(c), T = N + pre;
-    int D = c->dim, K = c->in_chans * c->patch * c->patch;
+    int D = c->dim, K = vt_patch_inputs(c);
     size_t rows = (size_t)n * T;
     const float *images = images_all + (size_t)b0 * c->in_chans * height * width;
     vt_forward_out o = {0};
@@ -66,7 +66,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     float *logits2 = vt_arena_floats(a, (size_t)n * c->num_classes);
 
     /* patch embedding: a stride-P convolution as a GEMM over unfolded patches */
-    vt_patchify(patches, images, n, c->in_chans, height, width, c->patch);
+    vt_patchify(patches, images, n, c->in_chans, height, width, c->patch, vt_patch_kernel(c));
     vt_linear_packed(ln, patches, pk->patch, w->patch.b, n * N, VT_EPILOGUE_NONE);
     if (c->patch_norm) vt_layernorm_forward(ln, NULL, NULL, ln, w->patch_norm.w, w->patch_norm.b, n * N, D, c->ln_eps);
 

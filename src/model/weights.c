@@ -55,9 +55,9 @@ static void add_linear(table_builder *tb, vt_linear_w *l, int64_t out, int64_t i
 
 int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     table_builder t = {0};
-    int64_t D = c->dim, P = c->patch;
-    /* the conv weight (D, C, P, P) is used as a D x (C*P*P) matrix */
-    add(&t, &w->patch.w, 0, 4, SHAPE(D, c->in_chans, P, P), "patch_embed.proj.weight");
+    int64_t D = c->dim, k = vt_patch_kernel(c);
+    /* the conv weight (D, C, k, k) is used as a D x (C*k*k) matrix */
+    add(&t, &w->patch.w, 0, 4, SHAPE(D, c->in_chans, k, k), "patch_embed.proj.weight");
     if (c->patch_bias) ADD1(&w->patch.b, 1, D, "patch_embed.proj.bias");
     if (c->patch_norm) add_norm(&t, &w->patch_norm, D, "patch_embed.norm");
     if (c->class_token) ADD3(&w->cls_token, 1, 1, 1, D, "cls_token");

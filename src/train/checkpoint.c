@@ -83,7 +83,8 @@ static float trunc_normal(uint64_t *s, double std) {
 vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t seed, vitc_model **out) {
     *out = NULL;
     const vt_vit_config *sc = &src->cfg;
-    if (cfg->dim != sc->dim || cfg->depth != sc->depth || cfg->patch != sc->patch || cfg->in_chans != sc->in_chans ||
+    if (cfg->dim != sc->dim || cfg->depth != sc->depth || cfg->patch != sc->patch ||
+        vt_patch_kernel(cfg) != vt_patch_kernel(sc) || cfg->in_chans != sc->in_chans ||
         cfg->mlp_dim != sc->mlp_dim || vt_prefix_tokens(cfg) != vt_prefix_tokens(sc))
         return vt_error(VITC_ERR_ARG, "the new configuration must keep the architecture of the initial model");
     vitc_model *m;

@@ -164,7 +164,7 @@ static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, l
     int branch_out = c->layer_scale || (drop_path > 0.0f && !fused_block(c));
     size_t N = (size_t)(c->img_size / c->patch) * (c->img_size / c->patch), pre = (size_t)vt_prefix_tokens(c);
     size_t T = N + pre, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
-    size_t K = (size_t)c->in_chans * c->patch * c->patch, C = (size_t)c->num_classes;
+    size_t K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
     A->patches = take(L, n * N * K);
     A->emb = take(L, n * N * D);
     if (c->patch_norm) {
@@ -377,14 +377,14 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     if (s) return s;
     vt_train_acts *A = t->acts;
     int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
-    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = c->in_chans * c->patch * c->patch, C = c->num_classes;
+    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c), C = c->num_classes;
     int rows = n * T, L = c->depth;
     size_t RD = (size_t)rows * D;
     float eps = c->ln_eps;
     int dist_avg = c->dist_token && c->dist_average;
 
     /* ---- forward */
-    vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch);
+    vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch, vt_patch_kernel(c));
     vt_tr_linear_forward(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
     const float *emb = A->emb;
     if (c->patch_norm) {

@@ -82,6 +82,24 @@ printf 'garbage' >"$TMP/x.npy"
 expect_fail "corrupt npy input" "x.npy" "$VITC" classify "$B/good.safetensors" "$TMP/x.npy"
 $PY -c "import numpy as np; np.save('$TMP/odd.npy', np.zeros((3,30,30), np.float32))"
 expect_fail "input size not a multiple of the patch" "multiple of the patch" "$VITC" classify "$B/good.safetensors" "$TMP/odd.npy"
+# overlapping patches whose metadata disagrees with the weights, or names an impossible kernel
+for k in 6 7; do
+  $PY - "$M/overlap_k8/model.safetensors" "$TMP/k$k.safetensors" "$k" <<'PYEOF'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+cfg = json.loads(h["__metadata__"]["vitc.config"])
+cfg["patch_kernel"] = int(sys.argv[3])
+h["__metadata__"]["vitc.config"] = json.dumps(cfg)
+b = json.dumps(h).encode()
+b += b" " * (-len(b) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + raw[8 + n:])
+PYEOF
+done
+expect_fail "patch kernel disagrees with the weights" "patch_embed.proj.weight" "$VITC" info "$TMP/k6.safetensors"
+expect_fail "impossible patch kernel" "patch kernel 7 must be the patch size 4 plus an even number" "$VITC" info "$TMP/k7.safetensors"
+expect_fail "create: odd --patch-kernel" "plus an even number" "$VITC" create --dim 32 --depth 1 --heads 2 --patch 4 --patch-kernel 7 --img-size 28 --out "$TMP/x.safetensors"
 expect_fail "bad heads" "dim" "$VITC" info "$M/heads_override/model.safetensors" --heads 7
 expect_fail "create unknown arch" "unknown architecture" "$VITC" create --arch vit_gigantic_patch16_224 --out "$TMP/x.safetensors"
 [[ ! -e $TMP/x.safetensors ]] && ok || bad "create left a file behind"

@@ -13,6 +13,9 @@ expect_fail "train: bad --epochs" "positive" "$VITC" train --data mnist --epochs
 expect_fail "train: bad --ema" "--ema" "$VITC" train --data mnist --ema 1.5 --out "$O"
 expect_fail "train: bad --mixup" "--mixup" "$VITC" train --data mnist --mixup -1 --out "$O"
 expect_fail "train: bad --drop-path" "--drop-path" "$VITC" train --data mnist --drop-path 1 --out "$O"
+expect_fail "train: bad --patch-kernel" "--patch-kernel" "$VITC" train --data mnist --patch-kernel 0 --out "$O"
+expect_fail "train: odd --patch-kernel" "patch kernel 5 must be the patch size 4 plus an even number" "$VITC" train --data mnist --patch 4 --patch-kernel 5 --out "$O"
+[[ ! -e $O ]] && ok || bad "refused --patch-kernel left an output file"
 expect_fail "train: bad --mix-prob" "--mix-prob" "$VITC" train --data mnist --cutmix 1 --mix-prob 2 --out "$O"
 printf 'not a checkpoint' >"$TMP/bad.safetensors"
 expect_fail "train: corrupt resume file" "bad.safetensors" "$VITC" train --resume "$TMP/bad.safetensors" --out "$O"
@@ -55,6 +58,18 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   tacc=$(grep -o 'train accuracy [0-9.]*' "$TMP/train.log" | awk '{print $3}' | tr '\n' ' ')
   awk -v s="$tacc" 'BEGIN { n = split(s, a, " "); exit !(n == 4 && a[4] > a[1] && a[4] > 30) }' && ok ||
     bad "training accuracy per epoch: ${tacc:-none}"
+  # overlapping patches (kernel 11 at stride 7, zero padding 2): trains, resumes byte for byte, and the
+  # model file says so
+  expect_ok "train --patch-kernel" "$VITC" train "${TR[@]}" --patch-kernel 11 --epochs 2 --out "$TMP/ov.safetensors"
+  cp "$TMP/out" "$TMP/ov.log"
+  kacc=$(grep -o 'val accuracy [0-9.]*' "$TMP/ov.log" | tail -1 | awk '{print $3}')
+  awk -v a="${kacc:-0}" 'BEGIN { exit !(a > 30) }' && ok || bad "overlapping patches: accuracy ${kacc:-?}% (want > 30%)"
+  expect_ok "train --patch-kernel: interrupted" "$VITC" train "${TR[@]}" --patch-kernel 11 --epochs 2 --max-steps 40 --save-every 20 --out "$TMP/ov2.safetensors"
+  expect_ok "train --patch-kernel: --resume" "$VITC" train --resume "$TMP/ov2.ckpt.safetensors" --threads 2 --quiet --out "$TMP/ov2.safetensors"
+  cmp -s "$TMP/ov.safetensors" "$TMP/ov2.safetensors" && ok || bad "overlapping patches: resumed run differs"
+  expect_ok "info: overlapping patches" "$VITC" info "$TMP/ov.safetensors" --json
+  $PY -c "import json; d = json.load(open('$TMP/out')); assert d['patch_size'] == 7 and d['patch_kernel'] == 11, d" && ok ||
+    bad "info --json: patch_kernel"
   # --bf16: bfloat16 products; the portable kernels refuse it with one line
   expect_fail "train: --bf16 without AVX512-BF16" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" train "${TR[@]}" --epochs 1 --bf16 --out "$TMP/r.safetensors"
   [[ ! -e $TMP/r.safetensors ]] && ok || bad "refused --bf16 run left an output file"

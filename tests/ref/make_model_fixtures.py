@@ -43,6 +43,9 @@ CASES = {
     "resample_288x160": (Cfg(dim=192, depth=2, heads=3, num_classes=10), 2, (288, 160), 8, "timm", 0),
     "resample_384": (Cfg(dim=192, depth=2, heads=3, num_classes=10, reg_tokens=2), 1, (384, 384), 9,
                      "timm", 0),
+    # overlapping patches (kernel 8 at stride 4, zero padding 2), run at another non-square size
+    "overlap_k8": (Cfg(dim=64, depth=2, heads=2, patch=4, patch_kernel=8, img_size=28, num_classes=10,
+                       global_pool="avg"), 2, (36, 20), 15, "vitc", 0),
     # half-precision checkpoints, converted to f32 at load
     "f16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8), 2, None, 13, "timm-f16", 0),
     "bf16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8, layer_scale=True), 2, None, 14, "timm-bf16", 0),
@@ -84,6 +87,8 @@ def vitc_metadata(c, name):
         "no_embed_class": c.no_embed_class, "pre_norm": c.pre_norm, "qkv_bias": c.qkv_bias,
         "qk_norm": c.qk_norm, "layer_scale": c.layer_scale, "pool": c.global_pool, "ln_eps": c.ln_eps,
     }
+    if c.patch_kernel:
+        cfg["patch_kernel"] = c.patch_kernel
     pre = {"size": c.img_size, "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET[0],
            "std": IMAGENET[1], "squash": False}
     labels = [f"label {i}" for i in range(c.num_classes)]

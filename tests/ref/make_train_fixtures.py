@@ -2,7 +2,8 @@
 """Writes the training fixtures for vitc's C tests (tests/unit/test_train.c).
 
 For each case, DIR/train/<case>/:
-  model.safetensors   seeded random weights, timm names (heads passed to the loader: 2)
+  model.safetensors   seeded random weights, timm names (heads passed to the loader: 2); vitc
+                      metadata too for the overlapping-patch case
   input.npy           a batch B x 3 x H x W;  labels.npy  its class indices (as float32)
   loss.npy            softmax cross-entropy (label smoothing) of the batch at these weights
   grads.safetensors   d loss / d parameter for every parameter (timm names)
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from make_model_fixtures import vitc_metadata
 from vit_ref import Cfg, RefViT, randomize, save_npy, write_safetensors
 
 # lr, min_lr, wd, beta1, beta2, eps, clip, label smoothing, warmup, total
@@ -41,6 +43,9 @@ CASES = {
                  qk_norm=True, pre_norm=True, qkv_bias=False), 21),
     # DeiT distilled: class + distillation token, two heads averaged
     "distilled": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, dist_token=True), 22),
+    # overlapping patches: kernel 6 at stride 2 (zero padding 2), avg pool
+    "overlap": (Cfg(dim=32, depth=2, heads=2, patch=2, patch_kernel=6, img_size=8, num_classes=4,
+                    global_pool="avg"), 24),
     # avg pool + fc_norm, no class token, position embeddings on patches only, registers
     "avg": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=3, class_token=False,
                 global_pool="avg", reg_tokens=1, no_embed_class=True, layer_scale=True), 23),
@@ -70,7 +75,9 @@ def main():
         torch.manual_seed(seed)
         model = RefViT(cfg)
         randomize(model, seed, head_std=0.25)
-        write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()))
+        # timm names; with vitc metadata where timm has no word for the architecture (overlapping patches)
+        meta = vitc_metadata(cfg, case) if cfg.patch_kernel else None
+        write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()), meta)
         model = model.double()
         g = torch.Generator().manual_seed(seed + 100)
         B = 4

@@ -22,6 +22,7 @@ class Cfg:
         self.heads = 3
         self.mlp_ratio = 4.0
         self.patch = 16
+        self.patch_kernel = None  # overlapping patches: a larger kernel at stride `patch`, padding (k - patch) // 2
         self.img_size = 224
         self.in_chans = 3
         self.num_classes = 10
@@ -117,7 +118,8 @@ class Block(nn.Module):
 class PatchEmbed(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.proj = nn.Conv2d(c.in_chans, c.dim, c.patch, c.patch, bias=not c.pre_norm)
+        k = c.patch_kernel or c.patch
+        self.proj = nn.Conv2d(c.in_chans, c.dim, k, c.patch, padding=(k - c.patch) // 2, bias=not c.pre_norm)
 
 
 class RefViT(nn.Module):

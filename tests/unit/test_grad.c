@@ -360,6 +360,10 @@ int main(void) {
     c.dist_average = 1;
     check_model("deit distilled", &c);
 
+    c = tiny(); /* overlapping patches: kernel 8 at stride 4, zero padding 2 (windows past the edges) */
+    c.patch_kernel = 8;
+    check_model("overlapping patches", &c);
+
     /* drop path (stochastic depth, rates 0 / 0.3 / 0.6 over three blocks): in the fused block, with
      * LayerScale + q/k norm, and with q/k norm alone (branch outputs kept apart) */
     c = tiny();

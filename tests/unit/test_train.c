@@ -708,9 +708,9 @@ static void test_mix(void) {
 
 int main(void) {
     vt_set_threads(2);
-    const char *cases[] = {"full", "distilled", "avg"};
-    for (int i = 0; i < 3; i++) run_case(cases[i]);
-    for (int i = 0; i < 3; i++) run_case_soft(cases[i]);
+    const char *cases[] = {"full", "distilled", "avg", "overlap"};
+    for (int i = 0; i < 4; i++) run_case(cases[i]);
+    for (int i = 0; i < 4; i++) run_case_soft(cases[i]);
     run_case_deit("distilled");
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
@@ -720,6 +720,7 @@ int main(void) {
     if (vt_tr_bf16_supported()) {
         run_case_bf16("full");
         run_case_bf16("avg");
+        run_case_bf16("overlap");
         test_learns_and_resumes(1);
     } else {
         printf("  bf16: skipped (no AVX512-BF16 on this CPU)\n");
