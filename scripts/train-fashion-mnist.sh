@@ -28,6 +28,7 @@
 #                       the weights each epoch and written as the model
 #   DROP_PATH           stochastic depth rate of the last block (--drop-path; default 0)
 #   MIXUP, CUTMIX       mixup / CutMix alphas (--mixup / --cutmix; default off), MIX_PROB their share of batches
+#   PATCH_KERNEL=8      overlapping patches (--patch-kernel: an 8x8 window at stride PATCH, zero-padded)
 #   DIM, DEPTH, HEADS, MLP, PATCH override the model (e.g. PATCH=7: 16 tokens, ~half the time per
 #                       epoch); a resumed run keeps the model of its checkpoint
 #   Earlier default models: MLP=256 LS=0.1 ERASE=0.1 EPOCHS=60 EMA=0 (92.40%), PATCH=7 MLP=512 EPOCHS=60 EMA=0
@@ -37,7 +38,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
   --data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-512}" \
-  --patch "${PATCH:-4}" --pool avg \
+  --patch "${PATCH:-4}" ${PATCH_KERNEL:+--patch-kernel "$PATCH_KERNEL"} --pool avg \
   --epochs "${EPOCHS:-100}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing "${LS:-0}" \
   --pad 2 --erase "${ERASE:-0}" --seed 1 ${BF16:+--bf16} --ema "${EMA:-0.9998}" \
   ${DROP_PATH:+--drop-path "$DROP_PATH"} ${MIXUP:+--mixup "$MIXUP"} ${CUTMIX:+--cutmix "$CUTMIX"} ${MIX_PROB:+--mix-prob "$MIX_PROB"}

@@ -408,9 +408,11 @@ int cmd_train(int argc, char **argv) {
     t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
     int64_t total = t->hp.total_steps;
     int chans = c->in_chans, S = c->img_size;
-    printf("training %s: dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
-           c->name, c->dim, c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
-           bf16 ? " (bfloat16 products)" : "", threads);
+    char kernel[40] = "";
+    if (vt_patch_kernel(c) != c->patch) snprintf(kernel, sizeof kernel, " (overlapping: kernel %d)", vt_patch_kernel(c));
+    printf("training %s: dim %d, depth %d, heads %d, patch %d%s, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
+           c->name, c->dim, c->depth, c->heads, c->patch, kernel, S, S, (double)vt_config_num_params(c) / 1e6,
+           vt_kernels_name(), bf16 ? " (bfloat16 products)" : "", threads);
     if (t->hp.drop_path > 0)
         printf("drop path (stochastic depth) rising to %g in the last block\n", (double)t->hp.drop_path);
     if (t->ema)
