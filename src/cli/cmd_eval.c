@@ -35,12 +35,13 @@ int cmd_eval(int argc, char **argv) {
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
-    const char *pos[MAX_MODELS];
+    const char *pos[MAX_MODELS + 1]; /* one more, to name the limit instead of a generic error */
     int npos;
     int r = vt_parse_args("eval", "vitc eval MODEL [MODEL...] --data mnist|fashion-mnist|DIR [--split test|train] [--json]",
-                          argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS, &npos);
+                          argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS + 1, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos < 1) return fprintf(stderr, "vitc eval: a MODEL file is required\n"), 2;
+    if (npos > MAX_MODELS) return fprintf(stderr, "vitc eval: at most %d models in an ensemble\n", MAX_MODELS), 2;
     if (!data) return fprintf(stderr, "vitc eval: --data is required\n"), 2;
     if (strcmp(split, "test") && strcmp(split, "train"))
         return fprintf(stderr, "vitc eval: --split must be test or train\n"), 2;

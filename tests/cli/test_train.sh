@@ -158,6 +158,7 @@ PYEOF
   acc1=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$TMP/out")
   [[ -n $acc1 && $acc1 == "$acc2" ]] && ok || bad "eval of a model twice ($acc2) != once ($acc1)"
   expect_ok "create: a 5-class model" "$VITC" create --dim 32 --depth 1 --heads 2 --patch 7 --img-size 28 --classes 5 --out "$TMP/c5.safetensors"
+  expect_fail "eval: more than 8 models" "at most 8 models" "$VITC" eval $(for i in 1 2 3 4 5 6 7 8 9; do echo "$TMP/a.safetensors"; done) --data fashion-mnist --limit 10
   expect_fail "eval: an ensemble with other classes" "classes" "$VITC" eval "$TMP/a.safetensors" "$TMP/c5.safetensors" --data fashion-mnist --limit 10
   # --teacher: knowledge distillation (DeiT). The plain student learns a blend of the labels and the
   # teacher's probabilities; an interrupted run resumes with its teacher, byte for byte
