@@ -17,5 +17,6 @@ int cmd_train(int argc, char **argv);
 /* Sets OMP_WAIT_POLICY=PASSIVE (unless set) and re-executes the program with full_argv. */
 void vt_cli_passive_omp(char **full_argv);
 int cmd_eval(int argc, char **argv);
+int cmd_average(int argc, char **argv);
 
 #endif

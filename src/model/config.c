@@ -166,6 +166,16 @@ char *vt_config_to_json(const vt_vit_config *c) {
     return b.data;
 }
 
+int vt_config_same_arch(const vt_vit_config *a, const vt_vit_config *b) {
+    vt_vit_config x = *a, y = *b;
+    x.name[0] = y.name[0] = '\0';
+    char *ja = vt_config_to_json(&x), *jb = vt_config_to_json(&y);
+    int same = ja && jb && !strcmp(ja, jb);
+    free(ja);
+    free(jb);
+    return same;
+}
+
 /* ---- counts */
 
 int64_t vt_config_num_params(const vt_vit_config *c) {

@@ -52,6 +52,9 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what);
 vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *what);
 char *vt_config_to_json(const vt_vit_config *c); /* malloc'ed */
 
+/* Whether two configurations describe the same architecture (every field but the name). */
+int vt_config_same_arch(const vt_vit_config *a, const vt_vit_config *b);
+
 int64_t vt_config_num_params(const vt_vit_config *c);
 double vt_config_flops(const vt_vit_config *c, int height, int width);
 

@@ -96,4 +96,9 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
  * number of classes initialized afresh (seeded). Labels and preprocessing copied when they fit. */
 vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t seed, vitc_model **out);
 
+/* Checkpoint averaging (a "model soup"): *out (new, writable) holds the element-wise mean of the n
+ * models' parameters, with models[0]'s preprocessing and labels. The models must share the
+ * architecture (vt_config_same_arch) and name their classes alike. */
+vitc_status vt_models_average(vitc_model *const *models, int n, vitc_model **out);
+
 #endif

@@ -160,6 +160,32 @@ PYEOF
   expect_ok "create: a 5-class model" "$VITC" create --dim 32 --depth 1 --heads 2 --patch 7 --img-size 28 --classes 5 --out "$TMP/c5.safetensors"
   expect_fail "eval: more than 8 models" "at most 8 models" "$VITC" eval $(for i in 1 2 3 4 5 6 7 8 9; do echo "$TMP/a.safetensors"; done) --data fashion-mnist --limit 10
   expect_fail "eval: an ensemble with other classes" "classes" "$VITC" eval "$TMP/a.safetensors" "$TMP/c5.safetensors" --data fashion-mnist --limit 10
+  # vitc average (checkpoint averaging): a model with itself is the model; another architecture is refused
+  expect_ok "average: a model twice" "$VITC" average "$TMP/a.safetensors" "$TMP/a.safetensors" --out "$TMP/avg.safetensors"
+  expect_ok "eval: the average" "$VITC" eval "$TMP/avg.safetensors" --data fashion-mnist --limit 300 --json
+  accv=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$TMP/out")
+  [[ -n $accv && $accv == "$acc1" ]] && ok || bad "the average of a model and itself ($accv) != the model ($acc1)"
+  expect_ok "average: two runs" "$VITC" average "$TMP/a.safetensors" "$TMP/e.safetensors" --out "$TMP/avg2.safetensors"
+  $PY - "$TMP/a.safetensors" "$TMP/e.safetensors" "$TMP/avg2.safetensors" <<'PYEOF' && ok || bad "average of two: not the mean of the tensors"
+import json, struct, sys
+import numpy as np
+def read(p):
+    raw = open(p, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    h.pop("__metadata__", None)
+    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], np.float32) for k, v in h.items()}
+a, b, m = (read(p) for p in sys.argv[1:])
+assert set(a) == set(m) and len(m) > 10
+for k in m:
+    want = ((a[k].astype(np.float64) + b[k]) / 2).astype(np.float32)
+    assert np.array_equal(m[k], want), k
+PYEOF
+  expect_fail "average: one model" "two or more" "$VITC" average "$TMP/a.safetensors" --out "$TMP/avg3.safetensors"
+  expect_fail "average: no --out" "--out" "$VITC" average "$TMP/a.safetensors" "$TMP/a.safetensors"
+  expect_fail "average: another architecture" "model 2 has another architecture" "$VITC" average "$TMP/a.safetensors" "$TMP/c5.safetensors" --out "$TMP/avg3.safetensors"
+  expect_fail "average: missing model" "nothing.safetensors" "$VITC" average "$TMP/a.safetensors" "$TMP/nothing.safetensors" --out "$TMP/avg3.safetensors"
+  [[ ! -e $TMP/avg3.safetensors ]] && ok || bad "a refused average left an output file"
   # --teacher: knowledge distillation (DeiT). The plain student learns a blend of the labels and the
   # teacher's probabilities; an interrupted run resumes with its teacher, byte for byte
   expect_fail "train: --distill without --teacher" "--teacher" "$VITC" train "${TR[@]}" --distill hard --out "$TMP/k.safetensors"
