@@ -90,7 +90,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
-    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1;
+    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -131,6 +131,7 @@ int cmd_train(int argc, char **argv) {
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
         {"drop-path", VT_OPT_FLOAT, &drop_path, "stochastic depth: the last block's drop rate (e.g. 0.1; default 0)", 0},
+        {"layer-decay", VT_OPT_FLOAT, &layer_decay, "layer-wise lr decay for fine-tuning (e.g. 0.75; default off)", 0},
         {"ema", VT_OPT_FLOAT, &ema, "keep an EMA of the weights with this decay (e.g. 0.9998); --out gets the EMA", 0},
         {"mixup", VT_OPT_FLOAT, &mixup, "mixup with lam ~ Beta(A, A) (e.g. 0.8; default off)", 0},
         {"cutmix", VT_OPT_FLOAT, &cutmix, "CutMix with lam ~ Beta(A, A) (e.g. 1.0; default off); with --mixup: half each", 0},
@@ -163,6 +164,10 @@ int cmd_train(int argc, char **argv) {
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
     if (!(drop_path >= 0 && drop_path < 1)) return fprintf(stderr, "vitc train: --drop-path must be in [0, 1)\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "layer-decay") && !(layer_decay > 0 && layer_decay <= 1))
+        return fprintf(stderr, "vitc train: --layer-decay must be in (0, 1]\n"), 2;
+    if (resume && vt_opt_seen(opts, n_opts, "layer-decay"))
+        return fprintf(stderr, "vitc train: --layer-decay is part of the run's recipe: not with --resume\n"), 2;
     if (resume && drop_path > 0)
         return fprintf(stderr, "vitc train: --drop-path is part of the run's recipe: not with --resume\n"), 2;
     if ((vt_opt_seen(opts, n_opts, "mixup") && !(mixup >= 0 && mixup <= 100)) ||
@@ -364,6 +369,7 @@ int cmd_train(int argc, char **argv) {
         if (clip >= 0) hp.clip = clip;
         hp.ema_decay = ema;
         hp.drop_path = drop_path;
+        hp.layer_decay = layer_decay < 1 ? layer_decay : 0;
         hp.seed = (uint64_t)(int64_t)seed;
         hp.warmup_steps = (int64_t)llround((warmup >= 0 ? warmup : 1.0f) * spe);
         hp.total_steps = (int64_t)epochs * spe;
@@ -413,6 +419,9 @@ int cmd_train(int argc, char **argv) {
     printf("training %s: dim %d, depth %d, heads %d, patch %d%s, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
            c->name, c->dim, c->depth, c->heads, c->patch, kernel, S, S, (double)vt_config_num_params(c) / 1e6,
            vt_kernels_name(), bf16 ? " (bfloat16 products)" : "", threads);
+    if (t->hp.layer_decay > 0)
+        printf("layer-wise learning-rate decay %g: blocks.%d x%g ... embeddings x%.3g, head x1\n", (double)t->hp.layer_decay,
+               c->depth - 1, (double)t->hp.layer_decay, (double)vt_train_lr_scale("pos_embed", c->depth, t->hp.layer_decay));
     if (t->hp.drop_path > 0)
         printf("drop path (stochastic depth) rising to %g in the last block\n", (double)t->hp.drop_path);
     if (t->ema)

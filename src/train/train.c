@@ -54,6 +54,16 @@ vt_train_hparams vt_train_default_hparams(void) {
     return h;
 }
 
+float vt_train_lr_scale(const char *name, int depth, float d) {
+    if (!(d > 0.0f && d < 1.0f)) return 1.0f;
+    int layer = depth + 1;
+    if (!strncmp(name, "blocks.", 7)) layer = atoi(name + 7) + 1;
+    else if (!strncmp(name, "patch_embed.", 12) || !strncmp(name, "norm_pre.", 9) || !strcmp(name, "pos_embed") ||
+             !strcmp(name, "cls_token") || !strcmp(name, "dist_token") || !strcmp(name, "reg_token"))
+        layer = 0;
+    return (float)pow((double)d, (double)(depth + 1 - layer));
+}
+
 float vt_train_lr(const vt_train_hparams *hp, int64_t step) {
     if (step < hp->warmup_steps) return hp->lr * (float)(step + 1) / (float)hp->warmup_steps;
     int64_t span = hp->total_steps - hp->warmup_steps;
@@ -718,7 +728,9 @@ void vt_trainer_update(vt_trainer *t) {
     for (int i = 0; i < t->n_params; i++) {
         int64_t off = t->offsets[i], cnt = t->params[i].numel, nc = (cnt + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
         vt_adamw_coef c = co;
-        c.decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * hp->weight_decay;
+        float scale = vt_train_lr_scale(t->params[i].name, t->m->cfg.depth, hp->layer_decay);
+        if (scale != 1.0f) c.step_size = (float)(lr * scale / bc1);
+        c.decay = t->params[i].no_decay ? 1.0f : 1.0f - lr * scale * hp->weight_decay;
 #pragma omp for schedule(static) nowait
         for (int64_t j = 0; j < nc; j++) {
             int64_t o = off + j * UPDATE_CHUNK, len = cnt - j * UPDATE_CHUNK;

@@ -17,12 +17,19 @@ typedef struct vt_train_hparams {
     float label_smoothing;
     float ema_decay;         /* exponential moving average of the weights (0: none) */
     float drop_path;         /* stochastic depth: the last block's rate, rising linearly from 0 at block 0 */
+    float layer_decay;       /* layer-wise learning-rate decay (fine-tuning; 0 or 1: none): see vt_train_lr_scale */
     uint64_t seed;           /* drop-path masks depend on (seed, step, block, branch, image) only;
                               * checkpoints keep it as a signed integer (exact below 2^53) */
     int64_t warmup_steps, total_steps;
 } vt_train_hparams;
 
 vt_train_hparams vt_train_default_hparams(void);
+/* The learning-rate factor of parameter `name` under layer-wise decay d (BEiT / MAE fine-tuning, timm's
+ * param_groups_layer_decay): d^(depth + 1 - layer), where layer is 0 for the stem (patch embedding,
+ * tokens, position embeddings, norm_pre), i + 1 for blocks.i, and depth + 1 for the rest (final
+ * norm / fc_norm and heads, factor 1). Weight decay follows the scaled rate, as with PyTorch's
+ * per-group learning rates. d <= 0 or d >= 1: 1. */
+float vt_train_lr_scale(const char *name, int depth, float d);
 /* Learning rate of the update with 0-based index step: linear warm-up from lr/warmup to lr over
  * warmup_steps updates, then cosine decay to min_lr at total_steps. */
 float vt_train_lr(const vt_train_hparams *hp, int64_t step);

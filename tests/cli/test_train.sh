@@ -274,5 +274,19 @@ PYEOF
     --img-size 35 --epochs 1 --batch 4 --threads 2 --quiet --val-split 0.3 --out "$TMP/ft.safetensors"
   expect_ok "info on the fine-tuned model" "$VITC" info "$TMP/ft.safetensors"
   grep -q "35" "$TMP/out" && ok || bad "fine-tuned model is not 35x35"
+  # layer-wise learning-rate decay (fine-tuning): said at the start, kept by the checkpoint (resume byte
+  # for byte), and a different model from the same run without it
+  FT=(--data fashion-mnist --init "$TMP/a.safetensors" --limit 256 --val-limit 100 --batch 16 --lr 2e-3 --seed 5 --threads 2 --quiet --epochs 2)
+  expect_ok "train --layer-decay" "$VITC" train "${FT[@]}" --layer-decay 0.6 --out "$TMP/ld.safetensors"
+  grep -q "layer-wise learning-rate decay 0.6: blocks.0 x0.6 ... embeddings x0.36, head x1" "$TMP/out" && ok ||
+    bad "--layer-decay run does not say so: $(head -3 "$TMP/out")"
+  expect_ok "train --layer-decay: interrupted" "$VITC" train "${FT[@]}" --layer-decay 0.6 --max-steps 20 --save-every 10 --out "$TMP/ld2.safetensors"
+  expect_ok "train --layer-decay: --resume" "$VITC" train --resume "$TMP/ld2.ckpt.safetensors" --threads 2 --quiet --out "$TMP/ld2.safetensors"
+  cmp -s "$TMP/ld.safetensors" "$TMP/ld2.safetensors" && ok || bad "resumed --layer-decay run differs from the uninterrupted one"
+  expect_ok "train: the same without --layer-decay" "$VITC" train "${FT[@]}" --out "$TMP/ld3.safetensors"
+  cmp -s "$TMP/ld.safetensors" "$TMP/ld3.safetensors" && bad "--layer-decay changed nothing" || ok
+  expect_fail "train: bad --layer-decay" "--layer-decay" "$VITC" train "${FT[@]}" --layer-decay 1.5 --out "$TMP/ld4.safetensors"
+  expect_fail "train: --layer-decay with --resume" "--layer-decay" "$VITC" train --resume "$TMP/ld2.ckpt.safetensors" --layer-decay 0.5 --out "$TMP/ld4.safetensors"
+  [[ ! -e $TMP/ld4.safetensors ]] && ok || bad "a refused --layer-decay run left an output file"
 fi
 report test_train

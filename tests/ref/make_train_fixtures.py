@@ -10,6 +10,7 @@ For each case, DIR/train/<case>/:
   hparams.npy         [lr, min_lr, weight_decay, beta1, beta2, eps, clip, label_smoothing, warmup, total]
   losses.npy          the loss before each of `total` AdamW steps on the same batch
   params.safetensors  every parameter after those steps
+  losses_ld.npy, params_ld.safetensors   the same ten steps with layer-wise learning-rate decay 0.75
   targets.npy         soft targets B x classes: the batch mixed with itself reversed (mixup /
                       CutMix style), lam = 0.65, label smoothing as above
   loss_soft.npy, grads_soft.safetensors   loss -sum(q log softmax) and gradients against those
@@ -60,6 +61,22 @@ def lr_at(step):
     return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * p))
 
 
+LAYER_DECAY = 0.75
+
+
+def lr_scale(name, depth, d):
+    """Layer-wise learning-rate decay (BEiT / MAE fine-tuning): d ** (depth + 1 - layer), layer 0 for
+    the stem, i + 1 for blocks.i, depth + 1 for the final norm and heads."""
+    if name.startswith("blocks."):
+        layer = int(name.split(".")[1]) + 1
+    elif name.startswith(("patch_embed.", "norm_pre.")) or name in ("pos_embed", "cls_token", "dist_token",
+                                                                     "reg_token"):
+        layer = 0
+    else:
+        layer = depth + 1
+    return d ** (depth + 1 - layer)
+
+
 def no_decay(name, p):
     return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
 
@@ -87,6 +104,7 @@ def main():
         save_npy(os.path.join(d, "labels.npy"), y.double())
         save_npy(os.path.join(d, "hparams.npy"), torch.tensor(HP, dtype=torch.float64))
 
+        init = {k: v.clone() for k, v in model.state_dict().items()}
         named = list(model.named_parameters())
         decay = [p for n, p in named if not no_decay(n, p)]
         nodecay = [p for n, p in named if no_decay(n, p)]
@@ -133,6 +151,26 @@ def main():
             opt.step()
         save_npy(os.path.join(d, "losses.npy"), torch.tensor(losses))
         write_safetensors(os.path.join(d, "params.safetensors"), dict(model.state_dict()))
+
+        # the same ten steps from the same weights with layer-wise learning-rate decay: one parameter
+        # group per tensor, lr (and so the decoupled weight decay) scaled by its layer's factor
+        model.load_state_dict(init)
+        groups = [{"params": [p], "weight_decay": 0.0 if no_decay(n, p) else HP[2],
+                   "scale": lr_scale(n, cfg.depth, LAYER_DECAY)} for n, p in model.named_parameters()]
+        opt = torch.optim.AdamW(groups, lr=HP[0], betas=(HP[3], HP[4]), eps=HP[5])
+        losses_ld = []
+        for step in range(int(HP[9])):
+            opt.zero_grad()
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=HP[7])
+            loss.backward()
+            losses_ld.append(loss.item())
+            torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
+            for grp in opt.param_groups:
+                grp["lr"] = lr_at(step) * grp["scale"]
+            opt.step()
+        save_npy(os.path.join(d, "losses_ld.npy"), torch.tensor(losses_ld))
+        write_safetensors(os.path.join(d, "params_ld.safetensors"), dict(model.state_dict()))
         print(f"train fixture {case}: loss {losses[0]:.5f} -> {losses[-1]:.5f}")
 
 

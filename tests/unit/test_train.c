@@ -151,6 +151,62 @@ static void run_case(const char *name) {
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&losses), vt_npy_free(&hpa);
 }
 
+/* Layer-wise learning-rate decay 0.75: the ten AdamW steps again from the same weights, each tensor
+ * with its layer's factor on the learning rate (and so on the decoupled weight decay), against
+ * PyTorch with one parameter group per tensor. Same tolerances. */
+static void run_case_layer_decay(const char *name) {
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
+    vt_npy in, lab, losses, hpa;
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, "losses_ld.npy", &losses) ||
+        load_npy(dir, "hparams.npy", &hpa)) {
+        CHECK(0, "%s: layer-decay fixtures unreadable", name);
+        return;
+    }
+    const float *h = hpa.data;
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.lr = h[0], hp.min_lr = h[1], hp.weight_decay = h[2], hp.beta1 = h[3], hp.beta2 = h[4], hp.eps = h[5];
+    hp.clip = h[6], hp.label_smoothing = h[7], hp.warmup_steps = (int64_t)h[8], hp.total_steps = (int64_t)h[9];
+    hp.layer_decay = 0.75f;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    vt_trainer *t = trainer_from(path, &hp);
+    CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
+    if (!t) return;
+    int n = (int)in.shape[0], steps = (int)losses.count, depth = t->m->cfg.depth;
+    int *y = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) y[i] = (int)lab.data[i];
+    /* the factors: head and final norm 1, the last block 0.75, the stem 0.75^(depth + 1) */
+    CHECK(vt_train_lr_scale("head.weight", depth, 0.75f) == 1.0f && vt_train_lr_scale("norm.bias", depth, 0.75f) == 1.0f &&
+              vt_train_lr_scale("fc_norm.weight", depth, 0.75f) == 1.0f,
+          "%s: head / norm factor", name);
+    CHECK(fabsf(vt_train_lr_scale("blocks.1.mlp.fc1.weight", 2, 0.75f) - 0.75f) < 1e-7f &&
+              fabsf(vt_train_lr_scale("blocks.0.attn.qkv.weight", 2, 0.75f) - 0.5625f) < 1e-7f &&
+              fabsf(vt_train_lr_scale("patch_embed.proj.weight", 2, 0.75f) - 0.421875f) < 1e-7f &&
+              fabsf(vt_train_lr_scale("cls_token", 2, 0.75f) - 0.421875f) < 1e-7f &&
+              vt_train_lr_scale("blocks.0.norm1.weight", 2, 0.0f) == 1.0f && vt_train_lr_scale("pos_embed", 2, 1.0f) == 1.0f,
+          "%s: block / stem factors", name);
+    double loss = 0, first_loss = 0;
+    lr_sum = 0;
+    for (int s = 0; s < steps; s++) lr_sum += vt_train_lr(&hp, s);
+    for (int s = 0; s < steps; s++) {
+        vt_trainer_forward_backward(t, in.data, y, n, &loss, NULL);
+        if (!s) first_loss = loss;
+        double e = fabs(loss - losses.data[s]) / fabs(losses.data[s]);
+        if (e > worst_loss) worst_loss = e;
+        CHECK(e < 1e-4, "%s layer decay: step %d loss %.7f vs PyTorch %.7f", name, s, loss, (double)losses.data[s]);
+        vt_trainer_update(t);
+    }
+    snprintf(path, sizeof path, "%s/params_ld.safetensors", dir);
+    char what[64];
+    snprintf(what, sizeof what, "%s layer decay", name);
+    compare_tensors(what, t, t->m->param_buf, path, 0);
+    printf("  %-10s layer decay 0.75: loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name,
+           first_loss, loss, steps, (double)losses.data[0], (double)losses.data[steps - 1]);
+    free(y);
+    vt_trainer_free(t);
+    vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&losses), vt_npy_free(&hpa);
+}
+
 /* Soft targets (a batch mixed with itself reversed, lam 0.65, label smoothing) against PyTorch's
  * -sum(q log softmax): the loss and every gradient at the initial weights, the same tolerances
  * as the hard-label step. */
@@ -711,6 +767,7 @@ int main(void) {
     const char *cases[] = {"full", "distilled", "avg", "overlap"};
     for (int i = 0; i < 4; i++) run_case(cases[i]);
     for (int i = 0; i < 4; i++) run_case_soft(cases[i]);
+    for (int i = 0; i < 4; i++) run_case_layer_decay(cases[i]);
     run_case_deit("distilled");
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
