@@ -60,9 +60,9 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
     int k = snprintf(buf, sizeof buf,
                      "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_every\":%d,"
                      "\"val_split\":%.9g,"
-                     "\"augment\":%s,\"pad\":%d,\"erase\":%.9g,\"mixup\":%.9g,\"cutmix\":%.9g,\"mix_prob\":%.9g,\"bf16\":%s,",
+                     "\"augment\":%s,\"pad\":%d,\"rrc_scale\":%.9g,\"erase\":%.9g,\"mixup\":%.9g,\"cutmix\":%.9g,\"mix_prob\":%.9g,\"bf16\":%s,",
                      epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, r->val_every, (double)r->val_frac,
-                     r->aug.enabled ? "true" : "false", r->aug.pad, (double)r->aug.erase_p, (double)r->mix.mixup_alpha,
+                     r->aug.enabled ? "true" : "false", r->aug.pad, (double)r->aug.rrc_scale, (double)r->aug.erase_p, (double)r->mix.mixup_alpha,
                      (double)r->mix.cutmix_alpha, (double)r->mix.prob, r->bf16 ? "true" : "false");
     if (val_acc >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_accuracy\":%.6f,", val_acc);
     vt_strbuf_append(sb, buf, strlen(buf));
@@ -90,7 +90,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
-    float ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0;
+    float rrc_scale = -1, ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -117,7 +117,8 @@ int cmd_train(int argc, char **argv) {
         {"seed", VT_OPT_INT, &seed, "random seed: initialization, shuffling, augmentation (default 0)", 0},
         {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
         {"no-augment", VT_OPT_FLAG, &no_aug, "no random crop / flip / erasing", 0},
-        {"pad", VT_OPT_INT, &pad, "random-crop padding in pixels (default size/7)", 0},
+        {"pad", VT_OPT_INT, &pad, "random-crop padding in pixels (default size/7; MNIST, Fashion-MNIST)", 0},
+        {"rrc-scale", VT_OPT_FLOAT, &rrc_scale, "random-resized crops of this much of the area and more (image folders: 0.08; 0: off)", 0},
         {"erase", VT_OPT_FLOAT, &erase, "random erasing probability (default 0.25)", 0},
         {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: fraction held out for validation (default 0.1)", 0},
         {"limit", VT_OPT_INT, &limit, "use the first N training images", 0},
@@ -164,6 +165,12 @@ int cmd_train(int argc, char **argv) {
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
     if (!(drop_path >= 0 && drop_path < 1)) return fprintf(stderr, "vitc train: --drop-path must be in [0, 1)\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "rrc-scale") && !(rrc_scale >= 0 && rrc_scale <= 1))
+        return fprintf(stderr, "vitc train: --rrc-scale must be in [0, 1]\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "rrc-scale") && rrc_scale > 0 && vt_opt_seen(opts, n_opts, "pad"))
+        return fprintf(stderr, "vitc train: --pad and --rrc-scale are two kinds of crop: give one\n"), 2;
+    if (resume && (vt_opt_seen(opts, n_opts, "rrc-scale") || vt_opt_seen(opts, n_opts, "pad")))
+        return fprintf(stderr, "vitc train: the crops are part of the run's recipe: not with --resume\n"), 2;
     if (vt_opt_seen(opts, n_opts, "layer-decay") && !(layer_decay > 0 && layer_decay <= 1))
         return fprintf(stderr, "vitc train: --layer-decay must be in (0, 1]\n"), 2;
     if (resume && vt_opt_seen(opts, n_opts, "layer-decay"))
@@ -200,7 +207,7 @@ int cmd_train(int argc, char **argv) {
     char *train_json = NULL;
     vt_json *tj = NULL;
     char data_buf[4096], teacher_buf[4096], distill_buf[8] = "soft";
-    vt_augment aug = {1, -1, 0, 0.25f};
+    vt_augment aug = {1, -1, 0, 0.25f, -1.0f}; /* rrc_scale -1: the data's default */
     vt_mix mix = {0.0f, 0.0f, 1.0f};
     if (resume) {
         if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
@@ -220,6 +227,7 @@ int cmd_train(int argc, char **argv) {
         val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
+        aug.rrc_scale = (float)vt_json_get_number(tj, "rrc_scale", 0); /* runs from before it: padded crops */
         aug.erase_p = (float)vt_json_get_number(tj, "erase", 0.25);
         mix.mixup_alpha = (float)vt_json_get_number(tj, "mixup", 0);
         mix.cutmix_alpha = (float)vt_json_get_number(tj, "cutmix", 0);
@@ -243,6 +251,8 @@ int cmd_train(int argc, char **argv) {
         aug.enabled = !no_aug;
         if (pad >= 0) aug.pad = pad;
         if (erase >= 0) aug.erase_p = erase;
+        if (vt_opt_seen(opts, n_opts, "rrc-scale")) aug.rrc_scale = rrc_scale;
+        else if (pad >= 0) aug.rrc_scale = 0; /* --pad asks for the padded crop */
     }
     /* mixing may also change on a resumed run (from there on) */
     if (mixup >= 0) mix.mixup_alpha = mixup;
@@ -296,6 +306,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     if (aug.pad < 0) aug.pad = tr.h / 7;
+    if (aug.rrc_scale < 0) aug.rrc_scale = tr.is_folder ? 0.08f : 0.0f; /* natural images: random-resized crops */
     aug.hflip = tr.hflip;
 
     if (!t) {
@@ -428,6 +439,12 @@ int cmd_train(int argc, char **argv) {
         printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
     printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
            va.n, tr.num_classes, epochs, spe, batch);
+    if (!aug.enabled) printf("augmentation: none\n");
+    else if (aug.rrc_scale > 0)
+        printf("augmentation: random-resized crops (%g-1 of the area, aspect 3/4-4/3)%s, erasing %g\n", (double)aug.rrc_scale,
+               aug.hflip ? ", flips" : "", (double)aug.erase_p);
+    else
+        printf("augmentation: crops padded by %d px%s, erasing %g\n", aug.pad, aug.hflip ? ", flips" : "", (double)aug.erase_p);
     if (mixing)
         printf("mixing batches (%.0f%% of them): mixup alpha %g, CutMix alpha %g\n", 100.0 * mix.prob,
                (double)mix.mixup_alpha, (double)mix.cutmix_alpha);

@@ -194,6 +194,7 @@ static vitc_status load_folder(const char *root, vt_data_split split, float val_
     d->class_names = classes;
     for (int k = 0; k < 3; k++) d->mean[k] = pp0->mean[k], d->std[k] = pp0->std[k];
     d->hflip = 1;
+    d->is_folder = 1;
     size_t plane = (size_t)3 * S * S;
     float *tmp = malloc(sizeof(float) * plane);
     vitc_status s = tmp ? VITC_OK : vt_error(VITC_ERR_NOMEM, "out of memory");
@@ -344,6 +345,44 @@ void vt_epoch_order(int n, uint64_t seed, int epoch, int *order) {
     }
 }
 
+void vt_rrc_rect(uint64_t *s, int H, int W, float min_scale, int *y0, int *x0, int *h, int *w) {
+    double area = (double)H * W, lr0 = log(3.0 / 4.0), lr1 = log(4.0 / 3.0);
+    for (int tries = 0; tries < 10; tries++) {
+        double target = area * (min_scale + unif(s) * (1.0 - min_scale));
+        double ar = exp(lr0 + unif(s) * (lr1 - lr0));
+        int cw = (int)lround(sqrt(target * ar)), ch = (int)lround(sqrt(target / ar));
+        if (cw > 0 && cw <= W && ch > 0 && ch <= H) {
+            *y0 = (int)(next(s) % (uint64_t)(H - ch + 1));
+            *x0 = (int)(next(s) % (uint64_t)(W - cw + 1));
+            *h = ch, *w = cw;
+            return;
+        }
+    }
+    /* fallback: the whole image, narrowed to the aspect range */
+    double in_ar = (double)W / H;
+    int cw = W, ch = H;
+    if (in_ar < 3.0 / 4.0) ch = (int)lround(W / (3.0 / 4.0));
+    else if (in_ar > 4.0 / 3.0) cw = (int)lround(H * (4.0 / 3.0));
+    *y0 = (H - ch) / 2, *x0 = (W - cw) / 2, *h = ch, *w = cw;
+}
+
+/* Bilinear sample (align_corners = False, as torch.nn.functional.interpolate) of the crop
+ * [y0, y0 + h) x [x0, x0 + w) of an 8-bit plane (row stride W) resized to H x W, at output (x, y). */
+static float crop_sample(const uint8_t *sp, int W, int H, int y0, int x0, int h, int w, int x, int y) {
+    float sy = ((float)y + 0.5f) * (float)h / (float)H - 0.5f, sx = ((float)x + 0.5f) * (float)w / (float)W - 0.5f;
+    if (sy < 0.0f) sy = 0.0f;
+    if (sx < 0.0f) sx = 0.0f;
+    int iy = (int)sy, ix = (int)sx;
+    if (iy > h - 1) iy = h - 1;
+    if (ix > w - 1) ix = w - 1;
+    float fy = sy - (float)iy, fx = sx - (float)ix;
+    int iy1 = iy + 1 < h ? iy + 1 : h - 1, ix1 = ix + 1 < w ? ix + 1 : w - 1;
+    const uint8_t *r0 = sp + (size_t)(y0 + iy) * W + x0, *r1 = sp + (size_t)(y0 + iy1) * W + x0;
+    float top = (float)r0[ix] + fx * (float)(r0[ix1] - r0[ix]);
+    float bot = (float)r1[ix] + fx * (float)(r1[ix1] - r1[ix]);
+    return (top + fy * (bot - top)) / 255.0f;
+}
+
 void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, const float mean[3], const float std[3],
                       const vt_augment *aug, uint64_t seed, int epoch, float *images, int *labels) {
     int H = d->h, W = d->w, C = d->c;
@@ -353,11 +392,14 @@ void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, con
         labels[i] = d->labels[id];
         const uint8_t *src = d->pixels + (size_t)id * C * plane;
         float *dst = images + (size_t)i * chans * plane;
-        int dx = 0, dy = 0, flip = 0;
+        int dx = 0, dy = 0, flip = 0, rrc = 0, cy = 0, cx = 0, ch = H, cw = W;
         int ex0 = 0, ey0 = 0, ew = 0, eh = 0;
         if (aug && aug->enabled) {
             uint64_t s = mix64(seed * 0x9e3779b97f4a7c15ull ^ mix64((uint64_t)epoch * 0x100000001b3ull + (uint64_t)id));
-            if (aug->pad > 0) {
+            if (aug->rrc_scale > 0.0f) {
+                rrc = 1;
+                vt_rrc_rect(&s, H, W, aug->rrc_scale, &cy, &cx, &ch, &cw);
+            } else if (aug->pad > 0) {
                 dx = (int)(next(&s) % (uint64_t)(2 * aug->pad + 1)) - aug->pad;
                 dy = (int)(next(&s) % (uint64_t)(2 * aug->pad + 1)) - aug->pad;
             }
@@ -376,16 +418,19 @@ void vt_dataset_batch(const vt_dataset *d, const int *idx, int n, int chans, con
                 }
             }
         }
-        for (int ch = 0; ch < chans; ch++) {
-            const uint8_t *sp = src + (size_t)(C == 1 ? 0 : ch) * plane;
-            float m = mean[ch], inv = 1.0f / std[ch];
-            float *dp = dst + (size_t)ch * plane;
+        for (int c = 0; c < chans; c++) {
+            const uint8_t *sp = src + (size_t)(C == 1 ? 0 : c) * plane;
+            float m = mean[c], inv = 1.0f / std[c];
+            float *dp = dst + (size_t)c * plane;
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) {
-                    /* output (x, y) shows input (x + dx, y + dy) of the (flipped) image; outside = 0 */
-                    int sx = x + dx, sy = y + dy;
                     float v = 0.0f;
-                    if (sx >= 0 && sx < W && sy >= 0 && sy < H) v = sp[(size_t)sy * W + (flip ? W - 1 - sx : sx)] / 255.0f;
+                    if (rrc) { /* the crop resized to H x W, then (maybe) mirrored */
+                        v = crop_sample(sp, W, H, cy, cx, ch, cw, flip ? W - 1 - x : x, y);
+                    } else { /* output (x, y) shows input (x + dx, y + dy) of the (flipped) image; outside = 0 */
+                        int sx = x + dx, sy = y + dy;
+                        if (sx >= 0 && sx < W && sy >= 0 && sy < H) v = sp[(size_t)sy * W + (flip ? W - 1 - sx : sx)] / 255.0f;
+                    }
                     float z = (v - m) * inv;
                     if (ew && y >= ey0 && y < ey0 + eh && x >= ex0 && x < ex0 + ew) z = 0.0f;
                     dp[(size_t)y * W + x] = z;

@@ -18,6 +18,7 @@ typedef struct vt_dataset {
     char **class_names; /* num_classes names */
     float mean[3], std[3]; /* normalization the dataset is trained with */
     int hflip;          /* horizontal flips make sense (not for digits) */
+    int is_folder;      /* an image folder (natural images: random-resized crops by default) */
 } vt_dataset;
 
 typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_TEST } vt_data_split;
@@ -38,7 +39,14 @@ typedef struct vt_augment {
     int pad;            /* random crop with this much zero padding */
     int hflip;          /* flip half of the images */
     float erase_p;      /* random erasing probability (area 2-25 %, aspect 0.3-3.3, filled with 0) */
+    float rrc_scale;    /* > 0: random-resized crops instead of the padded crop: a rectangle of
+                           rrc_scale..1 of the area, aspect 3/4..4/3, resized back (bilinear) */
 } vt_augment;
+
+/* The rectangle of a random-resized crop of an H x W image (torchvision's RandomResizedCrop: ten
+ * tries at area U(min_scale, 1) x H W and log-uniform aspect 3/4..4/3, else the largest centered
+ * rectangle within those aspects), drawn from the generator state *s. */
+void vt_rrc_rect(uint64_t *s, int H, int W, float min_scale, int *y0, int *x0, int *h, int *w);
 
 /* Writes images idx[0..n) as n x chans x h x w normalized floats (gray replicated when chans = 3)
  * and their labels. Augmentation draws from (seed, epoch, idx[i]) only. */

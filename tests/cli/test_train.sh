@@ -271,7 +271,23 @@ PYEOF
     cp examples/images/0018_bag.png "$TMP/imgs/c/$i.png"
   done
   expect_ok "train: --init at another size, new head" "$VITC" train --data "$TMP/imgs" --init "$TMP/a.safetensors" \
-    --img-size 35 --epochs 1 --batch 4 --threads 2 --quiet --val-split 0.3 --out "$TMP/ft.safetensors"
+    --img-size 35 --epochs 1 --batch 4 --threads 2 --val-split 0.3 --out "$TMP/ft.safetensors"
+  grep -q "augmentation: random-resized crops (0.08-1 of the area, aspect 3/4-4/3), flips, erasing 0.25" "$TMP/out" && ok ||
+    bad "an image folder does not get random-resized crops by default: $(grep augmentation "$TMP/out")"
+  # the crop kind is chosen, kept by the checkpoint (resume byte for byte), and refused mixed or on resume
+  FOLD=(--data "$TMP/imgs" --init "$TMP/a.safetensors" --img-size 35 --epochs 2 --batch 4 --threads 2 --val-split 0.3 --seed 4)
+  expect_ok "train: folder, --rrc-scale 0.5" "$VITC" train "${FOLD[@]}" --rrc-scale 0.5 --out "$TMP/rr.safetensors"
+  grep -q "random-resized crops (0.5-1 of the area" "$TMP/out" && ok || bad "--rrc-scale not applied"
+  expect_ok "train: folder, --rrc-scale 0.5, interrupted" "$VITC" train "${FOLD[@]}" --rrc-scale 0.5 --max-steps 7 --save-every 3 --out "$TMP/rr2.safetensors"
+  expect_ok "train: folder, --rrc-scale 0.5, resumed" "$VITC" train --resume "$TMP/rr2.ckpt.safetensors" --threads 2 --out "$TMP/rr2.safetensors"
+  grep -q "random-resized crops (0.5-1 of the area" "$TMP/out" && ok || bad "resumed run forgot its crops"
+  cmp -s "$TMP/rr.safetensors" "$TMP/rr2.safetensors" && ok || bad "resumed random-resized-crop run differs"
+  expect_ok "train: folder with --pad" "$VITC" train "${FOLD[@]}" --epochs 1 --pad 4 --out "$TMP/rr3.safetensors"
+  grep -q "augmentation: crops padded by 4 px, flips" "$TMP/out" && ok || bad "--pad on a folder: $(grep augmentation "$TMP/out")"
+  expect_fail "train: --pad with --rrc-scale" "give one" "$VITC" train "${FOLD[@]}" --pad 4 --rrc-scale 0.3 --out "$TMP/rr4.safetensors"
+  expect_fail "train: bad --rrc-scale" "--rrc-scale" "$VITC" train "${FOLD[@]}" --rrc-scale 2 --out "$TMP/rr4.safetensors"
+  expect_fail "train: --rrc-scale with --resume" "recipe" "$VITC" train --resume "$TMP/rr2.ckpt.safetensors" --rrc-scale 0.3 --out "$TMP/rr4.safetensors"
+  [[ ! -e $TMP/rr4.safetensors ]] && ok || bad "a refused crop option left an output file"
   expect_ok "info on the fine-tuned model" "$VITC" info "$TMP/ft.safetensors"
   grep -q "35" "$TMP/out" && ok || bad "fine-tuned model is not 35x35"
   # layer-wise learning-rate decay (fine-tuning): said at the start, kept by the checkpoint (resume byte
