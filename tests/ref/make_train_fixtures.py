@@ -81,6 +81,25 @@ def no_decay(name, p):
     return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
 
 
+def adamw_steps(model, opt, x, y, on_first_step=None):
+    """The ten steps: cross-entropy with label smoothing, clipping, each group at the scheduled
+    learning rate times its "scale". Returns the loss before each step."""
+    losses = []
+    for step in range(int(HP[9])):
+        opt.zero_grad()
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=HP[7])
+        loss.backward()
+        if step == 0 and on_first_step:
+            on_first_step(loss)
+        losses.append(loss.item())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
+        for grp in opt.param_groups:
+            grp["lr"] = lr_at(step) * grp["scale"]
+        opt.step()
+    return losses
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -135,20 +154,13 @@ def main():
             write_safetensors(os.path.join(d, "grads_deit.safetensors"), {n: p.grad for n, p in named})
             opt.zero_grad()
 
-        losses = []
-        for step in range(int(HP[9])):
-            opt.zero_grad()
-            logits, _ = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=HP[7])
-            loss.backward()
-            if step == 0:
-                save_npy(os.path.join(d, "loss.npy"), loss.detach().reshape(1))
-                write_safetensors(os.path.join(d, "grads.safetensors"), {n: p.grad for n, p in named})
-            losses.append(loss.item())
-            torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
-            for grp in opt.param_groups:
-                grp["lr"] = lr_at(step)
-            opt.step()
+        def first_step(loss):
+            save_npy(os.path.join(d, "loss.npy"), loss.detach().reshape(1))
+            write_safetensors(os.path.join(d, "grads.safetensors"), {n: p.grad for n, p in named})
+
+        for grp in opt.param_groups:
+            grp["scale"] = 1.0
+        losses = adamw_steps(model, opt, x, y, first_step)
         save_npy(os.path.join(d, "losses.npy"), torch.tensor(losses))
         write_safetensors(os.path.join(d, "params.safetensors"), dict(model.state_dict()))
 
@@ -158,17 +170,7 @@ def main():
         groups = [{"params": [p], "weight_decay": 0.0 if no_decay(n, p) else HP[2],
                    "scale": lr_scale(n, cfg.depth, LAYER_DECAY)} for n, p in model.named_parameters()]
         opt = torch.optim.AdamW(groups, lr=HP[0], betas=(HP[3], HP[4]), eps=HP[5])
-        losses_ld = []
-        for step in range(int(HP[9])):
-            opt.zero_grad()
-            logits, _ = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=HP[7])
-            loss.backward()
-            losses_ld.append(loss.item())
-            torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
-            for grp in opt.param_groups:
-                grp["lr"] = lr_at(step) * grp["scale"]
-            opt.step()
+        losses_ld = adamw_steps(model, opt, x, y)
         save_npy(os.path.join(d, "losses_ld.npy"), torch.tensor(losses_ld))
         write_safetensors(os.path.join(d, "params_ld.safetensors"), dict(model.state_dict()))
         print(f"train fixture {case}: loss {losses[0]:.5f} -> {losses[-1]:.5f}")

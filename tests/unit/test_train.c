@@ -104,6 +104,14 @@ static vt_trainer *case_trainer(const char *dir, const char *name, float label_s
     return t;
 }
 
+/* The hyperparameters of hparams.npy: [lr, min_lr, wd, beta1, beta2, eps, clip, ls, warmup, total]. */
+static vt_train_hparams fixture_hparams(const float *h) {
+    vt_train_hparams hp = vt_train_default_hparams();
+    hp.lr = h[0], hp.min_lr = h[1], hp.weight_decay = h[2], hp.beta1 = h[3], hp.beta2 = h[4], hp.eps = h[5];
+    hp.clip = h[6], hp.label_smoothing = h[7], hp.warmup_steps = (int64_t)h[8], hp.total_steps = (int64_t)h[9];
+    return hp;
+}
+
 static void run_case(const char *name) {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
@@ -113,10 +121,7 @@ static void run_case(const char *name) {
         CHECK(0, "%s: fixtures unreadable", name);
         return;
     }
-    const float *h = hpa.data;
-    vt_train_hparams hp = vt_train_default_hparams();
-    hp.lr = h[0], hp.min_lr = h[1], hp.weight_decay = h[2], hp.beta1 = h[3], hp.beta2 = h[4], hp.eps = h[5];
-    hp.clip = h[6], hp.label_smoothing = h[7], hp.warmup_steps = (int64_t)h[8], hp.total_steps = (int64_t)h[9];
+    vt_train_hparams hp = fixture_hparams(hpa.data);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     vt_trainer *t = trainer_from(path, &hp);
     CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
@@ -163,10 +168,7 @@ static void run_case_layer_decay(const char *name) {
         CHECK(0, "%s: layer-decay fixtures unreadable", name);
         return;
     }
-    const float *h = hpa.data;
-    vt_train_hparams hp = vt_train_default_hparams();
-    hp.lr = h[0], hp.min_lr = h[1], hp.weight_decay = h[2], hp.beta1 = h[3], hp.beta2 = h[4], hp.eps = h[5];
-    hp.clip = h[6], hp.label_smoothing = h[7], hp.warmup_steps = (int64_t)h[8], hp.total_steps = (int64_t)h[9];
+    vt_train_hparams hp = fixture_hparams(hpa.data);
     hp.layer_decay = 0.75f;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     vt_trainer *t = trainer_from(path, &hp);
