@@ -69,8 +69,8 @@ static void random_input(float *x, int n, int chans, int size, const vitc_prepro
 
 int cmd_bench(int argc, char **argv) {
     vt_model_opts mo;
-    int batch = 1, iters = 10, warmup = 2, json = 0;
-    enum { N_OPTS = VT_MODEL_OPTS_COUNT + 4 };
+    int batch = 1, iters = 10, warmup = 2, json = 0, bf16 = 0;
+    enum { N_OPTS = VT_MODEL_OPTS_COUNT + 5 };
     vt_option opts[N_OPTS];
     vt_model_opts_bind(&mo, opts);
     opts[VT_MODEL_OPTS_COUNT + 0] = (vt_option){"batch", VT_OPT_INT, &batch, "images per forward pass (default 1)", 0};
@@ -78,10 +78,12 @@ int cmd_bench(int argc, char **argv) {
     opts[VT_MODEL_OPTS_COUNT + 2] =
         (vt_option){"warmup", VT_OPT_INT, &warmup, "untimed forward passes first (default 2)", 0};
     opts[VT_MODEL_OPTS_COUNT + 3] = (vt_option){"json", VT_OPT_FLAG, &json, "print one JSON object", 0};
+    opts[VT_MODEL_OPTS_COUNT + 4] =
+        (vt_option){"bf16", VT_OPT_FLAG, &bf16, "the blocks' products in bfloat16 (AVX512-BF16 CPUs)", 0};
     const char *pos[1];
     int npos;
     int r = vt_parse_args("bench",
-                          "vitc bench MODEL [--batch N] [--threads N] [--iters N] [--warmup N] [--size N] [--json]\n"
+                          "vitc bench MODEL [--batch N] [--threads N] [--iters N] [--warmup N] [--size N] [--bf16] [--json]\n"
                           "Times the forward pass on random normalized input; reports the median over --iters.",
                           argc, argv, opts, N_OPTS, pos, 1, &npos);
     if (r) return r == 1 ? 0 : 2;
@@ -130,6 +132,11 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     if (opts[3].seen) vitc_model_set_threads(m, mo.threads);
+    if (bf16 && vitc_model_set_bf16(m, 1)) {
+        fprintf(stderr, "vitc bench: %s\n", vitc_last_error());
+        vitc_model_free(m);
+        return 1;
+    }
 
     size_t in_floats = (size_t)batch * info.in_chans * size * size;
     float *input = malloc(sizeof(float) * in_floats);
@@ -169,7 +176,8 @@ int cmd_bench(int argc, char **argv) {
         struct stat st;
         double file_mb = stat(pos[0], &st) == 0 ? st.st_size / 1e6 : -1;
         int threads = vt_get_threads(); /* the forward pass applied the model's thread count */
-        const char *kernel = vt_kernels_name();
+        char kernel[32];
+        snprintf(kernel, sizeof kernel, "%s%s", vt_kernels_name(), bf16 ? "+bf16" : "");
         if (json) {
             vt_strbuf b = {0};
             vt_strbuf_append(&b, "{\"model\":", 9);

@@ -21,7 +21,7 @@ static void free_models(vitc_model **models, int n) {
 
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
-    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0;
+    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0;
     float val_frac = 0.1f;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
@@ -33,6 +33,7 @@ int cmd_eval(int argc, char **argv) {
         {"heads", VT_OPT_INT, &heads, "attention heads when the checkpoint does not say", 0},
         {"tta-flip", VT_OPT_FLAG, &tta_flip, "average each image's and its mirror image's class probabilities", 0},
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
+        {"bf16", VT_OPT_FLAG, &bf16, "the blocks' products in bfloat16 (AVX512-BF16 CPUs)", 0},
     };
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     const char *pos[MAX_MODELS + 1]; /* one more, to name the limit instead of a generic error */
@@ -53,8 +54,9 @@ int cmd_eval(int argc, char **argv) {
     lp.heads = heads;
     vitc_model *models[MAX_MODELS] = {0};
     for (int e = 0; e < npos; e++)
-        if (vitc_model_load(pos[e], &lp, &models[e])) {
+        if (vitc_model_load(pos[e], &lp, &models[e]) || (bf16 && vitc_model_set_bf16(models[e], 1))) {
             fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+            vitc_model_free(models[e]);
             for (int j = 0; j < e; j++) vitc_model_free(models[j]);
             return 1;
         }

@@ -53,6 +53,22 @@ static vt_packed_b *pack_weight(const vitc_model *m, const float *W, int N, int 
     return pb;
 }
 
+static vt_bf16_linear_w *pack_weight16(const vitc_model *m, const float *W, int N, int K) {
+    vt_bf16_linear_w *pb = vt_bf16_linear_pack(W, N, K);
+    if (pb) drop_source(m, W, (size_t)N * K);
+    return pb;
+}
+
+vitc_status vitc_model_set_bf16(vitc_model *m, int on) {
+    if (on && !vt_bf16_supported())
+        return vt_error(VITC_ERR_UNSUPPORTED, "bfloat16 inference needs a CPU with AVX512-BF16 and the AVX-512 kernels");
+    if ((on != 0) != m->bf16) {
+        m->bf16 = on != 0;
+        vt_model_weights_changed(m); /* packed again, the other way, on first use */
+    }
+    return VITC_OK;
+}
+
 int vt_model_pack(vitc_model *m) {
     if (m->is_packed) return 0;
     const vt_vit_config *c = &m->cfg;
@@ -64,10 +80,17 @@ int vt_model_pack(vitc_model *m) {
     for (int l = 0; l < c->depth && !bad; l++) {
         const vt_block_w *b = &m->w.blocks[l];
         vt_block_packed *q = &p->blocks[l];
-        bad |= !(q->qkv = pack_weight(m, b->qkv.w, 3 * D, D));
-        bad |= !(q->proj = pack_weight(m, b->proj.w, D, D));
-        bad |= !(q->fc1 = pack_weight(m, b->fc1.w, c->mlp_dim, D));
-        bad |= !(q->fc2 = pack_weight(m, b->fc2.w, D, c->mlp_dim));
+        if (m->bf16) {
+            bad |= !(q->qkv16 = pack_weight16(m, b->qkv.w, 3 * D, D));
+            bad |= !(q->proj16 = pack_weight16(m, b->proj.w, D, D));
+            bad |= !(q->fc116 = pack_weight16(m, b->fc1.w, c->mlp_dim, D));
+            bad |= !(q->fc216 = pack_weight16(m, b->fc2.w, D, c->mlp_dim));
+        } else {
+            bad |= !(q->qkv = pack_weight(m, b->qkv.w, 3 * D, D));
+            bad |= !(q->proj = pack_weight(m, b->proj.w, D, D));
+            bad |= !(q->fc1 = pack_weight(m, b->fc1.w, c->mlp_dim, D));
+            bad |= !(q->fc2 = pack_weight(m, b->fc2.w, D, c->mlp_dim));
+        }
     }
     if (!bad && c->num_classes) {
         bad |= !(p->head = pack_weight(m, m->w.head.w, c->num_classes, D));
@@ -89,6 +112,10 @@ void vt_model_weights_changed(vitc_model *m) {
             vt_packed_b_free(p->blocks[l].proj);
             vt_packed_b_free(p->blocks[l].fc1);
             vt_packed_b_free(p->blocks[l].fc2);
+            vt_bf16_linear_free(p->blocks[l].qkv16);
+            vt_bf16_linear_free(p->blocks[l].proj16);
+            vt_bf16_linear_free(p->blocks[l].fc116);
+            vt_bf16_linear_free(p->blocks[l].fc216);
         }
     free(p->blocks);
     vt_packed_b_free(p->patch);

@@ -5,12 +5,18 @@
 #include "vitc.h"
 #include "core/arena.h"
 #include "formats/safetensors.h"
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/weights.h"
 
-/* Linear weights packed once for the GEMM micro-kernel (inference only). */
-typedef struct vt_block_packed { vt_packed_b *qkv, *proj, *fc1, *fc2; } vt_block_packed;
+/* Linear weights packed once for the GEMM micro-kernel (inference only). In bf16 mode the blocks'
+ * Linear layers are packed for the bfloat16 GEMM instead (the *16 members; the float ones NULL);
+ * the patch embedding and the heads stay float. */
+typedef struct vt_block_packed {
+    vt_packed_b *qkv, *proj, *fc1, *fc2;
+    vt_bf16_linear_w *qkv16, *proj16, *fc116, *fc216;
+} vt_block_packed;
 typedef struct vt_model_packed {
     vt_packed_b *patch, *head, *head_dist;
     vt_block_packed *blocks;
@@ -28,6 +34,7 @@ struct vitc_model {
     int n_owned;
     float *param_buf;        /* all parameters in one buffer (models made in memory, training) */
     int threads;
+    int bf16;                /* block products in bfloat16 (vitc_model_set_bf16) */
     vt_arena arena;          /* activations of the forward pass */
     vt_arena *img_arenas;    /* one per thread for whole-image forward passes (vit.c) */
     int n_img_arenas;

@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A block's Linear layer: the bfloat16 GEMM in bf16 mode (h packed), else the packed float one. */
+static void block_linear(float *y, const float *x, const vt_packed_b *f, const vt_bf16_linear_w *h, const float *b, int M,
+                         int epilogue) {
+    if (h) vt_bf16_linear(y, x, h, b, M, epilogue);
+    else vt_linear_packed(y, x, f, b, M, epilogue);
+}
+
 static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) {
     size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c);
     return vt_arena_size_floats(rows * D) * 3          /* x, ln, attention output */
@@ -95,15 +102,15 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     for (int l = 0; l < c->depth; l++) {
         const vt_block_w *bw = &w->blocks[l];
         const vt_block_packed *bp = &pk->blocks[l];
-        vt_linear_packed(qkv, ln, bp->qkv, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
+        block_linear(qkv, ln, bp->qkv, bp->qkv16, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
         vt_attention_forward(ao, l == c->depth - 1 ? o.attn : NULL, qkv, n, T, D, c->heads,
                              c->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b, c->qk_norm ? bw->k_norm.w : NULL,
                              bw->k_norm.b, c->ln_eps);
-        vt_linear_packed(ln, ao, bp->proj, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
+        block_linear(ln, ao, bp->proj, bp->proj16, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, (int)rows, D,
                                       c->ln_eps);
-        vt_linear_packed(hid, ln, bp->fc1, bw->fc1.b, (int)rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
-        vt_linear_packed(ln, hid, bp->fc2, bw->fc2.b, (int)rows, VT_EPILOGUE_NONE);
+        block_linear(hid, ln, bp->fc1, bp->fc116, bw->fc1.b, (int)rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        block_linear(ln, hid, bp->fc2, bp->fc216, bw->fc2.b, (int)rows, VT_EPILOGUE_NONE);
         if (l + 1 < c->depth) {
             const vt_block_w *nw = &w->blocks[l + 1];
             vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, nw->norm1.w, nw->norm1.b, (int)rows, D,

@@ -1,12 +1,10 @@
 /* Training operations (train_ops.h): thread splitting and the portable C kernels; the AVX-512
  * kernels are in train_ops_avx512.c. */
 #include "train/train_ops.h"
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 #include "train/train_ops_impl.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,15 +173,7 @@ const vt_tr_kernels vt_tr_kernels_ref = {.gelu_fwd = ref_gelu_fwd,
 
 static int use_bf16;
 
-int vt_tr_bf16_supported(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned a, b, c, d;
-    /* CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 */
-    return !strcmp(vt_kernels_name(), "avx512") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1u);
-#else
-    return 0;
-#endif
-}
+int vt_tr_bf16_supported(void) { return vt_bf16_supported(); }
 
 int vt_tr_set_bf16(int on) {
     if (on && !vt_tr_bf16_supported()) return -1;

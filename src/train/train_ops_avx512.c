@@ -8,7 +8,8 @@
 
 #include "kernels/phi512.h"
 #include "kernels/transpose8.h"
-#include "train/train_ep512.h"
+#include "kernels/bf16.h"
+#include "kernels/store512.h"
 #include "train/train_ops_impl.h"
 
 #define SET1 _mm512_set1_ps
@@ -179,7 +180,7 @@ static inline __attribute__((always_inline)) void sg_block(const int mr, const i
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             size_t o = (size_t)r * ldc + 16 * v;
-            vt_tr_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
+            vt_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
         }
 }
 
@@ -374,6 +375,6 @@ static void gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sa
 
 const vt_tr_kernels vt_tr_kernels_avx512 = {AVX512_COMMON, .gemm = gemm, .prep_size = vt_tr_no_prep_size,
                                             .prep_b = vt_tr_no_prep_b, .gemm_pre = gemm_pre};
-const vt_tr_kernels vt_tr_kernels_avx512_bf16 = {AVX512_COMMON, .gemm = vt_tr_gemm_bf16,
-                                                 .prep_size = vt_tr_bf16_prep_size, .prep_b = vt_tr_bf16_prep_b,
-                                                 .gemm_pre = vt_tr_gemm_bf16_pre};
+const vt_tr_kernels vt_tr_kernels_avx512_bf16 = {AVX512_COMMON, .gemm = vt_bf16_gemm,
+                                                 .prep_size = vt_bf16_prep_size, .prep_b = vt_bf16_prep_b,
+                                                 .gemm_pre = vt_bf16_gemm_pre};

@@ -67,17 +67,8 @@ uint32_t *vt_tr_scratch_words(size_t n);
 
 extern const vt_tr_kernels vt_tr_kernels_ref;
 extern const vt_tr_kernels vt_tr_kernels_avx512;
-/* vt_tr_kernels_avx512 with vt_tr_gemm_bf16 as its gemm */
+/* vt_tr_kernels_avx512 with the bfloat16 GEMM (kernels/bf16.h) as its gemm */
 extern const vt_tr_kernels vt_tr_kernels_avx512_bf16;
-/* the gemm, prep_size, prep_b and gemm_pre of vt_tr_kernels with bfloat16 operands
- * (train_gemm_avx512bf16.c) */
-void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                     size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G);
-size_t vt_tr_bf16_prep_size(int K, int N);
-void vt_tr_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N);
-void vt_tr_gemm_bf16_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                         size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
-                         float *G);
 /* for the float sets: no preparation; gemm_pre ignores pre */
 size_t vt_tr_no_prep_size(int K, int N);
 void vt_tr_no_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N);

@@ -34,4 +34,10 @@ expect_fail "zero threads" "--threads" "$VITC" bench "$M" --threads 0
 expect_fail "size not a patch multiple" "patch size" "$VITC" bench "$M" --size 100
 expect_fail "non-numeric batch" "batch" "$VITC" bench "$M" --batch many
 expect_fail "unknown option" "frobnicate" "$VITC" bench "$M" --frobnicate
+# --bf16: the report names it; refused in one line by the portable kernels
+expect_fail "bench --bf16 with the portable kernels" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" bench "$M" --bf16 --iters 1
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  expect_ok "bench --bf16" "$VITC" bench "$M" --json --bf16 --iters 2 --warmup 1 --threads 1
+  grep -q '"kernel":"avx512+bf16"' "$TMP/out" && ok || bad "bench --bf16 does not say so: $(cat "$TMP/out")"
+fi
 report test_bench

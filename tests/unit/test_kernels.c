@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 
 static uint32_t rng = 12345u;
@@ -397,6 +398,60 @@ static void test_pool(void) {
     CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pool after fork");
 }
 
+/* float -> bfloat16 -> float, rounding to nearest even (what the bf16 packers do) */
+static float to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* bf16 inference's Linear (vt_bf16_linear): against a double product of the bf16-rounded operands
+ * (the float sums may differ from it by K rounding steps), with and without bias and GELU, over
+ * shapes with rows not a multiple of 6, columns not of 64, odd K and K over one 256-long slice;
+ * the same bits with 1 and 2 threads. */
+static void test_bf16_linear(void) {
+    const int shapes[][3] = {{1, 5, 3}, {7, 33, 17}, {13, 300, 70}, {50, 128, 512}, {197, 192, 576}, {6, 64, 64}};
+    double worst = 0.0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        for (int variant = 0; variant < 3; variant++) { /* no bias; bias; bias + GELU */
+            float *x = malloc(sizeof(float) * (size_t)M * K), *W = malloc(sizeof(float) * (size_t)N * K);
+            float *b = malloc(sizeof(float) * (size_t)N), *y1 = malloc(sizeof(float) * (size_t)M * N);
+            float *y2 = malloc(sizeof(float) * (size_t)M * N);
+            fill(x, (size_t)M * K), fill(W, (size_t)N * K), fill(b, (size_t)N);
+            vt_bf16_linear_w *pw = vt_bf16_linear_pack(W, N, K);
+            CHECK(pw != NULL, "bf16 pack %dx%d", N, K);
+            const float *bias = variant ? b : NULL;
+            int epi = variant == 2 ? VT_EPILOGUE_GELU : VT_EPILOGUE_NONE;
+            vt_set_threads(1);
+            vt_bf16_linear(y1, x, pw, bias, M, epi);
+            vt_set_threads(2);
+            vt_bf16_linear(y2, x, pw, bias, M, epi);
+            CHECK(!memcmp(y1, y2, sizeof(float) * (size_t)M * N), "bf16 linear %dx%dx%d: 1 and 2 threads differ", M, K, N);
+            float e = 0.0f;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double sum = bias ? b[j] : 0.0, mag = bias ? fabs(b[j]) : 0.0;
+                    for (int k = 0; k < K; k++) {
+                        double t = (double)to_bf16(x[(size_t)i * K + k]) * to_bf16(W[(size_t)j * K + k]);
+                        sum += t, mag += fabs(t);
+                    }
+                    double want = epi ? gelu_d(sum) : sum, tol = 1e-6 * (mag + 1.0) * (1 + K / 64);
+                    double d = fabs((double)y1[(size_t)i * N + j] - want);
+                    if (d / (mag + 1.0) > worst) worst = d / (mag + 1.0);
+                    if (d > tol) e = fmaxf(e, (float)d);
+                }
+            CHECK(e == 0.0f, "bf16 linear %dx%dx%d variant %d: error %g beyond float round-off", M, K, N, variant, e);
+            vt_bf16_linear_free(pw);
+            free(x), free(W), free(b), free(y1), free(y2);
+        }
+    }
+    printf("bf16 linear: worst error %.2e of the sum of |products| (against double sums of the rounded operands)\n", worst);
+}
+
 int main(void) {
     vt_kernels_init();
     printf("default kernels: %s\n", vt_kernels_name());
@@ -416,6 +471,9 @@ int main(void) {
         tested++;
     }
     CHECK(tested >= 1, "at least one implementation");
+    if (vt_kernels_select("avx512") == 0 && vt_bf16_supported()) test_bf16_linear();
+    else printf("bf16 linear: skipped (no AVX512-BF16)\n");
+    CHECK(vt_kernels_select("ref") == 0 && !vt_bf16_supported(), "bf16 is refused with the portable kernels");
     test_pool();
     vt_set_threads(0);
     return check_report("test_kernels");

@@ -1,6 +1,7 @@
 /* Parity of the whole model against the PyTorch reference (tests/ref/make_model_fixtures.py):
  * per-block activations, pooled features and logits within 1e-4, identical top-5 order. */
 #include "check.h"
+#include "kernels/bf16.h"
 #include "core/npy.h"
 #include "model/model.h"
 
@@ -59,6 +60,25 @@ static void same_bits_any_threads(const char *name, vitc_model *m, const float *
     for (int k = 0; k < 5; k++) free(ref[k]), free(got[k]);
 }
 
+/* bf16 mode (vitc_model_set_bf16): the blocks' products with bfloat16 operands move the logits by
+ * about 1e-2 relative to their scale; BF16_TOL bounds it (max |diff| <= BF16_TOL * (1 + max |logit|)).
+ * Switched back, the float logits return bit for bit. */
+#define BF16_TOL 0.05f
+static float bf16_worst;
+static void bf16_close(const char *name, vitc_model *m, const float *in, int n, int H, int W, const float *f32) {
+    int C = m->cfg.num_classes;
+    float *z = calloc((size_t)n * C, sizeof(float)), scale = 0.0f;
+    CHECK(vitc_model_set_bf16(m, 1) == VITC_OK && vitc_model_classify(m, in, n, H, W, z) == VITC_OK, "%s: bf16 forward", name);
+    for (size_t i = 0; i < (size_t)n * C; i++) scale = fmaxf(scale, fabsf(f32[i]));
+    float e = max_abs_diff(z, f32, (size_t)n * C) / (1.0f + scale);
+    if (e > bf16_worst) bf16_worst = e;
+    CHECK(e <= BF16_TOL && e > 0.0f, "%s: bf16 logits differ by %g of the logits' scale", name, e);
+    CHECK(vitc_model_set_bf16(m, 0) == VITC_OK && vitc_model_classify(m, in, n, H, W, z) == VITC_OK &&
+              !memcmp(z, f32, sizeof(float) * (size_t)n * C),
+          "%s: back to float, the same logits", name);
+    free(z);
+}
+
 static void run_case(const char *name, int heads, FILE *table) {
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/models/%s", fixture_dir(), name);
@@ -109,6 +129,7 @@ static void run_case(const char *name, int heads, FILE *table) {
     float e1 = max_abs_diff(pub, got_logits + (size_t)(n - 1) * C, (size_t)C);
     CHECK(e1 <= 1e-5f, "%s: batch-1 vs batch-%d logits differ by %g", name, n, e1);
     same_bits_any_threads(name, m, in.data, n, H, W);
+    if (vt_bf16_supported()) bf16_close(name, m, in.data, n, H, W, got_logits);
     if (table)
         fprintf(table, "| %s | %s | %dx%d, batch %d | %.2e | %.2e | %.2e |\n", name, m->source, H, W, n, eb, ef, el);
     printf("  %-22s %-4s %3dx%-3d batch %d  blocks %.2e  features %.2e  logits %.2e\n", name, m->source, H, W, n, eb,
@@ -144,5 +165,7 @@ int main(void) {
     fclose(fp);
     if (table) fclose(table);
     CHECK(cases >= (getenv("VITC_QUICK") ? 3 : 10), "only %d cases in the manifest", cases);
+    if (vt_bf16_supported()) printf("  bf16 mode: worst logit difference %.2e of the logits' scale (tolerance %.0e)\n", bf16_worst, BF16_TOL);
+    else printf("  bf16 mode: skipped (no AVX512-BF16)\n");
     return check_report("test_model");
 }

@@ -4,6 +4,7 @@
  * sequence lengths not a multiple of 8 or 16. Tolerance: max |fast - ref| <= 1e-4 * (1 + max |ref|)
  * (float sums in another order; vectorized erf/exp within a few ulps). */
 #include "check.h"
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 #include "model/layers.h"
 #include "train/train_ops.h"
@@ -262,7 +263,7 @@ static void test_gemm_bf16(int M, int N, int K, int layout, int with_r, int with
     float *A = rnd(na, 1), *B = rnd((size_t)K * ldb, 1), *R = with_r ? rnd((size_t)M * ldc, 1) : NULL;
     float *bias = with_bias ? rnd(N, 1) : NULL, *C = zeros((size_t)M * ldc), *G = with_g ? zeros((size_t)M * ldc) : NULL;
     const float alpha = 0.75f;
-    vt_tr_gemm_bf16(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
+    vt_bf16_gemm(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
     int bad = 0;
     double worst = 0;
     for (int i = 0; i < M; i++)
@@ -286,10 +287,10 @@ static void test_gemm_bf16(int M, int N, int K, int layout, int with_r, int with
     CHECK(!bad, "gemm_bf16 %dx%dx%d layout %d R%d b%d G%d: %d elements off (worst rel %g)", M, N, K, layout, with_r,
           with_bias, with_g, bad, worst);
     /* with B prepared beforehand (as the blocks do for the weights): the same bits */
-    uint32_t *pre = malloc(sizeof(uint32_t) * vt_tr_bf16_prep_size(K, N));
+    uint32_t *pre = malloc(sizeof(uint32_t) * vt_bf16_prep_size(K, N));
     float *C2 = zeros((size_t)M * ldc), *G2 = with_g ? zeros((size_t)M * ldc) : NULL;
-    vt_tr_bf16_prep_b(pre, B, ldb, K, N);
-    vt_tr_gemm_bf16_pre(M, N, K, alpha, A, sai, sak, B, ldb, pre, C2, ldc, R, bias, G2);
+    vt_bf16_prep_b(pre, B, ldb, K, N);
+    vt_bf16_gemm_pre(M, N, K, alpha, A, sai, sak, B, ldb, pre, C2, ldc, R, bias, G2);
     CHECK(!memcmp(C, C2, sizeof(float) * (size_t)M * ldc) && (!G || !memcmp(G, G2, sizeof(float) * (size_t)M * ldc)),
           "gemm_bf16 %dx%dx%d: prepared B gives other bits", M, N, K);
     free(pre), free(C2), free(G2);
@@ -310,9 +311,9 @@ static void test_bf16(void) {
     test_gemm_bf16(5, 17, 9, 2, 0, 1, 1);       /* general strides (gather) */
     test_gemm_bf16(1, 1, 1, 0, 0, 0, 0);
     CHECK(vt_tr_set_bf16(1) == 0, "vt_tr_set_bf16 refused on a CPU that supports it");
-    CHECK(vt_tr_kern()->gemm == vt_tr_gemm_bf16, "bf16 on, but the training kernels are not the bf16 set");
+    CHECK(vt_tr_kern()->gemm == vt_bf16_gemm, "bf16 on, but the training kernels are not the bf16 set");
     vt_tr_set_bf16(0);
-    CHECK(vt_tr_kern()->gemm != vt_tr_gemm_bf16, "bf16 off, but the training kernels are still the bf16 set");
+    CHECK(vt_tr_kern()->gemm != vt_bf16_gemm, "bf16 off, but the training kernels are still the bf16 set");
     vt_kernels_select("ref");
     CHECK(vt_tr_set_bf16(1) == -1, "bf16 accepted with the portable kernels");
 }

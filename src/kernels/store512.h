@@ -1,13 +1,13 @@
-/* The store of one 16-column vector of a training GEMM's register block, shared by the float and
- * the bf16 micro-kernels (include only from files compiled with AVX-512): x = alpha * acc (+ R)
+/* The store of one 16-column vector of a GEMM's register block, shared by the training GEMM's float
+ * micro-kernel and the bf16 one (include only from files compiled with AVX-512): x = alpha * acc (+ R)
  * (+ bias) to C, then gelu(x) to G, for those of R, bias, G that are not NULL; m masks the columns. */
-#ifndef VT_TRAIN_EP512_H
-#define VT_TRAIN_EP512_H
+#ifndef VT_KERNELS_STORE512_H
+#define VT_KERNELS_STORE512_H
 #include <immintrin.h>
 
 #include "kernels/phi512.h"
 
-static inline __attribute__((always_inline)) void vt_tr_store16(__m512 acc, __m512 alpha, __mmask16 m, float *C,
+static inline __attribute__((always_inline)) void vt_store16(__m512 acc, __m512 alpha, __mmask16 m, float *C,
                                                                 const float *R, const float *bias, float *G) {
     __m512 x = _mm512_mul_ps(alpha, acc);
     if (R) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, R));

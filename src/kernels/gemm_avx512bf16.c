@@ -1,5 +1,5 @@
-/* The training GEMM with bfloat16 operands and float accumulation (AVX512-BF16, `vitc train
- * --bf16`): C[M x N] = alpha * A . B (+ R) (+ bias), then G = gelu(C), with the interface of
+/* The GEMM with bfloat16 operands and float accumulation (AVX512-BF16: `vitc train --bf16` and
+ * bf16 inference): C[M x N] = alpha * A . B (+ R) (+ bias), then G = gelu(C), with the interface of
  * vt_tr_kernels.gemm. VDPBF16PS does 32 multiply-adds per instruction where VFMADD231PS does 16,
  * at the same rate on Zen 4, so the products run up to twice as fast; the operands are rounded to
  * bfloat16 (8-bit mantissa, round to nearest even) and every sum is kept in float, as mixed-
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 
 #include "core/arena.h"
-#include "train/train_ep512.h"
-#include "train/train_ops_impl.h"
+#include "kernels/bf16.h"
+#include "kernels/store512.h"
 
 #define BF_MR 6
 #define BF_KC 256
@@ -127,7 +127,7 @@ static inline __attribute__((always_inline)) void bf_block(const int mr, const i
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             size_t o = (size_t)r * ldc + 16 * v;
-            vt_tr_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
+            vt_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
         }
 }
 
@@ -146,7 +146,7 @@ static int slice_len(int K) {
 }
 
 /* prepared B: for each slice in order, its panels in order, each kp x 64 words */
-size_t vt_tr_bf16_prep_size(int K, int N) {
+size_t vt_bf16_prep_size(int K, int N) {
     size_t panels = (size_t)(N + 63) / 64, words = 0;
     int kcb = slice_len(K);
     for (int k0 = 0; k0 < K; k0 += kcb) {
@@ -156,7 +156,7 @@ size_t vt_tr_bf16_prep_size(int K, int N) {
     return words ? words : 1;
 }
 
-void vt_tr_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) {
+void vt_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) {
     int kcb = slice_len(K);
     for (int k0 = 0; k0 < K; k0 += kcb) {
         int kc = K - k0 < kcb ? K - k0 : kcb, kp = (kc + 1) / 2;
@@ -164,7 +164,7 @@ void vt_tr_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) 
     }
 }
 
-void vt_tr_gemm_bf16_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+void vt_bf16_gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                          size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
                          float *G) {
     if (M <= 0 || N <= 0) return;
@@ -207,7 +207,7 @@ void vt_tr_gemm_bf16_pre(int M, int N, int K, float alpha, const float *A, size_
     }
 }
 
-void vt_tr_gemm_bf16(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+void vt_bf16_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                      size_t ldb, float *C, size_t ldc, const float *R, const float *bias, float *G) {
-    vt_tr_gemm_bf16_pre(M, N, K, alpha, A, sai, sak, B, ldb, NULL, C, ldc, R, bias, G);
+    vt_bf16_gemm_pre(M, N, K, alpha, A, sai, sak, B, ldb, NULL, C, ldc, R, bias, G);
 }
