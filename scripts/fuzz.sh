@@ -52,6 +52,7 @@ while IFS= read -r src; do
   objs+=("$obj")
   extra=()
   case $src in
+    *_avx512bf16*) extra=("${AVX512_FLAGS[@]}" -mavx512bf16) ;;
     *_avx512*) extra=("${AVX512_FLAGS[@]}") ;;
     *_avx2*) extra=("${AVX2_FLAGS[@]}") ;;
   esac
