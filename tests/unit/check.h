@@ -49,6 +49,17 @@ static inline void random_images(unsigned char *px, int *labels, int n, int pixe
     }
 }
 
+/* float -> bfloat16 -> float, rounding to nearest even (what the bf16 packers do): references for
+ * the bfloat16 products. */
+static inline float bf16_round(float x) {
+    unsigned int u;
+    memcpy(&u, &x, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
 static inline int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed ? 1 : 0;

@@ -398,16 +398,6 @@ static void test_pool(void) {
     CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pool after fork");
 }
 
-/* float -> bfloat16 -> float, rounding to nearest even (what the bf16 packers do) */
-static float to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    u &= 0xFFFF0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 /* bf16 inference's Linear (vt_bf16_linear): against a double product of the bf16-rounded operands
  * (the float sums may differ from it by K rounding steps), with and without bias and GELU, over
  * shapes with rows not a multiple of 6, columns not of 64, odd K and K over one 256-long slice;
@@ -436,7 +426,7 @@ static void test_bf16_linear(void) {
                 for (int j = 0; j < N; j++) {
                     double sum = bias ? b[j] : 0.0, mag = bias ? fabs(b[j]) : 0.0;
                     for (int k = 0; k < K; k++) {
-                        double t = (double)to_bf16(x[(size_t)i * K + k]) * to_bf16(W[(size_t)j * K + k]);
+                        double t = (double)bf16_round(x[(size_t)i * K + k]) * bf16_round(W[(size_t)j * K + k]);
                         sum += t, mag += fabs(t);
                     }
                     double want = epi ? gelu_d(sum) : sum, tol = 1e-6 * (mag + 1.0) * (1 + K / 64);

@@ -248,15 +248,6 @@ static void test_transpose(const char *impl, int rows, int cols) {
 /* The bfloat16 GEMM against the exact product of the bf16-rounded operands (double sums): only
  * the float accumulation differs, |C - ref| <= 1e-5 * sum |a||b| + 1e-6 |epilogue terms|. layout:
  * 0 A row-major, 1 A transposed (the weight-gradient case), 2 A with general strides. */
-static float bf16_round(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    u &= 0xFFFF0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 static void test_gemm_bf16(int M, int N, int K, int layout, int with_r, int with_bias, int with_g) {
     size_t sai = layout == 0 ? (size_t)K + 1 : layout == 1 ? 1 : 3, sak = layout == 0 ? 1 : layout == 1 ? (size_t)M + 2 : 3 * (size_t)M + 1;
     size_t ldb = (size_t)N + 5, ldc = (size_t)N + 3, na = (size_t)(M - 1) * sai + (size_t)(K - 1) * sak + 1;
