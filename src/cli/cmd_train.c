@@ -90,7 +90,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
-    float rrc_scale = -1, ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0;
+    float rrc_scale = -1, ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0, sam = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
@@ -132,6 +132,7 @@ int cmd_train(int argc, char **argv) {
         {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
         {"drop-path", VT_OPT_FLOAT, &drop_path, "stochastic depth: the last block's drop rate (e.g. 0.1; default 0)", 0},
+        {"sam", VT_OPT_FLOAT, &sam, "sharpness-aware minimization with this radius (e.g. 0.05; twice the compute)", 0},
         {"layer-decay", VT_OPT_FLOAT, &layer_decay, "layer-wise lr decay for fine-tuning (e.g. 0.75; default off)", 0},
         {"ema", VT_OPT_FLOAT, &ema, "keep an EMA of the weights with this decay (e.g. 0.9998); --out gets the EMA", 0},
         {"mixup", VT_OPT_FLOAT, &mixup, "mixup with lam ~ Beta(A, A) (e.g. 0.8; default off)", 0},
@@ -171,6 +172,10 @@ int cmd_train(int argc, char **argv) {
         return fprintf(stderr, "vitc train: --pad and --rrc-scale are two kinds of crop: give one\n"), 2;
     if (resume && (vt_opt_seen(opts, n_opts, "rrc-scale") || vt_opt_seen(opts, n_opts, "pad")))
         return fprintf(stderr, "vitc train: the crops are part of the run's recipe: not with --resume\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "sam") && !(sam >= 0 && sam <= 10))
+        return fprintf(stderr, "vitc train: --sam must be in [0, 10]\n"), 2;
+    if (resume && vt_opt_seen(opts, n_opts, "sam"))
+        return fprintf(stderr, "vitc train: --sam is part of the run's recipe: not with --resume\n"), 2;
     if (vt_opt_seen(opts, n_opts, "layer-decay") && !(layer_decay > 0 && layer_decay <= 1))
         return fprintf(stderr, "vitc train: --layer-decay must be in (0, 1]\n"), 2;
     if (resume && vt_opt_seen(opts, n_opts, "layer-decay"))
@@ -381,6 +386,7 @@ int cmd_train(int argc, char **argv) {
         hp.ema_decay = ema;
         hp.drop_path = drop_path;
         hp.layer_decay = layer_decay < 1 ? layer_decay : 0;
+        hp.sam_rho = sam;
         hp.seed = (uint64_t)(int64_t)seed;
         hp.warmup_steps = (int64_t)llround((warmup >= 0 ? warmup : 1.0f) * spe);
         hp.total_steps = (int64_t)epochs * spe;
@@ -430,6 +436,9 @@ int cmd_train(int argc, char **argv) {
     printf("training %s: dim %d, depth %d, heads %d, patch %d%s, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n",
            c->name, c->dim, c->depth, c->heads, c->patch, kernel, S, S, (double)vt_config_num_params(c) / 1e6,
            vt_kernels_name(), bf16 ? " (bfloat16 products)" : "", threads);
+    if (t->hp.sam_rho > 0)
+        printf("SAM (sharpness-aware minimization), radius %g: two forward/backward passes per step\n",
+               (double)t->hp.sam_rho);
     if (t->hp.layer_decay > 0)
         printf("layer-wise learning-rate decay %g: blocks.%d x%g ... embeddings x%.3g, head x1\n", (double)t->hp.layer_decay,
                c->depth - 1, (double)t->hp.layer_decay, (double)vt_train_lr_scale("pos_embed", c->depth, t->hp.layer_decay));
@@ -523,25 +532,32 @@ int cmd_train(int argc, char **argv) {
                 pf.targets = mixing ? tgts[cur] : NULL, pf.batch_id = (int64_t)epoch * spe + b + 1;
                 vt_prefetch_start(&pf);
             }
-            double loss;
-            vitc_status st;
+            double loss, loss_sam;
+            vitc_status st = VITC_OK;
             if (teach.n) {
-                st = VITC_OK;
                 if (offline) vt_teachers_rows(offline, bidx, batch, c->num_classes, mixed, lam, tq);
                 else st = vt_teachers_targets(&teach, x, batch, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
-                if (!st && deit) {
-                    st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, batch, &loss,
-                                                          logits);
-                } else if (!st) {
+                if (!st && !deit) {
                     if (mixed) memcpy(qs, q, sizeof(float) * db);
                     else vt_onehot_smooth(qs, y, batch, c->num_classes, t->hp.label_smoothing);
                     vt_distill_blend(qs, tq, batch, c->num_classes, distill_alpha);
-                    st = vt_trainer_forward_backward_soft(t, x, qs, batch, &loss, logits);
                 }
-            } else {
-                st = mixed ? vt_trainer_forward_backward_soft(t, x, q, batch, &loss, logits)
-                           : vt_trainer_forward_backward(t, x, y, batch, &loss, logits);
             }
+            /* with SAM, a second pass over the same batch at the perturbed weights gives the step's
+             * gradients; the loss and accuracy reported are the first pass's */
+            int passes = t->hp.sam_rho > 0 ? 2 : 1;
+            for (int pass = 0; pass < passes && !st; pass++) {
+                double *lp = pass ? &loss_sam : &loss;
+                float *lg = pass ? NULL : logits;
+                if (pass) st = vt_trainer_sam_ascend(t, t->hp.sam_rho);
+                if (st) break;
+                if (teach.n && deit)
+                    st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, batch, lp, lg);
+                else if (teach.n) st = vt_trainer_forward_backward_soft(t, x, qs, batch, lp, lg);
+                else if (mixed) st = vt_trainer_forward_backward_soft(t, x, q, batch, lp, lg);
+                else st = vt_trainer_forward_backward(t, x, y, batch, lp, lg);
+            }
+            if (passes == 2) vt_trainer_sam_descend(t);
             if (st) {
                 vt_prefetch_wait(&pf);
                 rc = fail(vitc_last_error());

@@ -25,10 +25,10 @@ vitc_status vt_trainer_save(const vt_trainer *t, const char *path, const char *e
     vt_strbuf_printf(&meta,
                      "{\"step\":%lld,\"hparams\":{\"lr\":%.9g,\"min_lr\":%.9g,\"weight_decay\":%.9g,\"beta1\":%.9g,"
                      "\"beta2\":%.9g,\"eps\":%.9g,\"clip\":%.9g,\"label_smoothing\":%.9g,\"ema_decay\":%.9g,"
-                     "\"drop_path\":%.9g,\"layer_decay\":%.9g,\"seed\":%lld,\"warmup_steps\":%lld,\"total_steps\":%lld}%s%s}",
+                     "\"drop_path\":%.9g,\"layer_decay\":%.9g,\"sam_rho\":%.9g,\"seed\":%lld,\"warmup_steps\":%lld,\"total_steps\":%lld}%s%s}",
                      (long long)t->step, (double)h->lr, (double)h->min_lr, (double)h->weight_decay, (double)h->beta1,
                      (double)h->beta2, (double)h->eps, (double)h->clip, (double)h->label_smoothing,
-                     (double)(t->ema ? h->ema_decay : 0.0f), (double)h->drop_path, (double)h->layer_decay, (long long)(int64_t)h->seed,
+                     (double)(t->ema ? h->ema_decay : 0.0f), (double)h->drop_path, (double)h->layer_decay, (double)h->sam_rho, (long long)(int64_t)h->seed,
                      (long long)h->warmup_steps, (long long)h->total_steps,
                      extra_json && *extra_json ? "," : "",
                      extra_json ? extra_json : "");
@@ -165,6 +165,7 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
     hp.ema_decay = (float)vt_json_get_number(hj, "ema_decay", 0.0);
     hp.drop_path = (float)vt_json_get_number(hj, "drop_path", 0.0);
     hp.layer_decay = (float)vt_json_get_number(hj, "layer_decay", 0.0);
+    hp.sam_rho = (float)vt_json_get_number(hj, "sam_rho", 0.0);
     hp.seed = (uint64_t)(int64_t)vt_json_get_number(hj, "seed", 0.0); /* written as a signed integer */
     hp.warmup_steps = (int64_t)vt_json_get_number(hj, "warmup_steps", 0);
     hp.total_steps = (int64_t)vt_json_get_number(hj, "total_steps", 1);

@@ -142,6 +142,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->adam_m);
     free(t->adam_v);
     free(t->ema);
+    free(t->sam_w);
     free(t->norm_parts);
     free(t->params);
     free(t->offsets);
@@ -746,6 +747,27 @@ void vt_trainer_update(vt_trainer *t) {
         for (int64_t i = 0; i < n; i++) e[i] += w * (p[i] - e[i]);
     }
     /* parameters changed: packed weights and resampled position embeddings are stale */
+    vt_model_weights_changed(t->m);
+}
+
+vitc_status vt_trainer_sam_ascend(vt_trainer *t, float rho) {
+    if (!t->sam_w && !(t->sam_w = aligned_alloc(64, sizeof(float) * (size_t)t->numel)))
+        return vt_error(VITC_ERR_NOMEM, "out of memory for SAM");
+    vt_set_threads(t->threads);
+    float *p = t->m->param_buf;
+    const float *g = t->grad;
+    memcpy(t->sam_w, p, sizeof(float) * (size_t)t->numel);
+    float s = (float)(rho / (vt_trainer_grad_norm(t) + 1e-12));
+    int64_t n = t->numel;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) p[i] += s * g[i];
+    vt_model_weights_changed(t->m);
+    return VITC_OK;
+}
+
+void vt_trainer_sam_descend(vt_trainer *t) {
+    if (!t->sam_w) return;
+    memcpy(t->m->param_buf, t->sam_w, sizeof(float) * (size_t)t->numel);
     vt_model_weights_changed(t->m);
 }
 

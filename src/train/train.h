@@ -18,6 +18,7 @@ typedef struct vt_train_hparams {
     float ema_decay;         /* exponential moving average of the weights (0: none) */
     float drop_path;         /* stochastic depth: the last block's rate, rising linearly from 0 at block 0 */
     float layer_decay;       /* layer-wise learning-rate decay (fine-tuning; 0 or 1: none): see vt_train_lr_scale */
+    float sam_rho;           /* sharpness-aware minimization radius (0: plain steps): see vt_trainer_sam_ascend */
     uint64_t seed;           /* drop-path masks depend on (seed, step, block, branch, image) only;
                               * checkpoints keep it as a signed integer (exact below 2^53) */
     int64_t warmup_steps, total_steps;
@@ -41,6 +42,7 @@ typedef struct vt_trainer {
     vt_vit_weights g;        /* gradient slots (same layout as the parameters) */
     float *grad, *adam_m, *adam_v;
     float *ema;              /* the weights' moving average (hp.ema_decay > 0), else NULL */
+    float *sam_w;            /* SAM: the weights before the ascent step (allocated on first use) */
     double *norm_parts;      /* per-block sums of squares for the gradient norm */
     int64_t numel;           /* floats in each of the buffers above (with alignment padding) */
     vt_param *params;        /* the parameter table (slots in m->w) */
@@ -82,6 +84,13 @@ double vt_trainer_grad_norm(const vt_trainer *t);
 /* Clips the gradients, applies one AdamW update with the scheduled learning rate, step++, then
  * moves the EMA towards the new weights. */
 void vt_trainer_update(vt_trainer *t);
+/* SAM (sharpness-aware minimization, Foret et al. 2021): with the gradients g of a batch in t->grad,
+ * keeps the weights w and moves them to w + rho g / |g| (|g| the global L2 norm, unclipped). The
+ * caller then runs the same batch forward and backward again and calls vt_trainer_sam_descend,
+ * which puts w back exactly; vt_trainer_update then steps with the gradients of the perturbed
+ * weights. Twice the compute per step. */
+vitc_status vt_trainer_sam_ascend(vt_trainer *t, float rho);
+void vt_trainer_sam_descend(vt_trainer *t);
 /* Starts (or restarts) the weights' EMA from the current weights with this decay (0 < decay < 1). */
 vitc_status vt_trainer_start_ema(vt_trainer *t, float decay);
 /* The decay used by the update that makes t->step equal to step: min(decay, (1 + step) / (10 +

@@ -70,6 +70,17 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   expect_ok "info: overlapping patches" "$VITC" info "$TMP/ov.safetensors" --json
   $PY -c "import json; d = json.load(open('$TMP/out')); assert d['patch_size'] == 7 and d['patch_kernel'] == 11, d" && ok ||
     bad "info --json: patch_kernel"
+  # --sam: two passes per step; said at the start, kept by the checkpoint (resume byte for byte)
+  expect_ok "train --sam" "$VITC" train "${TR[@]}" --sam 0.05 --epochs 2 --out "$TMP/sam.safetensors"
+  grep -q "SAM (sharpness-aware minimization), radius 0.05" "$TMP/out" && ok || bad "--sam run does not say so"
+  samacc=$(grep -o 'val accuracy [0-9.]*' "$TMP/out" | tail -1 | awk '{print $3}')
+  awk -v a="${samacc:-0}" 'BEGIN { exit !(a > 30) }' && ok || bad "--sam: accuracy ${samacc:-?}% (want > 30%)"
+  expect_ok "train --sam: interrupted" "$VITC" train "${TR[@]}" --sam 0.05 --epochs 2 --max-steps 40 --save-every 20 --out "$TMP/sam2.safetensors"
+  expect_ok "train --sam: --resume" "$VITC" train --resume "$TMP/sam2.ckpt.safetensors" --threads 2 --quiet --out "$TMP/sam2.safetensors"
+  cmp -s "$TMP/sam.safetensors" "$TMP/sam2.safetensors" && ok || bad "resumed --sam run differs from the uninterrupted one"
+  expect_fail "train: bad --sam" "--sam" "$VITC" train "${TR[@]}" --sam -1 --out "$TMP/sam3.safetensors"
+  expect_fail "train: --sam with --resume" "--sam" "$VITC" train --resume "$TMP/sam2.ckpt.safetensors" --sam 0.1 --out "$TMP/sam3.safetensors"
+  [[ ! -e $TMP/sam3.safetensors ]] && ok || bad "a refused --sam run left an output file"
   # --bf16: bfloat16 products; the portable kernels refuse it with one line
   expect_fail "train: --bf16 without AVX512-BF16" "AVX512-BF16" env VITC_KERNELS=ref "$VITC" train "${TR[@]}" --epochs 1 --bf16 --out "$TMP/r.safetensors"
   [[ ! -e $TMP/r.safetensors ]] && ok || bad "refused --bf16 run left an output file"

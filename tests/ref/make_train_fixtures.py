@@ -11,6 +11,7 @@ For each case, DIR/train/<case>/:
   losses.npy          the loss before each of `total` AdamW steps on the same batch
   params.safetensors  every parameter after those steps
   losses_ld.npy, params_ld.safetensors   the same ten steps with layer-wise learning-rate decay 0.75
+  losses_sam.npy, params_sam.safetensors the same ten steps with SAM (radius 0.05)
   targets.npy         soft targets B x classes: the batch mixed with itself reversed (mixup /
                       CutMix style), lam = 0.65, label smoothing as above
   loss_soft.npy, grads_soft.safetensors   loss -sum(q log softmax) and gradients against those
@@ -81,10 +82,16 @@ def no_decay(name, p):
     return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
 
 
-def adamw_steps(model, opt, x, y, on_first_step=None):
+SAM_RHO = 0.05
+
+
+def adamw_steps(model, opt, x, y, on_first_step=None, sam_rho=0.0):
     """The ten steps: cross-entropy with label smoothing, clipping, each group at the scheduled
-    learning rate times its "scale". Returns the loss before each step."""
+    learning rate times its "scale". With sam_rho, SAM: the gradients at w + rho g / |g| (g the
+    batch's gradients, |g| their global norm), then w restored and stepped with those. Returns the
+    loss before each step (at w)."""
     losses = []
+    params = list(model.parameters())
     for step in range(int(HP[9])):
         opt.zero_grad()
         logits, _ = model(x)
@@ -93,6 +100,17 @@ def adamw_steps(model, opt, x, y, on_first_step=None):
         if step == 0 and on_first_step:
             on_first_step(loss)
         losses.append(loss.item())
+        if sam_rho:
+            with torch.no_grad():
+                norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params))
+                old = [p.clone() for p in params]
+                for p in params:
+                    p.add_(p.grad * (sam_rho / (norm + 1e-12)))
+            opt.zero_grad()
+            F.cross_entropy(model(x)[0], y, label_smoothing=HP[7]).backward()
+            with torch.no_grad():
+                for p, o in zip(params, old):
+                    p.copy_(o)
         torch.nn.utils.clip_grad_norm_(model.parameters(), HP[6])
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step) * grp["scale"]
@@ -173,6 +191,16 @@ def main():
         losses_ld = adamw_steps(model, opt, x, y)
         save_npy(os.path.join(d, "losses_ld.npy"), torch.tensor(losses_ld))
         write_safetensors(os.path.join(d, "params_ld.safetensors"), dict(model.state_dict()))
+
+        # the same ten steps with SAM (radius SAM_RHO), plain AdamW groups
+        model.load_state_dict(init)
+        opt = torch.optim.AdamW([{"params": [p for n, p in model.named_parameters() if not no_decay(n, p)],
+                                  "weight_decay": HP[2], "scale": 1.0},
+                                 {"params": [p for n, p in model.named_parameters() if no_decay(n, p)],
+                                  "weight_decay": 0.0, "scale": 1.0}], lr=HP[0], betas=(HP[3], HP[4]), eps=HP[5])
+        losses_sam = adamw_steps(model, opt, x, y, sam_rho=SAM_RHO)
+        save_npy(os.path.join(d, "losses_sam.npy"), torch.tensor(losses_sam))
+        write_safetensors(os.path.join(d, "params_sam.safetensors"), dict(model.state_dict()))
         print(f"train fixture {case}: loss {losses[0]:.5f} -> {losses[-1]:.5f}")
 
 

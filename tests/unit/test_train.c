@@ -156,20 +156,25 @@ static void run_case(const char *name) {
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&loss0), vt_npy_free(&losses), vt_npy_free(&hpa);
 }
 
-/* Layer-wise learning-rate decay 0.75: the ten AdamW steps again from the same weights, each tensor
- * with its layer's factor on the learning rate (and so on the decoupled weight decay), against
- * PyTorch with one parameter group per tensor. Same tolerances. */
-static void run_case_layer_decay(const char *name) {
+/* The ten AdamW steps again from the same weights, against PyTorch, same tolerances:
+ * "ld": layer-wise learning-rate decay 0.75, each tensor with its layer's factor on the learning
+ *       rate (and so on the decoupled weight decay), PyTorch with one parameter group per tensor;
+ * "sam": SAM with radius 0.05, each step's gradients taken at w + rho g / |g|, w restored. */
+static void run_case_variant(const char *name, const char *variant) {
+    int sam = !strcmp(variant, "sam");
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/train/%s", fixture_dir(), name);
     vt_npy in, lab, losses, hpa;
-    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, "losses_ld.npy", &losses) ||
+    char file[64];
+    snprintf(file, sizeof file, "losses_%s.npy", variant);
+    if (load_npy(dir, "input.npy", &in) || load_npy(dir, "labels.npy", &lab) || load_npy(dir, file, &losses) ||
         load_npy(dir, "hparams.npy", &hpa)) {
-        CHECK(0, "%s: layer-decay fixtures unreadable", name);
+        CHECK(0, "%s: %s fixtures unreadable", name, variant);
         return;
     }
     vt_train_hparams hp = fixture_hparams(hpa.data);
-    hp.layer_decay = 0.75f;
+    if (sam) hp.sam_rho = 0.05f;
+    else hp.layer_decay = 0.75f;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     vt_trainer *t = trainer_from(path, &hp);
     CHECK(t != NULL, "%s: load: %s", name, vitc_last_error());
@@ -177,33 +182,42 @@ static void run_case_layer_decay(const char *name) {
     int n = (int)in.shape[0], steps = (int)losses.count, depth = t->m->cfg.depth;
     int *y = malloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) y[i] = (int)lab.data[i];
-    /* the factors: head and final norm 1, the last block 0.75, the stem 0.75^(depth + 1) */
-    CHECK(vt_train_lr_scale("head.weight", depth, 0.75f) == 1.0f && vt_train_lr_scale("norm.bias", depth, 0.75f) == 1.0f &&
-              vt_train_lr_scale("fc_norm.weight", depth, 0.75f) == 1.0f,
-          "%s: head / norm factor", name);
-    CHECK(fabsf(vt_train_lr_scale("blocks.1.mlp.fc1.weight", 2, 0.75f) - 0.75f) < 1e-7f &&
-              fabsf(vt_train_lr_scale("blocks.0.attn.qkv.weight", 2, 0.75f) - 0.5625f) < 1e-7f &&
-              fabsf(vt_train_lr_scale("patch_embed.proj.weight", 2, 0.75f) - 0.421875f) < 1e-7f &&
-              fabsf(vt_train_lr_scale("cls_token", 2, 0.75f) - 0.421875f) < 1e-7f &&
-              vt_train_lr_scale("blocks.0.norm1.weight", 2, 0.0f) == 1.0f && vt_train_lr_scale("pos_embed", 2, 1.0f) == 1.0f,
-          "%s: block / stem factors", name);
+    if (!sam) {
+        /* the factors: head and final norm 1, the last block 0.75, the stem 0.75^(depth + 1) */
+        CHECK(vt_train_lr_scale("head.weight", depth, 0.75f) == 1.0f && vt_train_lr_scale("norm.bias", depth, 0.75f) == 1.0f &&
+                  vt_train_lr_scale("fc_norm.weight", depth, 0.75f) == 1.0f,
+              "%s: head / norm factor", name);
+        CHECK(fabsf(vt_train_lr_scale("blocks.1.mlp.fc1.weight", 2, 0.75f) - 0.75f) < 1e-7f &&
+                  fabsf(vt_train_lr_scale("blocks.0.attn.qkv.weight", 2, 0.75f) - 0.5625f) < 1e-7f &&
+                  fabsf(vt_train_lr_scale("patch_embed.proj.weight", 2, 0.75f) - 0.421875f) < 1e-7f &&
+                  fabsf(vt_train_lr_scale("cls_token", 2, 0.75f) - 0.421875f) < 1e-7f &&
+                  vt_train_lr_scale("blocks.0.norm1.weight", 2, 0.0f) == 1.0f && vt_train_lr_scale("pos_embed", 2, 1.0f) == 1.0f,
+              "%s: block / stem factors", name);
+    }
     double loss = 0, first_loss = 0;
     lr_sum = 0;
     for (int s = 0; s < steps; s++) lr_sum += vt_train_lr(&hp, s);
     for (int s = 0; s < steps; s++) {
         vt_trainer_forward_backward(t, in.data, y, n, &loss, NULL);
         if (!s) first_loss = loss;
+        if (sam) {
+            double l2;
+            CHECK(vt_trainer_sam_ascend(t, hp.sam_rho) == VITC_OK, "%s: SAM ascent", name);
+            vt_trainer_forward_backward(t, in.data, y, n, &l2, NULL);
+            vt_trainer_sam_descend(t);
+            CHECK(l2 > loss, "%s: SAM step %d: the loss at the perturbed weights (%.6f) is not above %.6f", name, s, l2, loss);
+        }
         double e = fabs(loss - losses.data[s]) / fabs(losses.data[s]);
         if (e > worst_loss) worst_loss = e;
-        CHECK(e < 1e-4, "%s layer decay: step %d loss %.7f vs PyTorch %.7f", name, s, loss, (double)losses.data[s]);
+        CHECK(e < 1e-4, "%s %s: step %d loss %.7f vs PyTorch %.7f", name, variant, s, loss, (double)losses.data[s]);
         vt_trainer_update(t);
     }
-    snprintf(path, sizeof path, "%s/params_ld.safetensors", dir);
+    snprintf(path, sizeof path, "%s/params_%s.safetensors", dir, variant);
     char what[64];
-    snprintf(what, sizeof what, "%s layer decay", name);
+    snprintf(what, sizeof what, "%s %s", name, variant);
     compare_tensors(what, t, t->m->param_buf, path, 0);
-    printf("  %-10s layer decay 0.75: loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name,
-           first_loss, loss, steps, (double)losses.data[0], (double)losses.data[steps - 1]);
+    printf("  %-10s %-18s loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name,
+           sam ? "SAM 0.05:" : "layer decay 0.75:", first_loss, loss, steps, (double)losses.data[0], (double)losses.data[steps - 1]);
     free(y);
     vt_trainer_free(t);
     vt_npy_free(&in), vt_npy_free(&lab), vt_npy_free(&losses), vt_npy_free(&hpa);
@@ -769,7 +783,8 @@ int main(void) {
     const char *cases[] = {"full", "distilled", "avg", "overlap"};
     for (int i = 0; i < 4; i++) run_case(cases[i]);
     for (int i = 0; i < 4; i++) run_case_soft(cases[i]);
-    for (int i = 0; i < 4; i++) run_case_layer_decay(cases[i]);
+    for (int i = 0; i < 4; i++) run_case_variant(cases[i], "ld");
+    for (int i = 0; i < 4; i++) run_case_variant(cases[i], "sam");
     run_case_deit("distilled");
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
