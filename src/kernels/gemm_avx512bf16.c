@@ -121,14 +121,7 @@ static inline __attribute__((always_inline)) void bf_block(const int mr, const i
             for (int v = 0; v < nv; v++) c[r][v] = _mm512_dpbf16_ps(c[r][v], av, bv[v]);
         }
     }
-    __m512 va = _mm512_set1_ps(alpha);
-#pragma GCC unroll 6
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) {
-            size_t o = (size_t)r * ldc + 16 * v;
-            vt_store16(c[r][v], va, mk[v], C + o, R ? R + o : NULL, bias ? bias + 16 * v : NULL, G ? G + o : NULL);
-        }
+    vt_store_block(mr, nv, c, alpha, mk, C, ldc, R, bias, G);
 }
 
 #define BF_CASES(MR)                                                                                           \
