@@ -4,7 +4,7 @@
 # parameters), AdamW lr 5e-4 / wd 0.05, 1 warm-up epoch then cosine to 1e-5 over 100 epochs, batch
 # 32, random crop (padding 2), horizontal flips, no label smoothing or random erasing, and an EMA of
 # the weights (decay 0.9998; the model file holds the average). Validation each epoch is on the
-# 10,000 test images. 92.78% (epoch 100; models/default.safetensors, whose run started its EMA at
+# 10,000 test images. 92.78% (epoch 100; stage 1 of models/default.safetensors, whose run started its EMA at
 # epoch 39 and used BF16=1).
 # What the runs showed: batch 32 / lr 5e-4 gave MNIST 79.6% vs 51.7% for batch 128 / lr 1e-3 at the
 # same images/s (these ViTs need optimizer steps). Patch 4 against patch 7 (16 tokens): level for
