@@ -11,12 +11,13 @@
 # sessions and started its EMA at epoch 39, so a run in one go lands near its numbers, not on its bits.
 #
 # Usage: scripts/train-default-model.sh [RUN_DIR]     (default runs/default; stages in RUN_DIR, RUN_DIR-r1,
-#   RUN_DIR-r2, each with its run.log)  THREADS, NICE, VITC, BF16 as in scripts/train-fashion-mnist.sh;
+#   RUN_DIR-r2, each with its run.log)  THREADS, NICE, VITC as in scripts/train-fashion-mnist.sh, BF16=1 by default;
 #   FROM_STAGE=2 (or 3) skips the stages whose models exist already. Runs in the foreground.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=${1:-$root/runs/default}
 from=${FROM_STAGE:-1}
+export BF16=${BF16:-1}  # all three stages of the bundled model ran with --bf16; BF16=0 for float
 if ((from <= 1)); then "$root/scripts/train-fashion-mnist.sh" "$run"; fi
 if ((from <= 2)); then "$root/scripts/refine-fashion-mnist.sh" "$run-r1" "$run/model.safetensors"; fi
 IMG=56 EPOCHS=5 LR=1e-4 WARMUP=0.3 EMA=0.9998 SEED=5 \

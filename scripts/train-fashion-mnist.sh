@@ -36,9 +36,11 @@
 # Start detached:  setsid nohup scripts/train-fashion-mnist.sh runs/fmnist >/dev/null 2>&1 &
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+bf16=()
+if [[ ${BF16:-0} == 1 ]]; then bf16=(--bf16); fi  # as in refine-/distill-fashion-mnist.sh: BF16=0 means float
 exec "$root/scripts/train-run.sh" "${1:-$root/runs/fmnist}" \
   --data fashion-mnist --dim "${DIM:-128}" --depth "${DEPTH:-6}" --heads "${HEADS:-4}" --mlp-dim "${MLP:-512}" \
   --patch "${PATCH:-4}" ${PATCH_KERNEL:+--patch-kernel "$PATCH_KERNEL"} --pool avg \
   --epochs "${EPOCHS:-100}" --batch 32 --lr 5e-4 --min-lr 1e-5 --wd 0.05 --warmup 1 --label-smoothing "${LS:-0}" \
-  --pad 2 --erase "${ERASE:-0}" --seed 1 ${BF16:+--bf16} --ema "${EMA:-0.9998}" \
+  --pad 2 --erase "${ERASE:-0}" --seed 1 "${bf16[@]}" --ema "${EMA:-0.9998}" \
   ${DROP_PATH:+--drop-path "$DROP_PATH"} ${MIXUP:+--mixup "$MIXUP"} ${CUTMIX:+--cutmix "$CUTMIX"} ${MIX_PROB:+--mix-prob "$MIX_PROB"}
