@@ -22,11 +22,11 @@ static void free_models(vitc_model **models, int n) {
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
     int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0;
-    float val_frac = 0.1f;
+    float val_frac = -1;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
-        {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part) or train", 0},
-        {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: the validation fraction used in training (0.1)", 0},
+        {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part), val or train", 0},
+        {"val-split", VT_OPT_FLOAT, &val_frac, "the validation fraction used in training (folders: default 0.1)", 0},
         {"limit", VT_OPT_INT, &limit, "the first N images only", 0},
         {"batch", VT_OPT_INT, &batch, "images per forward pass (default 256)", 0},
         {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
@@ -38,17 +38,19 @@ int cmd_eval(int argc, char **argv) {
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     const char *pos[MAX_MODELS + 1]; /* one more, to name the limit instead of a generic error */
     int npos;
-    int r = vt_parse_args("eval", "vitc eval MODEL [MODEL...] --data mnist|fashion-mnist|DIR [--split test|train] [--json]",
+    int r = vt_parse_args("eval", "vitc eval MODEL [MODEL...] --data mnist|fashion-mnist|DIR [--split test|val|train] [--val-split F] [--json]",
                           argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, MAX_MODELS + 1, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos < 1) return fprintf(stderr, "vitc eval: a MODEL file is required\n"), 2;
     if (npos > MAX_MODELS) return fprintf(stderr, "vitc eval: at most %d models in an ensemble\n", MAX_MODELS), 2;
     if (!data) return fprintf(stderr, "vitc eval: --data is required\n"), 2;
-    if (strcmp(split, "test") && strcmp(split, "train"))
-        return fprintf(stderr, "vitc eval: --split must be test or train\n"), 2;
+    if (strcmp(split, "test") && strcmp(split, "val") && strcmp(split, "train"))
+        return fprintf(stderr, "vitc eval: --split must be test, val or train\n"), 2;
     if (batch <= 0 || (vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "threads") && threads <= 0))
         return fprintf(stderr, "vitc eval: --batch and --threads must be positive\n"), 2;
-    if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
+    if (val_frac != -1 && !(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
+    if (val_frac == -1) val_frac = vt_dataset_default_val_frac(data);
+    vt_data_split sp = !strcmp(split, "train") ? VT_SPLIT_TRAIN : !strcmp(split, "val") ? VT_SPLIT_VAL : VT_SPLIT_TEST;
     vitc_load_params lp = vitc_load_default_params();
     lp.threads = threads;
     lp.heads = heads;
@@ -76,7 +78,7 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     }
-    if (vt_dataset_open(data, strcmp(split, "train") ? VT_SPLIT_TEST : VT_SPLIT_TRAIN, val_frac, &m->pre,
+    if (vt_dataset_open(data, sp, val_frac, &m->pre,
                         m->cfg.img_size, &d)) {
         fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
         free_models(models, npos);

@@ -59,7 +59,7 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
     char buf[1024];
     int k = snprintf(buf, sizeof buf,
                      "\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,\"val_limit\":%d,\"val_every\":%d,"
-                     "\"val_split\":%.9g,"
+                     "\"val_fraction\":%.9g,"
                      "\"augment\":%s,\"pad\":%d,\"rrc_scale\":%.9g,\"erase\":%.9g,\"mixup\":%.9g,\"cutmix\":%.9g,\"mix_prob\":%.9g,\"bf16\":%s,",
                      epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, r->val_every, (double)r->val_frac,
                      r->aug.enabled ? "true" : "false", r->aug.pad, (double)r->aug.rrc_scale, (double)r->aug.erase_p, (double)r->mix.mixup_alpha,
@@ -89,7 +89,7 @@ int cmd_train(int argc, char **argv) {
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
     int threads = 0, limit = 0, val_limit = 0, no_aug = 0, pad = -1, save_every = 0, quiet = 0, max_steps = 0;
     int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
-    float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = 0.1f, erase = -1, ls_init = 0;
+    float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = -1, erase = -1, ls_init = 0;
     float rrc_scale = -1, ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0, sam = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
@@ -120,7 +120,8 @@ int cmd_train(int argc, char **argv) {
         {"pad", VT_OPT_INT, &pad, "random-crop padding in pixels (default size/7; MNIST, Fashion-MNIST)", 0},
         {"rrc-scale", VT_OPT_FLOAT, &rrc_scale, "random-resized crops of this much of the area and more (image folders: 0.08; 0: off)", 0},
         {"erase", VT_OPT_FLOAT, &erase, "random erasing probability (default 0.25)", 0},
-        {"val-split", VT_OPT_FLOAT, &val_frac, "image folders: fraction held out for validation (default 0.1)", 0},
+        {"val-split", VT_OPT_FLOAT, &val_frac,
+         "training images held out for validation (folders: default 0.1; MNIST, Fashion-MNIST: none, the test set)", 0},
         {"limit", VT_OPT_INT, &limit, "use the first N training images", 0},
         {"val-limit", VT_OPT_INT, &val_limit, "validate on the first N images", 0},
         {"val-every", VT_OPT_INT, &val_every, "validate every N epochs and after the last (default 1)", 0},
@@ -162,7 +163,10 @@ int cmd_train(int argc, char **argv) {
     if (vt_opt_seen(opts, n_opts, "patch-kernel") && patch_kernel <= 0)
         return fprintf(stderr, "vitc train: --patch-kernel must be positive\n"), 2;
     if (vt_opt_seen(opts, n_opts, "lr") && !(lr > 0)) return fprintf(stderr, "vitc train: --lr must be positive\n"), 2;
-    if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
+    if (vt_opt_seen(opts, n_opts, "val-split") && !(val_frac > 0 && val_frac < 1))
+        return fprintf(stderr, "vitc train: --val-split must be in (0, 1)\n"), 2;
+    if (resume && vt_opt_seen(opts, n_opts, "val-split"))
+        return fprintf(stderr, "vitc train: --val-split is part of the run's recipe: not with --resume\n"), 2;
     if (resume && (init || arch)) return fprintf(stderr, "vitc train: --resume continues a run: no --init or --arch\n"), 2;
     if (ema != 0 && !(ema > 0 && ema < 1)) return fprintf(stderr, "vitc train: --ema must be in (0, 1)\n"), 2;
     if (!(drop_path >= 0 && drop_path < 1)) return fprintf(stderr, "vitc train: --drop-path must be in [0, 1)\n"), 2;
@@ -229,7 +233,9 @@ int cmd_train(int argc, char **argv) {
         limit = (int)vt_json_get_number(tj, "limit", 0);
         if (!vt_opt_seen(opts, n_opts, "val-limit")) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
         if (!val_every) val_every = (int)vt_json_get_number(tj, "val_every", 1);
-        val_frac = (float)vt_json_get_number(tj, "val_split", 0.1);
+        /* runs from before IDX hold-outs recorded val_split (a folder's fraction, meaningless for IDX) */
+        val_frac = (float)vt_json_get_number(tj, "val_fraction", -1);
+        if (val_frac < 0) val_frac = vt_dataset_is_idx(data) ? 0.0f : (float)vt_json_get_number(tj, "val_split", 0.1);
         aug.enabled = vt_json_get_bool(tj, "augment", 1);
         aug.pad = (int)vt_json_get_number(tj, "pad", -1);
         aug.rrc_scale = (float)vt_json_get_number(tj, "rrc_scale", 0); /* runs from before it: padded crops */
@@ -299,8 +305,10 @@ int cmd_train(int argc, char **argv) {
     if (t) pp = t->m->pre;
     pp.size = size ? size : 224; /* IDX data keep their own size when none is asked for; folders: 224 */
     pp.crop_pct = pp.crop_pct > 0 ? pp.crop_pct : 1.0f;
+    if (val_frac < 0) val_frac = vt_dataset_default_val_frac(data);
+    /* validation: the held-out training images, else (IDX data) the test set */
     if (vt_dataset_open(data, VT_SPLIT_TRAIN, val_frac, &pp, size, &tr) ||
-        vt_dataset_open(data, VT_SPLIT_TEST, val_frac, &pp, size ? size : tr.h, &va)) {
+        vt_dataset_open(data, val_frac > 0 ? VT_SPLIT_VAL : VT_SPLIT_TEST, val_frac, &pp, size ? size : tr.h, &va)) {
         rc = fail(vitc_last_error());
         goto done;
     }
@@ -446,8 +454,8 @@ int cmd_train(int argc, char **argv) {
         printf("drop path (stochastic depth) rising to %g in the last block\n", (double)t->hp.drop_path);
     if (t->ema)
         printf("weights' EMA with decay %g: validated beside the weights, written to %s\n", (double)t->hp.ema_decay, out);
-    printf("data %s: %d training, %d validation images, %d classes; %d epochs of %d steps (batch %d)\n", tr.name, tr.n,
-           va.n, tr.num_classes, epochs, spe, batch);
+    printf("data %s: %d training, %d validation images (%s), %d classes; %d epochs of %d steps (batch %d)\n", tr.name,
+           tr.n, va.n, val_frac > 0 ? "held out of the training images" : "the test set", tr.num_classes, epochs, spe, batch);
     if (!aug.enabled) printf("augmentation: none\n");
     else if (aug.rrc_scale > 0)
         printf("augmentation: random-resized crops (%g-1 of the area, aspect 3/4-4/3)%s, erasing %g\n", (double)aug.rrc_scale,

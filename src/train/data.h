@@ -21,16 +21,22 @@ typedef struct vt_dataset {
     int is_folder;      /* an image folder (natural images: random-resized crops by default) */
 } vt_dataset;
 
-typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_TEST } vt_data_split;
+typedef enum { VT_SPLIT_TRAIN, VT_SPLIT_VAL, VT_SPLIT_TEST } vt_data_split;
 
 /* spec: "mnist", "fashion-mnist", a directory with the four IDX files, or an image folder.
- * For IDX data TEST is the official test set; for a folder, TEST is the validation part
- * (val_frac of each class, chosen by a hash of the file name, the same for every seed). Folder
- * images are resized (shorter side, center crop per pp) to pp->size; IDX images are resized to
- * size when it is not 0 and differs from 28. */
+ * val_frac is the fraction of the training images held out for validation, chosen by a hash (of
+ * the file name in a folder, of the index in an IDX file), the same for every seed and run: TRAIN
+ * is the rest, VAL the held-out part. A folder needs val_frac in (0, 1) and has no other split
+ * (TEST is VAL); for IDX data val_frac may be 0 (nothing held out, no VAL) and TEST is the
+ * official test set. Folder images are resized (shorter side, center crop per pp) to pp->size;
+ * IDX images are resized to size when it is not 0 and differs from 28. */
 vitc_status vt_dataset_open(const char *spec, vt_data_split split, float val_frac, const vitc_preprocess_params *pp,
                             int size, vt_dataset *out);
 void vt_dataset_free(vt_dataset *d);
+/* spec names IDX data (mnist, fashion-mnist or a folder with the IDX files) rather than an image folder. */
+int vt_dataset_is_idx(const char *spec);
+/* The default validation fraction: 0.1 of an image folder, none of IDX data (they have a test set). */
+float vt_dataset_default_val_frac(const char *spec);
 /* Keeps the first n images (n < d->n). */
 void vt_dataset_truncate(vt_dataset *d, int n);
 

@@ -138,6 +138,27 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -n ${VI
   grep -q "^epoch 3/4.*val accuracy" "$TMP/out" && grep -q "^epoch 4/4.*val accuracy" "$TMP/out" && ok || bad "--val-every 3 validated the wrong epochs"
   cmp -s "$TMP/v.safetensors" "$TMP/a.safetensors" && ok || bad "--val-every changed the trained model"
   expect_fail "train: bad --val-every" "--val-every" "$VITC" train "${TR[@]}" --val-every 0 --out "$TMP/w.safetensors"
+  # --val-split on IDX data: a fixed tenth of the training images is held out and validates (the
+  # test set stays unseen); eval --split val scores the same images; the run resumes byte for byte
+  expect_ok "train --val-split 0.1 (IDX)" "$VITC" train "${TR[@]}" --epochs 2 --val-split 0.1 --out "$TMP/hv.safetensors"
+  grep -q "200 validation images (held out of the training images)" "$TMP/out" && ok || bad "--val-split run: $(grep '^data' "$TMP/out")"
+  hacc=$(grep -o 'val accuracy [0-9.]*' "$TMP/out" | tail -1 | awk '{print $3}')
+  expect_ok "eval --split val" "$VITC" eval "$TMP/hv.safetensors" --data fashion-mnist --split val --val-split 0.1 --limit 200 --threads 2
+  grep -q "(val, 200 images): accuracy ${hacc:-none}%" "$TMP/out" && ok || bad "eval --split val ($(head -1 "$TMP/out")) vs training's ${hacc:-?}%"
+  expect_ok "eval --split val, all" "$VITC" eval "$TMP/hv.safetensors" --data fashion-mnist --split val --val-split 0.1 --threads 2
+  nval=$(head -1 "$TMP/out" | grep -o '(val, [0-9]* images' | grep -o '[0-9]*')
+  expect_ok "eval --split train --val-split" "$VITC" eval "$TMP/hv.safetensors" --data fashion-mnist --split train --val-split 0.1 --threads 2
+  ntr=$(head -1 "$TMP/out" | grep -o '(train, [0-9]* images' | grep -o '[0-9]*')
+  [[ -n $nval && -n $ntr && $((nval + ntr)) -eq 60000 && $nval -gt 5700 && $nval -lt 6300 ]] && ok ||
+    bad "--val-split 0.1 split 60000 into ${ntr:-?} + ${nval:-?}"
+  expect_ok "train --val-split: interrupted" "$VITC" train "${TR[@]}" --epochs 2 --val-split 0.1 --max-steps 40 --save-every 20 --out "$TMP/hw.safetensors"
+  expect_fail "train: --val-split with --resume" "--val-split" "$VITC" train --resume "$TMP/hw.ckpt.safetensors" --val-split 0.2 --out "$TMP/hw.safetensors"
+  expect_ok "train --val-split: --resume" "$VITC" train --resume "$TMP/hw.ckpt.safetensors" --threads 2 --out "$TMP/hw.safetensors"
+  grep -q "held out of the training images" "$TMP/out" && ok || bad "resumed run forgot --val-split"
+  cmp -s "$TMP/hv.safetensors" "$TMP/hw.safetensors" && ok || bad "resumed --val-split run differs from the uninterrupted one"
+  cmp -s "$TMP/hv.safetensors" "$TMP/p.safetensors" && bad "--val-split run equals one on all the images" || ok
+  expect_fail "eval: --split val of IDX data without --val-split" "no validation split" "$VITC" eval "$TMP/hv.safetensors" --data fashion-mnist --split val
+  expect_fail "eval: bad --split" "--split" "$VITC" eval "$TMP/hv.safetensors" --data fashion-mnist --split nope
   expect_ok "eval of the EMA model" "$VITC" eval "$TMP/e.safetensors" --data fashion-mnist --limit 100
   expect_ok "eval --json" "$VITC" eval "$TMP/a.safetensors" --data fashion-mnist --limit 300 --json
   if $PY - "$TMP/out" <<'PYEOF'
