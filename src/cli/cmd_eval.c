@@ -1,6 +1,7 @@
 /* vitc eval: accuracy, per-class accuracy and the confusion matrix of a model (or of an ensemble:
  * several models whose class probabilities are averaged) on a dataset (the test set of MNIST /
- * Fashion-MNIST, or the validation part of an image folder). */
+ * Fashion-MNIST, the validation part of an image folder, or with --split val --val-split F the
+ * training images a run held out). */
 #include "cli/commands.h"
 #include "cli/args.h"
 #include "core/error.h"
