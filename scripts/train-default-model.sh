@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the bundled models/default.safetensors, three stages, each one `vitc train` run:
+# The recipe of the bundled models/default.safetensors: three `vitc train` stages, then an average:
 #  1. scripts/train-fashion-mnist.sh: Fashion-MNIST from scratch (dim 128, depth 6, 4 heads, MLP 512,
 #     patch 4 on 28x28, average pooling + fc_norm, 1.2 M parameters, 100 epochs at batch 32, AdamW lr
 #     5e-4, random crops (padding 2) and flips, the weights' EMA with decay 0.9998 as the model):

@@ -23,7 +23,7 @@ static void free_models(vitc_model **models, int n) {
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *split = "test";
     int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0;
-    float val_frac = -1;
+    float val_frac = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
         {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part), val or train", 0},
@@ -49,8 +49,8 @@ int cmd_eval(int argc, char **argv) {
         return fprintf(stderr, "vitc eval: --split must be test, val or train\n"), 2;
     if (batch <= 0 || (vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "threads") && threads <= 0))
         return fprintf(stderr, "vitc eval: --batch and --threads must be positive\n"), 2;
-    if (val_frac != -1 && !(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
-    if (val_frac == -1) val_frac = vt_dataset_default_val_frac(data);
+    if (!vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "val-split")) val_frac = vt_dataset_default_val_frac(data);
+    else if (!(val_frac > 0 && val_frac < 1)) return fprintf(stderr, "vitc eval: --val-split must be in (0, 1)\n"), 2;
     vt_data_split sp = !strcmp(split, "train") ? VT_SPLIT_TRAIN : !strcmp(split, "val") ? VT_SPLIT_VAL : VT_SPLIT_TEST;
     vitc_load_params lp = vitc_load_default_params();
     lp.threads = threads;
