@@ -27,4 +27,8 @@ vitc_status vt_decode_pnm(const uint8_t *data, size_t size, const char *name, vi
 /* Detects the format from the magic bytes. */
 vitc_status vt_decode_image(const uint8_t *data, size_t size, const char *name, vitc_image **out);
 
+/* Writes an 8-bit PNG (channels 1: gray, 3: RGB; rows top to bottom, interleaved) atomically:
+ * nothing is left at path when it fails. */
+vitc_status vt_png_write(const char *path, int width, int height, int channels, const uint8_t *pixels);
+
 #endif

@@ -51,6 +51,7 @@ typedef struct vt_forward_out {
     float *tokens;   /* n x T x dim: the final normalized tokens (norm, or the raw stream with fc_norm) */
     float *blocks;   /* depth x n x T x dim: residual stream after each block */
     float *attn;     /* n x heads x T x T: attention probabilities of the last block */
+    float *attn_blocks; /* depth x n x heads x T x T: every block's attention probabilities */
 } vt_forward_out;
 
 vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);

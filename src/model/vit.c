@@ -64,6 +64,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         o.tokens = out->tokens ? out->tokens + (size_t)b0 * T * D : NULL;
         o.blocks = out->blocks ? out->blocks + (size_t)b0 * T * D : NULL;
         o.attn = out->attn ? out->attn + (size_t)b0 * c->heads * T * T : NULL;
+        o.attn_blocks = out->attn_blocks ? out->attn_blocks + (size_t)b0 * c->heads * T * T : NULL;
     }
     vt_arena_reset(a);
     float *x = vt_arena_floats(a, rows * D), *ln = vt_arena_floats(a, rows * D);
@@ -103,7 +104,9 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         const vt_block_w *bw = &w->blocks[l];
         const vt_block_packed *bp = &pk->blocks[l];
         block_linear(qkv, ln, bp->qkv, bp->qkv16, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
-        vt_attention_forward(ao, l == c->depth - 1 ? o.attn : NULL, qkv, n, T, D, c->heads,
+        float *att = o.attn_blocks ? o.attn_blocks + (size_t)l * n_all * c->heads * T * T
+                                   : l == c->depth - 1 ? o.attn : NULL;
+        vt_attention_forward(ao, att, qkv, n, T, D, c->heads,
                              c->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b, c->qk_norm ? bw->k_norm.w : NULL,
                              bw->k_norm.b, c->ln_eps);
         block_linear(ln, ao, bp->proj, bp->proj16, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
@@ -123,6 +126,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
             vt_residual_forward(x, ln, bw->ls2, (int)rows, D);
         }
         if (o.blocks) memcpy(o.blocks + (size_t)l * n_all * T * D, x, sizeof(float) * rows * D);
+        if (o.attn && o.attn_blocks && l == c->depth - 1) memcpy(o.attn, att, sizeof(float) * n * c->heads * T * T);
     }
     if (c->depth == 0 && !c->fc_norm) {
         vt_layernorm_forward(ln, NULL, NULL, x, w->norm.w, w->norm.b, (int)rows, D, c->ln_eps);
