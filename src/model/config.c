@@ -90,6 +90,18 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
         return vt_error(VITC_ERR_FORMAT, "%s: token pooling needs a class token", what);
     if (!(c->ln_eps > 0.0f && c->ln_eps < 1.0f))
         return vt_error(VITC_ERR_FORMAT, "%s: invalid layer norm epsilon", what);
+    if (c->task == VT_TASK_SEGMENT) {
+        if (c->num_classes < 2 || c->num_classes > 256)
+            return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model needs 2..256 classes (background included)", what);
+        if (c->fc_norm) return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model normalizes all tokens (no fc_norm)", what);
+        if (c->dist_token && c->dist_average)
+            return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model has no distillation head", what);
+        if (c->seg_decoder == VT_SEG_MASK &&
+            (c->dec_dim <= 0 || c->dec_depth < 0 || c->dec_heads <= 0 || c->dec_dim % c->dec_heads ||
+             c->dec_dim > 65536 || c->dec_depth > 64))
+            return vt_error(VITC_ERR_FORMAT, "%s: invalid mask transformer (dim %d, depth %d, heads %d)", what,
+                            c->dec_dim, c->dec_depth, c->dec_heads);
+    }
     return VITC_OK;
 }
 
@@ -138,6 +150,22 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown pooling '%s' in model config", what, pool);
     c->fc_norm = get_int(j, "fc_norm", c->pool == VITC_POOL_AVG, &bad);
     c->ln_eps = (float)vt_json_get_number(j, "ln_eps", 1e-6);
+    const char *task = vt_json_get_string(j, "task", "classify");
+    if (!strcmp(task, "classify")) c->task = VT_TASK_CLASSIFY;
+    else if (!strcmp(task, "segment")) c->task = VT_TASK_SEGMENT;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown task '%s' in model config", what, task);
+    const vt_json *head = vt_json_get(j, "head");
+    if (c->task == VT_TASK_SEGMENT) {
+        if (!head || head->type != VT_JSON_OBJECT)
+            return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model config needs a \"head\" object", what);
+        const char *dec = vt_json_get_string(head, "decoder", "");
+        if (!strcmp(dec, "linear")) c->seg_decoder = VT_SEG_LINEAR;
+        else if (!strcmp(dec, "mask")) c->seg_decoder = VT_SEG_MASK;
+        else return vt_error(VITC_ERR_FORMAT, "%s: unknown segmentation decoder '%s'", what, dec);
+        c->dec_dim = get_int(head, "dim", 0, &bad);
+        c->dec_depth = get_int(head, "depth", 0, &bad);
+        c->dec_heads = get_int(head, "heads", 0, &bad);
+    }
     if (bad) return vt_error(VITC_ERR_FORMAT, "%s: model config has a non-integer field", what);
     return vt_config_validate(c, what);
 }
@@ -158,6 +186,14 @@ char *vt_config_to_json(const vt_vit_config *c) {
                      c->pool == VITC_POOL_AVG ? "avg" : "token", (double)c->ln_eps);
     /* written only when it differs from the patch size: plain ViTs' metadata stays as it was */
     if (vt_patch_kernel(c) != c->patch) vt_strbuf_printf(&b, ",\"patch_kernel\":%d", c->patch_kernel);
+    /* likewise the task: classifiers' metadata stays as it was */
+    if (c->task == VT_TASK_SEGMENT) {
+        if (c->seg_decoder == VT_SEG_MASK)
+            vt_strbuf_printf(&b, ",\"task\":\"segment\",\"head\":{\"decoder\":\"mask\",\"dim\":%d,\"depth\":%d,\"heads\":%d}",
+                             c->dec_dim, c->dec_depth, c->dec_heads);
+        else
+            vt_strbuf_printf(&b, ",\"task\":\"segment\",\"head\":{\"decoder\":\"linear\"}");
+    }
     vt_strbuf_append(&b, "}", 1);
     if (b.failed) {
         vt_strbuf_free(&b);
@@ -192,7 +228,13 @@ int64_t vt_config_num_params(const vt_vit_config *c) {
     blk += c->layer_scale ? 2 * D : 0;
     n += blk * c->depth;
     n += 2 * D;                                             /* norm or fc_norm */
-    if (c->num_classes) n += (D + 1) * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    if (vt_has_cls_head(c)) n += (D + 1) * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    if (c->task == VT_TASK_SEGMENT) {
+        int64_t C = c->num_classes, E = c->dec_dim;
+        if (c->seg_decoder == VT_SEG_LINEAR) n += (D + 1) * C;
+        else n += (D + 1) * E + C * E + c->dec_depth * (4 * E + 3 * E * E + 3 * E + E * E + E + 8 * E * E + 5 * E) +
+                  2 * E + 2 * E * E + 2 * C;
+    }
     return n;
 }
 
@@ -206,6 +248,12 @@ double vt_config_flops(const vt_vit_config *c, int height, int width) {
                  + 2.0 * T * D * D                          /* proj */
                  + 2.0 * 2.0 * T * D * Hd;                  /* mlp */
     f += blk * c->depth;
-    if (c->num_classes) f += 2.0 * D * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    if (vt_has_cls_head(c)) f += 2.0 * D * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
+    if (c->task == VT_TASK_SEGMENT) {
+        double C = c->num_classes, E = c->dec_dim, Td = N + C;
+        if (c->seg_decoder == VT_SEG_LINEAR) f += 2.0 * N * D * C;
+        else f += 2.0 * N * D * E + c->dec_depth * (2.0 * Td * E * 3 * E + 4.0 * Td * Td * E + 2.0 * Td * E * E +
+                                                    16.0 * Td * E * E) + 2.0 * Td * E * E + 2.0 * N * C * E;
+    }
     return f;
 }

@@ -5,6 +5,18 @@
 #include "vitc.h"
 #include "core/json.h"
 
+/* What the head on the backbone's final tokens does. */
+typedef enum vt_task {
+    VT_TASK_CLASSIFY = 0, /* pooled tokens -> class logits (heads head / head_dist) */
+    VT_TASK_SEGMENT = 1   /* patch tokens -> per-patch class scores -> bilinear upsampling (decoder.*) */
+} vt_task;
+
+/* Segmenter's decoders (Strudel et al. 2021). */
+typedef enum vt_seg_decoder {
+    VT_SEG_LINEAR = 0, /* Linear(dim, classes) on each patch token */
+    VT_SEG_MASK = 1    /* mask transformer: class embeddings + dec_depth blocks of dec_dim, masks by cosine */
+} vt_seg_decoder;
+
 typedef struct vt_vit_config {
     char name[64];
     int dim, depth, heads, mlp_dim;
@@ -23,6 +35,10 @@ typedef struct vt_vit_config {
     vitc_pool pool;
     int dist_average;                /* DeiT distilled: logits = mean of head and head_dist */
     float ln_eps;
+    /* the task head (the metadata's "task" / "head"; absent: classification as before) */
+    vt_task task;
+    vt_seg_decoder seg_decoder;      /* segmentation: num_classes counts the background as class 0 */
+    int dec_dim, dec_depth, dec_heads; /* mask transformer: width, blocks, heads (MLP 4 x dec_dim) */
 } vt_vit_config;
 
 static inline int vt_prefix_tokens(const vt_vit_config *c) {
@@ -39,6 +55,11 @@ static inline int vt_pos_len(const vt_vit_config *c) {
     int g = c->img_size / c->patch;
     return g * g + (c->no_embed_class ? 0 : vt_prefix_tokens(c));
 }
+
+static inline int vt_has_cls_head(const vt_vit_config *c) {
+    return c->task == VT_TASK_CLASSIFY && c->num_classes > 0;
+}
+static inline const char *vt_task_name(vt_task t) { return t == VT_TASK_SEGMENT ? "segment" : "classify"; }
 
 /* Fills defaults for a timm-style ViT (token pool, qkv bias, eps 1e-6, mlp 4x). */
 void vt_config_defaults(vt_vit_config *c);

@@ -245,3 +245,14 @@ void vt_residual_forward(float *x, const float *y, const float *g, int N, int C)
     rows_job j = {.x = x, .y = y, .g = g, .N = N, .C = C};
     vt_parallel_run(residual_task, &j, rows_threads((size_t)N * C));
 }
+
+void vt_l2_normalize_rows(float *x, int N, int C) {
+    for (int r = 0; r < N; r++) {
+        float *v = x + (size_t)r * C;
+        double ss = 0.0;
+        for (int k = 0; k < C; k++) ss += (double)v[k] * v[k];
+        if (ss <= 0.0) continue;
+        float inv = (float)(1.0 / sqrt(ss));
+        for (int k = 0; k < C; k++) v[k] *= inv;
+    }
+}

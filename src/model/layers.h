@@ -25,6 +25,10 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
  * to. k = P: plain patches; k > P (k - P even): overlapping windows, zero outside the image. */
 void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P, int k);
 
+/* Each of N rows of C values divided by its L2 norm (torch's x / x.norm(dim=-1, keepdim=True));
+ * a zero row stays zero. */
+void vt_l2_normalize_rows(float *x, int N, int C);
+
 /* x[i] += g[i % C] * y[i] for N rows of C (g NULL: plain residual add). */
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C);
 

@@ -341,8 +341,7 @@ vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vi
         s = vt_error(VITC_ERR_MISSING, "%s: not a ViT checkpoint (no patch embedding tensor)", path);
         goto fail;
     }
-    m->w.blocks = calloc((size_t)(m->cfg.depth ? m->cfg.depth : 1), sizeof *m->w.blocks);
-    if (!m->w.blocks) {
+    if (vt_weights_alloc_blocks(&m->cfg, &m->w)) {
         s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }

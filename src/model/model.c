@@ -69,6 +69,44 @@ vitc_status vitc_model_set_bf16(vitc_model *m, int on) {
     return VITC_OK;
 }
 
+/* The float blocks of a stack (decoder blocks stay float in bf16 mode). */
+static int pack_blocks_f32(const vitc_model *m, const vt_block_w *blocks, vt_block_packed *q, int L, int D, int mlp) {
+    int bad = 0;
+    for (int l = 0; l < L && !bad; l++) {
+        bad |= !(q[l].qkv = pack_weight(m, blocks[l].qkv.w, 3 * D, D));
+        bad |= !(q[l].proj = pack_weight(m, blocks[l].proj.w, D, D));
+        bad |= !(q[l].fc1 = pack_weight(m, blocks[l].fc1.w, mlp, D));
+        bad |= !(q[l].fc2 = pack_weight(m, blocks[l].fc2.w, D, mlp));
+    }
+    return bad;
+}
+
+static int pack_decoder(vitc_model *m) {
+    const vt_vit_config *c = &m->cfg;
+    vt_model_packed *p = &m->packed;
+    int D = c->dim, C = c->num_classes, E = c->dec_dim;
+    if (c->seg_decoder == VT_SEG_LINEAR) return !(p->seg_head = pack_weight(m, m->w.seg_head.w, C, D));
+    int bad = !(p->dec_blocks = calloc((size_t)(c->dec_depth ? c->dec_depth : 1), sizeof *p->dec_blocks));
+    bad = bad || !(p->dec_proj = pack_weight(m, m->w.dec_proj.w, E, D));
+    bad = bad || !(p->proj_patch = pack_weight(m, m->w.proj_patch.w, E, E));
+    bad = bad || !(p->proj_classes = pack_weight(m, m->w.proj_classes.w, E, E));
+    return bad || pack_blocks_f32(m, m->w.dec_blocks, p->dec_blocks, c->dec_depth, E, 4 * E);
+}
+
+static void free_blocks_packed(vt_block_packed *b, int L) {
+    for (int l = 0; b && l < L; l++) {
+        vt_packed_b_free(b[l].qkv);
+        vt_packed_b_free(b[l].proj);
+        vt_packed_b_free(b[l].fc1);
+        vt_packed_b_free(b[l].fc2);
+        vt_bf16_linear_free(b[l].qkv16);
+        vt_bf16_linear_free(b[l].proj16);
+        vt_bf16_linear_free(b[l].fc116);
+        vt_bf16_linear_free(b[l].fc216);
+    }
+    free(b);
+}
+
 int vt_model_pack(vitc_model *m) {
     if (m->is_packed) return 0;
     const vt_vit_config *c = &m->cfg;
@@ -77,25 +115,20 @@ int vt_model_pack(vitc_model *m) {
     p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
     bad |= !p->blocks;
     bad |= !(p->patch = pack_weight(m, m->w.patch.w, D, K));
-    for (int l = 0; l < c->depth && !bad; l++) {
+    if (!bad && !m->bf16) bad |= pack_blocks_f32(m, m->w.blocks, p->blocks, c->depth, D, c->mlp_dim);
+    for (int l = 0; l < c->depth && !bad && m->bf16; l++) {
         const vt_block_w *b = &m->w.blocks[l];
         vt_block_packed *q = &p->blocks[l];
-        if (m->bf16) {
-            bad |= !(q->qkv16 = pack_weight16(m, b->qkv.w, 3 * D, D));
-            bad |= !(q->proj16 = pack_weight16(m, b->proj.w, D, D));
-            bad |= !(q->fc116 = pack_weight16(m, b->fc1.w, c->mlp_dim, D));
-            bad |= !(q->fc216 = pack_weight16(m, b->fc2.w, D, c->mlp_dim));
-        } else {
-            bad |= !(q->qkv = pack_weight(m, b->qkv.w, 3 * D, D));
-            bad |= !(q->proj = pack_weight(m, b->proj.w, D, D));
-            bad |= !(q->fc1 = pack_weight(m, b->fc1.w, c->mlp_dim, D));
-            bad |= !(q->fc2 = pack_weight(m, b->fc2.w, D, c->mlp_dim));
-        }
+        bad |= !(q->qkv16 = pack_weight16(m, b->qkv.w, 3 * D, D));
+        bad |= !(q->proj16 = pack_weight16(m, b->proj.w, D, D));
+        bad |= !(q->fc116 = pack_weight16(m, b->fc1.w, c->mlp_dim, D));
+        bad |= !(q->fc216 = pack_weight16(m, b->fc2.w, D, c->mlp_dim));
     }
-    if (!bad && c->num_classes) {
+    if (!bad && vt_has_cls_head(c)) {
         bad |= !(p->head = pack_weight(m, m->w.head.w, c->num_classes, D));
         if (m->w.head_dist.w) bad |= !(p->head_dist = pack_weight(m, m->w.head_dist.w, c->num_classes, D));
     }
+    if (!bad && c->task == VT_TASK_SEGMENT) bad |= pack_decoder(m);
     m->is_packed = 1;
     if (bad) {
         vt_model_weights_changed(m);
@@ -106,21 +139,15 @@ int vt_model_pack(vitc_model *m) {
 
 void vt_model_weights_changed(vitc_model *m) {
     vt_model_packed *p = &m->packed;
-    if (p->blocks)
-        for (int l = 0; l < m->cfg.depth; l++) {
-            vt_packed_b_free(p->blocks[l].qkv);
-            vt_packed_b_free(p->blocks[l].proj);
-            vt_packed_b_free(p->blocks[l].fc1);
-            vt_packed_b_free(p->blocks[l].fc2);
-            vt_bf16_linear_free(p->blocks[l].qkv16);
-            vt_bf16_linear_free(p->blocks[l].proj16);
-            vt_bf16_linear_free(p->blocks[l].fc116);
-            vt_bf16_linear_free(p->blocks[l].fc216);
-        }
-    free(p->blocks);
+    free_blocks_packed(p->blocks, m->cfg.depth);
+    free_blocks_packed(p->dec_blocks, m->cfg.dec_depth);
     vt_packed_b_free(p->patch);
     vt_packed_b_free(p->head);
     vt_packed_b_free(p->head_dist);
+    vt_packed_b_free(p->seg_head);
+    vt_packed_b_free(p->dec_proj);
+    vt_packed_b_free(p->proj_patch);
+    vt_packed_b_free(p->proj_classes);
     memset(p, 0, sizeof *p);
     m->is_packed = 0;
     free(m->pos_cache);

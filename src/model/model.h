@@ -20,6 +20,8 @@ typedef struct vt_block_packed {
 typedef struct vt_model_packed {
     vt_packed_b *patch, *head, *head_dist;
     vt_block_packed *blocks;
+    vt_packed_b *seg_head, *dec_proj, *proj_patch, *proj_classes; /* segmentation decoders */
+    vt_block_packed *dec_blocks;                                  /* mask transformer (float in bf16 mode) */
 } vt_model_packed;
 
 struct vitc_model {
@@ -52,6 +54,7 @@ typedef struct vt_forward_out {
     float *blocks;   /* depth x n x T x dim: residual stream after each block */
     float *attn;     /* n x heads x T x T: attention probabilities of the last block */
     float *attn_blocks; /* depth x n x heads x T x T: every block's attention probabilities */
+    float *seg;      /* n x classes x gh x gw: a segmentation model's per-patch class scores */
 } vt_forward_out;
 
 vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);

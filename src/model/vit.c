@@ -16,14 +16,29 @@ static void block_linear(float *y, const float *x, const vt_packed_b *f, const v
     else vt_linear_packed(y, x, f, b, M, epilogue);
 }
 
+/* The widest row the segmentation head keeps per patch: tokens, decoder features or scores. */
+static size_t seg_width(const vt_vit_config *c) {
+    int w = c->dim > c->num_classes ? c->dim : c->num_classes;
+    return (size_t)(c->dec_dim > w ? c->dec_dim : w);
+}
+
 static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) {
-    size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c);
-    return vt_arena_size_floats(rows * D) * 3          /* x, ln, attention output */
-           + vt_arena_size_floats(rows * 3 * D)        /* qkv */
-           + vt_arena_size_floats(rows * c->mlp_dim)   /* mlp hidden */
-           + vt_arena_size_floats(n * N * K)           /* unfolded patches */
-           + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
-           + vt_arena_size_floats(n * (size_t)c->num_classes); /* second head's logits */
+    size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
+    size_t bytes = vt_arena_size_floats(rows * D) * 3  /* x, ln, attention output */
+                   + vt_arena_size_floats(rows * 3 * D)        /* qkv */
+                   + vt_arena_size_floats(rows * c->mlp_dim)   /* mlp hidden */
+                   + vt_arena_size_floats(n * N * K)           /* unfolded patches */
+                   + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
+                   + vt_arena_size_floats(n * C);              /* second head's logits */
+    if (c->task == VT_TASK_SEGMENT) {
+        size_t E = (size_t)c->dec_dim, rd = n * (N + C);
+        bytes += vt_arena_size_floats(n * N * seg_width(c)) * 2; /* patch tokens, per-patch scores */
+        if (c->seg_decoder == VT_SEG_MASK)
+            bytes += vt_arena_size_floats(rd * E) * 3 + vt_arena_size_floats(rd * 3 * E) +
+                     vt_arena_size_floats(rd * 4 * E) + vt_arena_size_floats(n * N * E) +
+                     vt_arena_size_floats(n * C * E) * 2;
+    }
+    return bytes;
 }
 
 static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, int n, int T) {
@@ -43,6 +58,94 @@ static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, 
             memcpy(p, x, sizeof(float) * (size_t)D);
         }
     }
+}
+
+/* Buffers and sizes for a stack of pre-norm blocks over n sequences of T tokens of width D. */
+typedef struct block_run {
+    int n, T, D, heads, mlp, qk_norm;
+    float eps;
+    float *x, *ln, *ao, *qkv, *hid;     /* the stream, the normalized stream, scratch */
+    float *attn_last, *attn_blocks, *blocks_out; /* optional outputs (vt_forward_out's) */
+    int n_all;                          /* the batch the optional outputs are laid out for */
+} block_run;
+
+/* Runs L blocks over r->x. Each residual add is fused with the LayerNorm that follows it (the
+ * block's norm2, the next block's norm1, or the final norm). Returns 1 when r->ln holds
+ * final(x) on return, 0 when final is NULL (x then holds the raw stream). */
+static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_block_packed *packed, int L,
+                      const vt_norm_w *final) {
+    int n = r->n, T = r->T, D = r->D, rows = n * T;
+    float *x = r->x, *ln = r->ln;
+    if (L == 0) {
+        if (!final) return 0;
+        vt_layernorm_forward(ln, NULL, NULL, x, final->w, final->b, rows, D, r->eps);
+        return 1;
+    }
+    vt_layernorm_forward(ln, NULL, NULL, x, blocks[0].norm1.w, blocks[0].norm1.b, rows, D, r->eps);
+    for (int l = 0; l < L; l++) {
+        const vt_block_w *bw = &blocks[l];
+        const vt_block_packed *bp = &packed[l];
+        block_linear(r->qkv, ln, bp->qkv, bp->qkv16, bw->qkv.b, rows, VT_EPILOGUE_NONE);
+        size_t per_block = (size_t)r->n_all * r->heads * T * T;
+        float *att = r->attn_blocks ? r->attn_blocks + (size_t)l * per_block : l == L - 1 ? r->attn_last : NULL;
+        vt_attention_forward(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b,
+                             r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps);
+        block_linear(ln, r->ao, bp->proj, bp->proj16, bw->proj.b, rows, VT_EPILOGUE_NONE);
+        vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
+        block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        block_linear(ln, r->hid, bp->fc2, bp->fc216, bw->fc2.b, rows, VT_EPILOGUE_NONE);
+        const vt_norm_w *next = l + 1 < L ? &blocks[l + 1].norm1 : final;
+        if (next) vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, next->w, next->b, rows, D, r->eps);
+        else vt_residual_forward(x, ln, bw->ls2, rows, D);
+        if (r->blocks_out) memcpy(r->blocks_out + (size_t)l * r->n_all * T * D, x, sizeof(float) * (size_t)rows * D);
+        if (r->attn_last && r->attn_blocks && l == L - 1)
+            memcpy(r->attn_last, att, sizeof(float) * (size_t)n * r->heads * T * T);
+    }
+    return final != NULL;
+}
+
+/* Per-patch class scores (n x C x gh x gw) from the final tokens xn (n x T x D): Segmenter's
+ * linear decoder or its mask transformer. */
+static void segment_head(vitc_model *m, vt_arena *a, const float *xn, int n, int N, int T, float *seg) {
+    const vt_vit_config *c = &m->cfg;
+    const vt_vit_weights *w = &m->w;
+    const vt_model_packed *pk = &m->packed;
+    int D = c->dim, C = c->num_classes, pre = vt_prefix_tokens(c);
+    float *pt = vt_arena_floats(a, (size_t)n * N * seg_width(c)), *sc = vt_arena_floats(a, (size_t)n * N * seg_width(c));
+    for (int b = 0; b < n; b++) /* the patch tokens, prefix tokens dropped */
+        memcpy(pt + (size_t)b * N * D, xn + ((size_t)b * T + pre) * D, sizeof(float) * (size_t)N * D);
+    if (c->seg_decoder == VT_SEG_LINEAR) {
+        vt_linear_packed(sc, pt, pk->seg_head, w->seg_head.b, n * N, VT_EPILOGUE_NONE);
+    } else {
+        int E = c->dec_dim, Td = N + C;
+        size_t rd = (size_t)n * Td;
+        float *x = vt_arena_floats(a, rd * E), *ln = vt_arena_floats(a, rd * E), *ao = vt_arena_floats(a, rd * E);
+        float *qkv = vt_arena_floats(a, rd * 3 * E), *hid = vt_arena_floats(a, rd * 4 * E);
+        float *pp = vt_arena_floats(a, (size_t)n * N * E), *cc = vt_arena_floats(a, (size_t)n * C * E);
+        float *cp = vt_arena_floats(a, (size_t)n * C * E);
+        vt_linear_packed(pp, pt, pk->dec_proj, w->dec_proj.b, n * N, VT_EPILOGUE_NONE);
+        for (int b = 0; b < n; b++) { /* [projected patches, class embeddings] */
+            memcpy(x + (size_t)b * Td * E, pp + (size_t)b * N * E, sizeof(float) * (size_t)N * E);
+            memcpy(x + ((size_t)b * Td + N) * E, w->cls_emb, sizeof(float) * (size_t)C * E);
+        }
+        block_run br = {.n = n, .T = Td, .D = E, .heads = c->dec_heads, .mlp = 4 * E, .eps = c->ln_eps, .x = x,
+                        .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .n_all = n};
+        run_blocks(&br, w->dec_blocks, pk->dec_blocks, c->dec_depth, &w->dec_norm);
+        for (int b = 0; b < n; b++) {
+            memcpy(pt + (size_t)b * N * E, ln + (size_t)b * Td * E, sizeof(float) * (size_t)N * E);
+            memcpy(cc + (size_t)b * C * E, ln + ((size_t)b * Td + N) * E, sizeof(float) * (size_t)C * E);
+        }
+        vt_linear_packed(pp, pt, pk->proj_patch, NULL, n * N, VT_EPILOGUE_NONE);
+        vt_linear_packed(cp, cc, pk->proj_classes, NULL, n * C, VT_EPILOGUE_NONE);
+        vt_l2_normalize_rows(pp, n * N, E);
+        vt_l2_normalize_rows(cp, n * C, E);
+        for (int b = 0; b < n; b++) /* masks = patches . classes^T */
+            vt_linear(sc + (size_t)b * N * C, pp + (size_t)b * N * E, cp + (size_t)b * C * E, NULL, N, E, C);
+        vt_layernorm_forward(sc, NULL, NULL, sc, w->mask_norm.w, w->mask_norm.b, n * N, C, c->ln_eps);
+    }
+    for (int b = 0; b < n; b++) /* N x C rows -> C planes of gh x gw */
+        for (int p = 0; p < N; p++)
+            for (int k = 0; k < C; k++) seg[((size_t)b * C + k) * N + p] = sc[((size_t)b * N + p) * C + k];
 }
 
 /* The forward pass of images [b0, b0 + n) of a batch of n_all, with activations in arena a
@@ -65,6 +168,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         o.blocks = out->blocks ? out->blocks + (size_t)b0 * T * D : NULL;
         o.attn = out->attn ? out->attn + (size_t)b0 * c->heads * T * T : NULL;
         o.attn_blocks = out->attn_blocks ? out->attn_blocks + (size_t)b0 * c->heads * T * T : NULL;
+        o.seg = out->seg ? out->seg + (size_t)b0 * c->num_classes * N : NULL;
     }
     vt_arena_reset(a);
     float *x = vt_arena_floats(a, rows * D), *ln = vt_arena_floats(a, rows * D);
@@ -95,49 +199,18 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     }
     if (c->pre_norm) vt_layernorm_forward(x, NULL, NULL, x, w->norm_pre.w, w->norm_pre.b, (int)rows, D, c->ln_eps);
 
-    /* Each residual add is fused with the LayerNorm that follows it (the block's norm2, the next
-     * block's norm1, or the final norm). */
     const float *xn = x;
-    if (c->depth > 0)
-        vt_layernorm_forward(ln, NULL, NULL, x, w->blocks[0].norm1.w, w->blocks[0].norm1.b, (int)rows, D, c->ln_eps);
-    for (int l = 0; l < c->depth; l++) {
-        const vt_block_w *bw = &w->blocks[l];
-        const vt_block_packed *bp = &pk->blocks[l];
-        block_linear(qkv, ln, bp->qkv, bp->qkv16, bw->qkv.b, (int)rows, VT_EPILOGUE_NONE);
-        float *att = o.attn_blocks ? o.attn_blocks + (size_t)l * n_all * c->heads * T * T
-                                   : l == c->depth - 1 ? o.attn : NULL;
-        vt_attention_forward(ao, att, qkv, n, T, D, c->heads,
-                             c->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b, c->qk_norm ? bw->k_norm.w : NULL,
-                             bw->k_norm.b, c->ln_eps);
-        block_linear(ln, ao, bp->proj, bp->proj16, bw->proj.b, (int)rows, VT_EPILOGUE_NONE);
-        vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, (int)rows, D,
-                                      c->ln_eps);
-        block_linear(hid, ln, bp->fc1, bp->fc116, bw->fc1.b, (int)rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
-        block_linear(ln, hid, bp->fc2, bp->fc216, bw->fc2.b, (int)rows, VT_EPILOGUE_NONE);
-        if (l + 1 < c->depth) {
-            const vt_block_w *nw = &w->blocks[l + 1];
-            vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, nw->norm1.w, nw->norm1.b, (int)rows, D,
-                                          c->ln_eps);
-        } else if (!c->fc_norm) { /* final norm (all tokens) unless the pooled features get fc_norm */
-            vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, w->norm.w, w->norm.b, (int)rows, D,
-                                          c->ln_eps);
-            xn = ln;
-        } else {
-            vt_residual_forward(x, ln, bw->ls2, (int)rows, D);
-        }
-        if (o.blocks) memcpy(o.blocks + (size_t)l * n_all * T * D, x, sizeof(float) * rows * D);
-        if (o.attn && o.attn_blocks && l == c->depth - 1) memcpy(o.attn, att, sizeof(float) * n * c->heads * T * T);
-    }
-    if (c->depth == 0 && !c->fc_norm) {
-        vt_layernorm_forward(ln, NULL, NULL, x, w->norm.w, w->norm.b, (int)rows, D, c->ln_eps);
-        xn = ln;
-    }
+    block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
+                    .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
+                    .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .n_all = n_all};
+    if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     pool_tokens(c, xn, pooled, n, T);
     if (c->fc_norm) vt_layernorm_forward(pooled, NULL, NULL, pooled, w->fc_norm.w, w->fc_norm.b, n, D, c->ln_eps);
     if (o.features) memcpy(o.features, pooled, sizeof(float) * (size_t)n * D);
 
-    if (o.logits && c->num_classes) {
+    if (o.seg && c->task == VT_TASK_SEGMENT) segment_head(m, a, xn, n, N, T, o.seg);
+    if (o.logits && vt_has_cls_head(c)) {
         int C = c->num_classes;
         if (c->pool == VITC_POOL_TOKEN && c->dist_token && c->dist_average) {
             /* DeiT distilled: mean of the class-token head and the distillation-token head */

@@ -53,6 +53,32 @@ static void add_linear(table_builder *tb, vt_linear_w *l, int64_t out, int64_t i
     if (bias) add(tb, &l->b, 1, 1, SHAPE(out), "%s.bias", name);
 }
 
+/* A pre-norm transformer block's parameters under prefix.i (timm's names). */
+static void add_block(table_builder *t, vt_block_w *b, const char *prefix, int i, int64_t D, int64_t mlp, int heads,
+                      int qkv_bias, int qk_norm, int layer_scale) {
+    char name[96];
+    snprintf(name, sizeof name, "%s.%d.norm1", prefix, i);
+    add_norm(t, &b->norm1, D, name);
+    snprintf(name, sizeof name, "%s.%d.attn.qkv", prefix, i);
+    add_linear(t, &b->qkv, 3 * D, D, qkv_bias, name);
+    if (qk_norm) {
+        snprintf(name, sizeof name, "%s.%d.attn.q_norm", prefix, i);
+        add_norm(t, &b->q_norm, D / heads, name);
+        snprintf(name, sizeof name, "%s.%d.attn.k_norm", prefix, i);
+        add_norm(t, &b->k_norm, D / heads, name);
+    }
+    snprintf(name, sizeof name, "%s.%d.attn.proj", prefix, i);
+    add_linear(t, &b->proj, D, D, 1, name);
+    if (layer_scale) add(t, &b->ls1, 1, 1, SHAPE(D), "%s.%d.ls1.gamma", prefix, i);
+    snprintf(name, sizeof name, "%s.%d.norm2", prefix, i);
+    add_norm(t, &b->norm2, D, name);
+    snprintf(name, sizeof name, "%s.%d.mlp.fc1", prefix, i);
+    add_linear(t, &b->fc1, mlp, D, 1, name);
+    snprintf(name, sizeof name, "%s.%d.mlp.fc2", prefix, i);
+    add_linear(t, &b->fc2, D, mlp, 1, name);
+    if (layer_scale) add(t, &b->ls2, 1, 1, SHAPE(D), "%s.%d.ls2.gamma", prefix, i);
+}
+
 int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     table_builder t = {0};
     int64_t D = c->dim, k = vt_patch_kernel(c);
@@ -65,35 +91,26 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     if (c->dist_token) ADD3(&w->dist_token, 1, 1, 1, D, "dist_token");
     ADD3(&w->pos_embed, 1, 1, vt_pos_len(c), D, "pos_embed");
     if (c->pre_norm) add_norm(&t, &w->norm_pre, D, "norm_pre");
-    char name[64];
-    for (int i = 0; i < c->depth; i++) {
-        vt_block_w *b = &w->blocks[i];
-        snprintf(name, sizeof name, "blocks.%d.norm1", i);
-        add_norm(&t, &b->norm1, D, name);
-        snprintf(name, sizeof name, "blocks.%d.attn.qkv", i);
-        add_linear(&t, &b->qkv, 3 * D, D, c->qkv_bias, name);
-        if (c->qk_norm) {
-            snprintf(name, sizeof name, "blocks.%d.attn.q_norm", i);
-            add_norm(&t, &b->q_norm, D / c->heads, name);
-            snprintf(name, sizeof name, "blocks.%d.attn.k_norm", i);
-            add_norm(&t, &b->k_norm, D / c->heads, name);
-        }
-        snprintf(name, sizeof name, "blocks.%d.attn.proj", i);
-        add_linear(&t, &b->proj, D, D, 1, name);
-        if (c->layer_scale) ADD1(&b->ls1, 1, D, "blocks.%d.ls1.gamma", i);
-        snprintf(name, sizeof name, "blocks.%d.norm2", i);
-        add_norm(&t, &b->norm2, D, name);
-        snprintf(name, sizeof name, "blocks.%d.mlp.fc1", i);
-        add_linear(&t, &b->fc1, c->mlp_dim, D, 1, name);
-        snprintf(name, sizeof name, "blocks.%d.mlp.fc2", i);
-        add_linear(&t, &b->fc2, D, c->mlp_dim, 1, name);
-        if (c->layer_scale) ADD1(&b->ls2, 1, D, "blocks.%d.ls2.gamma", i);
-    }
+    for (int i = 0; i < c->depth; i++)
+        add_block(&t, &w->blocks[i], "blocks", i, D, c->mlp_dim, c->heads, c->qkv_bias, c->qk_norm, c->layer_scale);
     if (c->fc_norm) add_norm(&t, &w->fc_norm, D, "fc_norm");
     else add_norm(&t, &w->norm, D, "norm");
-    if (c->num_classes) {
+    if (vt_has_cls_head(c)) {
         add_linear(&t, &w->head, c->num_classes, D, 1, "head");
         if (c->dist_token && c->dist_average) add_linear(&t, &w->head_dist, c->num_classes, D, 1, "head_dist");
+    }
+    if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_LINEAR)
+        add_linear(&t, &w->seg_head, c->num_classes, D, 1, "decoder.head");
+    if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_MASK) {
+        int64_t E = c->dec_dim, C = c->num_classes;
+        add_linear(&t, &w->dec_proj, E, D, 1, "decoder.proj_dec");
+        ADD3(&w->cls_emb, 1, 1, C, E, "decoder.cls_emb");
+        for (int i = 0; i < c->dec_depth; i++)
+            add_block(&t, &w->dec_blocks[i], "decoder.blocks", i, E, 4 * E, c->dec_heads, 1, 0, 0);
+        add_norm(&t, &w->dec_norm, E, "decoder.decoder_norm");
+        add_linear(&t, &w->proj_patch, E, E, 0, "decoder.proj_patch");
+        add_linear(&t, &w->proj_classes, E, E, 0, "decoder.proj_classes");
+        add_norm(&t, &w->mask_norm, C, "decoder.mask_norm");
     }
     if (t.cap < 0) {
         free(t.p);
@@ -106,8 +123,7 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
 
 float *vt_weights_alloc(const vt_vit_config *c, vt_vit_weights *w, int64_t *numel) {
     memset(w, 0, sizeof *w);
-    w->blocks = calloc((size_t)(c->depth > 0 ? c->depth : 1), sizeof *w->blocks);
-    if (!w->blocks) return NULL;
+    if (vt_weights_alloc_blocks(c, w)) return NULL;
     vt_param *p;
     int n = vt_param_table(c, w, &p);
     if (n < 0) return NULL;
@@ -127,7 +143,17 @@ float *vt_weights_alloc(const vt_vit_config *c, vt_vit_weights *w, int64_t *nume
     return buf;
 }
 
+int vt_weights_alloc_blocks(const vt_vit_config *c, vt_vit_weights *w) {
+    w->blocks = calloc((size_t)(c->depth > 0 ? c->depth : 1), sizeof *w->blocks);
+    w->dec_blocks = calloc((size_t)(c->dec_depth > 0 ? c->dec_depth : 1), sizeof *w->dec_blocks);
+    if (w->blocks && w->dec_blocks) return 0;
+    vt_weights_free_blocks(w);
+    return -1;
+}
+
 void vt_weights_free_blocks(vt_vit_weights *w) {
     free(w->blocks);
+    free(w->dec_blocks);
     w->blocks = NULL;
+    w->dec_blocks = NULL;
 }

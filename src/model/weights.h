@@ -25,6 +25,18 @@ typedef struct vt_vit_weights {
     vt_block_w *blocks;  /* depth */
     vt_norm_w norm, fc_norm;
     vt_linear_w head, head_dist;
+    /* segmentation decoder (task segment): Linear(dim, classes) per patch token ... */
+    vt_linear_w seg_head;          /* decoder.head */
+    /* ... or Segmenter's mask transformer: patch tokens projected to dec_dim, class embeddings
+     * appended, dec_depth blocks, decoder_norm; patches and classes projected (Linear weights, no
+     * bias: Segmenter's proj_patch / proj_classes parameters are their transposes), L2-normalized,
+     * masks = patches . classes^T, then mask_norm over the classes */
+    vt_linear_w dec_proj;          /* decoder.proj_dec */
+    float *cls_emb;                /* decoder.cls_emb (1, classes, dec_dim) */
+    vt_block_w *dec_blocks;        /* decoder.blocks.i (dec_depth) */
+    vt_norm_w dec_norm;            /* decoder.decoder_norm */
+    vt_linear_w proj_patch, proj_classes;
+    vt_norm_w mask_norm;           /* decoder.mask_norm (classes) */
 } vt_vit_weights;
 
 #define VT_PARAM_MAX_DIMS 4
@@ -44,6 +56,8 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out);
 /* Allocates one contiguous zeroed buffer for all parameters and points w's slots into it
  * (used for training, gradients and optimizer moments). Returns the buffer or NULL. */
 float *vt_weights_alloc(const vt_vit_config *c, vt_vit_weights *w, int64_t *numel);
+/* Allocates w's block arrays (backbone and decoder) for config c: 0, or -1 out of memory. */
+int vt_weights_alloc_blocks(const vt_vit_config *c, vt_vit_weights *w);
 void vt_weights_free_blocks(vt_vit_weights *w);
 
 #endif
