@@ -361,40 +361,20 @@ static int targets_valid(const float *q, size_t count) {
     return 1;
 }
 
-/* The loss is against labels (with the run's label smoothing) or, when labels is NULL, against
- * the soft targets rows. dist_targets (DeiT models only; may be NULL): the distillation head's
- * own targets, the loss then the mean of the two heads' losses; without them both heads are
- * averaged into one output that learns the labels. */
-static vitc_status forward_backward(vt_trainer *t, const float *images, const int *labels, const float *targets,
-                                    const float *dist_targets, int n, double *loss, float *logits_out) {
+/* The backbone's forward pass over n images (activations in t->acts); returns the final tokens
+ * (n x T x dim): the final norm's output, or the raw stream when the model has fc_norm. */
+static const float *backbone_forward(vt_trainer *t, const float *images, int n) {
     vitc_model *m = t->m;
     const vt_vit_config *c = &m->cfg;
     const vt_vit_weights *w = &m->w;
     vt_vit_weights *g = &t->g;
-    if (n <= 0 || !images || (!labels && !targets)) return vt_error(VITC_ERR_ARG, "training step: empty batch");
-    if (labels) {
-        for (int i = 0; i < n; i++)
-            if (labels[i] < 0 || labels[i] >= c->num_classes)
-                return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
-    } else if (!targets_valid(targets, (size_t)n * c->num_classes)) {
-        return vt_error(VITC_ERR_ARG, "training step: a soft target outside [0, 1]");
-    }
-    if (dist_targets && !(c->dist_token && c->dist_average))
-        return vt_error(VITC_ERR_ARG, "training step: distillation targets for a model without a distillation head");
-    if (dist_targets && !targets_valid(dist_targets, (size_t)n * c->num_classes))
-        return vt_error(VITC_ERR_ARG, "training step: a distillation target outside [0, 1]");
-    vt_set_threads(t->threads);
-    vitc_status s = ensure_acts(t, n);
-    if (s) return s;
+    (void)g;
     vt_train_acts *A = t->acts;
     int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
-    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c), C = c->num_classes;
+    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
     int rows = n * T, L = c->depth;
     size_t RD = (size_t)rows * D;
     float eps = c->ln_eps;
-    int dist_avg = c->dist_token && c->dist_average;
-
-    /* ---- forward */
     vt_patchify(A->patches, images, n, c->in_chans, c->img_size, c->img_size, c->patch, vt_patch_kernel(c));
     vt_tr_linear_forward(A->emb, A->patches, w->patch.w, c->patch_bias ? w->patch.b : NULL, n * N, K, D);
     const float *emb = A->emb;
@@ -469,88 +449,31 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
         }
     }
 
-    const float *xn = A->res[L];
-    if (!c->fc_norm) {
-        ln_fwd(A->xn, A->fn_m, A->fn_r, A->res[L], &w->norm, rows, D, eps);
-        xn = A->xn;
-    }
-    for (int b = 0; b < n; b++) {
-        const float *x = xn + (size_t)b * T * D;
-        float *p = A->pooled + (size_t)b * D;
-        if (dist_avg) {
-            memcpy(A->feat + (size_t)b * D, x, sizeof(float) * (size_t)D);
-            memcpy(A->feat2 + (size_t)b * D, x + D, sizeof(float) * (size_t)D);
-        } else if (c->pool == VITC_POOL_AVG) {
-            memset(p, 0, sizeof(float) * (size_t)D);
-            for (int tk = pre; tk < T; tk++)
-                for (int d = 0; d < D; d++) p[d] += x[(size_t)tk * D + d];
-            float inv = 1.0f / (float)(T - pre);
-            for (int d = 0; d < D; d++) p[d] *= inv;
-        } else {
-            memcpy(p, x, sizeof(float) * (size_t)D);
-        }
-    }
-    if (!dist_avg) {
-        if (c->fc_norm) ln_fwd(A->feat, A->fc_m, A->fc_r, A->pooled, &w->fc_norm, n, D, eps);
-        else memcpy(A->feat, A->pooled, sizeof(float) * (size_t)n * D);
-    }
-    vt_linear(A->logits, A->feat, w->head.w, w->head.b, n, D, C);
-    if (dist_avg) {
-        vt_linear(A->logits2, A->feat2, w->head_dist.w, w->head_dist.b, n, D, C);
-        if (!dist_targets)
-            for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
-    }
-    double l_mean = labels ? vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing)
-                           : vt_xent_soft_forward_backward(A->dlogits, A->logits, targets, n, C);
-    if (dist_targets) { /* DeiT: the class head learns the labels, the distillation head the teacher */
-        l_mean = 0.5 * (l_mean + vt_xent_soft_forward_backward(A->dl2, A->logits2, dist_targets, n, C));
-        for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
-    }
-    if (logits_out) memcpy(logits_out, A->logits, sizeof(float) * (size_t)n * C);
-    if (loss) *loss = l_mean;
+    if (c->fc_norm) return A->res[L];
+    ln_fwd(A->xn, A->fn_m, A->fn_r, A->res[L], &w->norm, rows, D, eps);
+    return A->xn;
+}
 
-    /* ---- backward */
-    {
-        float *gz = t->grad;
-        int64_t ng = t->numel;
+static void zero_grads(vt_trainer *t) {
+    float *gz = t->grad;
+    int64_t ng = t->numel;
 #pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (ng > 262144)
-        for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
-    }
-    if (dist_avg) {
-        /* the averaged output (or the mean of the two losses) gives each head half the gradient */
-        const float *dl2 = dist_targets ? A->dl2 : A->dlogits;
-        for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
-        if (dist_targets)
-            for (size_t i = 0; i < (size_t)n * C; i++) A->dl2[i] *= 0.5f;
-        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
-        vt_linear_backward(A->dfeat2, g->head_dist.w, g->head_dist.b, dl2, A->feat2, w->head_dist.w, n, D, C, 0.0f);
-    } else {
-        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
-    }
-    float *dxn = c->fc_norm ? A->dres : A->dtmp;
-    memset(A->dres, 0, sizeof(float) * RD);
-    memset(A->dtmp, 0, sizeof(float) * RD);
-    const float *dpool = A->dfeat;
-    if (!dist_avg && c->fc_norm) {
-        memset(A->dpooled, 0, sizeof(float) * (size_t)n * D);
-        vt_tr_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
-                              A->fc_r, n, D);
-        dpool = A->dpooled;
-    }
-    for (int b = 0; b < n; b++) {
-        float *dx = dxn + (size_t)b * T * D;
-        const float *dp = dpool + (size_t)b * D;
-        if (dist_avg) {
-            for (int d = 0; d < D; d++) dx[d] += dp[d];
-            for (int d = 0; d < D; d++) dx[D + d] += A->dfeat2[(size_t)b * D + d];
-        } else if (c->pool == VITC_POOL_AVG) {
-            float inv = 1.0f / (float)(T - pre);
-            for (int tk = pre; tk < T; tk++)
-                for (int d = 0; d < D; d++) dx[(size_t)tk * D + d] += dp[d] * inv;
-        } else {
-            for (int d = 0; d < D; d++) dx[d] += dp[d];
-        }
-    }
+    for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
+}
+
+/* The backbone's backward pass from the gradient of its final tokens: dxn is A->dtmp (with a
+ * final norm) or A->dres (fc_norm models: the raw stream). Parameter gradients accumulate. */
+static void backbone_backward(vt_trainer *t, int n) {
+    vitc_model *m = t->m;
+    const vt_vit_config *c = &m->cfg;
+    const vt_vit_weights *w = &m->w;
+    vt_vit_weights *g = &t->g;
+    vt_train_acts *A = t->acts;
+    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
+    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
+    int rows = n * T, L = c->depth;
+    size_t RD = (size_t)rows * D;
+    int fused = fused_block(c), pos_prefix = c->no_embed_class ? 0 : pre;
     if (!c->fc_norm)
         vt_tr_layernorm_backward(A->dres, g->norm.w, g->norm.b, A->dtmp, A->res[L], w->norm.w, A->fn_m, A->fn_r, rows,
                               D);
@@ -648,6 +571,114 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     }
     vt_tr_linear_backward(NULL, g->patch.w, c->patch_bias ? g->patch.b : NULL, demb, A->patches, w->patch.w, n * N, K, D,
                        0.0f);
+}
+
+/* The loss is against labels (with the run's label smoothing) or, when labels is NULL, against
+ * the soft targets rows. dist_targets (DeiT models only; may be NULL): the distillation head's
+ * own targets, the loss then the mean of the two heads' losses; without them both heads are
+ * averaged into one output that learns the labels. */
+static vitc_status forward_backward(vt_trainer *t, const float *images, const int *labels, const float *targets,
+                                    const float *dist_targets, int n, double *loss, float *logits_out) {
+    vitc_model *m = t->m;
+    const vt_vit_config *c = &m->cfg;
+    const vt_vit_weights *w = &m->w;
+    vt_vit_weights *g = &t->g;
+    if (n <= 0 || !images || (!labels && !targets)) return vt_error(VITC_ERR_ARG, "training step: empty batch");
+    if (labels) {
+        for (int i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= c->num_classes)
+                return vt_error(VITC_ERR_ARG, "training step: label %d outside 0..%d", labels[i], c->num_classes - 1);
+    } else if (!targets_valid(targets, (size_t)n * c->num_classes)) {
+        return vt_error(VITC_ERR_ARG, "training step: a soft target outside [0, 1]");
+    }
+    if (dist_targets && !(c->dist_token && c->dist_average))
+        return vt_error(VITC_ERR_ARG, "training step: distillation targets for a model without a distillation head");
+    if (dist_targets && !targets_valid(dist_targets, (size_t)n * c->num_classes))
+        return vt_error(VITC_ERR_ARG, "training step: a distillation target outside [0, 1]");
+    vt_set_threads(t->threads);
+    vitc_status s = ensure_acts(t, n);
+    if (s) return s;
+    vt_train_acts *A = t->acts;
+    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
+    int C = c->num_classes, rows = n * T;
+    size_t RD = (size_t)rows * D;
+    float eps = c->ln_eps;
+    int dist_avg = c->dist_token && c->dist_average;
+
+    const float *xn = backbone_forward(t, images, n);
+    for (int b = 0; b < n; b++) {
+        const float *x = xn + (size_t)b * T * D;
+        float *p = A->pooled + (size_t)b * D;
+        if (dist_avg) {
+            memcpy(A->feat + (size_t)b * D, x, sizeof(float) * (size_t)D);
+            memcpy(A->feat2 + (size_t)b * D, x + D, sizeof(float) * (size_t)D);
+        } else if (c->pool == VITC_POOL_AVG) {
+            memset(p, 0, sizeof(float) * (size_t)D);
+            for (int tk = pre; tk < T; tk++)
+                for (int d = 0; d < D; d++) p[d] += x[(size_t)tk * D + d];
+            float inv = 1.0f / (float)(T - pre);
+            for (int d = 0; d < D; d++) p[d] *= inv;
+        } else {
+            memcpy(p, x, sizeof(float) * (size_t)D);
+        }
+    }
+    if (!dist_avg) {
+        if (c->fc_norm) ln_fwd(A->feat, A->fc_m, A->fc_r, A->pooled, &w->fc_norm, n, D, eps);
+        else memcpy(A->feat, A->pooled, sizeof(float) * (size_t)n * D);
+    }
+    vt_linear(A->logits, A->feat, w->head.w, w->head.b, n, D, C);
+    if (dist_avg) {
+        vt_linear(A->logits2, A->feat2, w->head_dist.w, w->head_dist.b, n, D, C);
+        if (!dist_targets)
+            for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
+    }
+    double l_mean = labels ? vt_xent_forward_backward(A->dlogits, A->logits, labels, n, C, t->hp.label_smoothing)
+                           : vt_xent_soft_forward_backward(A->dlogits, A->logits, targets, n, C);
+    if (dist_targets) { /* DeiT: the class head learns the labels, the distillation head the teacher */
+        l_mean = 0.5 * (l_mean + vt_xent_soft_forward_backward(A->dl2, A->logits2, dist_targets, n, C));
+        for (size_t i = 0; i < (size_t)n * C; i++) A->logits[i] = 0.5f * (A->logits[i] + A->logits2[i]);
+    }
+    if (logits_out) memcpy(logits_out, A->logits, sizeof(float) * (size_t)n * C);
+    if (loss) *loss = l_mean;
+
+    /* ---- backward */
+    zero_grads(t);
+    if (dist_avg) {
+        /* the averaged output (or the mean of the two losses) gives each head half the gradient */
+        const float *dl2 = dist_targets ? A->dl2 : A->dlogits;
+        for (size_t i = 0; i < (size_t)n * C; i++) A->dlogits[i] *= 0.5f;
+        if (dist_targets)
+            for (size_t i = 0; i < (size_t)n * C; i++) A->dl2[i] *= 0.5f;
+        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
+        vt_linear_backward(A->dfeat2, g->head_dist.w, g->head_dist.b, dl2, A->feat2, w->head_dist.w, n, D, C, 0.0f);
+    } else {
+        vt_linear_backward(A->dfeat, g->head.w, g->head.b, A->dlogits, A->feat, w->head.w, n, D, C, 0.0f);
+    }
+    float *dxn = c->fc_norm ? A->dres : A->dtmp;
+    memset(A->dres, 0, sizeof(float) * RD);
+    memset(A->dtmp, 0, sizeof(float) * RD);
+    const float *dpool = A->dfeat;
+    if (!dist_avg && c->fc_norm) {
+        memset(A->dpooled, 0, sizeof(float) * (size_t)n * D);
+        vt_tr_layernorm_backward(A->dpooled, g->fc_norm.w, g->fc_norm.b, A->dfeat, A->pooled, w->fc_norm.w, A->fc_m,
+                              A->fc_r, n, D);
+        dpool = A->dpooled;
+    }
+    for (int b = 0; b < n; b++) {
+        float *dx = dxn + (size_t)b * T * D;
+        const float *dp = dpool + (size_t)b * D;
+        if (dist_avg) {
+            for (int d = 0; d < D; d++) dx[d] += dp[d];
+            for (int d = 0; d < D; d++) dx[D + d] += A->dfeat2[(size_t)b * D + d];
+        } else if (c->pool == VITC_POOL_AVG) {
+            float inv = 1.0f / (float)(T - pre);
+            for (int tk = pre; tk < T; tk++)
+                for (int d = 0; d < D; d++) dx[(size_t)tk * D + d] += dp[d] * inv;
+        } else {
+            for (int d = 0; d < D; d++) dx[d] += dp[d];
+        }
+    }
+    backbone_backward(t, n);
     return VITC_OK;
 }
 
