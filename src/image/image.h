@@ -31,4 +31,13 @@ vitc_status vt_decode_image(const uint8_t *data, size_t size, const char *name, 
  * nothing is left at path when it fails. */
 vitc_status vt_png_write(const char *path, int width, int height, int channels, const uint8_t *pixels);
 
+/* Where the evaluation transform puts an image: resized to rw x rh, then the size x size window at
+ * (cx0, cy0) of the resized image taken (negative or past the edge: zero padding). Model-input
+ * pixel (u, v) covers resized pixel (cx0 + u, cy0 + v); original pixel x sits at resized
+ * coordinate (x + 0.5) * rw / w. */
+typedef struct vt_pre_geom {
+    int rw, rh, cx0, cy0;
+} vt_pre_geom;
+vitc_status vt_preprocess_geometry(const vitc_preprocess_params *params, int w, int h, vt_pre_geom *out);
+
 #endif

@@ -39,21 +39,8 @@ static double float_as_decimal(float f) {
 /* Python's int(round(d / 2.0)): round half to even. */
 static int center_offset(int d) { return (int)rint((double)d / 2.0); }
 
-vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params *params, float *out) {
-    if (!img || !params || !out) return vt_error(VITC_ERR_ARG, "vitc_preprocess: NULL argument");
+vitc_status vt_preprocess_geometry(const vitc_preprocess_params *params, int w, int h, vt_pre_geom *out) {
     const int size = params->size;
-    if (size <= 0 || size > VT_IMAGE_MAX_SIDE)
-        return vt_error(VITC_ERR_ARG, "preprocess: invalid size %d", size);
-    if (!(params->crop_pct > 0.0f && params->crop_pct <= 10.0f))
-        return vt_error(VITC_ERR_ARG, "preprocess: crop_pct must be in (0, 10], got %g", (double)params->crop_pct);
-    if (params->interp != VITC_INTERP_BICUBIC && params->interp != VITC_INTERP_BILINEAR)
-        return vt_error(VITC_ERR_ARG, "preprocess: unknown interpolation %d", (int)params->interp);
-    for (int c = 0; c < 3; c++)
-        if (!(params->std[c] != 0.0f) || !isfinite(params->std[c]) || !isfinite(params->mean[c]))
-            return vt_error(VITC_ERR_ARG, "preprocess: mean/std must be finite and std non-zero");
-    const int w = img->width, h = img->height;
-    if (w <= 0 || h <= 0 || !img->rgb) return vt_error(VITC_ERR_ARG, "preprocess: empty image");
-
     /* timm: scale_size = math.floor(img_size / crop_pct), computed in double from the float */
     double scaled = floor((double)size / float_as_decimal(params->crop_pct));
     if (scaled < 1.0) scaled = 1.0;
@@ -82,9 +69,33 @@ vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params 
     /* CenterCrop: pad with zeros (before normalization) when the crop is larger. */
     int pad_l = size > rw ? (size - rw) / 2 : 0, pad_t = size > rh ? (size - rh) / 2 : 0;
     int pw = size > rw ? size : rw, ph = size > rh ? size : rh; /* padded size */
-    int left = center_offset(pw - size), top = center_offset(ph - size);
+    out->rw = rw;
+    out->rh = rh;
+    out->cx0 = center_offset(pw - size) - pad_l;
+    out->cy0 = center_offset(ph - size) - pad_t;
+    return VITC_OK;
+}
+
+vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params *params, float *out) {
+    if (!img || !params || !out) return vt_error(VITC_ERR_ARG, "vitc_preprocess: NULL argument");
+    const int size = params->size;
+    if (size <= 0 || size > VT_IMAGE_MAX_SIDE)
+        return vt_error(VITC_ERR_ARG, "preprocess: invalid size %d", size);
+    if (!(params->crop_pct > 0.0f && params->crop_pct <= 10.0f))
+        return vt_error(VITC_ERR_ARG, "preprocess: crop_pct must be in (0, 10], got %g", (double)params->crop_pct);
+    if (params->interp != VITC_INTERP_BICUBIC && params->interp != VITC_INTERP_BILINEAR)
+        return vt_error(VITC_ERR_ARG, "preprocess: unknown interpolation %d", (int)params->interp);
+    for (int c = 0; c < 3; c++)
+        if (!(params->std[c] != 0.0f) || !isfinite(params->std[c]) || !isfinite(params->mean[c]))
+            return vt_error(VITC_ERR_ARG, "preprocess: mean/std must be finite and std non-zero");
+    const int w = img->width, h = img->height;
+    if (w <= 0 || h <= 0 || !img->rgb) return vt_error(VITC_ERR_ARG, "preprocess: empty image");
+
+    vt_pre_geom g;
+    vitc_status gs = vt_preprocess_geometry(params, w, h, &g);
+    if (gs) return gs;
+    const int rw = g.rw, rh = g.rh, cx0 = g.cx0, cy0 = g.cy0;
     /* crop window in resized-image coordinates, clipped to the resized image */
-    int cx0 = left - pad_l, cy0 = top - pad_t;
     int ix0 = cx0 < 0 ? 0 : cx0, iy0 = cy0 < 0 ? 0 : cy0;
     int ix1 = cx0 + size > rw ? rw : cx0 + size, iy1 = cy0 + size > rh ? rh : cy0 + size;
     int cw = ix1 - ix0, chh = iy1 - iy0;

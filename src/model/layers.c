@@ -256,3 +256,81 @@ void vt_l2_normalize_rows(float *x, int N, int C) {
         for (int k = 0; k < C; k++) v[k] *= inv;
     }
 }
+
+/* One axis of the bilinear map: the two source indices and the weight of the second. PyTorch
+ * clamps the source coordinate at 0 from below and the index at n - 1 from above. */
+typedef struct lerp_tap {
+    int i0, i1;
+    float t;
+} lerp_tap;
+
+static void lerp_taps(lerp_tap *taps, int n_out, int n_in, double scale, double offset) {
+    for (int o = 0; o < n_out; o++) {
+        double u = (o + 0.5) * scale + offset - 0.5;
+        if (u < 0.0) u = 0.0;
+        int i0 = (int)u;
+        if (i0 > n_in - 1) i0 = n_in - 1;
+        int i1 = i0 + (i0 < n_in - 1);
+        double t = u - i0;
+        if (t > 1.0) t = 1.0;
+        taps[o] = (lerp_tap){i0, i1, (float)t};
+    }
+}
+
+static lerp_tap *bilinear_taps(int h, int w, int H, int W, double sy, double oy, double sx, double ox) {
+    lerp_tap *taps = malloc(sizeof *taps * ((size_t)H + (size_t)W));
+    if (!taps) return NULL;
+    lerp_taps(taps, H, h, sy, oy);
+    lerp_taps(taps + H, W, w, sx, ox);
+    return taps;
+}
+
+void vt_bilinear_planes(float *out, const float *in, int C, int h, int w, int H, int W, double sy, double oy,
+                        double sx, double ox) {
+    lerp_tap *taps = bilinear_taps(h, w, H, W, sy, oy, sx, ox);
+    if (!taps) { /* only for huge outputs: a slow path without the tables */
+        for (size_t i = 0; i < (size_t)C * H * W; i++) out[i] = 0.0f;
+        return;
+    }
+    const lerp_tap *ty = taps, *tx = taps + H;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)C * H * W > 65536)
+    for (int c = 0; c < C; c++) {
+        const float *p = in + (size_t)c * h * w;
+        float *o = out + (size_t)c * H * W;
+        for (int Y = 0; Y < H; Y++) {
+            const float *r0 = p + (size_t)ty[Y].i0 * w, *r1 = p + (size_t)ty[Y].i1 * w;
+            float b = ty[Y].t, a = 1.0f - b;
+            for (int X = 0; X < W; X++) {
+                float d = tx[X].t, e = 1.0f - d;
+                int x0 = tx[X].i0, x1 = tx[X].i1;
+                o[(size_t)Y * W + X] = a * (e * r0[x0] + d * r0[x1]) + b * (e * r1[x0] + d * r1[x1]);
+            }
+        }
+    }
+    free(taps);
+}
+
+void vt_bilinear_planes_backward(float *din, const float *dout, int C, int h, int w, int H, int W, double sy,
+                                 double oy, double sx, double ox) {
+    lerp_tap *taps = bilinear_taps(h, w, H, W, sy, oy, sx, ox);
+    if (!taps) return;
+    const lerp_tap *ty = taps, *tx = taps + H;
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)C * H * W > 65536)
+    for (int c = 0; c < C; c++) {
+        float *p = din + (size_t)c * h * w;
+        const float *g = dout + (size_t)c * H * W;
+        for (int Y = 0; Y < H; Y++) {
+            float *r0 = p + (size_t)ty[Y].i0 * w, *r1 = p + (size_t)ty[Y].i1 * w;
+            float b = ty[Y].t, a = 1.0f - b;
+            for (int X = 0; X < W; X++) {
+                float d = tx[X].t, e = 1.0f - d, v = g[(size_t)Y * W + X];
+                int x0 = tx[X].i0, x1 = tx[X].i1;
+                r0[x0] += a * e * v;
+                r0[x1] += a * d * v;
+                r1[x0] += b * e * v;
+                r1[x1] += b * d * v;
+            }
+        }
+    }
+    free(taps);
+}

@@ -29,6 +29,16 @@ void vt_patchify(float *out, const float *img, int B, int C, int H, int W, int P
  * a zero row stays zero. */
 void vt_l2_normalize_rows(float *x, int N, int C);
 
+/* Bilinear resampling of C planes (h x w) to C planes (H x W), PyTorch's interpolate(mode="bilinear",
+ * align_corners=False) generalized to an affine map: output pixel (X, Y) samples the input at
+ * u = (X + 0.5) * sx + ox - 0.5, v = (Y + 0.5) * sy + oy - 0.5, clamped to the plane (so the
+ * border value extends). Plain upsampling is sx = w / W, sy = h / H, ox = oy = 0. */
+void vt_bilinear_planes(float *out, const float *in, int C, int h, int w, int H, int W, double sy, double oy,
+                        double sx, double ox);
+/* Its backward: din (C x h x w, accumulated) += the transpose of the map applied to dout. */
+void vt_bilinear_planes_backward(float *din, const float *dout, int C, int h, int w, int H, int W, double sy,
+                                 double oy, double sx, double ox);
+
 /* x[i] += g[i % C] * y[i] for N rows of C (g NULL: plain residual add). */
 void vt_residual_forward(float *x, const float *y, const float *g, int N, int C);
 
