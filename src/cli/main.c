@@ -13,6 +13,8 @@ static const vt_command commands[] = {
     {"train", "train a classifier (MNIST, Fashion-MNIST, image folders; from scratch or fine-tuning)", cmd_train},
     {"eval", "accuracy, per-class accuracy and confusion matrix of a model on a dataset", cmd_eval},
     {"average", "average the parameters of several models of one architecture (checkpoint averaging)", cmd_average},
+    {"scenes", "write Fashion-MNIST scenes for detection and segmentation (images, masks, COCO annotations)",
+     cmd_scenes},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -168,6 +168,10 @@ static uint32_t fnv1a(const char *s) {
     return h;
 }
 
+int vt_name_held_out(const char *name, float val_frac) {
+    return (fnv1a(name) % 10000u) < (uint32_t)(val_frac * 10000.0f);
+}
+
 static int has_image_ext(const char *f) {
     const char *dot = strrchr(f, '.');
     if (!dot) return 0;
@@ -207,7 +211,7 @@ static vitc_status load_folder(const char *root, vt_data_split split, float val_
         for (int i = 0; i < nf; i++) {
             if (!s && has_image_ext(files[i])) {
                 snprintf(file, sizeof file, "%s/%s", classes[c], files[i]);
-                int is_val = (fnv1a(file) % 10000u) < (uint32_t)(val_frac * 10000.0f);
+                int is_val = vt_name_held_out(file, val_frac);
                 if (is_val == (split != VT_SPLIT_TRAIN)) {
                     snprintf(file, sizeof file, "%s/%s", dir, files[i]);
                     vitc_image *im;

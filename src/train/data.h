@@ -37,6 +37,9 @@ void vt_dataset_free(vt_dataset *d);
 int vt_dataset_is_idx(const char *spec);
 /* The default validation fraction: 0.1 of an image folder, none of IDX data (they have a test set). */
 float vt_dataset_default_val_frac(const char *spec);
+/* Whether the file called name (relative to its folder) is in the held-out part of a fraction
+ * val_frac: a hash of the name, the same on every run (image folders and scene folders). */
+int vt_name_held_out(const char *name, float val_frac);
 /* Keeps the first n images (n < d->n). */
 void vt_dataset_truncate(vt_dataset *d, int n);
 
