@@ -25,7 +25,7 @@ static const uint8_t palette_table[21][3] = {
     {190, 160, 240}, /* lavender */
     {110, 0, 40},    /* wine */
     {250, 180, 160}, /* salmon */
-    {90, 90, 0},     /* olive */
+    {110, 130, 0},   /* olive */
     {150, 230, 210}, /* mint */
     {20, 30, 110},   /* navy */
     {200, 200, 200}, /* light gray */
