@@ -18,5 +18,7 @@ int cmd_train(int argc, char **argv);
 void vt_cli_passive_omp(char **full_argv);
 int cmd_eval(int argc, char **argv);
 int cmd_average(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

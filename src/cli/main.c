@@ -13,6 +13,8 @@ static const vt_command commands[] = {
     {"train", "train a classifier (MNIST, Fashion-MNIST, image folders; from scratch or fine-tuning)", cmd_train},
     {"eval", "accuracy, per-class accuracy and confusion matrix of a model on a dataset", cmd_eval},
     {"average", "average the parameters of several models of one architecture (checkpoint averaging)", cmd_average},
+    {"embed", "pooled features or final tokens of images as .npy or JSON", cmd_embed},
+    {"attention", "attention maps (last block or rollout) as heat maps over the images", cmd_attention},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
