@@ -126,6 +126,28 @@ vitc_status vitc_model_classify(vitc_model *model, const float *images, int n, i
 vitc_status vitc_model_embed(vitc_model *model, const float *images, int n, int height, int width,
                              float *features);
 
+/* Tokens per image at an input size: T = prefix tokens (class, distillation, registers) +
+ * (height / patch) * (width / patch); -1 when the size is not a positive multiple of the patch. */
+int vitc_model_num_tokens(const vitc_model *model, int height, int width);
+/* The final tokens: n x T x dim floats (T as vitc_model_num_tokens), prefix tokens first, then the
+ * patches in row-major grid order. They are the final norm's output, or the raw residual stream
+ * for models that normalize the pooled features instead (fc_norm, e.g. avg pool). */
+vitc_status vitc_model_embed_tokens(vitc_model *model, const float *images, int n, int height, int width,
+                                    float *tokens);
+
+/* Attention maps over the patch grid: n x (height / patch) x (width / patch) floats.
+ * rollout 0: the last block's attention. With a class token, the class token's query row over the
+ *   patch keys (prefix tokens left out); without one, the mean over the patch queries of their
+ *   attention to the patch keys. Rows are softmax probabilities, so the values do not sum to 1
+ *   over the patches when prefix tokens take a share.
+ * rollout 1: attention rollout (Abnar & Zuidema 2020): per block A = attention averaged over the
+ *   heads, A' = A + I with rows renormalized to sum 1, R = A'_L ... A'_1; the map is the class
+ *   token's row of R over the patch columns (no class token: the mean of the patch rows).
+ * head: 0..heads-1 takes that head's attention instead of the mean over heads (-1).
+ * VITC_ERR_ARG when head is out of range; VITC_ERR_UNSUPPORTED for a model without blocks. */
+vitc_status vitc_model_attention(vitc_model *model, const float *images, int n, int height, int width, int head,
+                                 int rollout, float *maps);
+
 /* ---------------------------------------------------------------- helpers */
 /* Softmax over n logits, then the k best: indices in idx[k], probabilities in prob[k]. */
 void vitc_topk(const float *logits, int n, int k, int *idx, float *prob);

@@ -19,5 +19,7 @@ void vt_cli_passive_omp(char **full_argv);
 int cmd_eval(int argc, char **argv);
 int cmd_average(int argc, char **argv);
 int cmd_scenes(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const vt_command commands[] = {
     {"average", "average the parameters of several models of one architecture (checkpoint averaging)", cmd_average},
     {"scenes", "write Fashion-MNIST scenes for detection and segmentation (images, masks, COCO annotations)",
      cmd_scenes},
+    {"embed", "pooled features or final tokens of images as .npy or JSON", cmd_embed},
+    {"attention", "attention maps (last block or rollout) as heat maps over the images", cmd_attention},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
