@@ -103,6 +103,9 @@ typedef struct vitc_model_info {
     double flops;            /* forward FLOPs (2 x multiply-adds) per image at image_size */
     int has_labels;
     vitc_preprocess_params preprocess;
+    const char *task;        /* "classify" or "segment" */
+    const char *decoder;     /* segmentation: "linear" or "mask" (NULL otherwise) */
+    int dec_dim, dec_depth, dec_heads; /* the mask transformer's sizes */
 } vitc_model_info;
 
 void vitc_model_get_info(const vitc_model *model, vitc_model_info *out);
@@ -147,6 +150,19 @@ vitc_status vitc_model_embed_tokens(vitc_model *model, const float *images, int 
  * VITC_ERR_ARG when head is out of range; VITC_ERR_UNSUPPORTED for a model without blocks. */
 vitc_status vitc_model_attention(vitc_model *model, const float *images, int n, int height, int width, int head,
                                  int rollout, float *maps);
+
+/* ---------------------------------------------------------------- segmentation */
+/* Segmentation models (info.task "segment"; class 0 is the background in vitc's scene models).
+ * Per-patch class scores: n x classes x (height/P) x (width/P), the head's output before upsampling. */
+vitc_status vitc_model_segment_grid(vitc_model *model, const float *images, int n, int height, int width,
+                                    float *grid);
+/* The scores upsampled bilinearly (align_corners=False) to the input: scores (n x classes x height x
+ * width, may be NULL) and the per-pixel arg max mask (n x height x width class indices, may be NULL). */
+vitc_status vitc_model_segment(vitc_model *model, const float *images, int n, int height, int width,
+                               float *scores, uint8_t *mask);
+/* One image, preprocessed as the model says, its scores mapped back through the resize and crop
+ * onto the image itself: scores (classes x h x w, may be NULL), mask (h x w, may be NULL). */
+vitc_status vitc_model_segment_image(vitc_model *model, const vitc_image *image, float *scores, uint8_t *mask);
 
 /* ---------------------------------------------------------------- helpers */
 /* Softmax over n logits, then the k best: indices in idx[k], probabilities in prob[k]. */

@@ -3,6 +3,7 @@
  * final model file that `vitc classify` and `vitc eval` use directly. */
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "cli/cli_util.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "kernels/kernels.h"
@@ -17,19 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_time(char *buf, size_t n, double s) {
-    if (s < 0 || !isfinite(s)) s = 0;
-    long t = (long)s;
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-}
 
 static void set_labels(vitc_model *m, const vt_dataset *d) {
     for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);
@@ -84,6 +72,13 @@ static int fail(const char *msg) {
 }
 
 int cmd_train(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* segmentation runs have a loop of their own (cmd_train_seg.c) */
+        if (!strncmp(argv[i], "--task", 6)) {
+            const char *v = argv[i][6] == '=' ? argv[i] + 7 : argv[i][6] ? "" : i + 1 < argc ? argv[i + 1] : "";
+            if (!strcmp(v, "segment")) return cmd_train_segment(argc, argv);
+            if (strcmp(v, "classify"))
+                return fprintf(stderr, "vitc train: --task must be classify or segment\n"), 2;
+        }
     const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
     const char *teacher = NULL, *distill = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, mlp = 0, regs = 0, epochs = 0, batch = 0, seed = 0;
@@ -91,7 +86,9 @@ int cmd_train(int argc, char **argv) {
     int bf16 = 0, val_every = 0, dist_token = 0, teacher_offline = 0, patch_kernel = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = -1, erase = -1, ls_init = 0;
     float rrc_scale = -1, ema = 0, mixup = -1, cutmix = -1, mix_prob = -1, drop_path = 0, distill_alpha = -1, layer_decay = 0, sam = 0;
+    const char *task = NULL;
     vt_option opts[] = {
+        {"task", VT_OPT_STRING, &task, "classify (default) or segment (vitc train --task segment --help)", 0},
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder (class sub-folders)", 0},
         {"arch", VT_OPT_STRING, &arch, "named architecture (default: dim 192, depth 6, heads 3, patch 4)", 0},
         {"dim", VT_OPT_INT, &dim, "embedding dimension", 0},
@@ -220,6 +217,11 @@ int cmd_train(int argc, char **argv) {
     vt_mix mix = {0.0f, 0.0f, 1.0f};
     if (resume) {
         if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
+        if (t->m->cfg.task != VT_TASK_CLASSIFY) {
+            vt_trainer_free(t);
+            free(train_json);
+            return fail("the checkpoint is a segmentation run: resume it with --task segment");
+        }
         char err[128];
         tj = vt_json_parse(train_json, strlen(train_json), err, sizeof err);
         /* what the run was started with */
@@ -495,24 +497,24 @@ int cmd_train(int argc, char **argv) {
         goto loop_done;
     }
     if (offline) {
-        double t0 = now();
+        double t0 = vt_cli_now();
         if (vt_teachers_label_dataset(&teach, &tr, chans, t->m->pre.mean, t->m->pre.std, offline)) {
             rc = fail(vitc_last_error());
             goto loop_done;
         }
-        printf("the teachers labelled the %d training images (unaugmented) in %.0f s\n", tr.n, now() - t0);
+        printf("the teachers labelled the %d training images (unaugmented) in %.0f s\n", tr.n, vt_cli_now() - t0);
         fflush(stdout);
     }
     int tty = isatty(2) && !quiet;
     /* the rate shown is over the steps since the previous progress line (at least 50 on a terminal),
      * leaving out this run's first step (activation layout, page faults) */
-    double t_start = now(), t_win = 0.0;
+    double t_start = vt_cli_now(), t_win = 0.0;
     int64_t steps_this_run = 0, steps_win = 0;
     vt_prefetch pf;
     for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
         vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
         int b = (int)(t->step - (int64_t)epoch * spe);
-        double ep_loss = 0.0, t_ep = now();
+        double ep_loss = 0.0, t_ep = vt_cli_now();
         if (steps_this_run > 0) t_win = t_ep, steps_win = steps_this_run; /* validation is not training speed */
         int ep_n = 0, cur = 0;
         int64_t ep_right = 0; /* training images (augmented, as trained on) the model got right */
@@ -590,14 +592,14 @@ int cmd_train(int argc, char **argv) {
             steps_this_run++;
             ep_loss += loss;
             ep_n++;
-            double t_now = now();
+            double t_now = vt_cli_now();
             if (steps_this_run == 1) t_win = t_now, steps_win = 1;
             double ips = steps_this_run > steps_win ? (steps_this_run - steps_win) * (double)batch / (t_now - t_win)
                                                     : steps_this_run * (double)batch / (t_now - t_start);
             if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
                 if (steps_this_run - steps_win >= (tty ? 50 : 1)) t_win = t_now, steps_win = steps_this_run;
                 char eta[32];
-                fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
+                vt_cli_fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
                 fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f  lr %.2e  %.0f img/s  ETA %s%s", tty ? "\r" : "",
                         epoch + 1, epochs, (long long)t->step, (long long)total, ep_loss / ep_n, (double)t->last_lr, ips,
                         eta, tty ? "   " : "\n");
@@ -646,7 +648,7 @@ int cmd_train(int argc, char **argv) {
             printf(", val loss %.4f, val accuracy %.2f%% (%d images)", vloss, 100.0 * (double)correct / va.n, va.n);
             if (t->ema) printf(", EMA %.2f%%", 100.0 * (double)ema_correct / va.n);
         }
-        printf(", %.0f s\n", now() - t_ep);
+        printf(", %.0f s\n", vt_cli_now() - t_ep);
         fflush(stdout);
         vt_strbuf sb = {0};
         run_meta_json(&sb, &meta, epoch + 1, validate ? (double)correct / va.n : -1.0);

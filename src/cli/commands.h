@@ -14,6 +14,8 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+/* vitc train --task segment (cmd_train_seg.c) */
+int cmd_train_segment(int argc, char **argv);
 /* Sets OMP_WAIT_POLICY=PASSIVE (unless set) and re-executes the program with full_argv. */
 void vt_cli_passive_omp(char **full_argv);
 int cmd_eval(int argc, char **argv);

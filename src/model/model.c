@@ -239,6 +239,11 @@ void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
     o->flops = vt_config_flops(c, c->img_size, c->img_size);
     o->has_labels = m->labels != NULL;
     o->preprocess = m->pre;
+    o->task = vt_task_name(c->task);
+    if (c->task == VT_TASK_SEGMENT) {
+        o->decoder = c->seg_decoder == VT_SEG_MASK ? "mask" : "linear";
+        o->dec_dim = c->dec_dim, o->dec_depth = c->dec_depth, o->dec_heads = c->dec_heads;
+    }
 }
 
 int vt_model_labels_agree(const vitc_model *a, const vitc_model *b) {
@@ -262,6 +267,8 @@ void vitc_model_set_threads(vitc_model *m, int threads) { m->threads = threads >
 
 vitc_status vitc_model_classify(vitc_model *m, const float *images, int n, int height, int width, float *logits) {
     if (!m || !logits) return vt_error(VITC_ERR_ARG, "classify: null argument");
+    if (m->cfg.task == VT_TASK_SEGMENT)
+        return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model is a segmentation model (use vitc segment)");
     if (!m->cfg.num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model has no classification head");
     vt_forward_out o = {0};
     o.logits = logits;

@@ -79,4 +79,10 @@ int vt_model_labels_agree(const vitc_model *a, const vitc_model *b);
 vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_write_tensor *extra, int n_extra,
                              const char *const *meta_keys, const char *const *meta_values, int n_meta);
 
+/* A segmentation model's per-patch scores (classes x gs x gs at the model's input size) mapped back
+ * onto an orig_w x orig_h image through the preprocessing geometry: scores (classes x orig_h x
+ * orig_w, may be NULL), arg max mask (may be NULL). */
+vitc_status vt_segment_map_back(const vitc_model *m, const float *grid, int orig_w, int orig_h, float *scores,
+                                uint8_t *mask);
+
 #endif

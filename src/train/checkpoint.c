@@ -108,15 +108,23 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
         const vt_param *q = NULL;
         for (int j = 0; j < ns; j++)
             if (!strcmp(src_t[j].name, p->name)) q = &src_t[j];
-        int is_head = !strncmp(p->name, "head", 4);
+        int is_head = !strncmp(p->name, "head", 4) || !strncmp(p->name, "decoder.", 8);
+        /* a segmentation model's final norm from a classifier that normalized its pooled features */
+        if (!q && !strncmp(p->name, "norm.", 5) && sc->fc_norm) {
+            char alt[160];
+            snprintf(alt, sizeof alt, "fc_%s", p->name);
+            for (int j = 0; j < ns; j++)
+                if (!strcmp(src_t[j].name, alt)) q = &src_t[j];
+        }
         if (!strcmp(p->name, "pos_embed")) {
             if (!pos) s = vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
             else memcpy(d, pos, sizeof(float) * (size_t)p->numel);
         } else if (q && q->numel == p->numel) {
             memcpy(d, *q->slot, sizeof(float) * (size_t)p->numel);
-        } else if (is_head) { /* a new head: timm init (trunc normal 0.02 weights, zero bias) */
+        } else if (is_head) { /* a new head: timm init (trunc normal 0.02 weights, zero bias, norms 1) */
             int bias = strstr(p->name, ".bias") != NULL;
-            for (int64_t k = 0; k < p->numel; k++) d[k] = bias ? 0.0f : trunc_normal(&rng, 0.02);
+            int norm_w = !bias && strstr(p->name, "norm") != NULL;
+            for (int64_t k = 0; k < p->numel; k++) d[k] = bias ? 0.0f : norm_w ? 1.0f : trunc_normal(&rng, 0.02);
         } else {
             s = vt_error(VITC_ERR_MISSING, "initial model lacks a matching %s", p->name);
         }

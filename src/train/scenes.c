@@ -490,3 +490,14 @@ vitc_status vt_scenes_open(const char *dir, vt_data_split split, float val_frac,
     if (s) vt_scenes_free(out); /* nothing half-read is left to the caller */
     return s;
 }
+
+void vt_scenes_truncate(vt_scenes *s, int n) {
+    if (n <= 0 || n >= s->n) return;
+    if (s->file_names)
+        for (int i = n; i < s->n; i++) free(s->file_names[i]);
+    int k = 0;
+    for (int i = 0; i < s->n_boxes; i++)
+        if (s->boxes[i].scene < n) s->boxes[k++] = s->boxes[i];
+    s->n_boxes = k;
+    s->n = n;
+}

@@ -57,5 +57,7 @@ typedef struct vt_scenes {
  * and the message names the file and the problem. */
 vitc_status vt_scenes_open(const char *dir, vt_data_split split, float val_frac, vt_scenes *out);
 void vt_scenes_free(vt_scenes *s);
+/* Keeps the first n scenes (n < s->n) and their boxes. */
+void vt_scenes_truncate(vt_scenes *s, int n);
 
 #endif

@@ -5,6 +5,7 @@
 #include "model/layers.h"
 #include "train/train_ops.h"
 #include "train/train_ops_impl.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -146,6 +147,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->norm_parts);
     free(t->params);
     free(t->offsets);
+    vt_seg_acts_free(t->seg);
     if (t->acts) {
         free(t->acts->res);
         free(t->acts->blk);
@@ -584,6 +586,9 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     const vt_vit_weights *w = &m->w;
     vt_vit_weights *g = &t->g;
     if (n <= 0 || !images || (!labels && !targets)) return vt_error(VITC_ERR_ARG, "training step: empty batch");
+    if (c->task != VT_TASK_CLASSIFY)
+        return vt_error(VITC_ERR_ARG, "training step: a %s model trains with its own targets, not labels",
+                        vt_task_name(c->task));
     if (labels) {
         for (int i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= c->num_classes)
@@ -681,6 +686,27 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     backbone_backward(t, n);
     return VITC_OK;
 }
+
+vitc_status vt_trainer_prepare(vt_trainer *t, int n) {
+    vt_set_threads(t->threads);
+    return ensure_acts(t, n);
+}
+
+const float *vt_trainer_backbone_forward(vt_trainer *t, const float *images, int n) {
+    return backbone_forward(t, images, n);
+}
+
+float *vt_trainer_token_grad(vt_trainer *t, int n) {
+    const vt_vit_config *c = &t->m->cfg;
+    int gs = c->img_size / c->patch;
+    size_t RD = (size_t)n * (gs * gs + vt_prefix_tokens(c)) * c->dim;
+    zero_grads(t);
+    memset(t->acts->dres, 0, sizeof(float) * RD);
+    memset(t->acts->dtmp, 0, sizeof(float) * RD);
+    return c->fc_norm ? t->acts->dres : t->acts->dtmp;
+}
+
+void vt_trainer_backbone_backward(vt_trainer *t, int n) { backbone_backward(t, n); }
 
 vitc_status vt_trainer_forward_backward(vt_trainer *t, const float *images, const int *labels, int n, double *loss,
                                         float *logits_out) {

@@ -36,6 +36,7 @@ float vt_train_lr_scale(const char *name, int depth, float d);
 float vt_train_lr(const vt_train_hparams *hp, int64_t step);
 
 typedef struct vt_train_acts vt_train_acts;
+struct vt_seg_acts;
 
 typedef struct vt_trainer {
     vitc_model *m;           /* owned; parameters in m->param_buf */
@@ -55,6 +56,7 @@ typedef struct vt_trainer {
     vt_arena arena;
     int cap_batch;           /* batch the arena is laid out for */
     vt_train_acts *acts;
+    struct vt_seg_acts *seg; /* the segmentation head's activations (task segment) */
 } vt_trainer;
 
 /* Takes ownership of m, which must hold its parameters in m->param_buf (vt_model_new). */
@@ -76,6 +78,19 @@ vitc_status vt_trainer_forward_backward_soft(vt_trainer *t, const float *images,
 vitc_status vt_trainer_forward_backward_deit(vt_trainer *t, const float *images, const int *labels,
                                              const float *targets, const float *dist_targets, int n, double *loss,
                                              float *logits);
+/* Semantic segmentation (task segment): masks holds n x img x img class indices (255: ignored).
+ * The head's per-patch scores are upsampled bilinearly (align_corners=False) to the image and the
+ * loss is the per-pixel softmax cross-entropy (with the run's label smoothing), averaged over the
+ * pixels that are not ignored (0 when all are). seg_logits (n x classes x img x img, may be NULL)
+ * receive the upsampled scores. */
+vitc_status vt_trainer_forward_backward_seg(vt_trainer *t, const float *images, const uint8_t *masks, int n,
+                                            double *loss, float *seg_logits);
+/* Per-pixel softmax cross-entropy over n images of C planes of P pixels, labels 0..C-1 or 255
+ * (ignored), targets (1 - eps) one-hot + eps / C. Returns the mean over the counted pixels (0 when
+ * none; *counted gets their number); dlogits (may be NULL) = d(mean loss)/dlogits. */
+double vt_seg_xent_forward_backward(float *dlogits, const float *logits, const uint8_t *labels, int n, int C,
+                                    size_t P, float eps, int64_t *counted);
+
 /* The drop-path factor of image b in block l's branch (0: attention, 1: MLP) at this step: 0 when
  * the branch is dropped, else 1 / (1 - rate_l) with rate_l = drop_path * l / (depth - 1). */
 float vt_train_drop_scale(const vt_train_hparams *hp, int depth, int64_t step, int l, int branch, int b);

@@ -1,0 +1,438 @@
+/* vitc train --task segment: trains a segmentation model (Segmenter's linear decoder or mask
+ * transformer on a ViT backbone) on a scene folder (images/, masks/, annotations.json), from
+ * scratch or from a classifier's backbone (--init), with the classifier's AdamW, schedule, EMA,
+ * checkpoints and resume. Validation: mIoU on scenes held out of the training folder. */
+#include "cli/args.h"
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "kernels/kernels.h"
+#include "train/scenes.h"
+#include "train/seg_eval.h"
+#include "train/train.h"
+#include "train/train_ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fail(const char *msg) {
+    fprintf(stderr, "vitc train: %s\n", msg);
+    return 1;
+}
+
+/* What a checkpoint records of the run beside the trainer's state, so --resume goes on alike. */
+typedef struct seg_meta {
+    int epochs, batch, seed, limit, val_limit, augment, bf16;
+    float val_frac;
+    const char *data;
+} seg_meta;
+
+static void seg_meta_json(vt_strbuf *sb, const seg_meta *r, int epoch, double val_miou) {
+    char buf[512];
+    int k = snprintf(buf, sizeof buf,
+                     "\"task\":\"segment\",\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,"
+                     "\"val_limit\":%d,\"val_fraction\":%.9g,\"augment\":%s,\"bf16\":%s,",
+                     epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, (double)r->val_frac,
+                     r->augment ? "true" : "false", r->bf16 ? "true" : "false");
+    if (val_miou >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_miou\":%.6f,", val_miou);
+    vt_strbuf_append(sb, buf, (size_t)k);
+    vt_strbuf_append(sb, "\"data\":", 7);
+    vt_strbuf_json_string(sb, r->data);
+}
+
+static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) {
+    uint64_t z = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull ^ c;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Scenes idx[0..n) as n x 3 x S x S normalized floats and their masks; with augment, a seeded
+ * horizontal flip of half of them (image and mask together), drawn from (seed, epoch, index). */
+static void scene_batch(const vt_scenes *s, const int *idx, int n, const float mean[3], const float sd[3], int augment,
+                        uint64_t seed, int epoch, float *x, uint8_t *masks) {
+    int S = s->h;
+    size_t HW = (size_t)S * S;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *px = s->pixels + (size_t)idx[i] * HW * s->c, *mk = s->masks + (size_t)idx[i] * HW;
+        int flip = augment && (hash3(seed, (uint64_t)epoch, (uint64_t)idx[i]) & 1);
+        for (int y = 0; y < S; y++)
+            for (int xx = 0; xx < S; xx++) {
+                int sx = flip ? S - 1 - xx : xx;
+                size_t src = (size_t)y * S + sx, dst = (size_t)y * S + xx;
+                for (int k = 0; k < 3; k++) {
+                    uint8_t v = px[src * s->c + (s->c == 3 ? k : 0)];
+                    x[((size_t)i * 3 + k) * HW + dst] = ((float)v / 255.0f - mean[k]) / sd[k];
+                }
+                masks[(size_t)i * HW + dst] = mk[src];
+            }
+    }
+}
+
+static void set_scene_labels(vitc_model *m, const vt_scenes *s) {
+    for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);
+    free(m->labels);
+    m->labels = calloc((size_t)s->num_classes, sizeof *m->labels);
+    m->n_labels = m->labels ? s->num_classes : 0;
+    for (int i = 0; i < m->n_labels; i++) m->labels[i] = strdup(s->class_names[i]);
+}
+
+static int validate_seg(vt_trainer *t, const vt_scenes *va, int threads, double *miou, double *pacc) {
+    int C = t->m->cfg.num_classes;
+    int64_t *conf = calloc((size_t)C * C, sizeof *conf);
+    if (!conf) return fail("out of memory");
+    vitc_model_set_threads(t->m, threads);
+    vitc_status st = vt_seg_evaluate(t->m, va, 32, conf);
+    vt_seg_scores sc = vt_seg_scores_of(conf, C, NULL);
+    free(conf);
+    if (st) return fail(vitc_last_error());
+    *miou = sc.miou;
+    *pacc = sc.pixel_acc;
+    return 0;
+}
+
+int cmd_train_segment(int argc, char **argv) {
+    const char *task = NULL, *data = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *decoder = NULL;
+    const char *arch = NULL;
+    int dim = 0, depth = 0, heads = 0, patch = 0, epochs = 0, batch = 0, seed = 0, threads = 0, limit = 0;
+    int val_limit = 0, no_aug = 0, save_every = 0, quiet = 0, max_steps = 0, bf16 = 0;
+    int dec_dim = 0, dec_depth = 0, dec_heads = 0;
+    float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = -1, ema = 0, drop_path = 0;
+    float layer_decay = 0;
+    vt_option opts[] = {
+        {"task", VT_OPT_STRING, &task, "segment", 0},
+        {"data", VT_OPT_STRING, &data, "a scene folder (images/, masks/, annotations.json; vitc scenes)", 0},
+        {"init", VT_OPT_STRING, &init, "start the backbone from this model (a classifier of the same architecture)", 0},
+        {"arch", VT_OPT_STRING, &arch, "from scratch: a named architecture (default dim 128, depth 6, heads 4, patch 4)", 0},
+        {"dim", VT_OPT_INT, &dim, "from scratch: embedding dimension", 0},
+        {"depth", VT_OPT_INT, &depth, "from scratch: blocks", 0},
+        {"heads", VT_OPT_INT, &heads, "from scratch: attention heads", 0},
+        {"patch", VT_OPT_INT, &patch, "from scratch: patch size", 0},
+        {"decoder", VT_OPT_STRING, &decoder, "linear (Segmenter's linear decoder; default) or mask (mask transformer)", 0},
+        {"dec-dim", VT_OPT_INT, &dec_dim, "mask transformer width (default the backbone's dim)", 0},
+        {"dec-depth", VT_OPT_INT, &dec_depth, "mask transformer blocks (default 2)", 0},
+        {"dec-heads", VT_OPT_INT, &dec_heads, "mask transformer heads (default dec-dim / 32)", 0},
+        {"epochs", VT_OPT_INT, &epochs, "epochs (default 10)", 0},
+        {"batch", VT_OPT_INT, &batch, "batch size (default 32)", 0},
+        {"lr", VT_OPT_FLOAT, &lr, "peak learning rate (default 1e-3)", 0},
+        {"min-lr", VT_OPT_FLOAT, &min_lr, "final learning rate of the cosine (default 1e-5)", 0},
+        {"wd", VT_OPT_FLOAT, &wd, "AdamW weight decay (default 0.05)", 0},
+        {"warmup", VT_OPT_FLOAT, &warmup, "warm-up epochs (default 1, may be fractional)", 0},
+        {"label-smoothing", VT_OPT_FLOAT, &ls, "label smoothing of the per-pixel targets (default 0)", 0},
+        {"clip", VT_OPT_FLOAT, &clip, "gradient-norm clipping (default 1; 0 off)", 0},
+        {"seed", VT_OPT_INT, &seed, "random seed: initialization, shuffling, flips (default 0)", 0},
+        {"threads", VT_OPT_INT, &threads, "threads (default $VITC_NUM_THREADS or all cores)", 0},
+        {"no-augment", VT_OPT_FLAG, &no_aug, "no random horizontal flips", 0},
+        {"val-split", VT_OPT_FLOAT, &val_frac, "scenes held out of the folder for validation (default 0.1)", 0},
+        {"limit", VT_OPT_INT, &limit, "use the first N training scenes", 0},
+        {"val-limit", VT_OPT_INT, &val_limit, "validate on the first N held-out scenes", 0},
+        {"max-steps", VT_OPT_INT, &max_steps, "stop after this many steps in this run (testing resume)", 0},
+        {"out", VT_OPT_STRING, &out, "the trained model (.safetensors), written after every epoch", 0},
+        {"ckpt", VT_OPT_STRING, &ckpt, "checkpoint with optimizer state (default OUT with .ckpt.safetensors)", 0},
+        {"save-every", VT_OPT_INT, &save_every, "also checkpoint every N steps", 0},
+        {"resume", VT_OPT_STRING, &resume, "continue the run saved in this checkpoint", 0},
+        {"quiet", VT_OPT_FLAG, &quiet, "no progress line", 0},
+        {"bf16", VT_OPT_FLAG, &bf16, "bfloat16 matrix products with float sums (CPUs with AVX512-BF16)", 0},
+        {"drop-path", VT_OPT_FLOAT, &drop_path, "stochastic depth in the backbone: the last block's rate", 0},
+        {"layer-decay", VT_OPT_FLOAT, &layer_decay, "layer-wise lr decay of the backbone (fine-tuning; e.g. 0.75)", 0},
+        {"ema", VT_OPT_FLOAT, &ema, "keep an EMA of the weights with this decay; --out gets the EMA", 0},
+    };
+    vt_cli_passive_omp(argv - 1);
+    int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    int npos;
+    int r = vt_parse_args("train", "vitc train --task segment --data SCENES_DIR [--init MODEL | --arch NAME] "
+                                   "[--decoder linear|mask] [--epochs --batch --lr ...] --out MODEL [--resume CKPT]",
+                          argc, argv, opts, n_opts, NULL, 0, &npos);
+    if (r) return r == 1 ? 0 : 2;
+#define BAD(...) return fprintf(stderr, "vitc train: " __VA_ARGS__), fprintf(stderr, "\n"), 2
+    if (!out) BAD("--out MODEL is required");
+    if (vt_opt_seen(opts, n_opts, "threads") && threads <= 0) BAD("--threads must be positive");
+    if ((vt_opt_seen(opts, n_opts, "epochs") && epochs <= 0) || (vt_opt_seen(opts, n_opts, "batch") && batch <= 0))
+        BAD("--epochs and --batch must be positive");
+    if (vt_opt_seen(opts, n_opts, "lr") && !(lr > 0)) BAD("--lr must be positive");
+    if (vt_opt_seen(opts, n_opts, "val-split") && !(val_frac > 0 && val_frac < 1)) BAD("--val-split must be in (0, 1)");
+    if (decoder && strcmp(decoder, "linear") && strcmp(decoder, "mask")) BAD("--decoder must be linear or mask");
+    if ((dec_dim < 0 || dec_depth < 0 || dec_heads < 0)) BAD("--dec-dim, --dec-depth and --dec-heads must be positive");
+    if (ema != 0 && !(ema > 0 && ema < 1)) BAD("--ema must be in (0, 1)");
+    if (!(drop_path >= 0 && drop_path < 1)) BAD("--drop-path must be in [0, 1)");
+    if (vt_opt_seen(opts, n_opts, "layer-decay") && !(layer_decay > 0 && layer_decay <= 1))
+        BAD("--layer-decay must be in (0, 1]");
+    if (resume && (init || arch || decoder || vt_opt_seen(opts, n_opts, "val-split") || drop_path > 0 ||
+                   vt_opt_seen(opts, n_opts, "layer-decay")))
+        BAD("--resume continues a run: no --init, --arch, --decoder, --val-split, --drop-path or --layer-decay");
+    if (init && arch) BAD("--init and --arch: give one");
+#undef BAD
+
+    char ckpt_buf[4200];
+    if (!ckpt) {
+        size_t L = strlen(out);
+        const char *suf = ".safetensors";
+        if (L > strlen(suf) && !strcmp(out + L - strlen(suf), suf))
+            snprintf(ckpt_buf, sizeof ckpt_buf, "%.*s.ckpt.safetensors", (int)(L - strlen(suf)), out);
+        else
+            snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
+        ckpt = ckpt_buf;
+    }
+    if (threads) vt_set_threads(threads);
+    threads = vt_get_threads();
+
+    vt_trainer *t = NULL;
+    char *train_json = NULL, data_buf[4096];
+    vt_json *tj = NULL;
+    int augment = !no_aug, rc = 0;
+    if (resume) {
+        if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
+        char err[128];
+        tj = vt_json_parse(train_json, strlen(train_json), err, sizeof err);
+        if (t->m->cfg.task != VT_TASK_SEGMENT || strcmp(vt_json_get_string(tj, "task", ""), "segment")) {
+            rc = fail("the checkpoint is not a segmentation run (resume it without --task segment)");
+            goto done;
+        }
+        if (!data) {
+            snprintf(data_buf, sizeof data_buf, "%s", vt_json_get_string(tj, "data", ""));
+            data = data_buf;
+        }
+        if (!vt_opt_seen(opts, n_opts, "epochs")) epochs = (int)vt_json_get_number(tj, "epochs", 10);
+        batch = (int)vt_json_get_number(tj, "batch", 32);
+        seed = (int)vt_json_get_number(tj, "seed", 0);
+        limit = (int)vt_json_get_number(tj, "limit", 0);
+        if (!vt_opt_seen(opts, n_opts, "val-limit")) val_limit = (int)vt_json_get_number(tj, "val_limit", 0);
+        val_frac = (float)vt_json_get_number(tj, "val_fraction", 0.1);
+        augment = vt_json_get_bool(tj, "augment", 1);
+        bf16 = bf16 || vt_json_get_bool(tj, "bf16", 0);
+    } else {
+        if (!epochs) epochs = 10;
+        if (!batch) batch = 32;
+        if (val_frac < 0) val_frac = 0.1f;
+    }
+    if (!data || !*data) {
+        rc = 2;
+        fprintf(stderr, "vitc train: --data SCENES_DIR is required\n");
+        goto done;
+    }
+
+    vitc_model *init_m = NULL;
+    vt_scenes tr = {0}, va = {0};
+    if (vt_scenes_open(data, VT_SPLIT_TRAIN, val_frac, &tr) || vt_scenes_open(data, VT_SPLIT_VAL, val_frac, &va)) {
+        rc = fail(vitc_last_error());
+        goto done;
+    }
+    vt_scenes_truncate(&tr, limit);
+    vt_scenes_truncate(&va, val_limit);
+    if (tr.h != tr.w) {
+        rc = fail("training scenes must be square");
+        goto done;
+    }
+    if (!t) {
+        vt_vit_config c;
+        if (init) {
+            vitc_load_params lp = vitc_load_default_params();
+            if (vitc_model_load(init, &lp, &init_m)) {
+                rc = fail(vitc_last_error());
+                goto done;
+            }
+            c = init_m->cfg;
+        } else if (arch) {
+            if (vt_config_from_name(arch, &c)) {
+                rc = 2;
+                fprintf(stderr, "vitc train: unknown architecture '%s'\n", arch);
+                goto done;
+            }
+        } else {
+            vt_config_defaults(&c);
+            c.dim = 128, c.depth = 6, c.heads = 4, c.patch = 4, c.mlp_dim = 512;
+            snprintf(c.name, sizeof c.name, "vit_seg_scenes");
+        }
+        if (!init) {
+            if (dim) c.dim = dim, c.mlp_dim = 4 * dim;
+            if (depth) c.depth = depth;
+            if (heads) c.heads = heads;
+            if (patch) c.patch = patch;
+        }
+        /* the backbone's tokens go through its final norm to the decoder */
+        c.fc_norm = 0;
+        c.pool = c.class_token ? VITC_POOL_TOKEN : VITC_POOL_AVG;
+        c.dist_token = c.dist_average = 0;
+        c.task = VT_TASK_SEGMENT;
+        c.seg_decoder = decoder && !strcmp(decoder, "mask") ? VT_SEG_MASK : VT_SEG_LINEAR;
+        if (c.seg_decoder == VT_SEG_MASK) {
+            c.dec_dim = dec_dim ? dec_dim : c.dim;
+            c.dec_depth = dec_depth ? dec_depth : 2;
+            c.dec_heads = dec_heads ? dec_heads : (c.dec_dim / 32 > 0 ? c.dec_dim / 32 : 1);
+        }
+        c.num_classes = tr.num_classes;
+        c.img_size = tr.h;
+        c.in_chans = 3;
+        if (init_m && init_m->cfg.dist_token) {
+            rc = fail("--init: a distilled model's backbone (distillation token) is not supported for segmentation");
+            goto done;
+        }
+        if (vt_config_validate(&c, "segmentation model")) {
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+        vitc_model *m;
+        if (init_m ? vt_model_adapt(init_m, &c, (uint64_t)seed, &m) : vt_model_new(&c, &m)) {
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+        if (!init_m) {
+            vt_model_init_random(m, (uint64_t)seed, 1.0f);
+            m->pre = vitc_preprocess_default_params();
+            /* the scenes' own statistics */
+            double sum = 0, sq = 0;
+            size_t np = (size_t)tr.n * tr.h * tr.w * tr.c;
+            for (size_t i = 0; i < np; i++) sum += tr.pixels[i] / 255.0, sq += (tr.pixels[i] / 255.0) * (tr.pixels[i] / 255.0);
+            double mu = sum / (double)np, var = sq / (double)np - mu * mu;
+            for (int k = 0; k < 3; k++) m->pre.mean[k] = (float)mu, m->pre.std[k] = (float)sqrt(var > 1e-6 ? var : 1e-6);
+        }
+        m->pre.size = tr.h;
+        m->pre.crop_pct = 1.0f;
+        m->pre.squash = 0;
+        set_scene_labels(m, &tr);
+        int spe = tr.n / batch;
+        if (spe < 1) {
+            vitc_model_free(m);
+            rc = fail("fewer training scenes than one batch");
+            goto done;
+        }
+        vt_train_hparams hp = vt_train_default_hparams();
+        if (lr > 0) hp.lr = lr;
+        if (min_lr >= 0) hp.min_lr = min_lr;
+        if (wd >= 0) hp.weight_decay = wd;
+        hp.label_smoothing = ls >= 0 ? ls : 0.0f;
+        if (clip >= 0) hp.clip = clip;
+        hp.ema_decay = ema;
+        hp.drop_path = drop_path;
+        hp.layer_decay = layer_decay < 1 ? layer_decay : 0;
+        hp.seed = (uint64_t)(int64_t)seed;
+        hp.warmup_steps = (int64_t)llround((warmup >= 0 ? warmup : 1.0f) * spe);
+        hp.total_steps = (int64_t)epochs * spe;
+        if (vt_trainer_new(m, &hp, threads, &t)) {
+            vitc_model_free(m);
+            rc = fail(vitc_last_error());
+            goto done;
+        }
+    }
+    if (resume && ema > 0 && (t->ema ? (t->hp.ema_decay = ema, 0) : vt_trainer_start_ema(t, ema))) {
+        rc = fail(vitc_last_error());
+        goto done;
+    }
+    if (vt_tr_set_bf16(bf16)) {
+        rc = fail("--bf16 needs AVX-512 kernels on a CPU with AVX512-BF16");
+        goto done;
+    }
+    const vt_vit_config *c = &t->m->cfg;
+    if (tr.num_classes > c->num_classes || tr.h != c->img_size) {
+        rc = fail("the scenes do not fit the checkpoint's model (classes or image size)");
+        goto done;
+    }
+    int spe = tr.n / batch;
+    if (spe < 1) {
+        rc = fail("fewer training scenes than one batch");
+        goto done;
+    }
+    t->hp.total_steps = (int64_t)epochs * spe;
+    int64_t total = t->hp.total_steps;
+    int S = c->img_size;
+    printf("training %s for segmentation (%s decoder", c->name, c->seg_decoder == VT_SEG_MASK ? "mask transformer" : "linear");
+    if (c->seg_decoder == VT_SEG_MASK) printf(": dim %d, depth %d, heads %d", c->dec_dim, c->dec_depth, c->dec_heads);
+    printf("): dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n", c->dim,
+           c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
+           bf16 ? " (bfloat16 products)" : "", threads);
+    printf("data %s: %d training, %d validation scenes (held out of the folder), %d classes; %d epochs of %d steps "
+           "(batch %d)%s\n", data, tr.n, va.n, tr.num_classes, epochs, spe, batch, augment ? ", flips" : "");
+    if (t->ema) printf("weights' EMA with decay %g: written to %s\n", (double)t->hp.ema_decay, out);
+    if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
+    fflush(stdout);
+    seg_meta meta = {epochs, batch, seed, limit, val_limit, augment, bf16, val_frac, data};
+
+    size_t HW = (size_t)S * S;
+    int *order = malloc(sizeof(int) * (size_t)tr.n);
+    float *x = malloc(sizeof(float) * 3 * HW * (size_t)batch);
+    uint8_t *mk = malloc(HW * (size_t)batch);
+    if (!order || !x || !mk) {
+        rc = fail("out of memory");
+        goto loop_done;
+    }
+    int tty = isatty(2) && !quiet;
+    double t_start = vt_cli_now();
+    int64_t steps_this_run = 0;
+    for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
+        vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
+        int b = (int)(t->step - (int64_t)epoch * spe);
+        double ep_loss = 0.0, t_ep = vt_cli_now();
+        int ep_n = 0;
+        for (; b < spe; b++) {
+            scene_batch(&tr, order + (size_t)b * batch, batch, t->m->pre.mean, t->m->pre.std, augment, (uint64_t)seed,
+                        epoch, x, mk);
+            double loss;
+            if (vt_trainer_forward_backward_seg(t, x, mk, batch, &loss, NULL)) {
+                rc = fail(vitc_last_error());
+                break;
+            }
+            if (!isfinite(loss)) {
+                rc = fail("the loss is not finite (try a lower --lr)");
+                break;
+            }
+            vt_trainer_update(t);
+            steps_this_run++;
+            ep_loss += loss;
+            ep_n++;
+            double ips = steps_this_run * (double)batch / (vt_cli_now() - t_start);
+            if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
+                char eta[32];
+                vt_cli_fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
+                fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  ETA %s%s",
+                        tty ? "\r" : "", epoch + 1, epochs, (long long)t->step, (long long)total, ep_loss / ep_n,
+                        (double)t->last_lr, ips, eta, tty ? "   " : "\n");
+                fflush(stderr);
+            }
+            if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
+                vt_strbuf sb = {0};
+                seg_meta_json(&sb, &meta, epoch, -1.0);
+                if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
+                vt_strbuf_free(&sb);
+            }
+            if (max_steps > 0 && steps_this_run >= max_steps) break;
+        }
+        if (rc || (max_steps > 0 && steps_this_run >= max_steps && b + 1 < spe)) break;
+        if (tty) fprintf(stderr, "\n");
+        double miou = -1, pacc = 0, ema_miou = -1, ema_pacc = 0;
+        if (va.n && validate_seg(t, &va, threads, &miou, &pacc)) rc = 1;
+        if (!rc && t->ema) {
+            vt_trainer_swap_ema(t);
+            if (va.n && validate_seg(t, &va, threads, &ema_miou, &ema_pacc)) rc = 1;
+            if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
+            vt_trainer_swap_ema(t);
+        }
+        if (rc) break;
+        printf("epoch %d/%d: train loss %.4f", epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0);
+        if (va.n) printf(", val mIoU %.4f, pixel accuracy %.4f (%d scenes)", miou, pacc, va.n);
+        if (t->ema && va.n) printf(", EMA mIoU %.4f", ema_miou);
+        printf(", %.0f s\n", vt_cli_now() - t_ep);
+        fflush(stdout);
+        vt_strbuf sb = {0};
+        seg_meta_json(&sb, &meta, epoch + 1, t->ema ? ema_miou : miou);
+        if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
+        vt_strbuf_free(&sb);
+        if (max_steps > 0 && steps_this_run >= max_steps) break;
+    }
+    if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
+loop_done:
+    free(order);
+    free(x);
+    free(mk);
+done:
+    vt_scenes_free(&tr);
+    vt_scenes_free(&va);
+    vitc_model_free(init_m);
+    vt_trainer_free(t);
+    free(train_json);
+    vt_json_free(tj);
+    return rc;
+}

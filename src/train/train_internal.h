@@ -1,0 +1,21 @@
+/* What the task heads' training code (train_seg.c, later detection) shares with the trainer:
+ * the backbone's forward and backward and the gradient of its final tokens. */
+#ifndef VT_TRAIN_INTERNAL_H
+#define VT_TRAIN_INTERNAL_H
+
+#include "train/train.h"
+
+/* Lays the activations out for a batch of n (when it grew) and sets the thread count. */
+vitc_status vt_trainer_prepare(vt_trainer *t, int n);
+/* The backbone's forward pass (activations kept): the final tokens, n x T x dim. */
+const float *vt_trainer_backbone_forward(vt_trainer *t, const float *images, int n);
+/* Zeroes every gradient and returns the (zeroed) buffer for d loss / d final tokens (n x T x dim)
+ * that vt_trainer_backbone_backward reads. */
+float *vt_trainer_token_grad(vt_trainer *t, int n);
+/* The backbone's backward pass from the token gradient; parameter gradients accumulate. */
+void vt_trainer_backbone_backward(vt_trainer *t, int n);
+
+/* The segmentation head's activations (train_seg.c), freed with the trainer. */
+void vt_seg_acts_free(struct vt_seg_acts *s);
+
+#endif
