@@ -1,4 +1,4 @@
-/* Small helpers the long-running commands share: a monotonic clock and a duration as text. */
+/* Small helpers the commands share: a clock, durations as text, output folders and file stems. */
 #ifndef VT_CLI_UTIL_H
 #define VT_CLI_UTIL_H
 
@@ -8,5 +8,12 @@
 double vt_cli_now(void);
 /* "1h05m" or "3m07s" (negative or not finite: 0). */
 void vt_cli_fmt_time(char *buf, size_t n, double seconds);
+
+/* mkdir -p; returns 0, or -1 with errno set. */
+int vt_cli_make_dirs(const char *path);
+/* The file name without its directory and last extension, into out. */
+void vt_cli_file_stem(const char *path, char *out, size_t cap);
+/* 1 (and a one-line message naming command) when two of the n paths share a stem. */
+int vt_cli_stems_collide(const char *command, const char *const *paths, int n);
 
 #endif

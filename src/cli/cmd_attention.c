@@ -1,5 +1,6 @@
 /* vitc attention MODEL IMAGE... --out DIR: per image an attention heat map blended over the original
  * image (DIR/<stem>.attention.png) and optionally the raw patch-grid map (DIR/<stem>.attention.npy). */
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/model_opts.h"
 #include "core/npy.h"
@@ -14,42 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* mkdir -p; returns 0, or -1 with errno set. */
-static int make_dirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        buf[i] = c;
-    }
-    struct stat st;
-    if (stat(path, &st)) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-/* The file name without its directory and last extension, into out. */
-static void file_stem(const char *path, char *out, size_t cap) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    if (len >= cap) len = cap - 1;
-    memcpy(out, base, len);
-    out[len] = '\0';
-}
 
 /* Parses --head: "mean" (-1) or a head index; returns 0, -1 when neither. */
 static int parse_head(const char *s, int *head) {
@@ -124,17 +89,7 @@ int cmd_attention(int argc, char **argv) {
         fprintf(stderr, "vitc attention: --alpha must be between 0 and 1\n");
         return 2;
     }
-    char stem_i[256], stem_j[256];
-    for (int i = 1; i < npos; i++) /* two inputs with one stem would overwrite each other's outputs */
-        for (int j = 1; j < i; j++) {
-            file_stem(pos[i], stem_i, sizeof stem_i);
-            file_stem(pos[j], stem_j, sizeof stem_j);
-            if (!strcmp(stem_i, stem_j)) {
-                fprintf(stderr, "vitc attention: %s and %s share the name '%s': their outputs would collide\n", pos[j],
-                        pos[i], stem_i);
-                return 2;
-            }
-        }
+    if (vt_cli_stems_collide("attention", pos + 1, npos - 1)) return 2;
     vitc_model *m = vt_model_opts_load("attention", pos[0], &mo, opts);
     if (!m) return 1;
     vitc_preprocess_params pp;
@@ -162,7 +117,7 @@ int cmd_attention(int argc, char **argv) {
         vitc_model_free(m);
         return 2;
     }
-    if (make_dirs(out_dir)) {
+    if (vt_cli_make_dirs(out_dir)) {
         fprintf(stderr, "vitc attention: cannot create the output directory %s: %s\n", out_dir, strerror(errno));
         vitc_model_free(m);
         return 1;
@@ -199,7 +154,7 @@ int cmd_attention(int argc, char **argv) {
             memcpy(pic, vitc_image_pixels(im), (size_t)w * h * 3);
             vt_draw_blend_heatmap(pic, w, h, up, alpha);
             char stem[256], png_path[4400], npy_path[4400];
-            file_stem(file, stem, sizeof stem);
+            vt_cli_file_stem(file, stem, sizeof stem);
             snprintf(png_path, sizeof png_path, "%s/%s.attention.png", out_dir, stem);
             snprintf(npy_path, sizeof npy_path, "%s/%s.attention.npy", out_dir, stem);
             int64_t shape[2] = {gh, gw};

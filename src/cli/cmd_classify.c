@@ -187,6 +187,11 @@ int cmd_classify(int argc, char **argv) {
     }
     vitc_model_info info;
     vitc_model_get_info(m, &info);
+    if (strcmp(info.task, "classify")) {
+        fprintf(stderr, "vitc classify: %s is a segmentation model, not a classifier (use vitc segment)\n", pos[0]);
+        vitc_model_free(m);
+        return 1;
+    }
     if (!info.num_classes) {
         fprintf(stderr, "vitc classify: %s: the model has no classification head\n", pos[0]);
         vitc_model_free(m);

@@ -25,8 +25,8 @@ int cmd_eval(int argc, char **argv) {
     int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0;
     float val_frac = 0;
     vt_option opts[] = {
-        {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder or an image folder", 0},
-        {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part), val or train", 0},
+        {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder, an image folder, or (segmentation models) a scene folder", 0},
+        {"split", VT_OPT_STRING, &split, "test (default; a folder's validation part; every scene of a scene folder), val or train", 0},
         {"val-split", VT_OPT_FLOAT, &val_frac, "the validation fraction used in training (folders: default 0.1)", 0},
         {"limit", VT_OPT_INT, &limit, "the first N images only", 0},
         {"batch", VT_OPT_INT, &batch, "images per forward pass (default 256)", 0},
@@ -64,6 +64,17 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     vitc_model *m = models[0]; /* the ensemble's classes, labels and preprocessing are the first model's */
+    if (m->cfg.task == VT_TASK_SEGMENT) { /* a scene folder: mIoU, pixel accuracy, per-class IoU */
+        int srv = 1;
+        if (npos > 1) fprintf(stderr, "vitc eval: segmentation models are evaluated one at a time\n");
+        else if (tta_flip) fprintf(stderr, "vitc eval: --tta-flip is for classifiers\n");
+        else
+            srv = cmd_eval_segment(m, pos[0], data, split, (int)sp,
+                                   vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "val-split") ? val_frac : 0.1f,
+                                   limit, batch > 64 ? 64 : batch, json);
+        free_models(models, npos);
+        return srv;
+    }
     int C = m->cfg.num_classes, rc = 0;
     vt_dataset d;
     int *map = NULL;
@@ -71,6 +82,7 @@ int cmd_eval(int argc, char **argv) {
     for (int e = 0; e < npos; e++) {
         const char *why = NULL;
         if (!models[e]->cfg.num_classes) why = "has no classification head";
+        else if (models[e]->cfg.task != VT_TASK_CLASSIFY) why = "is a segmentation model (evaluate it alone)";
         else if (models[e]->cfg.num_classes != C) why = "has another number of classes than the first model";
         else if (!vt_model_labels_agree(m, models[e])) why = "names its classes differently from the first model";
         if (why) {

@@ -37,6 +37,10 @@ int cmd_info(int argc, char **argv) {
         vt_strbuf_json_string(&b, pos[0]);
         vt_strbuf_append(&b, ",\"name\":", 8);
         vt_strbuf_json_string(&b, i.name);
+        vt_strbuf_printf(&b, ",\"task\":\"%s\"", i.task);
+        if (i.decoder)
+            vt_strbuf_printf(&b, ",\"decoder\":{\"type\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d}", i.decoder,
+                             i.dec_dim, i.dec_depth, i.dec_heads);
         vt_strbuf_printf(&b,
                          ",\"source\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"mlp_dim\":%d,\"patch_size\":%d,"
                          "\"patch_kernel\":%d,\"image_size\":%d,\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,"
@@ -75,7 +79,13 @@ int cmd_info(int argc, char **argv) {
                yes(i.dist_token), i.reg_tokens, i.no_embed_class ? "on patches only" : "on every token");
         printf("blocks:       qkv bias %s, qk norm %s, layer scale %s, pre-norm %s, layer norm eps %g\n",
                yes(i.qkv_bias), yes(i.qk_norm), yes(i.layer_scale), yes(i.pre_norm), (double)i.ln_eps);
-        printf("head:         %d classes, pool %s%s\n", i.num_classes, pool, i.fc_norm ? " + fc_norm" : "");
+        if (!i.decoder)
+            printf("head:         classify: %d classes, pool %s%s\n", i.num_classes, pool, i.fc_norm ? " + fc_norm" : "");
+        else if (!strcmp(i.decoder, "mask"))
+            printf("head:         segment: %d classes, mask transformer (dim %d, depth %d, heads %d)\n", i.num_classes,
+                   i.dec_dim, i.dec_depth, i.dec_heads);
+        else
+            printf("head:         segment: %d classes, linear decoder on the patch tokens\n", i.num_classes);
         printf("parameters:   %lld (%.2f M, %.1f MB as f32)\n", (long long)i.num_params, i.num_params / 1e6,
                i.num_params * 4.0 / 1e6);
         printf("FLOPs:        %.3f G per image at %dx%d\n", i.flops / 1e9, i.image_size, i.image_size);

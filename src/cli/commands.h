@@ -19,7 +19,12 @@ int cmd_train_segment(int argc, char **argv);
 /* Sets OMP_WAIT_POLICY=PASSIVE (unless set) and re-executes the program with full_argv. */
 void vt_cli_passive_omp(char **full_argv);
 int cmd_eval(int argc, char **argv);
+/* vitc eval's segmentation scores on a scene folder (cmd_eval_seg.c) */
+struct vitc_model;
+int cmd_eval_segment(struct vitc_model *m, const char *model_path, const char *data, const char *split, int sp,
+                     float val_frac, int limit, int batch, int json);
 int cmd_average(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
 int cmd_scenes(int argc, char **argv);
 int cmd_attention(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
