@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_MODELS = 8 };
 
@@ -90,6 +91,13 @@ int cmd_eval(int argc, char **argv) {
             free_models(models, npos);
             return 1;
         }
+    }
+    char ann[4200];
+    snprintf(ann, sizeof ann, "%s/annotations.json", data);
+    if (access(ann, F_OK) == 0) {
+        fprintf(stderr, "vitc eval: %s is a scene folder (segmentation), %s a classifier\n", data, pos[0]);
+        free_models(models, npos);
+        return 1;
     }
     if (vt_dataset_open(data, sp, val_frac, &m->pre,
                         m->cfg.img_size, &d)) {

@@ -339,7 +339,7 @@ int cmd_train_segment(int argc, char **argv) {
     t->hp.total_steps = (int64_t)epochs * spe;
     int64_t total = t->hp.total_steps;
     int S = c->img_size;
-    printf("training %s for segmentation (%s decoder", c->name, c->seg_decoder == VT_SEG_MASK ? "mask transformer" : "linear");
+    printf("training %s for segmentation (%s", c->name, c->seg_decoder == VT_SEG_MASK ? "mask transformer" : "linear decoder");
     if (c->seg_decoder == VT_SEG_MASK) printf(": dim %d, depth %d, heads %d", c->dec_dim, c->dec_depth, c->dec_heads);
     printf("): dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n", c->dim,
            c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
