@@ -57,6 +57,8 @@ CASES = {
                  2, 43),
     "mask_avg": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=C, class_token=False,
                      global_pool="avg"), "mask", 32, 1, 2, 44),
+    # no decoder blocks: decoder_norm straight after proj_dec
+    "mask_d0": (Cfg(dim=32, depth=1, heads=2, patch=4, img_size=16, num_classes=C), "mask", 16, 0, 2, 49),
 }
 
 
