@@ -379,7 +379,16 @@ static void test_training(const char *name) {
     }
     snprintf(path, sizeof path, "%s/params.safetensors", dir);
     compare_tensors(name, t, t->m->param_buf, path, 0);
-    printf("  %-10s loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name, first_loss, loss, steps, (double)losses.data[0], (double)losses.data[steps - 1]);
+    double last_loss = loss;
+    /* inference on the trained weights (packed again after the updates) = the training pass's scores */
+    float *inf = malloc(sizeof(float) * n * C * HW);
+    CHECK(vt_trainer_forward_backward_seg(t, in.data, y, n, &loss, up) == VITC_OK &&
+              vitc_model_segment(t->m, in.data, n, S, S, inf, NULL) == VITC_OK,
+          "%s: inference after training: %s", name, vitc_last_error());
+    float ei = max_abs_diff(inf, up, (size_t)n * C * HW);
+    CHECK(ei <= 1e-5f, "%s: inference after training differs from the training pass by %g", name, ei);
+    free(inf);
+    printf("  %-10s loss %.5f -> %.5f over %d AdamW steps (PyTorch %.5f -> %.5f)\n", name, first_loss, last_loss, steps, (double)losses.data[0], (double)losses.data[steps - 1]);
     vt_trainer_free(t);
 
     /* finite differences at the initial weights */
