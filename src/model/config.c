@@ -91,8 +91,8 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
     if (!(c->ln_eps > 0.0f && c->ln_eps < 1.0f))
         return vt_error(VITC_ERR_FORMAT, "%s: invalid layer norm epsilon", what);
     if (c->task == VT_TASK_SEGMENT) {
-        if (c->num_classes < 2 || c->num_classes > 256)
-            return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model needs 2..256 classes (background included)", what);
+        if (c->num_classes < 2 || c->num_classes > 255)
+            return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model needs 2..255 classes (background included; 255 marks ignored pixels)", what);
         if (c->fc_norm) return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model normalizes all tokens (no fc_norm)", what);
         if (c->dist_token && c->dist_average)
             return vt_error(VITC_ERR_FORMAT, "%s: a segmentation model has no distillation head", what);
