@@ -181,6 +181,8 @@ int cmd_train_segment(int argc, char **argv) {
     threads = vt_get_threads();
 
     vt_trainer *t = NULL;
+    vitc_model *init_m = NULL;
+    vt_scenes tr = {0}, va = {0};
     char *train_json = NULL, data_buf[4096];
     vt_json *tj = NULL;
     int augment = !no_aug, rc = 0;
@@ -215,8 +217,6 @@ int cmd_train_segment(int argc, char **argv) {
         goto done;
     }
 
-    vitc_model *init_m = NULL;
-    vt_scenes tr = {0}, va = {0};
     if (vt_scenes_open(data, VT_SPLIT_TRAIN, val_frac, &tr) || vt_scenes_open(data, VT_SPLIT_VAL, val_frac, &va)) {
         rc = fail(vitc_last_error());
         goto done;
