@@ -68,3 +68,13 @@ int vt_cli_stems_collide(const char *command, const char *const *paths, int n) {
         }
     return 0;
 }
+
+const char *vt_cli_ckpt_path(const char *out, char *buf, size_t cap) {
+    size_t L = strlen(out);
+    const char *suf = ".safetensors";
+    if (L > strlen(suf) && !strcmp(out + L - strlen(suf), suf))
+        snprintf(buf, cap, "%.*s.ckpt.safetensors", (int)(L - strlen(suf)), out);
+    else
+        snprintf(buf, cap, "%s.ckpt", out);
+    return buf;
+}

@@ -15,5 +15,7 @@ int vt_cli_make_dirs(const char *path);
 void vt_cli_file_stem(const char *path, char *out, size_t cap);
 /* 1 (and a one-line message naming command) when two of the n paths share a stem. */
 int vt_cli_stems_collide(const char *command, const char *const *paths, int n);
+/* A training run's checkpoint beside its model: MODEL.safetensors -> MODEL.ckpt.safetensors, else OUT.ckpt. */
+const char *vt_cli_ckpt_path(const char *out, char *buf, size_t cap);
 
 #endif

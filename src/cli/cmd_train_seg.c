@@ -168,15 +168,7 @@ int cmd_train_segment(int argc, char **argv) {
 #undef BAD
 
     char ckpt_buf[4200];
-    if (!ckpt) {
-        size_t L = strlen(out);
-        const char *suf = ".safetensors";
-        if (L > strlen(suf) && !strcmp(out + L - strlen(suf), suf))
-            snprintf(ckpt_buf, sizeof ckpt_buf, "%.*s.ckpt.safetensors", (int)(L - strlen(suf)), out);
-        else
-            snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
-        ckpt = ckpt_buf;
-    }
+    if (!ckpt) ckpt = vt_cli_ckpt_path(out, ckpt_buf, sizeof ckpt_buf);
     if (threads) vt_set_threads(threads);
     threads = vt_get_threads();
 

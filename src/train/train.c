@@ -334,6 +334,15 @@ static void scale_images(float *dst, const float *src, const float *sc, int n, i
     for (int b = 0; b < n; b++) vt_tr_scale_rows(dst, src, sc, b, b + 1, T, D);
 }
 
+void vt_tr_block_bind(vt_tr_block *p, const vt_block_w *bw, vt_block_w *gw, int qkv_bias) {
+    p->ln1_w = bw->norm1.w, p->ln1_b = bw->norm1.b, p->qkv_w = bw->qkv.w, p->qkv_b = qkv_bias ? bw->qkv.b : NULL;
+    p->proj_w = bw->proj.w, p->proj_b = bw->proj.b, p->ln2_w = bw->norm2.w, p->ln2_b = bw->norm2.b;
+    p->fc1_w = bw->fc1.w, p->fc1_b = bw->fc1.b, p->fc2_w = bw->fc2.w, p->fc2_b = bw->fc2.b;
+    p->g_ln1_w = gw->norm1.w, p->g_ln1_b = gw->norm1.b, p->g_qkv_w = gw->qkv.w, p->g_qkv_b = qkv_bias ? gw->qkv.b : NULL;
+    p->g_proj_w = gw->proj.w, p->g_proj_b = gw->proj.b, p->g_ln2_w = gw->norm2.w, p->g_ln2_b = gw->norm2.b;
+    p->g_fc1_w = gw->fc1.w, p->g_fc1_b = gw->fc1.b, p->g_fc2_w = gw->fc2.w, p->g_fc2_b = gw->fc2.b;
+}
+
 /* The fused block (train_block.c) for blocks without q/k norm or LayerScale. */
 static vt_tr_block block_params(const vt_trainer *t, const vt_block_w *bw, vt_block_w *gw, block_acts *B, int l,
                                 int n, int T) {
@@ -341,12 +350,7 @@ static vt_tr_block block_params(const vt_trainer *t, const vt_block_w *bw, vt_bl
     vt_train_acts *A = t->acts;
     vt_tr_block p = {0};
     p.n = n, p.T = T, p.D = c->dim, p.heads = c->heads, p.Hm = c->mlp_dim, p.eps = c->ln_eps;
-    p.ln1_w = bw->norm1.w, p.ln1_b = bw->norm1.b, p.qkv_w = bw->qkv.w, p.qkv_b = c->qkv_bias ? bw->qkv.b : NULL;
-    p.proj_w = bw->proj.w, p.proj_b = bw->proj.b, p.ln2_w = bw->norm2.w, p.ln2_b = bw->norm2.b;
-    p.fc1_w = bw->fc1.w, p.fc1_b = bw->fc1.b, p.fc2_w = bw->fc2.w, p.fc2_b = bw->fc2.b;
-    p.g_ln1_w = gw->norm1.w, p.g_ln1_b = gw->norm1.b, p.g_qkv_w = gw->qkv.w, p.g_qkv_b = c->qkv_bias ? gw->qkv.b : NULL;
-    p.g_proj_w = gw->proj.w, p.g_proj_b = gw->proj.b, p.g_ln2_w = gw->norm2.w, p.g_ln2_b = gw->norm2.b;
-    p.g_fc1_w = gw->fc1.w, p.g_fc1_b = gw->fc1.b, p.g_fc2_w = gw->fc2.w, p.g_fc2_b = gw->fc2.b;
+    vt_tr_block_bind(&p, bw, gw, c->qkv_bias);
     p.x = A->res[l], p.out = A->res[l + 1];
     p.ln1 = B->ln1, p.ln1_m = B->ln1_m, p.ln1_r = B->ln1_r, p.qkv = B->qkv, p.att = B->att, p.ao = B->ao;
     p.mid = B->mid, p.ln2 = B->ln2, p.ln2_m = B->ln2_m, p.ln2_r = B->ln2_r, p.hpre = B->hpre, p.hact = B->hact;

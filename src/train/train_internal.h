@@ -4,6 +4,7 @@
 #define VT_TRAIN_INTERNAL_H
 
 #include "train/train.h"
+#include "train/train_ops.h"
 
 /* Lays the activations out for a batch of n (when it grew) and sets the thread count. */
 vitc_status vt_trainer_prepare(vt_trainer *t, int n);
@@ -14,6 +15,9 @@ const float *vt_trainer_backbone_forward(vt_trainer *t, const float *images, int
 float *vt_trainer_token_grad(vt_trainer *t, int n);
 /* The backbone's backward pass from the token gradient; parameter gradients accumulate. */
 void vt_trainer_backbone_backward(vt_trainer *t, int n);
+
+/* Points the fused block's weights and gradient slots at a block's (qkv bias when qkv_bias). */
+void vt_tr_block_bind(vt_tr_block *p, const vt_block_w *bw, vt_block_w *gw, int qkv_bias);
 
 /* The segmentation head's activations (train_seg.c), freed with the trainer. */
 void vt_seg_acts_free(struct vt_seg_acts *s);

@@ -232,12 +232,7 @@ static vt_tr_block dec_block(vt_trainer *t, int l, const seg_dims *d) {
     dec_block_acts *B = &s->blk[l];
     vt_tr_block p = {0};
     p.n = d->n, p.T = d->Td, p.D = d->E, p.heads = c->dec_heads, p.Hm = 4 * d->E, p.eps = c->ln_eps;
-    p.ln1_w = bw->norm1.w, p.ln1_b = bw->norm1.b, p.qkv_w = bw->qkv.w, p.qkv_b = bw->qkv.b;
-    p.proj_w = bw->proj.w, p.proj_b = bw->proj.b, p.ln2_w = bw->norm2.w, p.ln2_b = bw->norm2.b;
-    p.fc1_w = bw->fc1.w, p.fc1_b = bw->fc1.b, p.fc2_w = bw->fc2.w, p.fc2_b = bw->fc2.b;
-    p.g_ln1_w = gw->norm1.w, p.g_ln1_b = gw->norm1.b, p.g_qkv_w = gw->qkv.w, p.g_qkv_b = gw->qkv.b;
-    p.g_proj_w = gw->proj.w, p.g_proj_b = gw->proj.b, p.g_ln2_w = gw->norm2.w, p.g_ln2_b = gw->norm2.b;
-    p.g_fc1_w = gw->fc1.w, p.g_fc1_b = gw->fc1.b, p.g_fc2_w = gw->fc2.w, p.g_fc2_b = gw->fc2.b;
+    vt_tr_block_bind(&p, bw, gw, 1);
     p.x = s->xs[l], p.out = s->xs[l + 1];
     p.ln1 = B->ln1, p.ln1_m = B->ln1_m, p.ln1_r = B->ln1_r, p.qkv = B->qkv, p.att = B->att, p.ao = B->ao;
     p.mid = B->mid, p.ln2 = B->ln2, p.ln2_m = B->ln2_m, p.ln2_r = B->ln2_r, p.hpre = B->hpre, p.hact = B->hact;
