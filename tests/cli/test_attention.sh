@@ -7,6 +7,11 @@ PY=${PYTHON:-/usr/bin/python3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MODEL=$ROOT/models/default.safetensors
 LIB=${VITC_BUILD:-$ROOT/build}/libvitc.so
+# a sanitizer build's library loads into Python only with its runtimes first (and Python's own
+# allocations kept out of the leak check)
+SAN_RT=$(ldd "$LIB" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ {printf "%s:", $3}')
+PYLIB=$PY
+if [[ -n $SAN_RT ]]; then PYLIB="env LD_PRELOAD=${SAN_RT%:} ASAN_OPTIONS=detect_leaks=0 $PY"; fi
 SHIRT=$ROOT/examples/images/0004_shirt.png
 BOOT=$ROOT/examples/images/0000_ankle_boot.png
 
@@ -65,13 +70,13 @@ $PY -c 'import sys; from PIL import Image; assert Image.open(sys.argv[1]).size =
 expect_ok "attention --npy --rollout into a new nested dir" "$VITC" attention "$MODEL" "$TMP/wide.png" --out "$TMP/b/c" --npy --rollout
 $PY -c 'import sys, numpy as np; a = np.load(sys.argv[1]); assert a.shape == (14, 14) and a.dtype == np.float32 and (a > 0).all()' \
   "$TMP/b/c/wide.attention.npy" && ok || bad "attention .npy shape"
-$PY "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/b/c/wide.attention.npy" -1 1 && ok ||
+$PYLIB "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/b/c/wide.attention.npy" -1 1 && ok ||
   bad "attention --rollout .npy differs from vitc_model_attention"
 expect_ok "attention --head 2 --npy" "$VITC" attention "$MODEL" "$TMP/wide.png" --out "$TMP/h" --npy --head 2
-$PY "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/h/wide.attention.npy" 2 0 && ok ||
+$PYLIB "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/h/wide.attention.npy" 2 0 && ok ||
   bad "attention --head 2 .npy differs from vitc_model_attention"
 expect_ok "attention --head mean" "$VITC" attention "$MODEL" "$TMP/wide.png" --out "$TMP/m" --npy --head mean
-$PY "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/m/wide.attention.npy" -1 0 && ok ||
+$PYLIB "$TMP/lib.py" "$LIB" attention "$MODEL" "$TMP/wide.npy" "$TMP/m/wide.attention.npy" -1 0 && ok ||
   bad "attention --head mean .npy differs from vitc_model_attention"
 # --alpha 0 gives the original picture; --alpha 1 the heat map alone, its brightest spot where the
 # grid's largest value lands on the original image (through the resize to 112 x 56 and the crop
@@ -119,7 +124,7 @@ expect_ok "embed images" "$VITC" embed "$MODEL" "$TMP/wide.png" "$SHIRT" "$BOOT"
 [[ ! -s $TMP/out ]] && ok || bad "embed printed without --json"
 $PY -c 'import sys, numpy as np; np.save(sys.argv[4], np.stack([np.load(p) for p in sys.argv[1:4]]))' \
   "$TMP/wide.npy" "$TMP/shirt.npy" "$TMP/boot.npy" "$TMP/three.npy"
-$PY "$TMP/lib.py" "$LIB" embed "$MODEL" "$TMP/three.npy" "$TMP/f.npy" && ok || bad "embed .npy differs from vitc_model_embed"
+$PYLIB "$TMP/lib.py" "$LIB" embed "$MODEL" "$TMP/three.npy" "$TMP/f.npy" && ok || bad "embed .npy differs from vitc_model_embed"
 expect_ok "embed --batch 1 on a preprocessed .npy" "$VITC" embed "$MODEL" "$TMP/three.npy" --out "$TMP/f1.npy" --batch 1
 cmp -s <($PY -c 'import numpy as np,sys; sys.stdout.buffer.write(np.load(sys.argv[1]).tobytes())' "$TMP/f.npy") \
   <($PY -c 'import numpy as np,sys; sys.stdout.buffer.write(np.load(sys.argv[1]).tobytes())' "$TMP/f1.npy") && ok ||
@@ -127,7 +132,7 @@ cmp -s <($PY -c 'import numpy as np,sys; sys.stdout.buffer.write(np.load(sys.arg
 expect_ok "embed --tokens" "$VITC" embed "$MODEL" "$SHIRT" "$BOOT" --tokens --out "$TMP/t.npy"
 $PY -c 'import sys, numpy as np; np.save(sys.argv[3], np.stack([np.load(p) for p in sys.argv[1:3]]))' "$TMP/shirt.npy" "$TMP/boot.npy" "$TMP/two.npy"
 $PY -c 'import sys, numpy as np; assert np.load(sys.argv[1]).shape == (2, 197, 128)' "$TMP/t.npy" && ok || bad "embed --tokens shape"
-$PY "$TMP/lib.py" "$LIB" tokens "$MODEL" "$TMP/two.npy" "$TMP/t.npy" && ok || bad "embed --tokens differs from vitc_model_embed_tokens"
+$PYLIB "$TMP/lib.py" "$LIB" tokens "$MODEL" "$TMP/two.npy" "$TMP/t.npy" && ok || bad "embed --tokens differs from vitc_model_embed_tokens"
 expect_ok "embed --json" "$VITC" embed "$MODEL" "$SHIRT" "$TMP/two.npy" --json
 $PY - "$TMP/out" "$TMP/f.npy" <<'PYEOF' && ok || bad "embed --json content"
 import json, sys, numpy as np
