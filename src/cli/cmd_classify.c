@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 typedef struct batch {
     int n, cap, h, w;
     float *data;          /* n x 3 x h x w */
@@ -141,6 +136,16 @@ static int push(classify_ctx *c, batch *b, const char *file, int sub, const floa
     return 0;
 }
 
+typedef struct classify_emit_ctx {
+    classify_ctx *c;
+    batch *b;
+} classify_emit_ctx;
+
+static int classify_emit(void *ctx, const char *file, int sub, const float *x, int h, int w) {
+    classify_emit_ctx *e = ctx;
+    return push(e->c, e->b, file, sub, x, h, w);
+}
+
 int cmd_classify(int argc, char **argv) {
     vt_model_opts mo;
     int top = 5, json = 0, logits = 0, batch_size = 8, tta_flip = 0, bf16 = 0;
@@ -211,47 +216,7 @@ int cmd_classify(int argc, char **argv) {
     if (rc) fprintf(stderr, "vitc classify: out of memory\n");
     for (int i = 1; i < npos && !rc; i++) {
         const char *file = pos[i];
-        if (ends_with(file, ".npy")) {
-            vt_npy a;
-            if (vt_npy_read(file, &a) != VITC_OK) {
-                fprintf(stderr, "vitc classify: %s\n", vitc_last_error());
-                rc = 1;
-                break;
-            }
-            int four = a.ndim == 4;
-            if (!(a.ndim == 3 || four) || a.shape[four] != info.in_chans) {
-                fprintf(stderr, "vitc classify: %s: expected a float32 array of %d x H x W or N x %d x H x W\n", file,
-                        info.in_chans, info.in_chans);
-                vt_npy_free(&a);
-                rc = 1;
-                break;
-            }
-            int n = four ? (int)a.shape[0] : 1, h = (int)a.shape[1 + four], w = (int)a.shape[2 + four];
-            for (int k = 0; k < n && !rc; k++)
-                rc = push(&c, &b, file, four ? k : -1, a.data + (size_t)k * info.in_chans * h * w, h, w);
-            vt_npy_free(&a);
-            continue;
-        }
-        if (info.in_chans != 3) {
-            fprintf(stderr, "vitc classify: %s: the model takes %d channels; give it a preprocessed .npy\n", file,
-                    info.in_chans);
-            rc = 1;
-            break;
-        }
-        vitc_image *im;
-        if (vitc_image_load(file, &im) != VITC_OK) {
-            fprintf(stderr, "vitc classify: %s\n", vitc_last_error());
-            rc = 1;
-            break;
-        }
-        vitc_status s = vitc_preprocess(im, &pp, img);
-        vitc_image_free(im);
-        if (s != VITC_OK) {
-            fprintf(stderr, "vitc classify: %s: %s\n", file, vitc_last_error());
-            rc = 1;
-            break;
-        }
-        rc = push(&c, &b, file, -1, img, pp.size, pp.size);
+        rc = vt_cli_read_input("classify", file, info.in_chans, &pp, img, classify_emit, &(classify_emit_ctx){&c, &b});
     }
     if (!rc) rc = flush(&c, &b);
     free(img);

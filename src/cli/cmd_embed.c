@@ -91,11 +91,6 @@ static int push(embed_ctx *c, const char *file, int sub, const float *img, int h
     return 0;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 static void print_json(const embed_ctx *c, int i) {
     const float *f = c->feats + (size_t)i * c->dim;
     double norm = 0.0;
@@ -111,6 +106,10 @@ static void print_json(const embed_ctx *c, int i) {
     vt_strbuf_append(&b, "]}", 2);
     if (!b.failed) printf("%s\n", b.data);
     vt_strbuf_free(&b);
+}
+
+static int embed_emit(void *ctx, const char *file, int sub, const float *x, int h, int w) {
+    return push(ctx, file, sub, x, h, w);
 }
 
 int cmd_embed(int argc, char **argv) {
@@ -167,47 +166,7 @@ int cmd_embed(int argc, char **argv) {
     if (rc) fprintf(stderr, "vitc embed: out of memory\n");
     for (int i = 1; i < npos && !rc; i++) {
         const char *file = pos[i];
-        if (ends_with(file, ".npy")) {
-            vt_npy a;
-            if (vt_npy_read(file, &a) != VITC_OK) {
-                fprintf(stderr, "vitc embed: %s\n", vitc_last_error());
-                rc = 1;
-                break;
-            }
-            int four = a.ndim == 4;
-            if (!(a.ndim == 3 || four) || a.shape[four] != info.in_chans) {
-                fprintf(stderr, "vitc embed: %s: expected a float32 array of %d x H x W or N x %d x H x W\n", file,
-                        info.in_chans, info.in_chans);
-                vt_npy_free(&a);
-                rc = 1;
-                break;
-            }
-            int n = four ? (int)a.shape[0] : 1, h = (int)a.shape[1 + four], w = (int)a.shape[2 + four];
-            for (int k = 0; k < n && !rc; k++)
-                rc = push(&c, file, four ? k : -1, a.data + (size_t)k * info.in_chans * h * w, h, w);
-            vt_npy_free(&a);
-            continue;
-        }
-        if (info.in_chans != 3) {
-            fprintf(stderr, "vitc embed: %s: the model takes %d channels; give it a preprocessed .npy\n", file,
-                    info.in_chans);
-            rc = 1;
-            break;
-        }
-        vitc_image *im;
-        if (vitc_image_load(file, &im) != VITC_OK) {
-            fprintf(stderr, "vitc embed: %s\n", vitc_last_error());
-            rc = 1;
-            break;
-        }
-        vitc_status s = vitc_preprocess(im, &pp, img);
-        vitc_image_free(im);
-        if (s != VITC_OK) {
-            fprintf(stderr, "vitc embed: %s: %s\n", file, vitc_last_error());
-            rc = 1;
-            break;
-        }
-        rc = push(&c, file, -1, img, pp.size, pp.size);
+        rc = vt_cli_read_input("embed", file, info.in_chans, &pp, img, embed_emit, &c);
     }
     if (!rc) rc = flush(&c);
     if (!rc && out) {

@@ -1,4 +1,5 @@
 #include "cli/model_opts.h"
+#include "core/npy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -86,4 +87,49 @@ int vt_model_opts_preprocess(const char *command, const vitc_model *m, const vt_
     }
     if (opts[9].seen) p->squash = 1;
     return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int vt_cli_read_input(const char *command, const char *file, int in_chans, const vitc_preprocess_params *pp,
+                      float *scratch, vt_cli_input_fn emit, void *ctx) {
+    if (ends_with(file, ".npy")) {
+        vt_npy a;
+        if (vt_npy_read(file, &a) != VITC_OK) {
+            fprintf(stderr, "vitc %s: %s\n", command, vitc_last_error());
+            return 1;
+        }
+        int four = a.ndim == 4, rc = 0;
+        if (!(a.ndim == 3 || four) || a.shape[four] != in_chans) {
+            fprintf(stderr, "vitc %s: %s: expected a float32 array of %d x H x W or N x %d x H x W\n", command, file,
+                    in_chans, in_chans);
+            vt_npy_free(&a);
+            return 1;
+        }
+        int n = four ? (int)a.shape[0] : 1, h = (int)a.shape[1 + four], w = (int)a.shape[2 + four];
+        for (int k = 0; k < n && !rc; k++)
+            rc = emit(ctx, file, four ? k : -1, a.data + (size_t)k * in_chans * h * w, h, w);
+        vt_npy_free(&a);
+        return rc;
+    }
+    if (in_chans != 3) {
+        fprintf(stderr, "vitc %s: %s: the model takes %d channels; give it a preprocessed .npy\n", command, file,
+                in_chans);
+        return 1;
+    }
+    vitc_image *im;
+    if (vitc_image_load(file, &im) != VITC_OK) {
+        fprintf(stderr, "vitc %s: %s\n", command, vitc_last_error());
+        return 1;
+    }
+    vitc_status s = vitc_preprocess(im, pp, scratch);
+    vitc_image_free(im);
+    if (s != VITC_OK) {
+        fprintf(stderr, "vitc %s: %s: %s\n", command, file, vitc_last_error());
+        return 1;
+    }
+    return emit(ctx, file, -1, scratch, pp->size, pp->size);
 }

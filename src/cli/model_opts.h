@@ -24,4 +24,12 @@ int vt_model_opts_preprocess(const char *command, const vitc_model *m, const vt_
 /* Parses "bicubic" / "bilinear"; returns 0 on success. */
 int vt_parse_interp(const char *s, vitc_interp *out);
 
+/* One input of a model command: a float32 .npy taken as preprocessed (C x H x W, or N x C x H x W:
+ * N tensors), else an image loaded and preprocessed with pp into scratch (3 x size x size floats;
+ * models with other than 3 channels take .npy only). emit gets each tensor (sub: its index in a 4-D
+ * .npy, -1 otherwise). Returns 0, emit's non-zero result, or 1 after a one-line error. */
+typedef int (*vt_cli_input_fn)(void *ctx, const char *file, int sub, const float *x, int h, int w);
+int vt_cli_read_input(const char *command, const char *file, int in_chans, const vitc_preprocess_params *pp,
+                      float *scratch, vt_cli_input_fn emit, void *ctx);
+
 #endif
