@@ -158,13 +158,9 @@ int cmd_eval(int argc, char **argv) {
             vt_strbuf_printf(&b, ",\"images\":%lld,\"accuracy\":%.6f}", (long long)tot,
                              tot ? (double)conf[(size_t)k * C + k] / tot : 0.0);
         }
-        vt_strbuf_printf(&b, "],\"confusion\":[");
-        for (int k = 0; k < C; k++) {
-            vt_strbuf_printf(&b, "%s[", k ? "," : "");
-            for (int j = 0; j < C; j++) vt_strbuf_printf(&b, "%s%lld", j ? "," : "", (long long)conf[(size_t)k * C + j]);
-            vt_strbuf_printf(&b, "]");
-        }
-        vt_strbuf_printf(&b, "]}");
+        vt_strbuf_printf(&b, "],\"confusion\":");
+        vt_strbuf_json_matrix(&b, conf, C, C);
+        vt_strbuf_printf(&b, "}");
         if (!b.failed) printf("%s\n", b.data);
         vt_strbuf_free(&b);
     } else {

@@ -49,13 +49,9 @@ int cmd_eval_segment(vitc_model *m, const char *model_path, const char *data, co
                 if (isnan(iou[k])) vt_strbuf_printf(&b, ",\"pixels\":%lld,\"iou\":null}", (long long)tot);
                 else vt_strbuf_printf(&b, ",\"pixels\":%lld,\"iou\":%.6f}", (long long)tot, iou[k]);
             }
-            vt_strbuf_printf(&b, "],\"confusion\":[");
-            for (int k = 0; k < C; k++) {
-                vt_strbuf_printf(&b, "%s[", k ? "," : "");
-                for (int j = 0; j < C; j++) vt_strbuf_printf(&b, "%s%lld", j ? "," : "", (long long)conf[(size_t)k * C + j]);
-                vt_strbuf_printf(&b, "]");
-            }
-            vt_strbuf_printf(&b, "]}");
+            vt_strbuf_printf(&b, "],\"confusion\":");
+            vt_strbuf_json_matrix(&b, conf, C, C);
+            vt_strbuf_printf(&b, "}");
             if (!b.failed) printf("%s\n", b.data);
             vt_strbuf_free(&b);
         } else {

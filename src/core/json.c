@@ -539,3 +539,13 @@ void vt_strbuf_free(vt_strbuf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);
 }
+
+void vt_strbuf_json_matrix(vt_strbuf *b, const int64_t *m, int rows, int cols) {
+    vt_strbuf_printf(b, "[");
+    for (int k = 0; k < rows; k++) {
+        vt_strbuf_printf(b, "%s[", k ? "," : "");
+        for (int j = 0; j < cols; j++) vt_strbuf_printf(b, "%s%lld", j ? "," : "", (long long)m[(size_t)k * cols + j]);
+        vt_strbuf_printf(b, "]");
+    }
+    vt_strbuf_printf(b, "]");
+}

@@ -5,6 +5,7 @@
 #define VT_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum vt_json_type {
     VT_JSON_NULL, VT_JSON_BOOL, VT_JSON_NUMBER, VT_JSON_STRING, VT_JSON_ARRAY, VT_JSON_OBJECT
@@ -42,6 +43,8 @@ void vt_strbuf_printf(vt_strbuf *b, const char *fmt, ...)
 #endif
     ;
 void vt_strbuf_json_string(vt_strbuf *b, const char *s);
+/* rows x cols integers (row-major) as a JSON array of row arrays. */
+void vt_strbuf_json_matrix(vt_strbuf *b, const int64_t *m, int rows, int cols);
 void vt_strbuf_free(vt_strbuf *b);
 
 #endif
