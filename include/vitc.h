@@ -62,6 +62,9 @@ typedef struct vitc_preprocess_params {
     float mean[3];
     float std[3];
     int squash;      /* 1: resize both sides to floor(size / crop_pct) (HF processors) instead of the shorter one */
+    int max_size;    /* > 0: detection (DETR/YOLOS processors): the shorter side resized to size, the longer to at
+                        most max_size, no crop; the model input is that image cut to patch multiples
+                        (vitc_model_detect; vitc_preprocess refuses it) */
 } vitc_preprocess_params;
 
 /* timm ViT augreg defaults: 224, crop_pct 0.9, bicubic, mean = std = 0.5. */
@@ -106,6 +109,7 @@ typedef struct vitc_model_info {
     const char *task;        /* "classify" or "segment" */
     const char *decoder;     /* segmentation: "linear" or "mask" (NULL otherwise) */
     int dec_dim, dec_depth, dec_heads; /* the mask transformer's sizes */
+    int det_tokens, mid_pos; /* detection: detection tokens, YOLOS mid position embeddings (0/1) */
 } vitc_model_info;
 
 void vitc_model_get_info(const vitc_model *model, vitc_model_info *out);
@@ -163,6 +167,27 @@ vitc_status vitc_model_segment(vitc_model *model, const float *images, int n, in
 /* One image, preprocessed as the model says, its scores mapped back through the resize and crop
  * onto the image itself: scores (classes x h x w, may be NULL), mask (h x w, may be NULL). */
 vitc_status vitc_model_segment_image(vitc_model *model, const vitc_image *image, float *scores, uint8_t *mask);
+
+/* ---------------------------------------------------------------- detection */
+/* Detection models (info.task "detect": YOLOS, HF YolosForObjectDetection or vitc's own). Raw head
+ * outputs per detection token: logits n x tokens x (classes + 1), "no object" last (may be NULL), and
+ * boxes n x tokens x 4, normalized (cx, cy, w, h) after the sigmoid (may be NULL). The number of
+ * tokens is vitc_model_info's det_tokens. */
+vitc_status vitc_model_detect_raw(vitc_model *model, const float *images, int n, int height, int width,
+                                  float *logits, float *boxes);
+
+typedef struct vitc_detection {
+    int label;      /* class index, 0..classes-1 (vitc_model_label names it) */
+    float score;    /* the class's softmax probability (over classes + "no object") */
+    float box[4];   /* x0, y0, x1, y1 in the original image's pixels */
+} vitc_detection;
+
+/* One image, preprocessed as the model says, then HF's post_process_object_detection: softmax, the
+ * best real class per token, tokens scoring above threshold kept, boxes to corners in the image's
+ * pixels. Writes at most max_dets detections (best score first; equal scores in token order) and their
+ * number in *n_out (at most the model's det_tokens). */
+vitc_status vitc_model_detect(vitc_model *model, const vitc_image *image, float threshold, vitc_detection *dets,
+                              int max_dets, int *n_out);
 
 /* ---------------------------------------------------------------- helpers */
 /* Softmax over n logits, then the k best: indices in idx[k], probabilities in prob[k]. */

@@ -49,6 +49,8 @@ int vt_hf_name(const char *timm, const char *prefix, int dist_average, char part
         {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1},
         {"norm.weight", "layernorm.weight", 1},
         {"norm.bias", "layernorm.bias", 1},
+        {"det_token", "embeddings.detection_tokens", 1},
+        {"mid_pos_embed", "encoder.mid_position_embeddings", 1},
         {"head_dist.weight", "distillation_classifier.weight", 0},
         {"head_dist.bias", "distillation_classifier.bias", 0},
     };
@@ -57,6 +59,16 @@ int vt_hf_name(const char *timm, const char *prefix, int dist_average, char part
             snprintf(parts[0], 160, "%s%s", top[i].prefixed ? prefix : "", top[i].hf);
             return 1;
         }
+    int i, n = 0;
+    char what[8];
+    if (sscanf(timm, "det_head.class.%d.%7s%n", &i, what, &n) == 2 && timm[n] == '\0') {
+        snprintf(parts[0], 160, "class_labels_classifier.layers.%d.%s", i, what);
+        return 1;
+    }
+    if (sscanf(timm, "det_head.box.%d.%7s%n", &i, what, &n) == 2 && timm[n] == '\0') {
+        snprintf(parts[0], 160, "bbox_predictor.layers.%d.%s", i, what);
+        return 1;
+    }
     if (!strcmp(timm, "head.weight") || !strcmp(timm, "head.bias")) {
         snprintf(parts[0], 160, "%s.%s", dist_average ? "cls_classifier" : "classifier", timm + 5);
         return 1;
@@ -68,6 +80,65 @@ static int cfg_int(const vt_json *j, const char *key, int fallback) {
     const vt_json *v = vt_json_get(j, key);
     if (v && v->type == VT_JSON_NUMBER && v->number == floor(v->number) && fabs(v->number) < 1e9) return (int)v->number;
     return fallback;
+}
+
+/* YolosForObjectDetection: the class token, detection tokens after the patches, position embeddings
+ * [cls, grid, detection] at config.json's image_size (height, width), resampled with torch's plain
+ * bicubic; optional mid position embeddings; two 3-layer MLP heads. c arrives with the backbone's
+ * sizes read from the tensors. */
+static vitc_status yolos_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                                const vt_st_tensor *det, const vt_st_tensor *pe, vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    if (det->ndim != 3 || det->shape[0] != 1 || det->shape[2] != c->dim || det->shape[1] < 1)
+        return vt_error(VITC_ERR_SHAPE, "%s: %sembeddings.detection_tokens must be (1, tokens, %d)", path, prefix, c->dim);
+    c->task = VT_TASK_DETECT;
+    c->det_tokens = (int)det->shape[1];
+    c->pos_interp = VT_POS_TORCH;
+    const vt_st_tensor *cls = vt_st_find(st, "class_labels_classifier.layers.2.weight");
+    if (!cls || cls->ndim != 2 || cls->shape[0] < 2)
+        return vt_error(VITC_ERR_MISSING, "%s: missing tensor class_labels_classifier.layers.2.weight", path);
+    c->num_classes = (int)cls->shape[0] - 1;
+    snprintf(name, sizeof name, "%sencoder.mid_position_embeddings", prefix);
+    c->mid_pos = vt_st_find(st, name) != NULL;
+    int64_t grid = pe->shape[1] - 1 - c->det_tokens;
+    int gh = 0, gw = 0;
+    const vt_json *size = cj && cj->type == VT_JSON_OBJECT ? vt_json_get(cj, "image_size") : NULL;
+    if (size && size->type == VT_JSON_ARRAY && size->count == 2) {
+        gh = size->items[0].type == VT_JSON_NUMBER ? (int)size->items[0].number / c->patch : 0;
+        gw = size->items[1].type == VT_JSON_NUMBER ? (int)size->items[1].number / c->patch : 0;
+    } else if (size && size->type == VT_JSON_NUMBER) {
+        gh = gw = (int)size->number / c->patch;
+    } else { /* no config: a square grid */
+        gh = gw = (int)llround(sqrt((double)(grid > 0 ? grid : 0)));
+    }
+    if (gh <= 0 || gw <= 0 || (int64_t)gh * gw != grid)
+        return vt_error(VITC_ERR_SHAPE, "%s: %sembeddings.position_embeddings has %lld rows, not 1 + a %dx%d grid + %d "
+                                        "detection tokens", path, prefix, (long long)pe->shape[1], gh, gw, c->det_tokens);
+    c->pos_gh = gh, c->pos_gw = gw;
+    c->img_size = gh * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "hf_yolos");
+    if (cj) {
+        if (cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
+        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
+        if (strcmp(act, "gelu"))
+            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-12);
+        int n_det = cfg_int(cj, "num_detection_tokens", c->det_tokens);
+        if (n_det != c->det_tokens)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json has %d detection tokens, the weights %d", path, n_det,
+                            c->det_tokens);
+        if (vt_json_get_bool(cj, "use_mid_position_embeddings", c->mid_pos) != c->mid_pos)
+            return vt_error(VITC_ERR_MISSING, "%s: config.json's use_mid_position_embeddings does not match the weights",
+                            path);
+        const vt_json *arch = vt_json_get(cj, "architectures");
+        if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
+            snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+    }
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
 }
 
 vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
@@ -102,6 +173,9 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
     snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
     const vt_st_tensor *pe = vt_st_find(st, name);
     if (!pe || pe->ndim != 3) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    snprintf(name, sizeof name, "%sembeddings.detection_tokens", prefix);
+    const vt_st_tensor *det = vt_st_find(st, name);
+    if (det) return yolos_config(st, prefix, cj, heads_override, det, pe, c);
     int64_t grid = pe->shape[1] - 1 - c->dist_token;
     int g = (int)llround(sqrt((double)(grid > 0 ? grid : 0)));
     if (grid <= 0 || (int64_t)g * g != grid)
@@ -133,7 +207,22 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
     *p = vitc_preprocess_default_params();
     p->size = c->img_size;
-    if (c->dist_token) { /* DeiTImageProcessor defaults: 256 x 256, centre crop 224, bicubic, ImageNet stats */
+    if (c->task == VT_TASK_DETECT) { /* YolosImageProcessor: shortest edge 800, longest 1333, bilinear, ImageNet */
+        p->size = 800;
+        p->max_size = 1333;
+        p->crop_pct = 1.0f;
+        p->interp = VITC_INTERP_BILINEAR;
+        memcpy(p->mean, imagenet_mean, sizeof p->mean);
+        memcpy(p->std, imagenet_std, sizeof p->std);
+        if (!pp || pp->type != VT_JSON_OBJECT) return;
+        const vt_json *size = vt_json_get(pp, "size");
+        if (size && size->type == VT_JSON_OBJECT) {
+            p->size = cfg_int(size, "shortest_edge", p->size);
+            p->max_size = cfg_int(size, "longest_edge", p->max_size);
+        }
+        if (p->size <= 0 || p->size > 16384) p->size = 800;
+        if (p->max_size < p->size || p->max_size > 16384) p->max_size = 16384;
+    } else if (c->dist_token) { /* DeiTImageProcessor defaults: 256 x 256, centre crop 224, bicubic, ImageNet stats */
         p->squash = 1;
         p->crop_pct = 224.0f / 256.0f;
         p->interp = VITC_INTERP_BICUBIC;
@@ -146,6 +235,7 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
     }
     if (!pp || pp->type != VT_JSON_OBJECT) return;
     int resize = p->size, squash = 1;
+    if (c->task == VT_TASK_DETECT) goto stats;
     const vt_json *size = vt_json_get(pp, "size");
     if (size && size->type == VT_JSON_NUMBER) resize = (int)size->number;
     else if (size && size->type == VT_JSON_OBJECT) {
@@ -167,6 +257,7 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
         p->crop_pct = (float)out / (float)resize;
         p->squash = squash;
     }
+stats:;
     int resample = cfg_int(pp, "resample", p->interp == VITC_INTERP_BILINEAR ? 2 : 3);
     p->interp = resample == 2 ? VITC_INTERP_BILINEAR : VITC_INTERP_BICUBIC;
     const vt_json *mean = vt_json_get(pp, "image_mean"), *std = vt_json_get(pp, "image_std");

@@ -81,6 +81,9 @@ vitc_status vitc_preprocess(const vitc_image *img, const vitc_preprocess_params 
     const int size = params->size;
     if (size <= 0 || size > VT_IMAGE_MAX_SIDE)
         return vt_error(VITC_ERR_ARG, "preprocess: invalid size %d", size);
+    if (params->max_size > 0)
+        return vt_error(VITC_ERR_UNSUPPORTED, "preprocess: a detection processor's resize (longest edge %d) keeps the "
+                        "aspect ratio: use vitc_model_detect", params->max_size);
     if (!(params->crop_pct > 0.0f && params->crop_pct <= 10.0f))
         return vt_error(VITC_ERR_ARG, "preprocess: crop_pct must be in (0, 10], got %g", (double)params->crop_pct);
     if (params->interp != VITC_INTERP_BICUBIC && params->interp != VITC_INTERP_BILINEAR)

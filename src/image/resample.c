@@ -239,3 +239,38 @@ done:
     free(tmp);
     return st;
 }
+
+/* torch's cubic convolution kernel, A = -0.75 (upsample_bicubic2d) */
+static double cubic_near(double x) { return ((1.25 * x - 2.25) * x) * x + 1.0; }            /* |x| <= 1 */
+static double cubic_far(double x) { return ((-0.75 * x + 3.75) * x - 6.0) * x + 3.0; }      /* 1 < |x| < 2 */
+
+static int clamp_index(int i, int n) { return i < 0 ? 0 : i >= n ? n - 1 : i; }
+
+vitc_status vt_resample_f32_torch_bicubic(const float *src, int channels, int height, int width, float *dst,
+                                         int out_height, int out_width) {
+    if (channels <= 0 || height <= 0 || width <= 0 || out_height <= 0 || out_width <= 0)
+        return vt_error(VITC_ERR_ARG, "resample: bad sizes");
+    double sy = (double)height / out_height, sx = (double)width / out_width;
+    for (int y = 0; y < out_height; y++) {
+        double fy = sy * (y + 0.5) - 0.5; /* not clamped at 0: torch's cubic source index */
+        int y0 = (int)floor(fy);
+        double ty = fy - y0, wy[4] = {cubic_far(ty + 1), cubic_near(ty), cubic_near(1 - ty), cubic_far(2 - ty)};
+        for (int x = 0; x < out_width; x++) {
+            double fx = sx * (x + 0.5) - 0.5;
+            int x0 = (int)floor(fx);
+            double tx = fx - x0, wx[4] = {cubic_far(tx + 1), cubic_near(tx), cubic_near(1 - tx), cubic_far(2 - tx)};
+            for (int c = 0; c < channels; c++) {
+                const float *plane = src + (size_t)c * height * width;
+                double s = 0.0;
+                for (int i = 0; i < 4; i++) {
+                    const float *row = plane + (size_t)clamp_index(y0 - 1 + i, height) * width;
+                    double r = 0.0;
+                    for (int j = 0; j < 4; j++) r += wx[j] * row[clamp_index(x0 - 1 + j, width)];
+                    s += wy[i] * r;
+                }
+                dst[((size_t)c * out_height + y) * out_width + x] = (float)s;
+            }
+        }
+    }
+    return VITC_OK;
+}

@@ -25,4 +25,10 @@ vitc_status vt_resample_u8_region(const uint8_t *src, int width, int height, int
 vitc_status vt_resample_f32(const float *src, int channels, int height, int width,
                             float *dst, int out_height, int out_width, vitc_interp interp);
 
+/* torch.nn.functional.interpolate(mode="bicubic", align_corners=False) without antialias, float planes:
+ * 4 x 4 taps of the cubic convolution kernel with A = -0.75, source index scale * (i + 0.5) - 0.5,
+ * taps outside the image clamped to its edge (HF YOLOS resamples its position embeddings so). */
+vitc_status vt_resample_f32_torch_bicubic(const float *src, int channels, int height, int width, float *dst,
+                                         int out_height, int out_width);
+
 #endif

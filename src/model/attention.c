@@ -13,7 +13,7 @@ int vitc_model_num_tokens(const vitc_model *m, int height, int width) {
     if (!m) return -1;
     const vt_vit_config *c = &m->cfg;
     if (height <= 0 || width <= 0 || height % c->patch || width % c->patch) return -1;
-    return (height / c->patch) * (width / c->patch) + vt_prefix_tokens(c);
+    return (height / c->patch) * (width / c->patch) + vt_prefix_tokens(c) + c->det_tokens;
 }
 
 vitc_status vitc_model_embed_tokens(vitc_model *m, const float *images, int n, int height, int width, float *tokens) {
@@ -40,22 +40,22 @@ static void attn_row(const float *att, int heads, int T, int head, int i, double
     for (int j = 0; j < T; j++) row[j] /= heads;
 }
 
-/* The starting row vector: the class token's query (e_0), or the mean over the patch queries. */
-static void start_vector(double *r, int T, int pre, int cls) {
+/* The starting row vector: the class token's query (e_0), or the mean over the N patch queries
+ * (tokens pre..pre+N; detection tokens after them are not patches). */
+static void start_vector(double *r, int T, int pre, int N, int cls) {
     for (int j = 0; j < T; j++) r[j] = 0.0;
     if (cls) {
         r[0] = 1.0;
         return;
     }
-    for (int j = pre; j < T; j++) r[j] = 1.0 / (T - pre);
+    for (int j = pre; j < pre + N; j++) r[j] = 1.0 / N;
 }
 
 /* map (N) = r^T A over the patch columns, A = the last block's attention of one image. */
-static void last_block_map(const float *att, int heads, int T, int pre, int head, int cls, double *r, double *row,
-                           float *map) {
-    int N = T - pre;
+static void last_block_map(const float *att, int heads, int T, int pre, int N, int head, int cls, double *r,
+                           double *row, float *map) {
     double *acc = row + T;
-    start_vector(r, T, pre, cls);
+    start_vector(r, T, pre, N, cls);
     for (int j = 0; j < N; j++) acc[j] = 0.0;
     for (int i = 0; i < T; i++) {
         if (r[i] == 0.0) continue;
@@ -67,10 +67,10 @@ static void last_block_map(const float *att, int heads, int T, int pre, int head
 
 /* Rollout for one image: r^T A'_L ... A'_1, A'_l = rownorm(A_l + I). att_img(l) is block l's
  * heads x T x T attention of this image. */
-static void rollout_map(const float *att_blocks, size_t block_stride, int L, int heads, int T, int pre, int head,
-                        int cls, double *r, double *row, float *map) {
+static void rollout_map(const float *att_blocks, size_t block_stride, int L, int heads, int T, int pre, int N,
+                        int head, int cls, double *r, double *row, float *map) {
     double *next = row + T;
-    start_vector(r, T, pre, cls);
+    start_vector(r, T, pre, N, cls);
     for (int l = L - 1; l >= 0; l--) {
         const float *att = att_blocks + (size_t)l * block_stride;
         for (int j = 0; j < T; j++) next[j] = 0.0;
@@ -85,7 +85,7 @@ static void rollout_map(const float *att_blocks, size_t block_stride, int L, int
         }
         memcpy(r, next, sizeof(double) * (size_t)T);
     }
-    for (int j = 0; j < T - pre; j++) map[j] = (float)r[pre + j];
+    for (int j = 0; j < N; j++) map[j] = (float)r[pre + j];
 }
 
 vitc_status vitc_model_attention(vitc_model *m, const float *images, int n, int height, int width, int head,
@@ -102,7 +102,7 @@ vitc_status vitc_model_attention(vitc_model *m, const float *images, int n, int 
         return vt_error(VITC_ERR_SHAPE, "input size %dx%d is not a positive multiple of the patch size %d", height,
                         width, c->patch);
     if (height > 16384 || width > 16384) return vt_error(VITC_ERR_LIMIT, "input size %dx%d too large", height, width);
-    int pre = vt_prefix_tokens(c), N = T - pre, heads = c->heads, L = c->depth, cls = c->class_token != 0;
+    int pre = vt_prefix_tokens(c), N = T - pre - c->det_tokens, heads = c->heads, L = c->depth, cls = c->class_token != 0;
     size_t per_img = (size_t)heads * T * T * (rollout ? (size_t)L : 1);
     size_t chunk = ATTN_CHUNK_BYTES / (per_img * sizeof(float));
     if (chunk < 1) chunk = 1;
@@ -127,9 +127,9 @@ vitc_status vitc_model_attention(vitc_model *m, const float *images, int n, int 
         for (int b = 0; b < k; b++) {
             float *map = maps + (b0 + (size_t)b) * N;
             if (rollout) /* attn_blocks: depth x k x heads x T x T */
-                rollout_map(att + (size_t)b * plane, (size_t)k * plane, L, heads, T, pre, head, cls, r, r + T, map);
+                rollout_map(att + (size_t)b * plane, (size_t)k * plane, L, heads, T, pre, N, head, cls, r, r + T, map);
             else
-                last_block_map(att + (size_t)b * plane, heads, T, pre, head, cls, r, r + T, map);
+                last_block_map(att + (size_t)b * plane, heads, T, pre, N, head, cls, r, r + T, map);
         }
     }
     free(att);

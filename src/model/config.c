@@ -102,6 +102,19 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
             return vt_error(VITC_ERR_FORMAT, "%s: invalid mask transformer (dim %d, depth %d, heads %d)", what,
                             c->dec_dim, c->dec_depth, c->dec_heads);
     }
+    if (c->task == VT_TASK_DETECT) {
+        if (c->det_tokens < 1 || c->det_tokens > 4096)
+            return vt_error(VITC_ERR_FORMAT, "%s: a detection model needs 1..4096 detection tokens (got %d)", what,
+                            c->det_tokens);
+        if (c->num_classes < 1) return vt_error(VITC_ERR_FORMAT, "%s: a detection model needs at least one class", what);
+        if (c->fc_norm || c->dist_token || c->no_embed_class)
+            return vt_error(VITC_ERR_FORMAT, "%s: a detection model has no fc_norm, distillation token or "
+                                             "position-free prefix", what);
+    } else if (c->det_tokens || c->mid_pos) {
+        return vt_error(VITC_ERR_FORMAT, "%s: detection tokens belong to detection models", what);
+    }
+    if (c->pos_gh < 0 || c->pos_gw < 0 || c->pos_gh > 16384 || c->pos_gw > 16384 || (!c->pos_gh) != (!c->pos_gw))
+        return vt_error(VITC_ERR_FORMAT, "%s: invalid position-embedding grid %dx%d", what, c->pos_gh, c->pos_gw);
     return VITC_OK;
 }
 
@@ -153,6 +166,7 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     const char *task = vt_json_get_string(j, "task", "classify");
     if (!strcmp(task, "classify")) c->task = VT_TASK_CLASSIFY;
     else if (!strcmp(task, "segment")) c->task = VT_TASK_SEGMENT;
+    else if (!strcmp(task, "detect")) c->task = VT_TASK_DETECT;
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown task '%s' in model config", what, task);
     const vt_json *head = vt_json_get(j, "head");
     if (c->task == VT_TASK_SEGMENT) {
@@ -166,6 +180,19 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
         c->dec_depth = get_int(head, "depth", 0, &bad);
         c->dec_heads = get_int(head, "heads", 0, &bad);
     }
+    if (c->task == VT_TASK_DETECT) {
+        if (!head || head->type != VT_JSON_OBJECT)
+            return vt_error(VITC_ERR_FORMAT, "%s: a detection model config needs a \"head\" object", what);
+        c->det_tokens = get_int(head, "det_tokens", 0, &bad);
+        c->mid_pos = get_int(head, "mid_pos", 0, &bad);
+    }
+    /* the position grid and its resampling: absent for square grids resampled timm's way */
+    c->pos_gh = get_int(j, "pos_grid_h", 0, &bad);
+    c->pos_gw = get_int(j, "pos_grid_w", 0, &bad);
+    const char *pint = vt_json_get_string(j, "pos_interp", "timm");
+    if (!strcmp(pint, "timm")) c->pos_interp = VT_POS_TIMM;
+    else if (!strcmp(pint, "torch")) c->pos_interp = VT_POS_TORCH;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown position-embedding interpolation '%s'", what, pint);
     if (bad) return vt_error(VITC_ERR_FORMAT, "%s: model config has a non-integer field", what);
     return vt_config_validate(c, what);
 }
@@ -194,6 +221,11 @@ char *vt_config_to_json(const vt_vit_config *c) {
         else
             vt_strbuf_printf(&b, ",\"task\":\"segment\",\"head\":{\"decoder\":\"linear\"}");
     }
+    if (c->task == VT_TASK_DETECT)
+        vt_strbuf_printf(&b, ",\"task\":\"detect\",\"head\":{\"det_tokens\":%d,\"mid_pos\":%d}", c->det_tokens,
+                         c->mid_pos);
+    if (c->pos_gh || c->pos_gw) vt_strbuf_printf(&b, ",\"pos_grid_h\":%d,\"pos_grid_w\":%d", vt_pos_grid_h(c), vt_pos_grid_w(c));
+    if (c->pos_interp == VT_POS_TORCH) vt_strbuf_printf(&b, ",\"pos_interp\":\"torch\"");
     vt_strbuf_append(&b, "}", 1);
     if (b.failed) {
         vt_strbuf_free(&b);
@@ -235,13 +267,18 @@ int64_t vt_config_num_params(const vt_vit_config *c) {
         else n += (D + 1) * E + C * E + c->dec_depth * (4 * E + 3 * E * E + 3 * E + E * E + E + 8 * E * E + 5 * E) +
                   2 * E + 2 * E * E + 2 * C;
     }
+    if (c->task == VT_TASK_DETECT) {
+        n += (int64_t)c->det_tokens * D;                              /* detection tokens */
+        if (c->mid_pos && c->depth > 1) n += (int64_t)(c->depth - 1) * vt_pos_len(c) * D;
+        n += 2 * (2 * (D * D + D)) + (D + 1) * (c->num_classes + 1) + (D + 1) * 4; /* the two 3-layer MLPs */
+    }
     return n;
 }
 
 double vt_config_flops(const vt_vit_config *c, int height, int width) {
     double D = c->dim, Hd = c->mlp_dim;
     double N = (double)(height / c->patch) * (double)(width / c->patch);
-    double T = N + vt_prefix_tokens(c);
+    double T = N + vt_prefix_tokens(c) + c->det_tokens;
     double f = 2.0 * N * D * vt_patch_inputs(c);           /* patch embedding */
     double blk = 2.0 * T * D * 3 * D                        /* qkv */
                  + 2.0 * 2.0 * T * T * D                    /* scores and weighted sum */
@@ -255,5 +292,6 @@ double vt_config_flops(const vt_vit_config *c, int height, int width) {
         else f += 2.0 * N * D * E + c->dec_depth * (2.0 * Td * E * 3 * E + 4.0 * Td * Td * E + 2.0 * Td * E * E +
                                                     16.0 * Td * E * E) + 2.0 * Td * E * E + 2.0 * N * C * E;
     }
+    if (c->task == VT_TASK_DETECT) f += 2.0 * c->det_tokens * D * (4.0 * D + c->num_classes + 5);
     return f;
 }

@@ -8,8 +8,15 @@
 /* What the head on the backbone's final tokens does. */
 typedef enum vt_task {
     VT_TASK_CLASSIFY = 0, /* pooled tokens -> class logits (heads head / head_dist) */
-    VT_TASK_SEGMENT = 1   /* patch tokens -> per-patch class scores -> bilinear upsampling (decoder.*) */
+    VT_TASK_SEGMENT = 1,  /* patch tokens -> per-patch class scores -> bilinear upsampling (decoder.*) */
+    VT_TASK_DETECT = 2    /* YOLOS: detection tokens -> class MLP (classes + "no object") and box MLP */
 } vt_task;
+
+/* How the position embeddings' grid is resampled to another input grid. */
+typedef enum vt_pos_interp {
+    VT_POS_TIMM = 0,   /* timm's resample_abs_pos_embed: bicubic (a = -0.5) with antialias */
+    VT_POS_TORCH = 1   /* F.interpolate(mode="bicubic", align_corners=False): a = -0.75, edge clamp (HF YOLOS) */
+} vt_pos_interp;
 
 /* Segmenter's decoders (Strudel et al. 2021). */
 typedef enum vt_seg_decoder {
@@ -39,6 +46,12 @@ typedef struct vt_vit_config {
     vt_task task;
     vt_seg_decoder seg_decoder;      /* segmentation: num_classes counts the background as class 0 */
     int dec_dim, dec_depth, dec_heads; /* mask transformer: width, blocks, heads (MLP 4 x dec_dim) */
+    /* detection (YOLOS): num_classes object classes; the class head has num_classes + 1 outputs ("no
+     * object" last). Token order [prefix, patches, detection tokens]; the position embeddings too. */
+    int det_tokens;                  /* learned detection tokens appended after the patches */
+    int mid_pos;                     /* YOLOS mid position embeddings: added after every block but the last */
+    int pos_gh, pos_gw;              /* the position embeddings' patch grid (0: img_size / patch, square) */
+    vt_pos_interp pos_interp;
 } vt_vit_config;
 
 static inline int vt_prefix_tokens(const vt_vit_config *c) {
@@ -51,15 +64,19 @@ static inline int vt_patch_kernel(const vt_vit_config *c) {
 static inline int vt_patch_inputs(const vt_vit_config *c) {
     return c->in_chans * vt_patch_kernel(c) * vt_patch_kernel(c);
 }
+/* The patch grid the position embeddings were trained at. */
+static inline int vt_pos_grid_h(const vt_vit_config *c) { return c->pos_gh ? c->pos_gh : c->img_size / c->patch; }
+static inline int vt_pos_grid_w(const vt_vit_config *c) { return c->pos_gw ? c->pos_gw : c->img_size / c->patch; }
 static inline int vt_pos_len(const vt_vit_config *c) {
-    int g = c->img_size / c->patch;
-    return g * g + (c->no_embed_class ? 0 : vt_prefix_tokens(c));
+    return vt_pos_grid_h(c) * vt_pos_grid_w(c) + (c->no_embed_class ? 0 : vt_prefix_tokens(c)) + c->det_tokens;
 }
 
 static inline int vt_has_cls_head(const vt_vit_config *c) {
     return c->task == VT_TASK_CLASSIFY && c->num_classes > 0;
 }
-static inline const char *vt_task_name(vt_task t) { return t == VT_TASK_SEGMENT ? "segment" : "classify"; }
+static inline const char *vt_task_name(vt_task t) {
+    return t == VT_TASK_SEGMENT ? "segment" : t == VT_TASK_DETECT ? "detect" : "classify";
+}
 
 /* Fills defaults for a timm-style ViT (token pool, qkv bias, eps 1e-6, mlp 4x). */
 void vt_config_defaults(vt_vit_config *c);

@@ -129,6 +129,11 @@ int vt_model_pack(vitc_model *m) {
         if (m->w.head_dist.w) bad |= !(p->head_dist = pack_weight(m, m->w.head_dist.w, c->num_classes, D));
     }
     if (!bad && c->task == VT_TASK_SEGMENT) bad |= pack_decoder(m);
+    for (int i = 0; i < 3 && !bad && c->task == VT_TASK_DETECT; i++) {
+        int out_c = i == 2 ? c->num_classes + 1 : D, out_b = i == 2 ? 4 : D;
+        bad |= !(p->det_class[i] = pack_weight(m, m->w.det_class[i].w, out_c, D));
+        bad |= !(p->det_box[i] = pack_weight(m, m->w.det_box[i].w, out_b, D));
+    }
     m->is_packed = 1;
     if (bad) {
         vt_model_weights_changed(m);
@@ -148,6 +153,10 @@ void vt_model_weights_changed(vitc_model *m) {
     vt_packed_b_free(p->dec_proj);
     vt_packed_b_free(p->proj_patch);
     vt_packed_b_free(p->proj_classes);
+    for (int i = 0; i < 3; i++) {
+        vt_packed_b_free(p->det_class[i]);
+        vt_packed_b_free(p->det_box[i]);
+    }
     memset(p, 0, sizeof *p);
     m->is_packed = 0;
     free(m->pos_cache);
@@ -172,41 +181,68 @@ void vitc_model_free(vitc_model *m) {
     free(m);
 }
 
-const float *vt_model_pos_embed(vitc_model *m, int gh, int gw) {
-    const vt_vit_config *c = &m->cfg;
-    int g0 = c->img_size / c->patch;
-    if (gh == g0 && gw == g0) return m->w.pos_embed;
-    if (m->pos_cache && m->pos_gh == gh && m->pos_gw == gw) return m->pos_cache;
-    /* timm's resample_abs_pos_embed: the grid part as a D-channel image, bicubic with antialias,
-     * prefix rows untouched */
-    int D = c->dim, keep = c->no_embed_class ? 0 : vt_prefix_tokens(c);
-    size_t n_old = (size_t)g0 * g0, n_new = (size_t)gh * gw;
-    float *cache = malloc(sizeof(float) * ((size_t)keep + n_new) * D);
+/* One table of position embeddings resampled to a gh x gw grid: the prefix rows and the detection
+ * tokens' rows kept, the grid part resampled as a D-channel image (timm's antialiased bicubic, or
+ * torch's plain bicubic for HF YOLOS). Returns 0, or -1 out of memory. */
+static int resample_pos_table(const vt_vit_config *c, const float *pos, int gh, int gw, float *out) {
+    int D = c->dim, keep = c->no_embed_class ? 0 : vt_prefix_tokens(c), g0h = vt_pos_grid_h(c), g0w = vt_pos_grid_w(c);
+    size_t n_old = (size_t)g0h * g0w, n_new = (size_t)gh * gw;
     float *src = malloc(sizeof(float) * n_old * D), *dst = malloc(sizeof(float) * n_new * D);
-    if (!cache || !src || !dst) {
-        free(cache), free(src), free(dst);
-        return NULL;
+    if (!src || !dst) {
+        free(src), free(dst);
+        return -1;
     }
-    const float *grid = m->w.pos_embed + (size_t)keep * D;
+    const float *grid = pos + (size_t)keep * D;
     for (size_t p = 0; p < n_old; p++)
         for (int d = 0; d < D; d++) src[(size_t)d * n_old + p] = grid[p * D + d];
-    vitc_status s = vt_resample_f32(src, D, g0, g0, dst, gh, gw, VITC_INTERP_BICUBIC);
+    vitc_status s = c->pos_interp == VT_POS_TORCH ? vt_resample_f32_torch_bicubic(src, D, g0h, g0w, dst, gh, gw)
+                                                  : vt_resample_f32(src, D, g0h, g0w, dst, gh, gw, VITC_INTERP_BICUBIC);
     if (s == VITC_OK) {
-        memcpy(cache, m->w.pos_embed, sizeof(float) * (size_t)keep * D);
+        memcpy(out, pos, sizeof(float) * (size_t)keep * D);
         for (size_t p = 0; p < n_new; p++)
-            for (int d = 0; d < D; d++) cache[((size_t)keep + p) * D + d] = dst[(size_t)d * n_new + p];
+            for (int d = 0; d < D; d++) out[((size_t)keep + p) * D + d] = dst[(size_t)d * n_new + p];
+        memcpy(out + ((size_t)keep + n_new) * D, grid + n_old * D, sizeof(float) * (size_t)c->det_tokens * D);
     }
     free(src);
     free(dst);
-    if (s != VITC_OK) {
+    return s == VITC_OK ? 0 : -1;
+}
+
+/* Resamples the position embeddings (and YOLOS' mid position embeddings after them) for gh x gw
+ * into m->pos_cache. */
+static int fill_pos_cache(vitc_model *m, int gh, int gw) {
+    const vt_vit_config *c = &m->cfg;
+    if (m->pos_cache && m->pos_gh == gh && m->pos_gw == gw) return 0;
+    int D = c->dim, keep = c->no_embed_class ? 0 : vt_prefix_tokens(c), mids = m->w.mid_pos_embed ? c->depth - 1 : 0;
+    size_t len = (size_t)keep + (size_t)gh * gw + (size_t)c->det_tokens, len0 = (size_t)vt_pos_len(c);
+    float *cache = malloc(sizeof(float) * len * D * (size_t)(1 + mids));
+    int bad = !cache || resample_pos_table(c, m->w.pos_embed, gh, gw, cache);
+    for (int l = 0; l < mids && !bad; l++)
+        bad = resample_pos_table(c, m->w.mid_pos_embed + (size_t)l * len0 * D, gh, gw, cache + (size_t)(1 + l) * len * D);
+    if (bad) {
         free(cache);
-        return NULL;
+        return -1;
     }
     free(m->pos_cache);
     m->pos_cache = cache;
     m->pos_gh = gh;
     m->pos_gw = gw;
-    return cache;
+    return 0;
+}
+
+const float *vt_model_pos_embed(vitc_model *m, int gh, int gw) {
+    const vt_vit_config *c = &m->cfg;
+    if (gh == vt_pos_grid_h(c) && gw == vt_pos_grid_w(c)) return m->w.pos_embed;
+    return fill_pos_cache(m, gh, gw) ? NULL : m->pos_cache;
+}
+
+const float *vt_model_mid_pos_embed(vitc_model *m, int gh, int gw) {
+    const vt_vit_config *c = &m->cfg;
+    if (!m->w.mid_pos_embed) return NULL;
+    if (gh == vt_pos_grid_h(c) && gw == vt_pos_grid_w(c)) return m->w.mid_pos_embed;
+    if (fill_pos_cache(m, gh, gw)) return NULL;
+    size_t len = (size_t)vt_prefix_tokens(c) + (size_t)gh * gw + (size_t)c->det_tokens;
+    return m->pos_cache + len * c->dim;
 }
 
 void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
@@ -244,6 +280,8 @@ void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
         o->decoder = c->seg_decoder == VT_SEG_MASK ? "mask" : "linear";
         o->dec_dim = c->dec_dim, o->dec_depth = c->dec_depth, o->dec_heads = c->dec_heads;
     }
+    o->det_tokens = c->det_tokens;
+    o->mid_pos = c->mid_pos;
 }
 
 int vt_model_labels_agree(const vitc_model *a, const vitc_model *b) {
@@ -269,6 +307,8 @@ vitc_status vitc_model_classify(vitc_model *m, const float *images, int n, int h
     if (!m || !logits) return vt_error(VITC_ERR_ARG, "classify: null argument");
     if (m->cfg.task == VT_TASK_SEGMENT)
         return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model is a segmentation model (use vitc segment)");
+    if (m->cfg.task == VT_TASK_DETECT)
+        return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model is a detection model (use vitc detect)");
     if (!m->cfg.num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "classify: the model has no classification head");
     vt_forward_out o = {0};
     o.logits = logits;

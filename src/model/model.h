@@ -22,6 +22,7 @@ typedef struct vt_model_packed {
     vt_block_packed *blocks;
     vt_packed_b *seg_head, *dec_proj, *proj_patch, *proj_classes; /* segmentation decoders */
     vt_block_packed *dec_blocks;                                  /* mask transformer (float in bf16 mode) */
+    vt_packed_b *det_class[3], *det_box[3];                       /* detection heads */
 } vt_model_packed;
 
 struct vitc_model {
@@ -55,9 +56,17 @@ typedef struct vt_forward_out {
     float *attn;     /* n x heads x T x T: attention probabilities of the last block */
     float *attn_blocks; /* depth x n x heads x T x T: every block's attention probabilities */
     float *seg;      /* n x classes x gh x gw: a segmentation model's per-patch class scores */
+    float *det_logits; /* n x det_tokens x (classes + 1): a detection model's class scores ("no object" last) */
+    float *det_boxes;  /* n x det_tokens x 4: normalized (cx, cy, w, h), after the sigmoid */
 } vt_forward_out;
 
 vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);
+
+/* HF's post_process_object_detection for one image's Q tokens (C = classes + 1 scores each): softmax,
+ * the best real class, tokens scoring above threshold written to out in token order with corners
+ * mapped x = u * map[0] + map[1], y = v * map[2] + map[3]. Returns the number written (<= Q). */
+int vt_detect_postprocess(const float *logits, const float *boxes, int Q, int C, float threshold, const double map[4],
+                          vitc_detection *out);
 
 /* Packs every linear weight for the GEMM kernels (idempotent). Returns 0, or -1 out of memory. */
 int vt_model_pack(vitc_model *m);
@@ -68,6 +77,9 @@ void vt_model_weights_changed(vitc_model *m);
 vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);
 /* Position embeddings for a gh x gw patch grid (resampled and cached when it differs). */
 const float *vt_model_pos_embed(vitc_model *m, int gh, int gw);
+/* YOLOS' mid position embeddings for gh x gw: (depth - 1) tables of the position embeddings' layout,
+ * or NULL when the model has none (or out of memory). */
+const float *vt_model_mid_pos_embed(vitc_model *m, int gh, int gw);
 /* timm-style random initialization (seeded, platform independent). layer_scale_init: gamma values. */
 void vt_model_init_random(vitc_model *m, uint64_t seed, float layer_scale_init);
 /* Writes the model as a vitc safetensors file (timm names, config/preprocess/labels metadata). */

@@ -5,6 +5,7 @@
 #include "model/layers.h"
 #include "model/model.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) 
                    + vt_arena_size_floats(n * N * K)           /* unfolded patches */
                    + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
                    + vt_arena_size_floats(n * C);              /* second head's logits */
+    if (c->task == VT_TASK_DETECT) /* the detection tokens and the heads' two hidden layers */
+        bytes += vt_arena_size_floats(n * c->det_tokens * D) * 3;
     if (c->task == VT_TASK_SEGMENT) {
         size_t E = (size_t)c->dec_dim, rd = n * (N + C);
         bytes += vt_arena_size_floats(n * N * seg_width(c)) * 2; /* patch tokens, per-patch scores */
@@ -42,15 +45,15 @@ static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) 
 }
 
 static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, int n, int T) {
-    int D = c->dim, pre = vt_prefix_tokens(c);
+    int D = c->dim, pre = vt_prefix_tokens(c), end = T - c->det_tokens; /* average: the patch tokens */
     for (int b = 0; b < n; b++) {
         const float *x = xn + (size_t)b * T * D;
         float *p = pooled + (size_t)b * D;
         if (c->pool == VITC_POOL_AVG) {
             memset(p, 0, sizeof(float) * (size_t)D);
-            for (int t = pre; t < T; t++)
+            for (int t = pre; t < end; t++)
                 for (int d = 0; d < D; d++) p[d] += x[(size_t)t * D + d];
-            float inv = 1.0f / (float)(T - pre);
+            float inv = 1.0f / (float)(end - pre);
             for (int d = 0; d < D; d++) p[d] *= inv;
         } else if (c->dist_token && c->dist_average) {
             for (int d = 0; d < D; d++) p[d] = 0.5f * (x[d] + x[D + d]);
@@ -66,6 +69,7 @@ typedef struct block_run {
     float eps;
     float *x, *ln, *ao, *qkv, *hid;     /* the stream, the normalized stream, scratch */
     float *attn_last, *attn_blocks, *blocks_out; /* optional outputs (vt_forward_out's) */
+    const float *mid_pos;               /* YOLOS: (L - 1) x T x D added to every sequence after blocks 0..L-2 */
     int n_all;                          /* the batch the optional outputs are laid out for */
 } block_run;
 
@@ -95,7 +99,15 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
         block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
         block_linear(ln, r->hid, bp->fc2, bp->fc216, bw->fc2.b, rows, VT_EPILOGUE_NONE);
         const vt_norm_w *next = l + 1 < L ? &blocks[l + 1].norm1 : final;
-        if (next) vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, next->w, next->b, rows, D, r->eps);
+        if (r->mid_pos && l + 1 < L) { /* residual, + mid position embeddings, then the next norm */
+            vt_residual_forward(x, ln, bw->ls2, rows, D);
+            const float *mp = r->mid_pos + (size_t)l * T * D;
+            for (int b = 0; b < n; b++) {
+                float *xb = x + (size_t)b * T * D;
+                for (size_t i = 0; i < (size_t)T * D; i++) xb[i] += mp[i];
+            }
+            vt_layernorm_forward(ln, NULL, NULL, x, next->w, next->b, rows, D, r->eps);
+        } else if (next) vt_residual_layernorm_forward(x, ln, bw->ls2, ln, NULL, NULL, next->w, next->b, rows, D, r->eps);
         else vt_residual_forward(x, ln, bw->ls2, rows, D);
         if (r->blocks_out) memcpy(r->blocks_out + (size_t)l * r->n_all * T * D, x, sizeof(float) * (size_t)rows * D);
         if (r->attn_last && r->attn_blocks && l == L - 1)
@@ -148,15 +160,41 @@ static void segment_head(vitc_model *m, vt_arena *a, const float *xn, int n, int
             for (int k = 0; k < C; k++) seg[((size_t)b * C + k) * N + p] = sc[((size_t)b * N + p) * C + k];
 }
 
-/* The forward pass of images [b0, b0 + n) of a batch of n_all, with activations in arena a
- * (reserved by the caller) and position embeddings pos for this grid; out's arrays are the
- * whole batch's. */
-static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const float *images_all, int b0, int n,
-                           int n_all, int height, int width, const vt_forward_out *out) {
+/* YOLOS' heads on the detection tokens of the final tokens xn: class scores (classes + 1) and
+ * sigmoid boxes, each a 3-layer MLP with ReLU between the layers. */
+static void detect_head(vitc_model *m, vt_arena *a, const float *xn, int n, int T, float *logits, float *boxes) {
     const vt_vit_config *c = &m->cfg;
     const vt_vit_weights *w = &m->w;
     const vt_model_packed *pk = &m->packed;
-    int gh = height / c->patch, gw = width / c->patch, N = gh * gw, pre = vt_prefix_tokens(c), T = N + pre;
+    int D = c->dim, Q = c->det_tokens, rows = n * Q;
+    float *dt = vt_arena_floats(a, (size_t)rows * D), *h1 = vt_arena_floats(a, (size_t)rows * D);
+    float *h2 = vt_arena_floats(a, (size_t)rows * D);
+    for (int b = 0; b < n; b++)
+        memcpy(dt + (size_t)b * Q * D, xn + ((size_t)b * T + T - Q) * D, sizeof(float) * (size_t)Q * D);
+    for (int head = 0; head < 2; head++) {
+        const vt_linear_w *l = head ? w->det_box : w->det_class;
+        vt_packed_b *const *p = head ? pk->det_box : pk->det_class;
+        vt_linear_packed(h1, dt, p[0], l[0].b, rows, VT_EPILOGUE_NONE);
+        for (size_t i = 0; i < (size_t)rows * D; i++) h1[i] = h1[i] > 0.0f ? h1[i] : 0.0f;
+        vt_linear_packed(h2, h1, p[1], l[1].b, rows, VT_EPILOGUE_NONE);
+        for (size_t i = 0; i < (size_t)rows * D; i++) h2[i] = h2[i] > 0.0f ? h2[i] : 0.0f;
+        float *out = head ? boxes : logits;
+        if (out) vt_linear_packed(out, h2, p[2], l[2].b, rows, VT_EPILOGUE_NONE);
+    }
+    if (boxes)
+        for (size_t i = 0; i < (size_t)rows * 4; i++) boxes[i] = 1.0f / (1.0f + expf(-boxes[i]));
+}
+
+/* The forward pass of images [b0, b0 + n) of a batch of n_all, with activations in arena a
+ * (reserved by the caller) and position embeddings pos for this grid; out's arrays are the
+ * whole batch's. */
+static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const float *mid_pos, const float *images_all,
+                           int b0, int n, int n_all, int height, int width, const vt_forward_out *out) {
+    const vt_vit_config *c = &m->cfg;
+    const vt_vit_weights *w = &m->w;
+    const vt_model_packed *pk = &m->packed;
+    int gh = height / c->patch, gw = width / c->patch, N = gh * gw, pre = vt_prefix_tokens(c), Q = c->det_tokens;
+    int T = N + pre + Q;
     int D = c->dim, K = vt_patch_inputs(c);
     size_t rows = (size_t)n * T;
     const float *images = images_all + (size_t)b0 * c->in_chans * height * width;
@@ -169,6 +207,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         o.attn = out->attn ? out->attn + (size_t)b0 * c->heads * T * T : NULL;
         o.attn_blocks = out->attn_blocks ? out->attn_blocks + (size_t)b0 * c->heads * T * T : NULL;
         o.seg = out->seg ? out->seg + (size_t)b0 * c->num_classes * N : NULL;
+        o.det_logits = out->det_logits ? out->det_logits + (size_t)b0 * Q * (c->num_classes + 1) : NULL;
+        o.det_boxes = out->det_boxes ? out->det_boxes + (size_t)b0 * Q * 4 : NULL;
     }
     vt_arena_reset(a);
     float *x = vt_arena_floats(a, rows * D), *ln = vt_arena_floats(a, rows * D);
@@ -182,7 +222,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     vt_linear_packed(ln, patches, pk->patch, w->patch.b, n * N, VT_EPILOGUE_NONE);
     if (c->patch_norm) vt_layernorm_forward(ln, NULL, NULL, ln, w->patch_norm.w, w->patch_norm.b, n * N, D, c->ln_eps);
 
-    /* tokens: [cls, dist, registers, patches] + position embeddings */
+    /* tokens: [cls, dist, registers, patches, detection tokens] + position embeddings */
     int pos_prefix = c->no_embed_class ? 0 : pre;
     for (int b = 0; b < n; b++) {
         float *xb = x + (size_t)b * T * D;
@@ -196,13 +236,14 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         const float *eb = ln + (size_t)b * N * D;
         float *xp = xb + (size_t)pre * D;
         for (size_t i = 0; i < (size_t)N * D; i++) xp[i] = eb[i] + pp[i];
+        for (size_t i = 0; i < (size_t)Q * D; i++) xp[(size_t)N * D + i] = w->det_token[i] + pp[(size_t)N * D + i];
     }
     if (c->pre_norm) vt_layernorm_forward(x, NULL, NULL, x, w->norm_pre.w, w->norm_pre.b, (int)rows, D, c->ln_eps);
 
     const float *xn = x;
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
                     .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
-                    .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .n_all = n_all};
+                    .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     pool_tokens(c, xn, pooled, n, T);
@@ -210,6 +251,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     if (o.features) memcpy(o.features, pooled, sizeof(float) * (size_t)n * D);
 
     if (o.seg && c->task == VT_TASK_SEGMENT) segment_head(m, a, xn, n, N, T, o.seg);
+    if ((o.det_logits || o.det_boxes) && c->task == VT_TASK_DETECT) detect_head(m, a, xn, n, T, o.det_logits, o.det_boxes);
     if (o.logits && vt_has_cls_head(c)) {
         int C = c->num_classes;
         if (c->pool == VITC_POOL_TOKEN && c->dist_token && c->dist_average) {
@@ -236,7 +278,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
  * (no kernel's arithmetic depends on the thread count; tests/unit/test_model.c checks). */
 typedef struct image_job {
     vitc_model *m;
-    const float *images, *pos;
+    const float *images, *pos, *mid_pos;
     int n, n_all, height, width;
     const vt_forward_out *out;
     atomic_int next;
@@ -247,7 +289,7 @@ static void image_task(void *ctx, int tid, int nt) {
     image_job *j = ctx;
     vt_arena *a = &j->m->img_arenas[tid];
     for (int i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n;)
-        forward_images(j->m, a, j->pos, j->images, i, 1, j->n_all, j->height, j->width, j->out);
+        forward_images(j->m, a, j->pos, j->mid_pos, j->images, i, 1, j->n_all, j->height, j->width, j->out);
 }
 
 static int image_parallel_enabled(void) {
@@ -263,10 +305,11 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
                         width, c->patch);
     if (height > 16384 || width > 16384) return vt_error(VITC_ERR_LIMIT, "input size %dx%d too large", height, width);
     vt_set_threads(m->threads);
-    int gh = height / c->patch, gw = width / c->patch, N = gh * gw, T = N + vt_prefix_tokens(c);
+    int gh = height / c->patch, gw = width / c->patch, N = gh * gw, T = N + vt_prefix_tokens(c) + c->det_tokens;
     if (vt_model_pack(m)) return vt_error(VITC_ERR_NOMEM, "out of memory packing weights");
-    const float *pos = vt_model_pos_embed(m, gh, gw);
-    if (!pos) return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
+    const float *pos = vt_model_pos_embed(m, gh, gw), *mid_pos = vt_model_mid_pos_embed(m, gh, gw);
+    if (!pos || (m->w.mid_pos_embed && !mid_pos))
+        return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
 
     int nt = vt_usable_threads();
     int n_img = nt > 1 && n >= nt && image_parallel_enabled() ? n / nt * nt : 0; /* whole rounds of images */
@@ -285,11 +328,11 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     if (n > n_img && vt_arena_reserve(&m->arena, arena_bytes(c, (size_t)(n - n_img), (size_t)N, (size_t)T)))
         return vt_error(VITC_ERR_NOMEM, "out of memory for activations (batch %d, %dx%d)", n - n_img, height, width);
     if (n_img) {
-        image_job j = {.m = m, .images = images, .pos = pos, .n = n_img, .n_all = n, .height = height, .width = width, .out = out};
+        image_job j = {.m = m, .images = images, .pos = pos, .mid_pos = mid_pos, .n = n_img, .n_all = n, .height = height, .width = width, .out = out};
         atomic_init(&j.next, 0);
         vt_parallel_run(image_task, &j, nt);
     }
     /* the images left over after whole rounds share the threads layer by layer */
-    if (n > n_img) forward_images(m, &m->arena, pos, images, n_img, n - n_img, n, height, width, out);
+    if (n > n_img) forward_images(m, &m->arena, pos, mid_pos, images, n_img, n - n_img, n, height, width, out);
     return VITC_OK;
 }

@@ -89,10 +89,13 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     if (c->class_token) ADD3(&w->cls_token, 1, 1, 1, D, "cls_token");
     if (c->reg_tokens) ADD3(&w->reg_token, 1, 1, c->reg_tokens, D, "reg_token");
     if (c->dist_token) ADD3(&w->dist_token, 1, 1, 1, D, "dist_token");
+    if (c->task == VT_TASK_DETECT) ADD3(&w->det_token, 1, 1, c->det_tokens, D, "det_token");
     ADD3(&w->pos_embed, 1, 1, vt_pos_len(c), D, "pos_embed");
     if (c->pre_norm) add_norm(&t, &w->norm_pre, D, "norm_pre");
     for (int i = 0; i < c->depth; i++)
         add_block(&t, &w->blocks[i], "blocks", i, D, c->mlp_dim, c->heads, c->qkv_bias, c->qk_norm, c->layer_scale);
+    if (c->task == VT_TASK_DETECT && c->mid_pos && c->depth > 1)
+        add(&t, &w->mid_pos_embed, 1, 4, SHAPE(c->depth - 1, 1, vt_pos_len(c), D), "mid_pos_embed");
     if (c->fc_norm) add_norm(&t, &w->fc_norm, D, "fc_norm");
     else add_norm(&t, &w->norm, D, "norm");
     if (vt_has_cls_head(c)) {
@@ -111,6 +114,17 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
         add_linear(&t, &w->proj_patch, E, E, 0, "decoder.proj_patch");
         add_linear(&t, &w->proj_classes, E, E, 0, "decoder.proj_classes");
         add_norm(&t, &w->mask_norm, C, "decoder.mask_norm");
+    }
+    if (c->task == VT_TASK_DETECT) {
+        char name[64];
+        for (int i = 0; i < 3; i++) {
+            snprintf(name, sizeof name, "det_head.class.%d", i);
+            add_linear(&t, &w->det_class[i], i == 2 ? c->num_classes + 1 : D, D, 1, name);
+        }
+        for (int i = 0; i < 3; i++) {
+            snprintf(name, sizeof name, "det_head.box.%d", i);
+            add_linear(&t, &w->det_box[i], i == 2 ? 4 : D, D, 1, name);
+        }
     }
     if (t.cap < 0) {
         free(t.p);

@@ -37,6 +37,11 @@ typedef struct vt_vit_weights {
     vt_norm_w dec_norm;            /* decoder.decoder_norm */
     vt_linear_w proj_patch, proj_classes;
     vt_norm_w mask_norm;           /* decoder.mask_norm (classes) */
+    /* detection (YOLOS) */
+    float *det_token;              /* det_token (1, det_tokens, dim) */
+    float *mid_pos_embed;          /* mid_pos_embed (depth - 1, 1, vt_pos_len, dim) */
+    vt_linear_w det_class[3];      /* det_head.class.i: dim -> dim -> dim -> classes + 1, ReLU between */
+    vt_linear_w det_box[3];        /* det_head.box.i: dim -> dim -> dim -> 4, sigmoid after */
 } vt_vit_weights;
 
 #define VT_PARAM_MAX_DIMS 4
