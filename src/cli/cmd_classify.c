@@ -193,7 +193,8 @@ int cmd_classify(int argc, char **argv) {
     vitc_model_info info;
     vitc_model_get_info(m, &info);
     if (strcmp(info.task, "classify")) {
-        fprintf(stderr, "vitc classify: %s is a segmentation model, not a classifier (use vitc segment)\n", pos[0]);
+        fprintf(stderr, "vitc classify: %s is a %s model, not a classifier (use vitc %s)\n", pos[0],
+                !strcmp(info.task, "detect") ? "detection" : "segmentation", info.task);
         vitc_model_free(m);
         return 1;
     }

@@ -83,7 +83,7 @@ int cmd_eval(int argc, char **argv) {
     for (int e = 0; e < npos; e++) {
         const char *why = NULL;
         if (!models[e]->cfg.num_classes) why = "has no classification head";
-        else if (models[e]->cfg.task != VT_TASK_CLASSIFY) why = "is a segmentation model (evaluate it alone)";
+        else if (models[e]->cfg.task != VT_TASK_CLASSIFY) why = "is not a classifier (evaluate it alone)";
         else if (models[e]->cfg.num_classes != C) why = "has another number of classes than the first model";
         else if (!vt_model_labels_agree(m, models[e])) why = "names its classes differently from the first model";
         if (why) {

@@ -41,6 +41,9 @@ int cmd_info(int argc, char **argv) {
         if (i.decoder)
             vt_strbuf_printf(&b, ",\"decoder\":{\"type\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d}", i.decoder,
                              i.dec_dim, i.dec_depth, i.dec_heads);
+        if (i.det_tokens)
+            vt_strbuf_printf(&b, ",\"detection\":{\"det_tokens\":%d,\"mid_pos\":%s,\"max_size\":%d}", i.det_tokens,
+                             i.mid_pos ? "true" : "false", p->max_size);
         vt_strbuf_printf(&b,
                          ",\"source\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"mlp_dim\":%d,\"patch_size\":%d,"
                          "\"patch_kernel\":%d,\"image_size\":%d,\"in_chans\":%d,\"num_classes\":%d,\"class_token\":%d,\"dist_token\":%d,"
@@ -79,7 +82,10 @@ int cmd_info(int argc, char **argv) {
                yes(i.dist_token), i.reg_tokens, i.no_embed_class ? "on patches only" : "on every token");
         printf("blocks:       qkv bias %s, qk norm %s, layer scale %s, pre-norm %s, layer norm eps %g\n",
                yes(i.qkv_bias), yes(i.qk_norm), yes(i.layer_scale), yes(i.pre_norm), (double)i.ln_eps);
-        if (!i.decoder)
+        if (i.det_tokens)
+            printf("head:         detect: %d classes + no object, %d detection tokens, mid position embeddings %s\n",
+                   i.num_classes, i.det_tokens, yes(i.mid_pos));
+        else if (!i.decoder)
             printf("head:         classify: %d classes, pool %s%s\n", i.num_classes, pool, i.fc_norm ? " + fc_norm" : "");
         else if (!strcmp(i.decoder, "mask"))
             printf("head:         segment: %d classes, mask transformer (dim %d, depth %d, heads %d)\n", i.num_classes,
@@ -89,6 +95,11 @@ int cmd_info(int argc, char **argv) {
         printf("parameters:   %lld (%.2f M, %.1f MB as f32)\n", (long long)i.num_params, i.num_params / 1e6,
                i.num_params * 4.0 / 1e6);
         printf("FLOPs:        %.3f G per image at %dx%d\n", i.flops / 1e9, i.image_size, i.image_size);
+        if (p->max_size > 0)
+            printf("preprocess:   shorter side to %d, longer at most %d (no crop), %s, mean %g,%g,%g, std %g,%g,%g\n",
+                   p->size, p->max_size, interp, (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
+                   (double)p->std[0], (double)p->std[1], (double)p->std[2]);
+        else
         printf("preprocess:   %s %d, crop_pct %g, %s, mean %g,%g,%g, std %g,%g,%g\n",
                p->squash ? "squash to" : "shorter side to", (int)(p->size / p->crop_pct + 1e-4), (double)p->crop_pct,
                interp, (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0],

@@ -83,7 +83,8 @@ int cmd_segment(int argc, char **argv) {
     vitc_model_info info;
     vitc_model_get_info(m, &info);
     if (strcmp(info.task, "segment")) {
-        fprintf(stderr, "vitc segment: %s is a classifier, not a segmentation model (use vitc classify)\n", pos[0]);
+        fprintf(stderr, "vitc segment: %s is a %s model, not a segmentation model (use vitc %s)\n", pos[0],
+                !strcmp(info.task, "detect") ? "detection" : "classification", info.task);
         vitc_model_free(m);
         return 1;
     }

@@ -11,6 +11,7 @@ static const vt_command commands[] = {
     {"create", "make a model with random weights (named architecture or explicit sizes)", cmd_create},
     {"bench", "time the forward pass: latency, throughput, GFLOP/s, load time, peak memory", cmd_bench},
     {"segment", "semantic segmentation: class-index mask PNGs at the image's size, colour overlays, areas", cmd_segment},
+    {"detect", "object detection (YOLOS): boxes, labels and scores as text or JSON, pictures with the boxes drawn", cmd_detect},
     {"train", "train a classifier or (--task segment) a segmentation model; from scratch or fine-tuning", cmd_train},
     {"eval", "accuracy, per-class accuracy and confusion matrix of a model on a dataset", cmd_eval},
     {"average", "average the parameters of several models of one architecture (checkpoint averaging)", cmd_average},

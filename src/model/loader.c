@@ -123,6 +123,9 @@ static vitc_status preprocess_from_json(const vt_json *j, vitc_preprocess_params
     else if (!strcmp(interp, "bilinear")) p->interp = VITC_INTERP_BILINEAR;
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown interpolation '%s' in vitc.preprocess", path, interp);
     p->squash = vt_json_get_bool(j, "squash", 0);
+    p->max_size = (int)vt_json_get_number(j, "max_size", 0);
+    if (p->max_size < 0 || p->max_size > 16384)
+        return vt_error(VITC_ERR_FORMAT, "%s: vitc.preprocess max_size %d out of range", path, p->max_size);
     const char *keys[2] = {"mean", "std"};
     float *dst[2] = {p->mean, p->std};
     for (int k = 0; k < 2; k++) {
@@ -402,6 +405,10 @@ vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_
                      p->size, (double)p->crop_pct, p->interp == VITC_INTERP_BILINEAR ? "bilinear" : "bicubic",
                      (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0], (double)p->std[1],
                      (double)p->std[2], p->squash ? "true" : "false");
+    if (p->max_size > 0 && pre.len) { /* detection processors only: the key is absent elsewhere */
+        pre.len--;
+        vt_strbuf_printf(&pre, ",\"max_size\":%d}", p->max_size);
+    }
     if (m->labels) {
         vt_strbuf_append(&labels, "[", 1);
         for (int i = 0; i < m->n_labels; i++) {

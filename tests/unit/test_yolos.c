@@ -109,6 +109,26 @@ static void check_case(const char *name) {
           "%s: vitc_model_detect_raw differs from the forward pass", name);
     /* post-processing on the reference's own head outputs (no float noise at the threshold) */
     check_post(name, dir, logits.data, boxes.data, Q, C);
+    /* saved in vitc's format (timm-style names, metadata) it loads back as the same detector */
+    char saved[1300];
+    snprintf(saved, sizeof saved, "%s/vitc_copy.safetensors", dir);
+    vitc_model *m2 = NULL;
+    s = vt_model_save(m, saved);
+    CHECK(s == VITC_OK, "%s: save: %s", name, vitc_last_error());
+    if (!s && !(s = vitc_model_load(saved, NULL, &m2))) {
+        float *l2 = malloc(sizeof(float) * logits.count), *b2 = malloc(sizeof(float) * boxes.count);
+        s = vitc_model_detect_raw(m2, in.data, n, H, W, l2, b2);
+        CHECK(s == VITC_OK && !memcmp(l2, gl, sizeof(float) * logits.count) && !memcmp(b2, gb, sizeof(float) * boxes.count),
+              "%s: the vitc copy detects differently", name);
+        CHECK(m2->cfg.pos_gh == m->cfg.pos_gh && m2->cfg.pos_gw == m->cfg.pos_gw && m2->cfg.mid_pos == m->cfg.mid_pos &&
+                  m2->cfg.pos_interp == VT_POS_TORCH && m2->pre.max_size == m->pre.max_size,
+              "%s: the vitc copy lost the detection config", name);
+        free(l2), free(b2);
+        vitc_model_free(m2);
+    } else {
+        CHECK(0, "%s: reload: %s", name, vitc_last_error());
+    }
+    remove(saved);
     /* a classify call on a detector is refused */
     CHECK(vitc_model_classify(m, in.data, n, H, W, rl) == VITC_ERR_UNSUPPORTED, "%s: classify accepted a detector", name);
     free(rl), free(rb), free(gl), free(gb), free(gblk);

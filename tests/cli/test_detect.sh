@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Detection from the shell: vitc detect on a Hugging Face YOLOS checkpoint (random weights,
+# tests/ref/make_yolos_fixtures.py): JSON detections equal a PyTorch run of the same image through
+# YolosImageProcessor's resize (restated: shortest/longest edge, PIL bilinear) and the restated model
+# with post_process_object_detection; the picture; info; and one-line errors that leave nothing behind.
+source "$(dirname "$0")/lib.sh"
+PY=${PYTHON:-/usr/bin/python3}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FIX=${VITC_FIXTURES:-$ROOT/tests/fixtures/gen}/yolos
+if [[ ! -f $FIX/yolos_plain/model.safetensors ]]; then
+  echo "test_detect: no YOLOS fixtures in $FIX: skipped"
+  report test_detect
+  exit
+fi
+export VITC_NUM_THREADS=2
+cp -r "$FIX/yolos_mid_resized" "$TMP/m"
+# the processor's sizes made small so the test is quick: shorter side 40, longer at most 56
+$PY - "$TMP/m/preprocessor_config.json" <<'PYEOF'
+import json, sys
+p = json.load(open(sys.argv[1])); p["size"] = {"shortest_edge": 40, "longest_edge": 56}
+json.dump(p, open(sys.argv[1], "w"))
+PYEOF
+$PY -c "
+from PIL import Image
+Image.open('$ROOT/examples/scenes/scene0.png').convert('RGB').resize((150, 100), Image.BILINEAR).save('$TMP/wide.png')
+Image.open('$ROOT/examples/scenes/scene1.png').convert('RGB').resize((60, 130), Image.BILINEAR).save('$TMP/tall.png')"
+
+expect_ok "info" "$VITC" info "$TMP/m/model.safetensors"
+if grep -q "detect: 3 classes + no object, 6 detection tokens, mid position embeddings yes" "$TMP/out" &&
+   grep -q "shorter side to 40, longer at most 56" "$TMP/out"; then ok; else bad "info: $(cat "$TMP/out")"; fi
+
+expect_ok "detect json" "$VITC" detect "$TMP/m/model.safetensors" "$TMP/wide.png" "$TMP/tall.png" --threshold 0.2 \
+  --json --out "$TMP/pics"
+cp "$TMP/out" "$TMP/det.json"
+if (cd "$ROOT/tests/ref" && $PY - "$TMP/m" "$TMP/det.json" "$TMP/wide.png" "$TMP/tall.png") <<'PYEOF'
+import json, sys
+import numpy as np
+import torch
+from PIL import Image
+from make_yolos_fixtures import yolos_forward, post_process
+d, det, *images = sys.argv[1:]
+cfg = json.load(open(d + "/config.json"))
+cfg["num_labels"] = len(cfg["id2label"])
+pp = json.load(open(d + "/preprocessor_config.json"))
+W = {}
+raw = open(d + "/model.safetensors", "rb").read()
+n = int.from_bytes(raw[:8], "little")
+hdr = json.loads(raw[8:8 + n])
+for k, v in hdr.items():
+    if k == "__metadata__":
+        continue
+    a, b = v["data_offsets"]
+    W[k] = torch.from_numpy(np.frombuffer(raw[8 + n + a:8 + n + b], np.float32).reshape(v["shape"]).astype(np.float64))
+def resize_size(w, h, size, max_size):  # DETR's get_size_with_aspect_ratio
+    lo, hi = float(min(w, h)), float(max(w, h)); raw = None
+    if hi / lo * size > max_size:
+        raw = max_size * lo / hi; size = int(round(raw))
+    if (h <= w and h == size) or (w <= h and w == size):
+        return w, h
+    if w < h:
+        return size, int((raw if raw is not None else size) * h / w)
+    return int((raw if raw is not None else size) * w / h), size
+got = [json.loads(l) for l in open(det)]
+mean, std = np.array(pp["image_mean"]), np.array(pp["image_std"])
+for im_path, g in zip(images, got):
+    im = Image.open(im_path).convert("RGB")
+    ow, oh = resize_size(im.width, im.height, pp["size"]["shortest_edge"], pp["size"]["longest_edge"])
+    x = (np.asarray(im.resize((ow, oh), Image.BILINEAR), np.float64) / 255 - mean) / std
+    x = torch.from_numpy(x.transpose(2, 0, 1)[None].copy())
+    with torch.no_grad():
+        logits, boxes, _ = yolos_forward(W, cfg, x)
+    want = post_process(logits, boxes, 0.2, [(im.height, im.width)])[0]
+    want.sort(key=lambda r: -r["score"])
+    assert len(want) == len(g["detections"]), (im_path, len(want), len(g["detections"]))
+    for a, b in zip(want, g["detections"]):
+        assert a["label"] == b["index"] and abs(a["score"] - b["score"]) < 1e-4, (a, b)
+        assert max(abs(p - q) for p, q in zip(a["box"], b["box"])) < 2e-3 * max(im.width, im.height), (a, b)
+        assert b["label"] == cfg["id2label"][str(a["label"])]
+    assert g["width"] == im.width and g["height"] == im.height
+PYEOF
+then ok; else bad "detect json against the PyTorch restatement"; fi
+if [[ -f $TMP/pics/wide.detections.png && -f $TMP/pics/tall.detections.png ]] &&
+   $PY -c "
+from PIL import Image
+a = Image.open('$TMP/pics/wide.detections.png'); b = Image.open('$TMP/wide.png')
+assert a.size == b.size and a.mode == 'RGB' and a.tobytes() != b.convert('RGB').tobytes()"; then ok; else bad "pictures"; fi
+
+expect_ok "detect text" "$VITC" detect "$TMP/m/model.safetensors" "$TMP/wide.png" --threshold 0.2 --top 2
+if [[ $(grep -c '^  thing' "$TMP/out") -le 2 ]] && grep -q "wide.png: " "$TMP/out"; then ok; else bad "text: $(cat "$TMP/out")"; fi
+
+# bad input: one line, nothing written
+expect_fail "classifier" "not a detection model" "$VITC" detect "$ROOT/models/default.safetensors" "$TMP/wide.png" --out "$TMP/no1"
+[[ ! -e $TMP/no1 ]] && ok || bad "classifier: output folder made"
+expect_fail "segmentation model" "use vitc segment" "$VITC" detect "$ROOT/models/segment.safetensors" "$TMP/wide.png"
+expect_fail "threshold" "--threshold" "$VITC" detect "$TMP/m/model.safetensors" "$TMP/wide.png" --threshold 2
+expect_fail "top" "--top" "$VITC" detect "$TMP/m/model.safetensors" "$TMP/wide.png" --top 0
+head -c 200 "$TMP/wide.png" >"$TMP/trunc.png"
+expect_fail "truncated image" "trunc.png" "$VITC" detect "$TMP/m/model.safetensors" "$TMP/trunc.png" --out "$TMP/no2"
+[[ -z $(ls "$TMP/no2" 2>/dev/null) ]] && ok || bad "truncated: files written"
+expect_fail "detector to classify" "detection model" "$VITC" classify "$TMP/m/model.safetensors" "$TMP/wide.png"
+expect_fail "detector to segment" "detection model" "$VITC" segment "$TMP/m/model.safetensors" "$TMP/wide.png" --out "$TMP/no3"
+expect_fail "no image" "needs a MODEL" "$VITC" detect "$TMP/m/model.safetensors"
+report test_detect
