@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
-test_pkgs=(python3 python3-numpy python3-torch python3-torchvision python3-pil darknet python3-skimage
+test_pkgs=(python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-pil darknet python3-skimage
            dataset-fashion-mnist)
 data_pkgs=(opencv-doc)
 bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own
