@@ -81,6 +81,9 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
+    if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
+        return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
+                        "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));
     if (c->dist_token && c->dist_average && (c->pool != VITC_POOL_TOKEN || c->fc_norm))
         return vt_error(VITC_ERR_UNSUPPORTED, "training a distilled model needs token pooling without fc_norm");
     if (c->pool == VITC_POOL_TOKEN && !vt_prefix_tokens(c))
@@ -148,6 +151,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->params);
     free(t->offsets);
     vt_seg_acts_free(t->seg);
+    vt_det_acts_free(t->det);
     if (t->acts) {
         free(t->acts->res);
         free(t->acts->blk);
@@ -176,7 +180,7 @@ static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, l
     /* outside the fused block, drop path (like LayerScale) keeps the branches' outputs apart */
     int branch_out = c->layer_scale || (drop_path > 0.0f && !fused_block(c));
     size_t N = (size_t)(c->img_size / c->patch) * (c->img_size / c->patch), pre = (size_t)vt_prefix_tokens(c);
-    size_t T = N + pre, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
+    size_t T = N + pre + (size_t)c->det_tokens, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
     size_t K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
     A->patches = take(L, n * N * K);
     A->emb = take(L, n * N * D);
@@ -367,6 +371,17 @@ static int targets_valid(const float *q, size_t count) {
     return 1;
 }
 
+/* YOLOS' mid position embeddings: block l's output (l < depth - 1) gets table l added, in place
+ * (the block's backward needs its input, not its output). */
+static void add_mid_pos(const vt_vit_weights *w, const vt_vit_config *c, float *res, int l, int n, int T) {
+    if (!w->mid_pos_embed || l + 1 >= c->depth) return;
+    const float *mp = w->mid_pos_embed + (size_t)l * T * c->dim;
+    for (int b = 0; b < n; b++) {
+        float *x = res + (size_t)b * T * c->dim;
+        for (size_t i = 0; i < (size_t)T * c->dim; i++) x[i] += mp[i];
+    }
+}
+
 /* The backbone's forward pass over n images (activations in t->acts); returns the final tokens
  * (n x T x dim): the final norm's output, or the raw stream when the model has fc_norm. */
 static const float *backbone_forward(vt_trainer *t, const float *images, int n) {
@@ -376,8 +391,8 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
     vt_vit_weights *g = &t->g;
     (void)g;
     vt_train_acts *A = t->acts;
-    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
-    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
+    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), Q = c->det_tokens, T = N + pre + Q;
+    int D = c->dim, Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
     int rows = n * T, L = c->depth;
     size_t RD = (size_t)rows * D;
     float eps = c->ln_eps;
@@ -401,6 +416,7 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
         const float *pp = pos + (size_t)pos_prefix * D, *eb = emb + (size_t)b * N * D;
         float *xp = xb + (size_t)pre * D;
         for (size_t i = 0; i < (size_t)N * D; i++) xp[i] = eb[i] + pp[i];
+        for (size_t i = 0; i < (size_t)Q * D; i++) xp[(size_t)N * D + i] = w->det_token[i] + pp[(size_t)N * D + i];
     }
     if (c->pre_norm) ln_fwd(A->res[0], A->pre_m, A->pre_r, A->x0, &w->norm_pre, rows, D, eps);
 
@@ -416,6 +432,7 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
         if (fused) {
             vt_tr_block p = block_params(t, bw, &g->blocks[l], B, l, n, T);
             vt_tr_block_forward(&p);
+            add_mid_pos(w, c, A->res[l + 1], l, n, T);
             continue;
         }
         ln_fwd(B->ln1, B->ln1_m, B->ln1_r, A->res[l], &bw->norm1, rows, D, eps);
@@ -453,6 +470,7 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
         } else {
             vt_tr_linear_forward_ex(A->res[l + 1], B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D, B->mid, NULL);
         }
+        add_mid_pos(w, c, A->res[l + 1], l, n, T);
     }
 
     if (c->fc_norm) return A->res[L];
@@ -475,8 +493,8 @@ static void backbone_backward(vt_trainer *t, int n) {
     const vt_vit_weights *w = &m->w;
     vt_vit_weights *g = &t->g;
     vt_train_acts *A = t->acts;
-    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), T = N + pre, D = c->dim;
-    int Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
+    int gs = c->img_size / c->patch, N = gs * gs, pre = vt_prefix_tokens(c), Q = c->det_tokens, T = N + pre + Q;
+    int D = c->dim, Hm = c->mlp_dim, hs = c->heads, hd = D / hs, K = vt_patch_inputs(c);
     int rows = n * T, L = c->depth;
     size_t RD = (size_t)rows * D;
     int fused = fused_block(c), pos_prefix = c->no_embed_class ? 0 : pre;
@@ -488,6 +506,13 @@ static void backbone_backward(vt_trainer *t, int n) {
         const vt_block_w *bw = &w->blocks[l];
         vt_block_w *gw = &g->blocks[l];
         block_acts *B = &A->blk[l];
+        if (g->mid_pos_embed && l + 1 < L) { /* res[l+1] += mid[l]: the gradient of the table */
+            float *gm = g->mid_pos_embed + (size_t)l * T * D;
+            for (int b = 0; b < n; b++) {
+                const float *db = A->dres + (size_t)b * T * D;
+                for (size_t i = 0; i < (size_t)T * D; i++) gm[i] += db[i];
+            }
+        }
         if (fused) {
             vt_tr_block p = block_params(t, bw, gw, B, l, n, T);
             vt_tr_block_backward(&p, A->dres);
@@ -566,6 +591,10 @@ static void backbone_backward(vt_trainer *t, int n) {
         float *gp = g->pos_embed + (size_t)pos_prefix * D;
         const float *dp = dxb + (size_t)pre * D;
         for (size_t i = 0; i < (size_t)N * D; i++) gp[i] += dp[i];
+        for (size_t i = 0; i < (size_t)Q * D; i++) { /* detection tokens and their position rows */
+            g->det_token[i] += dp[(size_t)N * D + i];
+            gp[(size_t)N * D + i] += dp[(size_t)N * D + i];
+        }
         memcpy(A->demb + (size_t)b * N * D, dp, sizeof(float) * (size_t)N * D);
     }
     const float *demb = A->demb;
@@ -703,7 +732,7 @@ const float *vt_trainer_backbone_forward(vt_trainer *t, const float *images, int
 float *vt_trainer_token_grad(vt_trainer *t, int n) {
     const vt_vit_config *c = &t->m->cfg;
     int gs = c->img_size / c->patch;
-    size_t RD = (size_t)n * (gs * gs + vt_prefix_tokens(c)) * c->dim;
+    size_t RD = (size_t)n * (gs * gs + vt_prefix_tokens(c) + c->det_tokens) * c->dim;
     zero_grads(t);
     memset(t->acts->dres, 0, sizeof(float) * RD);
     memset(t->acts->dtmp, 0, sizeof(float) * RD);

@@ -37,6 +37,7 @@ float vt_train_lr(const vt_train_hparams *hp, int64_t step);
 
 typedef struct vt_train_acts vt_train_acts;
 struct vt_seg_acts;
+struct vt_det_acts;
 
 typedef struct vt_trainer {
     vitc_model *m;           /* owned; parameters in m->param_buf */
@@ -57,6 +58,7 @@ typedef struct vt_trainer {
     int cap_batch;           /* batch the arena is laid out for */
     vt_train_acts *acts;
     struct vt_seg_acts *seg; /* the segmentation head's activations (task segment) */
+    struct vt_det_acts *det; /* the detection heads' activations (task detect) */
 } vt_trainer;
 
 /* Takes ownership of m, which must hold its parameters in m->param_buf (vt_model_new). */
@@ -85,6 +87,15 @@ vitc_status vt_trainer_forward_backward_deit(vt_trainer *t, const float *images,
  * receive the upsampled scores. */
 vitc_status vt_trainer_forward_backward_seg(vt_trainer *t, const float *images, const uint8_t *masks, int n,
                                             double *loss, float *seg_logits);
+/* Detection (task detect, YOLOS): n_targets[b] objects per image, their classes (0..classes-1) and
+ * normalized (cx, cy, w, h) boxes concatenated image after image; the DETR set loss (detr_loss.h:
+ * Hungarian matching, cross-entropy with "no object" down-weighted, L1, GIoU) in *losses (may be
+ * NULL). logits_out (n x tokens x (classes + 1)) and boxes_out (n x tokens x 4, after the sigmoid)
+ * may be NULL. */
+struct vt_detr_losses;
+vitc_status vt_trainer_forward_backward_det(vt_trainer *t, const float *images, int n, const int *n_targets,
+                                            const int *target_class, const float *target_box,
+                                            struct vt_detr_losses *losses, float *logits_out, float *boxes_out);
 /* Per-pixel softmax cross-entropy over n images of C planes of P pixels, labels 0..C-1 or 255
  * (ignored), targets (1 - eps) one-hot + eps / C. Returns the mean over the counted pixels (0 when
  * none; *counted gets their number); dlogits (may be NULL) = d(mean loss)/dlogits. */

@@ -21,5 +21,7 @@ void vt_tr_block_bind(vt_tr_block *p, const vt_block_w *bw, vt_block_w *gw, int 
 
 /* The segmentation head's activations (train_seg.c), freed with the trainer. */
 void vt_seg_acts_free(struct vt_seg_acts *s);
+/* The detection heads' activations (train_det.c), freed with the trainer. */
+void vt_det_acts_free(struct vt_det_acts *s);
 
 #endif
