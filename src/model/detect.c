@@ -12,10 +12,11 @@
 
 vitc_status vitc_model_detect_raw(vitc_model *m, const float *images, int n, int height, int width, float *logits,
                                   float *boxes) {
-    if (!m || !images || n <= 0 || (!logits && !boxes)) return vt_error(VITC_ERR_ARG, "detect: null argument or empty batch");
+    if (!m) return vt_error(VITC_ERR_ARG, "detect: null model");
     if (m->cfg.task != VT_TASK_DETECT)
         return vt_error(VITC_ERR_UNSUPPORTED, "detect: the model is a %s model, not a detection model",
                         m->cfg.task == VT_TASK_SEGMENT ? "segmentation" : "classification");
+    if (!images || n <= 0 || (!logits && !boxes)) return vt_error(VITC_ERR_ARG, "detect: null argument or empty batch");
     vt_forward_out o = {0};
     o.det_logits = logits;
     o.det_boxes = boxes;
