@@ -76,6 +76,17 @@ int cmd_eval(int argc, char **argv) {
         free_models(models, npos);
         return srv;
     }
+    if (m->cfg.task == VT_TASK_DETECT) { /* a scene folder: COCO mAP */
+        int drv = 1;
+        if (npos > 1) fprintf(stderr, "vitc eval: detection models are evaluated one at a time\n");
+        else if (tta_flip) fprintf(stderr, "vitc eval: --tta-flip is for classifiers\n");
+        else
+            drv = cmd_eval_detect(m, pos[0], data, split, (int)sp,
+                                  vt_opt_seen(opts, (int)(sizeof opts / sizeof opts[0]), "val-split") ? val_frac : 0.1f,
+                                  limit, json);
+        free_models(models, npos);
+        return drv;
+    }
     int C = m->cfg.num_classes, rc = 0;
     vt_dataset d;
     int *map = NULL;

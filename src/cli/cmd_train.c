@@ -75,9 +75,9 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* segmentation runs have a loop of their own (cmd_train_seg.c) */
         if (!strncmp(argv[i], "--task", 6)) {
             const char *v = argv[i][6] == '=' ? argv[i] + 7 : argv[i][6] ? "" : i + 1 < argc ? argv[i + 1] : "";
-            if (!strcmp(v, "segment")) return cmd_train_segment(argc, argv);
+            if (!strcmp(v, "segment") || !strcmp(v, "detect")) return cmd_train_segment(argc, argv);
             if (strcmp(v, "classify"))
-                return fprintf(stderr, "vitc train: --task must be classify or segment\n"), 2;
+                return fprintf(stderr, "vitc train: --task must be classify, segment or detect\n"), 2;
         }
     const char *data = NULL, *arch = NULL, *init = NULL, *out = NULL, *resume = NULL, *ckpt = NULL, *pool = NULL;
     const char *teacher = NULL, *distill = NULL;

@@ -1,13 +1,16 @@
-/* vitc train --task segment: trains a segmentation model (Segmenter's linear decoder or mask
- * transformer on a ViT backbone) on a scene folder (images/, masks/, annotations.json), from
- * scratch or from a classifier's backbone (--init), with the classifier's AdamW, schedule, EMA,
- * checkpoints and resume. Validation: mIoU on scenes held out of the training folder. */
+/* vitc train --task segment|detect: trains a segmentation model (Segmenter's linear decoder or mask
+ * transformer on a ViT backbone) or a detection model (YOLOS: detection tokens and two MLP heads,
+ * the DETR set loss) on a scene folder (images/, masks/, annotations.json), from scratch or from a
+ * classifier's backbone (--init), with the classifier's AdamW, schedule, EMA, checkpoints and
+ * resume. Validation on scenes held out of the training folder: mIoU, or COCO mAP. */
 #include "cli/args.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "kernels/kernels.h"
+#include "train/det_scene_eval.h"
+#include "train/detr_loss.h"
 #include "train/scenes.h"
 #include "train/seg_eval.h"
 #include "train/train.h"
@@ -29,16 +32,19 @@ typedef struct seg_meta {
     int epochs, batch, seed, limit, val_limit, augment, bf16;
     float val_frac;
     const char *data;
+    int detect;
 } seg_meta;
 
-static void seg_meta_json(vt_strbuf *sb, const seg_meta *r, int epoch, double val_miou) {
+/* val_score: the validation mIoU (segmentation) or mAP@[.5:.95] (detection) */
+static void seg_meta_json(vt_strbuf *sb, const seg_meta *r, int epoch, double val_score) {
     char buf[512];
     int k = snprintf(buf, sizeof buf,
-                     "\"task\":\"segment\",\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,"
+                     "\"task\":\"%s\",\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"seed\":%d,\"limit\":%d,"
                      "\"val_limit\":%d,\"val_fraction\":%.9g,\"augment\":%s,\"bf16\":%s,",
-                     epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, (double)r->val_frac,
+                     r->detect ? "detect" : "segment", epoch, r->epochs, r->batch, r->seed, r->limit, r->val_limit, (double)r->val_frac,
                      r->augment ? "true" : "false", r->bf16 ? "true" : "false");
-    if (val_miou >= 0) k += snprintf(buf + k, sizeof buf - (size_t)k, "\"val_miou\":%.6f,", val_miou);
+    if (val_score >= 0)
+        k += snprintf(buf + k, sizeof buf - (size_t)k, "\"%s\":%.6f,", r->detect ? "val_map" : "val_miou", val_score);
     vt_strbuf_append(sb, buf, (size_t)k);
     vt_strbuf_append(sb, "\"data\":", 7);
     vt_strbuf_json_string(sb, r->data);
@@ -73,12 +79,79 @@ static void scene_batch(const vt_scenes *s, const int *idx, int n, const float m
     }
 }
 
-static void set_scene_labels(vitc_model *m, const vt_scenes *s) {
+/* Where each scene's boxes are in s->boxes: start[i], count[i] (the boxes of a scene need not be
+ * adjacent in annotations.json: counted, then laid out by scene in order[]). */
+typedef struct box_index {
+    int *start, *count, *order;
+} box_index;
+
+static int index_boxes(const vt_scenes *s, box_index *x) {
+    x->start = calloc((size_t)s->n + 1, sizeof(int));
+    x->count = calloc((size_t)s->n + 1, sizeof(int));
+    x->order = malloc(sizeof(int) * (size_t)(s->n_boxes + 1));
+    if (!x->start || !x->count || !x->order) return -1;
+    for (int k = 0; k < s->n_boxes; k++) x->count[s->boxes[k].scene]++;
+    for (int i = 1; i < s->n; i++) x->start[i] = x->start[i - 1] + x->count[i - 1];
+    int *fill = calloc((size_t)s->n + 1, sizeof(int));
+    if (!fill) return -1;
+    for (int k = 0; k < s->n_boxes; k++) {
+        int i = s->boxes[k].scene;
+        x->order[x->start[i] + fill[i]++] = k;
+    }
+    free(fill);
+    return 0;
+}
+
+static void free_box_index(box_index *x) {
+    free(x->start), free(x->count), free(x->order);
+    memset(x, 0, sizeof *x);
+}
+
+/* The detection targets of scenes idx[0..n), flipped with their images as scene_batch flips them:
+ * counts per scene, categories, normalized (cx, cy, w, h). Returns -1 when a scene has more
+ * objects than the model has detection tokens. */
+static int scene_targets(const vt_scenes *s, const box_index *bx, const int *idx, int n, int augment, uint64_t seed,
+                         int epoch, int Q, int *n_t, int *cls, float *box) {
+    int k = 0;
+    float S = (float)s->w;
+    for (int i = 0; i < n; i++) {
+        int flip = augment && (hash3(seed, (uint64_t)epoch, (uint64_t)idx[i]) & 1);
+        n_t[i] = bx->count[idx[i]];
+        if (n_t[i] > Q) return -1;
+        for (int j = 0; j < n_t[i]; j++, k++) {
+            const vt_scene_box *b = &s->boxes[bx->order[bx->start[idx[i]] + j]];
+            float x0 = flip ? S - b->x - b->w : b->x;
+            cls[k] = b->category;
+            box[4 * k] = (x0 + 0.5f * b->w) / S, box[4 * k + 1] = (b->y + 0.5f * b->h) / (float)s->h;
+            box[4 * k + 2] = b->w / S, box[4 * k + 3] = b->h / (float)s->h;
+        }
+    }
+    return 0;
+}
+
+/* The model's labels from the scenes': every class (segmentation: background first) or the
+ * object categories alone (detection). */
+static void set_scene_labels(vitc_model *m, const vt_scenes *s, int detect) {
     for (int i = 0; i < m->n_labels; i++) free(m->labels[i]);
     free(m->labels);
-    m->labels = calloc((size_t)s->num_classes, sizeof *m->labels);
-    m->n_labels = m->labels ? s->num_classes : 0;
-    for (int i = 0; i < m->n_labels; i++) m->labels[i] = strdup(s->class_names[i]);
+    int n = s->num_classes - (detect ? 1 : 0);
+    m->labels = calloc((size_t)n, sizeof *m->labels);
+    m->n_labels = m->labels ? n : 0;
+    for (int i = 0; i < m->n_labels; i++) m->labels[i] = strdup(s->class_names[i + (detect ? 1 : 0)]);
+}
+
+static int validate_det(vt_trainer *t, const vt_scenes *va, int threads, double *map, double *map50) {
+    vt_det_eval *e = NULL;
+    vitc_model_set_threads(t->m, threads);
+    vitc_status st = vt_det_eval_create(t->m->cfg.num_classes, &e);
+    if (!st) st = vt_det_evaluate(t->m, va, e);
+    vt_det_scores sc = {0};
+    if (!st) st = vt_det_eval_scores(e, &sc, NULL, NULL);
+    vt_det_eval_free(e);
+    if (st) return fail(vitc_last_error());
+    *map = sc.map;
+    *map50 = sc.map50;
+    return 0;
 }
 
 static int validate_seg(vt_trainer *t, const vt_scenes *va, int threads, double *miou, double *pacc) {
@@ -100,11 +173,11 @@ int cmd_train_segment(int argc, char **argv) {
     const char *arch = NULL;
     int dim = 0, depth = 0, heads = 0, patch = 0, epochs = 0, batch = 0, seed = 0, threads = 0, limit = 0;
     int val_limit = 0, no_aug = 0, save_every = 0, quiet = 0, max_steps = 0, bf16 = 0;
-    int dec_dim = 0, dec_depth = 0, dec_heads = 0;
+    int dec_dim = 0, dec_depth = 0, dec_heads = 0, det_tokens = 0, mid_pos = 0;
     float lr = 0, min_lr = -1, wd = -1, warmup = -1, ls = -1, clip = -1, val_frac = -1, ema = 0, drop_path = 0;
     float layer_decay = 0;
     vt_option opts[] = {
-        {"task", VT_OPT_STRING, &task, "segment", 0},
+        {"task", VT_OPT_STRING, &task, "segment or detect", 0},
         {"data", VT_OPT_STRING, &data, "a scene folder (images/, masks/, annotations.json; vitc scenes)", 0},
         {"init", VT_OPT_STRING, &init, "start the backbone from this model (a classifier of the same architecture)", 0},
         {"arch", VT_OPT_STRING, &arch, "from scratch: a named architecture (default dim 128, depth 6, heads 4, patch 4)", 0},
@@ -116,6 +189,8 @@ int cmd_train_segment(int argc, char **argv) {
         {"dec-dim", VT_OPT_INT, &dec_dim, "mask transformer width (default the backbone's dim)", 0},
         {"dec-depth", VT_OPT_INT, &dec_depth, "mask transformer blocks (default 2)", 0},
         {"dec-heads", VT_OPT_INT, &dec_heads, "mask transformer heads (default dec-dim / 32)", 0},
+        {"det-tokens", VT_OPT_INT, &det_tokens, "detection: learned detection tokens (default 20)", 0},
+        {"mid-pos", VT_OPT_FLAG, &mid_pos, "detection: YOLOS mid position embeddings", 0},
         {"epochs", VT_OPT_INT, &epochs, "epochs (default 10)", 0},
         {"batch", VT_OPT_INT, &batch, "batch size (default 32)", 0},
         {"lr", VT_OPT_FLOAT, &lr, "peak learning rate (default 1e-3)", 0},
@@ -144,12 +219,17 @@ int cmd_train_segment(int argc, char **argv) {
     vt_cli_passive_omp(argv - 1);
     int n_opts = (int)(sizeof opts / sizeof opts[0]);
     int npos;
-    int r = vt_parse_args("train", "vitc train --task segment --data SCENES_DIR [--init MODEL | --arch NAME] "
-                                   "[--decoder linear|mask] [--epochs --batch --lr ...] --out MODEL [--resume CKPT]",
+    int r = vt_parse_args("train", "vitc train --task segment|detect --data SCENES_DIR [--init MODEL | --arch NAME] "
+                                   "[--decoder linear|mask | --det-tokens N [--mid-pos]] [--epochs --batch --lr ...] "
+                                   "--out MODEL [--resume CKPT]",
                           argc, argv, opts, n_opts, NULL, 0, &npos);
     if (r) return r == 1 ? 0 : 2;
 #define BAD(...) return fprintf(stderr, "vitc train: " __VA_ARGS__), fprintf(stderr, "\n"), 2
+    int detect = task && !strcmp(task, "detect");
     if (!out) BAD("--out MODEL is required");
+    if (detect && (decoder || dec_dim || dec_depth || dec_heads)) BAD("--decoder and --dec-* are segmentation options");
+    if (!detect && (det_tokens || mid_pos)) BAD("--det-tokens and --mid-pos are detection options (--task detect)");
+    if (det_tokens < 0 || det_tokens > 1000) BAD("--det-tokens must be in 1..1000");
     if (vt_opt_seen(opts, n_opts, "threads") && threads <= 0) BAD("--threads must be positive");
     if ((vt_opt_seen(opts, n_opts, "epochs") && epochs <= 0) || (vt_opt_seen(opts, n_opts, "batch") && batch <= 0))
         BAD("--epochs and --batch must be positive");
@@ -161,9 +241,10 @@ int cmd_train_segment(int argc, char **argv) {
     if (!(drop_path >= 0 && drop_path < 1)) BAD("--drop-path must be in [0, 1)");
     if (vt_opt_seen(opts, n_opts, "layer-decay") && !(layer_decay > 0 && layer_decay <= 1))
         BAD("--layer-decay must be in (0, 1]");
-    if (resume && (init || arch || decoder || vt_opt_seen(opts, n_opts, "val-split") || drop_path > 0 ||
-                   vt_opt_seen(opts, n_opts, "layer-decay")))
-        BAD("--resume continues a run: no --init, --arch, --decoder, --val-split, --drop-path or --layer-decay");
+    if (resume && (init || arch || decoder || det_tokens || mid_pos || vt_opt_seen(opts, n_opts, "val-split") ||
+                   drop_path > 0 || vt_opt_seen(opts, n_opts, "layer-decay")))
+        BAD("--resume continues a run: no --init, --arch, --decoder, --det-tokens, --mid-pos, --val-split, --drop-path "
+            "or --layer-decay");
     if (init && arch) BAD("--init and --arch: give one");
 #undef BAD
 
@@ -182,8 +263,11 @@ int cmd_train_segment(int argc, char **argv) {
         if (vt_trainer_resume(resume, threads, &t, &train_json)) return fail(vitc_last_error());
         char err[128];
         tj = vt_json_parse(train_json, strlen(train_json), err, sizeof err);
-        if (t->m->cfg.task != VT_TASK_SEGMENT || strcmp(vt_json_get_string(tj, "task", ""), "segment")) {
-            rc = fail("the checkpoint is not a segmentation run (resume it without --task segment)");
+        const char *want = detect ? "detect" : "segment";
+        if (t->m->cfg.task != (detect ? VT_TASK_DETECT : VT_TASK_SEGMENT) || strcmp(vt_json_get_string(tj, "task", ""), want)) {
+            fprintf(stderr, "vitc train: the checkpoint is not a %s run (resume it with its own --task)\n",
+                    detect ? "detection" : "segmentation");
+            rc = 1;
             goto done;
         }
         if (!data) {
@@ -249,21 +333,25 @@ int cmd_train_segment(int argc, char **argv) {
         c.fc_norm = 0;
         c.pool = c.class_token ? VITC_POOL_TOKEN : VITC_POOL_AVG;
         c.dist_token = c.dist_average = 0;
-        c.task = VT_TASK_SEGMENT;
+        c.task = detect ? VT_TASK_DETECT : VT_TASK_SEGMENT;
         c.seg_decoder = decoder && !strcmp(decoder, "mask") ? VT_SEG_MASK : VT_SEG_LINEAR;
-        if (c.seg_decoder == VT_SEG_MASK) {
+        c.dec_dim = c.dec_depth = c.dec_heads = 0;
+        c.det_tokens = detect ? (det_tokens ? det_tokens : 20) : 0;
+        c.mid_pos = detect && mid_pos;
+        if (detect) c.class_token = 1, c.pool = VITC_POOL_TOKEN, c.no_embed_class = 0;
+        if (!detect && c.seg_decoder == VT_SEG_MASK) {
             c.dec_dim = dec_dim ? dec_dim : c.dim;
             c.dec_depth = dec_depth ? dec_depth : 2;
             c.dec_heads = dec_heads ? dec_heads : (c.dec_dim / 32 > 0 ? c.dec_dim / 32 : 1);
         }
-        c.num_classes = tr.num_classes;
+        c.num_classes = tr.num_classes - (detect ? 1 : 0); /* detection: the categories, no background */
         c.img_size = tr.h;
         c.in_chans = 3;
         if (init_m && init_m->cfg.dist_token) {
-            rc = fail("--init: a distilled model's backbone (distillation token) is not supported for segmentation");
+            rc = fail("--init: a distilled model's backbone (distillation token) is not supported for dense tasks");
             goto done;
         }
-        if (vt_config_validate(&c, "segmentation model")) {
+        if (vt_config_validate(&c, detect ? "detection model" : "segmentation model")) {
             rc = fail(vitc_last_error());
             goto done;
         }
@@ -285,7 +373,7 @@ int cmd_train_segment(int argc, char **argv) {
         m->pre.size = tr.h;
         m->pre.crop_pct = 1.0f;
         m->pre.squash = 0;
-        set_scene_labels(m, &tr);
+        set_scene_labels(m, &tr, detect);
         int spe = tr.n / batch;
         if (spe < 1) {
             vitc_model_free(m);
@@ -319,7 +407,7 @@ int cmd_train_segment(int argc, char **argv) {
         goto done;
     }
     const vt_vit_config *c = &t->m->cfg;
-    if (tr.num_classes > c->num_classes || tr.h != c->img_size) {
+    if (tr.num_classes - (detect ? 1 : 0) > c->num_classes || tr.h != c->img_size) {
         rc = fail("the scenes do not fit the checkpoint's model (classes or image size)");
         goto done;
     }
@@ -331,8 +419,12 @@ int cmd_train_segment(int argc, char **argv) {
     t->hp.total_steps = (int64_t)epochs * spe;
     int64_t total = t->hp.total_steps;
     int S = c->img_size;
-    printf("training %s for segmentation (%s", c->name, c->seg_decoder == VT_SEG_MASK ? "mask transformer" : "linear decoder");
-    if (c->seg_decoder == VT_SEG_MASK) printf(": dim %d, depth %d, heads %d", c->dec_dim, c->dec_depth, c->dec_heads);
+    if (detect)
+        printf("training %s for detection (YOLOS: %d detection tokens%s", c->name, c->det_tokens,
+               c->mid_pos ? ", mid position embeddings" : "");
+    else
+        printf("training %s for segmentation (%s", c->name, c->seg_decoder == VT_SEG_MASK ? "mask transformer" : "linear decoder");
+    if (!detect && c->seg_decoder == VT_SEG_MASK) printf(": dim %d, depth %d, heads %d", c->dec_dim, c->dec_depth, c->dec_heads);
     printf("): dim %d, depth %d, heads %d, patch %d, %dx%d, %.2f M parameters, %s kernels%s, %d threads\n", c->dim,
            c->depth, c->heads, c->patch, S, S, (double)vt_config_num_params(c) / 1e6, vt_kernels_name(),
            bf16 ? " (bfloat16 products)" : "", threads);
@@ -341,13 +433,20 @@ int cmd_train_segment(int argc, char **argv) {
     if (t->ema) printf("weights' EMA with decay %g: written to %s\n", (double)t->hp.ema_decay, out);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
     fflush(stdout);
-    seg_meta meta = {epochs, batch, seed, limit, val_limit, augment, bf16, val_frac, data};
+    seg_meta meta = {epochs, batch, seed, limit, val_limit, augment, bf16, val_frac, data, detect};
 
     size_t HW = (size_t)S * S;
     int *order = malloc(sizeof(int) * (size_t)tr.n);
     float *x = malloc(sizeof(float) * 3 * HW * (size_t)batch);
     uint8_t *mk = malloc(HW * (size_t)batch);
-    if (!order || !x || !mk) {
+    int Q = c->det_tokens, *n_t = malloc(sizeof(int) * (size_t)batch), *t_cls = malloc(sizeof(int) * ((size_t)batch * Q + 1));
+    float *t_box = malloc(sizeof(float) * 4 * ((size_t)batch * Q + 1));
+    box_index bx = {0};
+    if (detect && index_boxes(&tr, &bx)) {
+        rc = fail("out of memory");
+        goto loop_done;
+    }
+    if (!order || !x || !mk || !n_t || !t_cls || !t_box) {
         rc = fail("out of memory");
         goto loop_done;
     }
@@ -357,13 +456,26 @@ int cmd_train_segment(int argc, char **argv) {
     for (int epoch = (int)(t->step / spe); epoch < epochs && !rc; epoch++) {
         vt_epoch_order(tr.n, (uint64_t)seed, epoch, order);
         int b = (int)(t->step - (int64_t)epoch * spe);
-        double ep_loss = 0.0, t_ep = vt_cli_now();
+        double ep_loss = 0.0, ep_parts[3] = {0, 0, 0}, t_ep = vt_cli_now();
         int ep_n = 0;
         for (; b < spe; b++) {
             scene_batch(&tr, order + (size_t)b * batch, batch, t->m->pre.mean, t->m->pre.std, augment, (uint64_t)seed,
                         epoch, x, mk);
             double loss;
-            if (vt_trainer_forward_backward_seg(t, x, mk, batch, &loss, NULL)) {
+            if (detect) {
+                if (scene_targets(&tr, &bx, order + (size_t)b * batch, batch, augment, (uint64_t)seed, epoch, Q, n_t,
+                                  t_cls, t_box)) {
+                    rc = fail("a training scene has more objects than the model has detection tokens");
+                    break;
+                }
+                vt_detr_losses dl;
+                if (vt_trainer_forward_backward_det(t, x, batch, n_t, t_cls, t_box, &dl, NULL, NULL)) {
+                    rc = fail(vitc_last_error());
+                    break;
+                }
+                loss = dl.total;
+                ep_parts[0] += dl.ce, ep_parts[1] += dl.l1, ep_parts[2] += dl.giou;
+            } else if (vt_trainer_forward_backward_seg(t, x, mk, batch, &loss, NULL)) {
                 rc = fail(vitc_last_error());
                 break;
             }
@@ -379,8 +491,12 @@ int cmd_train_segment(int argc, char **argv) {
             if (!quiet && (tty || t->step % 50 == 0 || b + 1 == spe)) {
                 char eta[32];
                 vt_cli_fmt_time(eta, sizeof eta, (double)(total - t->step) * batch / ips);
-                fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  ETA %s%s",
-                        tty ? "\r" : "", epoch + 1, epochs, (long long)t->step, (long long)total, ep_loss / ep_n,
+                char parts[96] = "";
+                if (detect)
+                    snprintf(parts, sizeof parts, " (ce %.4f, l1 %.4f, giou %.4f)", ep_parts[0] / ep_n, ep_parts[1] / ep_n,
+                             ep_parts[2] / ep_n);
+                fprintf(stderr, "%sepoch %d/%d  step %lld/%lld  loss %.4f%s  lr %.2e  %.1f img/s  ETA %s%s",
+                        tty ? "\r" : "", epoch + 1, epochs, (long long)t->step, (long long)total, ep_loss / ep_n, parts,
                         (double)t->last_lr, ips, eta, tty ? "   " : "\n");
                 fflush(stderr);
             }
@@ -394,18 +510,25 @@ int cmd_train_segment(int argc, char **argv) {
         }
         if (rc || (max_steps > 0 && steps_this_run >= max_steps && b + 1 < spe)) break;
         if (tty) fprintf(stderr, "\n");
+        /* segmentation: mIoU and pixel accuracy; detection: mAP@[.5:.95] and mAP@0.5 */
         double miou = -1, pacc = 0, ema_miou = -1, ema_pacc = 0;
-        if (va.n && validate_seg(t, &va, threads, &miou, &pacc)) rc = 1;
+        if (va.n && (detect ? validate_det(t, &va, threads, &miou, &pacc) : validate_seg(t, &va, threads, &miou, &pacc)))
+            rc = 1;
         if (!rc && t->ema) {
             vt_trainer_swap_ema(t);
-            if (va.n && validate_seg(t, &va, threads, &ema_miou, &ema_pacc)) rc = 1;
+            if (va.n && (detect ? validate_det(t, &va, threads, &ema_miou, &ema_pacc)
+                                : validate_seg(t, &va, threads, &ema_miou, &ema_pacc)))
+                rc = 1;
             if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
             vt_trainer_swap_ema(t);
         }
         if (rc) break;
         printf("epoch %d/%d: train loss %.4f", epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0);
-        if (va.n) printf(", val mIoU %.4f, pixel accuracy %.4f (%d scenes)", miou, pacc, va.n);
-        if (t->ema && va.n) printf(", EMA mIoU %.4f", ema_miou);
+        if (detect && ep_n)
+            printf(" (ce %.4f, l1 %.4f, giou %.4f)", ep_parts[0] / ep_n, ep_parts[1] / ep_n, ep_parts[2] / ep_n);
+        if (va.n && detect) printf(", val mAP %.4f, mAP@0.5 %.4f (%d scenes)", miou, pacc, va.n);
+        else if (va.n) printf(", val mIoU %.4f, pixel accuracy %.4f (%d scenes)", miou, pacc, va.n);
+        if (t->ema && va.n) printf(detect ? ", EMA mAP %.4f, mAP@0.5 %.4f" : ", EMA mIoU %.4f", ema_miou, ema_pacc);
         printf(", %.0f s\n", vt_cli_now() - t_ep);
         fflush(stdout);
         vt_strbuf sb = {0};
@@ -419,6 +542,8 @@ loop_done:
     free(order);
     free(x);
     free(mk);
+    free(n_t), free(t_cls), free(t_box);
+    free_box_index(&bx);
 done:
     vt_scenes_free(&tr);
     vt_scenes_free(&va);

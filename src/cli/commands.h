@@ -23,6 +23,9 @@ int cmd_eval(int argc, char **argv);
 struct vitc_model;
 int cmd_eval_segment(struct vitc_model *m, const char *model_path, const char *data, const char *split, int sp,
                      float val_frac, int limit, int batch, int json);
+/* vitc eval's detection scores on a scene folder (cmd_eval_det.c) */
+int cmd_eval_detect(struct vitc_model *m, const char *model_path, const char *data, const char *split, int sp,
+                    float val_frac, int limit, int json);
 int cmd_average(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
 int cmd_scenes(int argc, char **argv);

@@ -108,7 +108,11 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
         const vt_param *q = NULL;
         for (int j = 0; j < ns; j++)
             if (!strcmp(src_t[j].name, p->name)) q = &src_t[j];
-        int is_head = !strncmp(p->name, "head", 4) || !strncmp(p->name, "decoder.", 8);
+        int is_head = !strncmp(p->name, "head", 4) || !strncmp(p->name, "decoder.", 8) ||
+                      !strncmp(p->name, "det_head.", 9);
+        /* YOLOS' new parameters from a classifier: detection tokens and mid position embeddings
+         * (trunc normal 0.02, as YOLOS initializes them) */
+        int is_det_new = !q && (!strcmp(p->name, "det_token") || !strcmp(p->name, "mid_pos_embed"));
         /* a segmentation model's final norm from a classifier that normalized its pooled features */
         if (!q && !strncmp(p->name, "norm.", 5) && sc->fc_norm) {
             char alt[160];
@@ -117,8 +121,18 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
                 if (!strcmp(src_t[j].name, alt)) q = &src_t[j];
         }
         if (!strcmp(p->name, "pos_embed")) {
+            /* the source's rows ([prefix, grid], and its detection tokens' when it has as many);
+             * rows for new detection tokens drawn as the tokens themselves */
+            int64_t keep = (int64_t)(vt_pos_len(cfg) - cfg->det_tokens) * cfg->dim;
+            if (sc->det_tokens == cfg->det_tokens) keep = p->numel;
             if (!pos) s = vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
-            else memcpy(d, pos, sizeof(float) * (size_t)p->numel);
+            else if (sc->det_tokens && sc->det_tokens != cfg->det_tokens)
+                s = vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
+                             cfg->det_tokens);
+            else memcpy(d, pos, sizeof(float) * (size_t)keep);
+            for (int64_t k = keep; k < p->numel && !s; k++) d[k] = trunc_normal(&rng, 0.02);
+        } else if (is_det_new) {
+            for (int64_t k = 0; k < p->numel; k++) d[k] = trunc_normal(&rng, 0.02);
         } else if (q && q->numel == p->numel) {
             memcpy(d, *q->slot, sizeof(float) * (size_t)p->numel);
         } else if (is_head) { /* a new head: timm init (trunc normal 0.02 weights, zero bias, norms 1) */
