@@ -20,7 +20,7 @@ MAJOR=${VERSION%%.*}
 SANFLAGS=""
 if ldd "$BUILD_DIR/libvitc.so" 2>/dev/null | grep -q libasan; then SANFLAGS="-fsanitize=address,undefined"; fi
 
-expect_ok "make install" make -s --no-print-directory -C "$ROOT" BUILD="$BUILD_REL" PREFIX=$PREFIX DESTDIR="$STAGE" install
+expect_ok "make install" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$ROOT" BUILD="$BUILD_REL" PREFIX=$PREFIX DESTDIR="$STAGE" install
 for f in bin/vitc lib/libvitc.a lib/libvitc.so.$VERSION include/vitc.h lib/pkgconfig/vitc.pc; do
   [[ -f $STAGE$PREFIX/$f && ! -L $STAGE$PREFIX/$f ]] && ok || bad "installed file $f missing"
 done
@@ -60,7 +60,7 @@ done
 LD_LIBRARY_PATH=$LIBDIR "$TMP/classify_shared" "$MODEL" "$TMP/nope.png" >/dev/null 2>"$TMP/err"
 [[ $? -eq 1 ]] && grep -q "nope.png" "$TMP/err" && ok || bad "classify_shared on a missing image: $(cat "$TMP/err")"
 
-expect_ok "make uninstall" make -s --no-print-directory -C "$ROOT" BUILD="$BUILD_REL" PREFIX=$PREFIX DESTDIR="$STAGE" uninstall
+expect_ok "make uninstall" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$ROOT" BUILD="$BUILD_REL" PREFIX=$PREFIX DESTDIR="$STAGE" uninstall
 left=$(find "$STAGE" ! -type d)
 [[ -z $left ]] && ok || bad "left after uninstall: $left"
 report test_install
