@@ -96,3 +96,18 @@ def test_huge_array_refused(model):
     # 40000 pixels wide: over the library's side limit, refused before any allocation of that size
     big = np.lib.stride_tricks.as_strided(np.zeros(3, np.uint8), shape=(2, 40000, 3), strides=(0, 0, 1))
     raises("limit", model.classify, big)
+
+
+def test_library_not_found(tmp_path):
+    """$VITC_LIBRARY naming a missing file: vitc.Error at first use, naming it (import still works)."""
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import vitc\n"
+            "try:\n    vitc.Model(sys.argv[2])\nexcept vitc.Error as e:\n    print('Error:', e, '|', e.status_name)")
+    env = dict(os.environ, VITC_LIBRARY=str(tmp_path / "nope.so"))
+    p = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "python"), DEFAULT], capture_output=True,
+                       text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("Error: libvitc not found in $VITC_LIBRARY") and "nope.so" in p.stdout, p.stdout

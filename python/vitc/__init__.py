@@ -34,7 +34,10 @@ class Error(Exception):
 
     @property
     def status_name(self):
-        return library().vitc_status_name(self.status).decode()
+        try:
+            return library().vitc_status_name(self.status).decode()
+        except Error:  # no library to ask
+            return "status %d" % self.status
 
 
 def _check(status, context=None):
