@@ -4,6 +4,7 @@
 #   make test                installs dependencies, builds, makes fixtures, runs every test
 #   make demo                classifies the bundled example images with the bundled model
 #   make fuzz                libFuzzer targets (clang), run for a bounded time
+#   make install PREFIX=/usr/local [DESTDIR=/staging]   binary, libraries, header, vitc.pc; make uninstall
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2
@@ -16,6 +17,19 @@ ifeq ($(SAN),1)
 endif
 CFLAGS_COMMON += $(EXTRA_CFLAGS)
 LDFLAGS += -fopenmp
+
+# The version comes from include/vitc.h (VITC_VERSION_MAJOR/MINOR/PATCH), nowhere else.
+version_part = $(shell sed -n 's/^\#define VITC_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/vitc.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME := libvitc.so.$(VERSION_MAJOR)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL ?= install
 
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -38,8 +52,13 @@ $(BUILD)/libvitc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libvitc.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# libvitc.so -> libvitc.so.MAJOR -> libvitc.so.MAJOR.MINOR.PATCH (soname libvitc.so.MAJOR)
+$(BUILD)/libvitc.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libvitc.so: $(BUILD)/libvitc.so.$(VERSION)
+	ln -sf libvitc.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libvitc.so.$(VERSION) $@
 
 $(BUILD)/vitc: $(CLI_OBJ) $(BUILD)/libvitc.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvitc.a $(LDLIBS)
@@ -73,8 +92,33 @@ fuzz:
 bench: deps all
 	bench/run.sh
 
+# pkg-config file for the installed library; static linking adds Libs.private.
+$(BUILD)/vitc.pc: include/vitc.h FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: vitc' 'Description: Vision Transformers (ViT, DeiT) in C: classify, segment, attention maps, embeddings' \
+	  'Version: $(VERSION)' 'Libs: -L$${libdir} -lvitc' 'Libs.private: $(LDLIBS) -fopenmp' 'Cflags: -I$${includedir}' \
+	  >$@.tmp && mv $@.tmp $@
+
+install: all $(BUILD)/vitc.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 755 $(BUILD)/vitc $(DESTDIR)$(BINDIR)/vitc
+	$(INSTALL) -m 644 $(BUILD)/libvitc.a $(DESTDIR)$(LIBDIR)/libvitc.a
+	$(INSTALL) -m 755 $(BUILD)/libvitc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvitc.so.$(VERSION)
+	ln -sf libvitc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libvitc.so
+	$(INSTALL) -m 644 include/vitc.h $(DESTDIR)$(INCLUDEDIR)/vitc.h
+	$(INSTALL) -m 644 $(BUILD)/vitc.pc $(DESTDIR)$(PKGCONFIGDIR)/vitc.pc
+
+# Removes exactly what install put there (directories are left: they may hold other files).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vitc $(DESTDIR)$(LIBDIR)/libvitc.a $(DESTDIR)$(LIBDIR)/libvitc.so \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libvitc.so.$(VERSION) \
+	  $(DESTDIR)$(INCLUDEDIR)/vitc.h $(DESTDIR)$(PKGCONFIGDIR)/vitc.pc
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests test deps demo fuzz bench clean
+FORCE:
+.PHONY: all tests test deps demo fuzz bench clean install uninstall FORCE
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

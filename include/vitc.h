@@ -15,7 +15,18 @@
 extern "C" {
 #endif
 
-#define VITC_VERSION "0.1.0"
+/* The version, in one place: the Makefile (shared library name and soname, vitc.pc) and the Python
+ * package read these three numbers. VITC_VERSION is the same as a string, e.g. "0.1.0". */
+#define VITC_VERSION_MAJOR 0
+#define VITC_VERSION_MINOR 1
+#define VITC_VERSION_PATCH 0
+#define VITC_STRINGIFY_(x) #x
+#define VITC_VERSION_STRING_(a, b, c) VITC_STRINGIFY_(a) "." VITC_STRINGIFY_(b) "." VITC_STRINGIFY_(c)
+#define VITC_VERSION VITC_VERSION_STRING_(VITC_VERSION_MAJOR, VITC_VERSION_MINOR, VITC_VERSION_PATCH)
+
+/* The version of the library in use (VITC_VERSION of the build that made it), which may differ from
+ * the header's when a program runs against another shared library. */
+const char *vitc_version(void);
 
 /* ---------------------------------------------------------------- errors */
 typedef enum vitc_status {

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 test_pkgs=(python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-pil darknet python3-skimage
-           dataset-fashion-mnist)
+           dataset-fashion-mnist python3-pytest python3-setuptools python3-wheel python3-pip python3-venv)
 data_pkgs=(opencv-doc)
 bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every vitc test: reference fixtures (regenerated with live PyTorch), C unit tests,
-# CLI tests. Usage: tests/run.sh [BUILD_DIR]. Ends with "N passed, N failed".
+# CLI tests, the Python package's tests. Usage: tests/run.sh [BUILD_DIR]. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -62,6 +62,26 @@ for t in tests/cli/test_*.sh; do
   printf '%s\n' "$out" | grep -E 'FAIL|passed' | sed "s/^/  /"
   tally "$out" "$name" $rc
 done
+
+# The Python package (python/tests, pytest) on this build's library, after the CLI tests. A sanitizer
+# build's library loads into Python only with its runtimes preloaded (Python's own allocations kept
+# out of the leak check), as tests/cli/test_attention.sh does; the venv install test skips itself there.
+if $PY -c 'import pytest, numpy, PIL' 2>/dev/null; then
+  lib=$PWD/$BUILD/libvitc.so
+  san_rt=$(ldd "$lib" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ {printf "%s:", $3}')
+  pyenv=(env PYTHONPATH=$PWD/python VITC_LIBRARY=$lib)
+  [[ -n $san_rt ]] && pyenv+=(LD_PRELOAD=${san_rt%:} ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0)
+  out=$("${pyenv[@]}" $PY -m pytest -q -rs -p no:cacheprovider python/tests 2>&1); rc=$?
+  summary=$(tail -1 <<<"$out")
+  p=$(grep -Eo '[0-9]+ passed' <<<"$summary" | awk '{print $1}'); p=${p:-0}
+  f=$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+  printf '%s\n' "$out" | grep -E '^(FAILED|ERROR|SKIPPED)' | sed "s/^/  /"
+  [[ $rc -ne 0 ]] && printf '%s\n' "$out" | tail -30 | sed "s/^/    | /"
+  echo "  python_tests: $p passed, $f failed (pytest: $summary)"
+  tally "python_tests: $p passed, $f failed" python_tests $rc
+else
+  echo "  python_tests: skipped (pytest, numpy or PIL missing: scripts/install-deps.sh installs them)"
+fi
 
 ((failed)) && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed"
