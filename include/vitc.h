@@ -201,6 +201,9 @@ vitc_status vitc_model_detect(vitc_model *model, const vitc_image *image, float 
                               int max_dets, int *n_out);
 
 /* ---------------------------------------------------------------- helpers */
+/* sizeof of vitc_preprocess_params, vitc_load_params, vitc_model_info and vitc_detection, in that
+ * order (bindings that copy the layouts check them). */
+void vitc_abi_sizes(size_t sizes[4]);
 /* Softmax over n logits, then the k best: indices in idx[k], probabilities in prob[k]. */
 void vitc_topk(const float *logits, int n, int k, int *idx, float *prob);
 

@@ -223,6 +223,8 @@ class Model:
         }
         if ci.decoder is not None:
             info["decoder"] = {"type": d(ci.decoder), "dim": ci.dec_dim, "depth": ci.dec_depth, "heads": ci.dec_heads}
+        if ci.det_tokens:
+            info["detection"] = {"det_tokens": ci.det_tokens, "mid_pos": bool(ci.mid_pos), "max_size": pp.max_size}
         return info
 
     @property
@@ -407,6 +409,25 @@ class Model:
         if scores:
             res["scores"] = sc
         return res
+
+    def detect(self, image, threshold=0.5, top=100):
+        """Object detection on one image (a detection model: YOLOS): [{"index", "label", "score", "box"}]
+        best score first, box [x0, y0, x1, y1] in the image's pixels, as `vitc detect --json`
+        (vitc_model_detect: the model's preprocessing, then Hugging Face's post-processing)."""
+        image = self._one(image, "detect")
+        if isinstance(image, np.ndarray) and image.dtype != np.uint8:
+            raise Error("detect: give an image (path, bytes, PIL image or uint8 array), not a tensor", _capi.ERR_ARG)
+        top = int(top)
+        if top < 1:
+            raise Error("detect: top must be positive", _capi.ERR_ARG)
+        lib = library()
+        out = (_capi.Detection * top)()
+        n = ctypes.c_int(0)
+        with _Image(image) as im:
+            with self._lock:
+                _check(lib.vitc_model_detect(self._handle(), im.h, float(threshold), out, top, ctypes.byref(n)))
+        return [{"index": d.label, "label": self.label(d.label), "score": float(d.score), "box": [float(v) for v in d.box]}
+                for d in out[:n.value]]
 
     def __repr__(self):
         i = self._info

@@ -20,7 +20,7 @@ ABI_MAJOR = 0  # VITC_VERSION_MAJOR of the header these declarations follow
 
 class PreprocessParams(ctypes.Structure):
     _fields_ = [("size", c_int), ("crop_pct", c_float), ("interp", c_int), ("mean", c_float * 3),
-                ("std", c_float * 3), ("squash", c_int)]
+                ("std", c_float * 3), ("squash", c_int), ("max_size", c_int)]
 
 
 class LoadParams(ctypes.Structure):
@@ -38,7 +38,12 @@ class ModelInfo(ctypes.Structure):
                 ("pool", c_int), ("ln_eps", c_float), ("num_params", ctypes.c_int64), ("flops", c_double),
                 ("has_labels", c_int), ("preprocess", PreprocessParams),
                 ("task", c_char_p), ("decoder", c_char_p),
-                ("dec_dim", c_int), ("dec_depth", c_int), ("dec_heads", c_int)]
+                ("dec_dim", c_int), ("dec_depth", c_int), ("dec_heads", c_int),
+                ("det_tokens", c_int), ("mid_pos", c_int)]
+
+
+class Detection(ctypes.Structure):
+    _fields_ = [("label", c_int), ("score", c_float), ("box", c_float * 4)]
 
 
 # name: (restype, argtypes)
@@ -66,6 +71,9 @@ _SIGNATURES = {
     "vitc_model_attention": (c_int, [c_void_p, P_float, c_int, c_int, c_int, c_int, c_int, P_float]),
     "vitc_model_segment": (c_int, [c_void_p, P_float, c_int, c_int, c_int, P_float, P_uint8]),
     "vitc_model_segment_image": (c_int, [c_void_p, c_void_p, P_float, P_uint8]),
+    "vitc_model_detect": (c_int, [c_void_p, c_void_p, c_float, ctypes.c_void_p, c_int, ctypes.POINTER(c_int)]),
+    "vitc_model_detect_raw": (c_int, [c_void_p, P_float, c_int, c_int, c_int, P_float, P_float]),
+    "vitc_abi_sizes": (None, [ctypes.POINTER(ctypes.c_size_t)]),
     "vitc_topk": (None, [P_float, c_int, c_int, ctypes.POINTER(c_int), P_float]),
 }
 
@@ -108,6 +116,14 @@ def library():
             for fn, (res, args) in _SIGNATURES.items():
                 f = getattr(lib, fn)
                 f.restype, f.argtypes = res, args
+            # the structures above copy the header's layout: refuse a library whose layout differs
+            sizes = (ctypes.c_size_t * 4)()
+            lib.vitc_abi_sizes(sizes)
+            mine = [ctypes.sizeof(PreprocessParams), ctypes.sizeof(LoadParams), ctypes.sizeof(ModelInfo),
+                    ctypes.sizeof(Detection)]
+            if list(sizes) != mine:
+                errors.append("%s: its structures (sizes %s) differ from this package's (%s)" % (name, list(sizes), mine))
+                continue
             _lib, _lib_path = lib, name
             return lib
         from . import Error

@@ -174,3 +174,10 @@ vitc_status vitc_model_detect(vitc_model *m, const vitc_image *img, float thresh
     free(all);
     return s;
 }
+
+void vitc_abi_sizes(size_t sizes[4]) {
+    sizes[0] = sizeof(vitc_preprocess_params);
+    sizes[1] = sizeof(vitc_load_params);
+    sizes[2] = sizeof(vitc_model_info);
+    sizes[3] = sizeof(vitc_detection);
+}
