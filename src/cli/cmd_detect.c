@@ -44,7 +44,8 @@ static vitc_status write_picture(const char *path, const vitc_image *im, const v
         int tw, th;
         vt_text_size(text, scale, &tw, &th);
         int ty = y0 - th >= 0 ? y0 - th : y0; /* above the box when it fits */
-        int tx = x0 < 0 ? 0 : x0;
+        int tx = x0 + tw > w ? w - tw : x0; /* inside the picture when it fits */
+        if (tx < 0) tx = 0;
         vt_draw_fill_rect(pic, w, h, tx, ty, tx + tw, ty + th - 1, col);
         vt_draw_text(pic, w, h, tx + 1, ty + 1, text, dark, scale);
     }
