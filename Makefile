@@ -63,7 +63,7 @@ $(BUILD)/libvitc.so: $(BUILD)/libvitc.so.$(VERSION)
 $(BUILD)/vitc: $(CLI_OBJ) $(BUILD)/libvitc.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvitc.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libvitc.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture_npy.h $(BUILD)/libvitc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Itests/unit -o $@ $< $(BUILD)/libvitc.a $(LDFLAGS) $(LDLIBS)
 

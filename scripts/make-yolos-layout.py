@@ -4,13 +4,11 @@ patch 16, config image_size [800, 1333], 100 detection tokens, COCO's 91 label i
 weights: it exercises the whole pipeline (HF loading, processor resize, position resampling, heads,
 post-processing, drawing) on a real photograph, but its boxes mean nothing.
 Usage: scripts/make-yolos-layout.py OUT_DIR   (writes model.safetensors, config.json, preprocessor_config.json)"""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
-from make_yolos_fixtures import random_weights  # noqa: E402
-from vit_ref import write_safetensors  # noqa: E402
+from make_yolos_fixtures import random_weights, write_hf_checkpoint  # noqa: E402
 
 COCO = ("N/A person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant N/A stop_sign "
         "parking_meter bench bird cat dog horse sheep cow elephant bear zebra giraffe N/A backpack umbrella N/A N/A "
@@ -30,16 +28,7 @@ def main():
            "layer_norm_eps": 1e-12, "image_size": [800, 1333], "patch_size": 16, "num_channels": 3,
            "qkv_bias": True, "num_detection_tokens": 100, "use_mid_position_embeddings": False,
            "num_labels": 91, "id2label": {str(i): n.replace("_", " ") for i, n in enumerate(COCO)}}
-    W = random_weights(cfg, 7)
-    write_safetensors(os.path.join(out, "model.safetensors"), {k: v.float() for k, v in W.items()})
-    del cfg["num_labels"]
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
-        json.dump({"do_resize": True, "size": {"shortest_edge": 800, "longest_edge": 1333}, "resample": 2,
-                   "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
-                   "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
-                   "image_processor_type": "YolosImageProcessor"}, f, indent=2)
+    write_hf_checkpoint(out, random_weights(cfg, 7), cfg)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,21 @@ def random_weights(cfg, seed):
     return W
 
 
+def write_hf_checkpoint(d, W, cfg):
+    """model.safetensors (HF names, float32), config.json and YolosImageProcessor's
+    preprocessor_config.json (its defaults: shortest edge 800, longest 1333, bilinear, ImageNet)."""
+    write_safetensors(os.path.join(d, "model.safetensors"), {k: v.float() for k, v in W.items()})
+    cfg_file = dict(cfg)
+    del cfg_file["num_labels"]  # HF derives it from id2label
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg_file, f, indent=2)
+    with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
+        json.dump({"do_resize": True, "size": {"shortest_edge": 800, "longest_edge": 1333}, "resample": 2,
+                   "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+                   "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+                   "image_processor_type": "YolosImageProcessor"}, f, indent=2)
+
+
 CASES = {
     # name: (dim, depth, heads, patch, image_size (h, w), tokens, labels, mid, input (h, w), seed)
     "yolos_plain": (64, 2, 2, 8, (32, 48), 5, 4, False, (32, 48), 1),
@@ -160,17 +175,7 @@ def main():
         x = torch.randn(2, 3, inp[0], inp[1], generator=g, dtype=torch.float64)
         with torch.no_grad():
             logits, boxes, blocks = yolos_forward(W, cfg, x)
-        sd = {k: v.float() for k, v in W.items()}
-        cfg_file = dict(cfg)
-        del cfg_file["num_labels"]  # HF derives it from id2label
-        write_safetensors(os.path.join(d, "model.safetensors"), sd)
-        with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump(cfg_file, f, indent=2)
-        with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
-            json.dump({"do_resize": True, "size": {"shortest_edge": 800, "longest_edge": 1333}, "resample": 2,
-                       "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
-                       "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
-                       "image_processor_type": "YolosImageProcessor"}, f, indent=2)
+        write_hf_checkpoint(d, W, cfg)
         for n, t in (("input", x), ("logits", logits), ("boxes", boxes), ("blocks", blocks)):
             np.save(os.path.join(d, n + ".npy"), t.numpy().astype(np.float32))
         thr = 0.3

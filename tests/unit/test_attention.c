@@ -1,20 +1,12 @@
 /* Attention maps (last block per head and averaged, rollout) and the final tokens against the
  * PyTorch reference (tests/ref/make_attention_fixtures.py), within 1e-4; argument errors. */
 #include "check.h"
+#include "fixture_npy.h"
 #include "core/npy.h"
 #include "model/model.h"
 
 #define TOL 1e-4f
 
-static int load_npy(const char *dir, const char *file, vt_npy *a) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (vt_npy_read(path, a)) {
-        fprintf(stderr, "%s\n", vitc_last_error());
-        return -1;
-    }
-    return 0;
-}
 
 static void run_case(const char *name) {
     char dir[1024], path[1100];

@@ -1,21 +1,13 @@
 /* Parity of the whole model against the PyTorch reference (tests/ref/make_model_fixtures.py):
  * per-block activations, pooled features and logits within 1e-4, identical top-5 order. */
 #include "check.h"
+#include "fixture_npy.h"
 #include "kernels/bf16.h"
 #include "core/npy.h"
 #include "model/model.h"
 
 #define TOL 1e-4f
 
-static int load_npy(const char *dir, const char *file, vt_npy *a) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (vt_npy_read(path, a)) {
-        fprintf(stderr, "%s\n", vitc_last_error());
-        return -1;
-    }
-    return 0;
-}
 
 static void top5_same(const char *name, const float *a, const float *b, int n, int C) {
     int k = C < 5 ? C : 5;

@@ -11,6 +11,7 @@
  *   about lr = 3e-3 per entry, so this is ~3% of one step), except the key biases whose true
  *   gradient is exactly zero (see compare_tensors). */
 #include "check.h"
+#include "fixture_npy.h"
 #include "core/npy.h"
 #include "kernels/kernels.h"
 #include "train/data.h"
@@ -19,15 +20,6 @@
 
 #include <unistd.h>
 
-static int load_npy(const char *dir, const char *file, vt_npy *a) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (vt_npy_read(path, a)) {
-        fprintf(stderr, "%s\n", vitc_last_error());
-        return -1;
-    }
-    return 0;
-}
 
 static double worst_grad = 0, worst_param = 0, worst_loss = 0, lr_sum = 0;
 

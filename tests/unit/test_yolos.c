@@ -3,6 +3,7 @@
  * 1e-4 at the checkpoint's grid and at other grids (plain and mid position embeddings); HF's
  * post_process_object_detection identical; the detection API refuses other models. */
 #include "check.h"
+#include "fixture_npy.h"
 #include "core/fileio.h"
 #include "core/json.h"
 #include "core/npy.h"
@@ -12,15 +13,6 @@
 
 #define TOL 1e-4f
 
-static int load_npy(const char *dir, const char *file, vt_npy *a) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (vt_npy_read(path, a)) {
-        fprintf(stderr, "%s\n", vitc_last_error());
-        return -1;
-    }
-    return 0;
-}
 
 /* |a - b| <= TOL * max(1, |b|) everywhere */
 static float rel_diff(const float *a, const float *b, size_t n) {
