@@ -85,6 +85,15 @@ vitc_status vt_trainer_forward_backward_det(vt_trainer *t, const float *images, 
     vt_vit_weights *g = &t->g;
     if (c->task != VT_TASK_DETECT) return vt_error(VITC_ERR_ARG, "training step: boxes for a %s model", vt_task_name(c->task));
     if (n <= 0 || !images || !n_targets) return vt_error(VITC_ERR_ARG, "training step: empty batch");
+    int64_t n_total = 0;
+    for (int b = 0; b < n; b++) {
+        if (n_targets[b] < 0 || n_targets[b] > c->det_tokens)
+            return vt_error(VITC_ERR_ARG, "training step: image %d has %d targets, not 0..%d (detection tokens)", b,
+                            n_targets[b], c->det_tokens);
+        n_total += n_targets[b];
+    }
+    if (n_total && (!target_class || !target_box))
+        return vt_error(VITC_ERR_ARG, "training step: %lld targets without their classes or boxes", (long long)n_total);
     vitc_status st = vt_trainer_prepare(t, n);
     if (!st) st = ensure_det_acts(t, n);
     if (st) return st;
