@@ -17,6 +17,11 @@ int cmd_eval_detect(vitc_model *m, const char *model_path, const char *data, con
         return 1;
     }
     vt_scenes_truncate(&s, limit);
+    if (!s.n_boxes) {
+        fprintf(stderr, "vitc eval: %s/annotations.json has no boxes to score detections against\n", data);
+        vt_scenes_free(&s);
+        return 1;
+    }
     int C = m->cfg.num_classes, rc = 0;
     double *ap = malloc(sizeof(double) * (size_t)C), *ap50 = malloc(sizeof(double) * (size_t)C);
     vt_det_eval *e = NULL;

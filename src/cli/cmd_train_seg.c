@@ -299,6 +299,10 @@ int cmd_train_segment(int argc, char **argv) {
     }
     vt_scenes_truncate(&tr, limit);
     vt_scenes_truncate(&va, val_limit);
+    if (detect && !tr.n_boxes) {
+        rc = fail("the training scenes' annotations.json has no boxes to detect");
+        goto done;
+    }
     if (tr.h != tr.w) {
         rc = fail("training scenes must be square");
         goto done;

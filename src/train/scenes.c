@@ -472,6 +472,16 @@ static vitc_status scenes_read(const char *dir, vt_data_split split, float val_f
                              "category_id in 0..%d and a bbox [x, y, w, h]", dir, a, K - 1);
                 goto done;
             }
+            double bx = bb->items[0].number, by = bb->items[1].number, bw = bb->items[2].number, bh = bb->items[3].number;
+            if (!(bw >= 0 && bh >= 0)) {
+                s = vt_error(VITC_ERR_FORMAT, "%s/annotations.json: annotation %zu: negative box size %gx%g", dir, a, bw, bh);
+                goto done;
+            }
+            if (!(bx >= 0 && by >= 0 && bx + bw <= out->w && by + bh <= out->h)) {
+                s = vt_error(VITC_ERR_FORMAT, "%s/annotations.json: annotation %zu: box [%g, %g, %g, %g] is outside the "
+                             "%dx%d image", dir, a, bx, by, bw, bh, out->w, out->h);
+                goto done;
+            }
             if (hit->index < 0) continue;
             out->boxes[out->n_boxes++] = (vt_scene_box){hit->index, (int)cat, (float)bb->items[0].number,
                                                         (float)bb->items[1].number, (float)bb->items[2].number,

@@ -100,4 +100,56 @@ expect_fail "truncated image" "trunc.png" "$VITC" detect "$TMP/m/model.safetenso
 expect_fail "detector to classify" "detection model" "$VITC" classify "$TMP/m/model.safetensors" "$TMP/wide.png"
 expect_fail "detector to segment" "detection model" "$VITC" segment "$TMP/m/model.safetensors" "$TMP/wide.png" --out "$TMP/no3"
 expect_fail "no image" "needs a MODEL" "$VITC" detect "$TMP/m/model.safetensors"
+
+# training a detector on scenes (tiny, from scratch and from the bundled classifier), eval, resume
+FM=${VITC_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+if [[ -f $FM/train-images-idx3-ubyte.gz || -f $FM/train-images-idx3-ubyte ]]; then
+  expect_ok "train scenes" "$VITC" scenes --split train --count 80 --seed 31 --out "$TMP/tr"
+  expect_ok "test scenes" "$VITC" scenes --split test --count 12 --seed 32 --out "$TMP/te"
+  DET=("$VITC" train --task detect --data "$TMP/tr" --dim 32 --depth 2 --heads 2 --patch 8 --det-tokens 6 --epochs 2
+       --batch 8 --val-limit 6 --quiet)
+  expect_ok "train detector" "${DET[@]}" --mid-pos --out "$TMP/d.safetensors"
+  if grep -q "YOLOS: 6 detection tokens, mid position embeddings" "$TMP/out" && grep -Eq "val mAP [0-9.]+, mAP@0.5 [0-9.]+" "$TMP/out" &&
+     grep -Eq "ce [0-9.]+, l1 [0-9.]+, giou [0-9.]+" "$TMP/out"; then ok; else bad "train output: $(cat "$TMP/out")"; fi
+  expect_ok "info" "$VITC" info "$TMP/d.safetensors"
+  grep -q "detect: 10 classes + no object, 6 detection tokens, mid position embeddings yes" "$TMP/out" && ok || bad "info: $(cat "$TMP/out")"
+  expect_ok "eval" "$VITC" eval "$TMP/d.safetensors" --data "$TMP/te" --json
+  if $PY -c "
+import json, sys
+r = json.load(open('$TMP/out'))
+assert r['task'] == 'detect' and r['scenes'] == 12 and 0 <= r['map'] <= r['map50'] <= 1
+assert len(r['classes']) == 10 and sum(c['objects'] for c in r['classes']) == r['objects']"; then ok; else bad "eval json: $(head -c 300 "$TMP/out")"; fi
+  expect_ok "eval text" "$VITC" eval "$TMP/d.safetensors" --data "$TMP/te"
+  grep -Eq "mAP@\[.5:.95\] [0-9.]+, mAP@0.5 [0-9.]+" "$TMP/out" && grep -q "Ankle boot" "$TMP/out" && ok || bad "eval text: $(head -3 "$TMP/out")"
+  expect_ok "detect with the trained model" "$VITC" detect "$TMP/d.safetensors" "$TMP/te/images/000000.png" --threshold 0 --top 3 --json
+  # resume: 6 steps, stop at 3, resume: the same checkpoint as without the stop
+  expect_ok "uninterrupted" "${DET[@]}" --limit 48 --epochs 1 --out "$TMP/a.safetensors"
+  expect_ok "stopped" "${DET[@]}" --limit 48 --epochs 1 --out "$TMP/b.safetensors" --max-steps 3 --save-every 3
+  expect_ok "resumed" "$VITC" train --task detect --resume "$TMP/b.ckpt.safetensors" --quiet --out "$TMP/b.safetensors"
+  cmp -s "$TMP/a.ckpt.safetensors" "$TMP/b.ckpt.safetensors" && ok || bad "resume: checkpoints differ"
+  expect_fail "resume as segmentation" "not a segmentation run" "$VITC" train --task segment --resume "$TMP/b.ckpt.safetensors" --out "$TMP/c.safetensors"
+  expect_ok "from the classifier" "$VITC" train --task detect --data "$TMP/tr" --init "$ROOT/models/default.safetensors" \
+    --det-tokens 5 --epochs 1 --batch 8 --limit 16 --val-limit 4 --quiet --out "$TMP/f.safetensors"
+  # bad annotations: one line, no model written
+  for case in outside negative category empty; do
+    rm -rf "$TMP/bad"; cp -r "$TMP/tr" "$TMP/bad"
+    $PY - "$TMP/bad/annotations.json" "$case" <<'PYEOF'
+import json, sys
+p, case = sys.argv[1:]
+a = json.load(open(p))
+if case == "outside": a["annotations"][0]["bbox"] = [90, 10, 20, 5]
+if case == "negative": a["annotations"][0]["bbox"] = [10, 10, -3, 5]
+if case == "category": a["annotations"][0]["category_id"] = 10
+if case == "empty": a["annotations"] = []
+json.dump(a, open(p, "w"))
+PYEOF
+    pat=$([[ $case == outside ]] && echo "outside the" || ([[ $case == negative ]] && echo "negative box size") ||
+          ([[ $case == category ]] && echo "category_id in") || echo "no boxes")
+    expect_fail "annotations: $case" "$pat" "$VITC" train --task detect --data "$TMP/bad" --dim 32 --depth 1 --heads 2 \
+      --patch 8 --epochs 1 --batch 8 --quiet --out "$TMP/bad.safetensors"
+    [[ ! -e $TMP/bad.safetensors ]] && ok || bad "annotations $case: a model was written"
+  done
+  expect_fail "eval on no boxes" "no boxes" "$VITC" eval "$TMP/d.safetensors" --data "$TMP/bad"
+  expect_fail "detection options for segmentation" "detection options" "$VITC" train --task segment --data "$TMP/tr" --det-tokens 4 --out "$TMP/x.safetensors"
+fi
 report test_detect
