@@ -27,7 +27,7 @@ static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) 
     size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
     size_t bytes = vt_arena_size_floats(rows * D) * 3  /* x, ln, attention output */
                    + vt_arena_size_floats(rows * 3 * D)        /* qkv */
-                   + vt_arena_size_floats(rows * c->mlp_dim)   /* mlp hidden */
+                   + vt_arena_size_floats(rows * vt_fc1_rows(c)) /* mlp hidden (gate | value for SwiGLU) */
                    + vt_arena_size_floats(n * N * K)           /* unfolded patches */
                    + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
                    + vt_arena_size_floats(n * C);              /* second head's logits */
@@ -66,6 +66,8 @@ static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, 
 /* Buffers and sizes for a stack of pre-norm blocks over n sequences of T tokens of width D. */
 typedef struct block_run {
     int n, T, D, heads, mlp, qk_norm;
+    int swiglu;                         /* SwiGLU MLP: fc1 gives 2 x mlp per row */
+    vt_act act;                         /* the plain MLP's activation */
     float eps;
     float *x, *ln, *ao, *qkv, *hid;     /* the stream, the normalized stream, scratch */
     float *attn_last, *attn_blocks, *blocks_out; /* optional outputs (vt_forward_out's) */
@@ -96,7 +98,15 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
                              r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps);
         block_linear(ln, r->ao, bp->proj, bp->proj16, bw->proj.b, rows, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
-        block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            vt_swiglu_forward(r->hid, r->hid, rows, r->mlp);
+        } else if (r->act == VT_ACT_QUICK_GELU) { /* bias in the GEMM, quick GELU after it */
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            vt_quick_gelu_forward(r->hid, r->hid, (size_t)rows * r->mlp);
+        } else {
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        }
         block_linear(ln, r->hid, bp->fc2, bp->fc216, bw->fc2.b, rows, VT_EPILOGUE_NONE);
         const vt_norm_w *next = l + 1 < L ? &blocks[l + 1].norm1 : final;
         if (r->mid_pos && l + 1 < L) { /* residual, + mid position embeddings, then the next norm */
@@ -209,6 +219,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         o.seg = out->seg ? out->seg + (size_t)b0 * c->num_classes * N : NULL;
         o.det_logits = out->det_logits ? out->det_logits + (size_t)b0 * Q * (c->num_classes + 1) : NULL;
         o.det_boxes = out->det_boxes ? out->det_boxes + (size_t)b0 * Q * 4 : NULL;
+        o.embeds = out->embeds ? out->embeds + (size_t)b0 * c->proj_dim : NULL;
+        o.cls_mean = out->cls_mean ? out->cls_mean + (size_t)b0 * 2 * D : NULL;
     }
     vt_arena_reset(a);
     float *x = vt_arena_floats(a, rows * D), *ln = vt_arena_floats(a, rows * D);
@@ -242,13 +254,25 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
 
     const float *xn = x;
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
-                    .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
+                    .swiglu = c->mlp_swiglu, .act = c->act, .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
                     .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     pool_tokens(c, xn, pooled, n, T);
     if (c->fc_norm) vt_layernorm_forward(pooled, NULL, NULL, pooled, w->fc_norm.w, w->fc_norm.b, n, D, c->ln_eps);
     if (o.features) memcpy(o.features, pooled, sizeof(float) * (size_t)n * D);
+    if (o.embeds && c->proj_dim) /* CLIP: image_embeds = visual_projection(pooled) */
+        vt_linear(o.embeds, pooled, w->embed_proj.w, NULL, n, D, c->proj_dim);
+    if (o.cls_mean && c->class_token) /* DINOv2's linear-probe feature: [class token, mean patch token] */
+        for (int b = 0; b < n; b++) {
+            const float *xb = xn + (size_t)b * T * D;
+            float *f = o.cls_mean + (size_t)b * 2 * D;
+            memcpy(f, xb, sizeof(float) * (size_t)D);
+            for (int d = 0; d < D; d++) f[D + d] = 0.0f;
+            for (int t = pre; t < T - Q; t++)
+                for (int d = 0; d < D; d++) f[D + d] += xb[(size_t)t * D + d];
+            for (int d = 0; d < D; d++) f[D + d] /= (float)(T - Q - pre);
+        }
 
     if (o.seg && c->task == VT_TASK_SEGMENT) segment_head(m, a, xn, n, N, T, o.seg);
     if ((o.det_logits || o.det_boxes) && c->task == VT_TASK_DETECT) detect_head(m, a, xn, n, T, o.det_logits, o.det_boxes);

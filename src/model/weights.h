@@ -42,6 +42,7 @@ typedef struct vt_vit_weights {
     float *mid_pos_embed;          /* mid_pos_embed (depth - 1, 1, vt_pos_len, dim) */
     vt_linear_w det_class[3];      /* det_head.class.i: dim -> dim -> dim -> classes + 1, ReLU between */
     vt_linear_w det_box[3];        /* det_head.box.i: dim -> dim -> dim -> 4, sigmoid after */
+    vt_linear_w embed_proj;        /* CLIP: embed_proj (proj_dim, dim), no bias (HF visual_projection) */
 } vt_vit_weights;
 
 #define VT_PARAM_MAX_DIMS 4
