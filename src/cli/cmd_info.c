@@ -43,7 +43,8 @@ int cmd_info(int argc, char **argv) {
         if (fc->family != VT_FAMILY_VIT)
             vt_strbuf_printf(&b, ",\"family\":\"%s\",\"mlp\":\"%s\",\"act\":\"%s\",\"proj_dim\":%d",
                              vt_family_name(fc->family), fc->mlp_swiglu ? "swiglu" : "mlp",
-                             fc->mlp_swiglu ? "silu" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu" : "gelu", fc->proj_dim);
+                             fc->mlp_swiglu ? "silu" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
+                             : fc->act == VT_ACT_GELU_TANH ? "gelu_tanh" : "gelu", fc->proj_dim);
         if (i.decoder)
             vt_strbuf_printf(&b, ",\"decoder\":{\"type\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d}", i.decoder,
                              i.dec_dim, i.dec_depth, i.dec_heads);
@@ -91,12 +92,15 @@ int cmd_info(int argc, char **argv) {
         const vt_vit_config *fc = &m->cfg;
         if (fc->family != VT_FAMILY_VIT)
             printf("family:       %s: MLP %s, pooled output %s%s\n", vt_family_name(fc->family),
-                   fc->mlp_swiglu ? "SwiGLU" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu" : "gelu",
-                   fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)" : "layernorm(class token)",
+                   fc->mlp_swiglu ? "SwiGLU" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
+                   : fc->act == VT_ACT_GELU_TANH ? "tanh GELU" : "gelu",
+                   fc->map_head ? "the attention-pooling head over post_layernorm(tokens)"
+                   : fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)" : "layernorm(class token)",
                    fc->proj_dim ? ", projected to the image embedding" : "");
         if (!i.num_classes && !strcmp(i.task, "classify"))
             printf("head:         none: features only (vitc embed; %s)\n",
-                   fc->proj_dim ? "the projected embedding by default" : "--feature cls+mean for DINOv2's linear probe");
+                   fc->proj_dim ? "the projected embedding by default"
+                   : fc->class_token ? "--feature cls+mean: class token + mean patch token" : "the pooled output");
         else if (i.det_tokens)
             printf("head:         detect: %d classes + no object, %d detection tokens, mid position embeddings %s\n",
                    i.num_classes, i.det_tokens, yes(i.mid_pos));

@@ -21,7 +21,7 @@ const char *vt_hf_prefix(const vt_safetensors *st) {
 
 /* DINOv2 (Dinov2Model, Dinov2WithRegistersModel) and CLIP's vision tower: their block and top-level names. */
 static int family_name(const vt_vit_config *c, const char *timm, const char *prefix, char parts[3][160]) {
-    int clip = c->family == VT_FAMILY_CLIP, layer, used = 0;
+    int clip = c->family == VT_FAMILY_CLIP || c->family == VT_FAMILY_SIGLIP, layer, used = 0;
     char rest[96];
     if (sscanf(timm, "blocks.%d.%95s%n", &layer, rest, &used) == 2 && timm[used] == '\0') {
         const char *layers = clip ? "encoder.layers" : "encoder.layer";
@@ -55,7 +55,7 @@ static int family_name(const vt_vit_config *c, const char *timm, const char *pre
         {"reg_token", "embeddings.register_tokens", NULL},
         {"pos_embed", "embeddings.position_embeddings", "embeddings.position_embedding.weight"},
         {"patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", "embeddings.patch_embedding.weight"},
-        {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", NULL},
+        {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", "embeddings.patch_embedding.bias"},
         {"norm_pre.weight", NULL, "pre_layrnorm.weight"}, /* sic: HF's name */
         {"norm_pre.bias", NULL, "pre_layrnorm.bias"},
         {"norm.weight", "layernorm.weight", "post_layernorm.weight"},
@@ -68,6 +68,10 @@ static int family_name(const vt_vit_config *c, const char *timm, const char *pre
             snprintf(parts[0], 160, "%s%s", prefix, hf);
             return 1;
         }
+    if (c->family == VT_FAMILY_SIGLIP && !strncmp(timm, "map_head.", 9)) { /* SiglipMultiheadAttentionPoolingHead */
+        snprintf(parts[0], 160, "%shead.%s", prefix, timm + 9);
+        return 1;
+    }
     if (clip && !strcmp(timm, "embed_proj.weight")) {
         snprintf(parts[0], 160, "visual_projection.weight"); /* outside vision_model. */
         return 1;
@@ -351,6 +355,73 @@ static vitc_status clip_config(const vt_safetensors *st, const char *prefix, con
     return vt_config_validate(c, path);
 }
 
+/* SiglipVisionModel / SiglipModel (prefix "vision_model.", no class_embedding): patch projection with bias,
+ * no class token, no pre-norm, post_layernorm on every token, gelu_pytorch_tanh, and the pooled output from
+ * the attention-pooling head vision_model.head.* (vision_use_head). Position embeddings at other sizes with
+ * torch's plain bicubic (size=). config.json's vision settings are "vision_config" for SiglipModel. */
+static vitc_status siglip_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                                 vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    c->family = VT_FAMILY_SIGLIP;
+    c->act = VT_ACT_GELU_TANH;
+    c->class_token = 0;
+    c->pool = VITC_POOL_AVG;
+    c->fc_norm = 0;
+    c->map_head = 1;
+    c->ln_eps = 1e-6f;
+    c->num_classes = 0;
+    c->dist_token = c->dist_average = 0;
+    c->pos_interp = VT_POS_TORCH;
+    snprintf(name, sizeof name, "%sembeddings.patch_embedding.bias", prefix);
+    c->patch_bias = vt_st_find(st, name) != NULL;
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layers.%d.layer_norm1.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layers.0.mlp.fc1.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layers.0.self_attn.q_proj.bias", prefix);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    snprintf(name, sizeof name, "%sembeddings.position_embedding.weight", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    if (pe->ndim != 2 || pe->shape[1] != c->dim)
+        return vt_error(VITC_ERR_SHAPE, "%s: %s must be (positions, %d)", path, name, c->dim);
+    int g;
+    vitc_status s = square_grid(path, name, pe->shape[0], 0, &g);
+    if (s) return s;
+    c->img_size = g * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "SiglipVisionModel");
+    const vt_json *vc = cj ? vt_json_get(cj, "vision_config") : NULL;
+    if (cj) arch_name(cj, c);
+    if (vc && vc->type == VT_JSON_OBJECT) cj = vc;
+    int use_head = 1;
+    if (cj) {
+        const char *act = vt_json_get_string(cj, "hidden_act", "gelu_pytorch_tanh");
+        if (!strcmp(act, "gelu_pytorch_tanh")) c->act = VT_ACT_GELU_TANH;
+        else if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
+        else return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (gelu_pytorch_tanh or gelu)",
+                             path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-6);
+        use_head = vt_json_get_bool(cj, "vision_use_head", 1);
+        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+        if (cfg_dim != c->dim || cfg_depth != c->depth)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+    }
+    if (!use_head)
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: a SigLIP tower without its attention-pooling head (vision_use_head "
+                                              "false) is not supported", path);
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
 vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
                          vt_vit_config *c) {
     const char *path = st->path;
@@ -363,6 +434,8 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
         if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3])
             return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be (dim, channels, patch, patch)", path, name);
         c->dim = (int)pw->shape[0], c->in_chans = (int)pw->shape[1], c->patch = (int)pw->shape[2];
+        snprintf(name, sizeof name, "%sembeddings.class_embedding", prefix);
+        if (!vt_st_find(st, name)) return siglip_config(st, prefix, cj, heads_override, c);
         return clip_config(st, prefix, cj, heads_override, c);
     }
     c->ln_eps = 1e-12f; /* HF ViTConfig default */
@@ -454,6 +527,10 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
         p->interp = VITC_INTERP_BICUBIC;
         memcpy(p->mean, clip_mean, sizeof p->mean);
         memcpy(p->std, clip_std, sizeof p->std);
+    } else if (c->family == VT_FAMILY_SIGLIP) { /* SiglipImageProcessor: squash to the size, bicubic, mean = std = 0.5 */
+        p->squash = 1;
+        p->crop_pct = 1.0f;
+        p->interp = VITC_INTERP_BICUBIC;
     } else if (c->family == VT_FAMILY_DINOV2) { /* BitImageProcessor (DINOv2): shortest edge 256, crop 224, bicubic */
         p->size = 224;
         p->squash = 0;

@@ -75,6 +75,14 @@ void vt_quick_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
+void vt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+
 void vt_swiglu_forward(float *out, const float *inp, int N, int H) {
     /* row r is written to [r H, r H + H) after it is read from [2 r H, 2 r H + 2 H): for r >= 1 the
      * writes land on rows already read, for r = 0 each element after its own reads */

@@ -16,6 +16,9 @@ void vt_gelu_forward(float *out, const float *inp, size_t n);
 /* CLIP's quick GELU: x * sigmoid(1.702 x). In place allowed. */
 void vt_quick_gelu_forward(float *out, const float *inp, size_t n);
 
+/* tanh-approximated GELU (torch's gelu(approximate="tanh"), SigLIP). In place allowed. */
+void vt_gelu_tanh_forward(float *out, const float *inp, size_t n);
+
 /* SwiGLU: each of N rows of 2H values (gate | value) becomes H values silu(gate) * value, rows packed
  * at stride H in out. out may alias inp. */
 void vt_swiglu_forward(float *out, const float *inp, int N, int H);

@@ -31,6 +31,7 @@ static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) 
                    + vt_arena_size_floats(n * N * K)           /* unfolded patches */
                    + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
                    + vt_arena_size_floats(n * C);              /* second head's logits */
+    if (c->map_head) bytes += vt_arena_size_floats((2 * n + 1) * D); /* SigLIP's pooling head */
     if (c->task == VT_TASK_DETECT) /* the detection tokens and the heads' two hidden layers */
         bytes += vt_arena_size_floats(n * c->det_tokens * D) * 3;
     if (c->task == VT_TASK_SEGMENT) {
@@ -60,6 +61,53 @@ static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, 
         } else {
             memcpy(p, x, sizeof(float) * (size_t)D);
         }
+    }
+}
+
+/* SigLIP's attention-pooling head (HF SiglipMultiheadAttentionPoolingHead, timm AttentionPoolLatent): a
+ * learned probe attends over the n x T final tokens xn with nn.MultiheadAttention's in_proj (q | k | v) and
+ * out_proj, then y = a + MLP(LayerNorm(a)). Scratch: kv (n T x 2D), hid (at least T and mlp floats: the
+ * scores, then one row's MLP hidden), tmp ((2 n + 1) x D). pooled receives n x D. */
+static void map_pool(const vt_vit_config *c, const vt_vit_weights *w, const float *xn, int n, int T, float *kv,
+                     float *hid, float *tmp, float *pooled) {
+    int D = c->dim, heads = c->heads, hd = D / heads, H = c->mlp_dim;
+    float *q = tmp, *a = tmp + D, *ln = a + (size_t)n * D;
+    vt_linear(q, w->map_probe, w->map_in.w, w->map_in.b, 1, D, D);
+    vt_linear(kv, xn, w->map_in.w + (size_t)D * D, w->map_in.b + D, n * T, D, 2 * D);
+    float scale = 1.0f / sqrtf((float)hd);
+    float *p = hid; /* one head's T scores */
+    for (int b = 0; b < n; b++) {
+        float *ab = ln; /* the heads' weighted sums, then projected into a */
+        for (int h = 0; h < heads; h++) {
+            const float *qh = q + h * hd;
+            double mx = -INFINITY, sum = 0.0;
+            for (int t = 0; t < T; t++) {
+                const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hd;
+                float sdot = 0.0f;
+                for (int d = 0; d < hd; d++) sdot += qh[d] * k[d];
+                p[t] = sdot * scale;
+                if (p[t] > mx) mx = p[t];
+            }
+            for (int t = 0; t < T; t++) sum += (p[t] = expf(p[t] - (float)mx));
+            float *o = ab + h * hd;
+            for (int d = 0; d < hd; d++) o[d] = 0.0f;
+            for (int t = 0; t < T; t++) {
+                const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hd;
+                float pt = (float)(p[t] / sum);
+                for (int d = 0; d < hd; d++) o[d] += pt * v[d];
+            }
+        }
+        vt_linear(a + (size_t)b * D, ab, w->map_out.w, w->map_out.b, 1, D, D);
+    }
+    vt_layernorm_forward(ln, NULL, NULL, a, w->map_norm.w, w->map_norm.b, n, D, c->ln_eps);
+    for (int b = 0; b < n; b++) { /* the MLP a row at a time */
+        float *h1 = hid;
+        vt_linear(h1, ln + (size_t)b * D, w->map_fc1.w, w->map_fc1.b, 1, D, H);
+        if (c->act == VT_ACT_GELU_TANH) vt_gelu_tanh_forward(h1, h1, (size_t)H);
+        else if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(h1, h1, (size_t)H);
+        else vt_gelu_forward(h1, h1, (size_t)H);
+        vt_linear(pooled + (size_t)b * D, h1, w->map_fc2.w, w->map_fc2.b, 1, H, D);
+        for (int d = 0; d < D; d++) pooled[(size_t)b * D + d] += a[(size_t)b * D + d];
     }
 }
 
@@ -101,9 +149,10 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
         if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
             block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
             vt_swiglu_forward(r->hid, r->hid, rows, r->mlp);
-        } else if (r->act == VT_ACT_QUICK_GELU) { /* bias in the GEMM, quick GELU after it */
+        } else if (r->act != VT_ACT_GELU) { /* bias in the GEMM, quick / tanh GELU after it */
             block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
-            vt_quick_gelu_forward(r->hid, r->hid, (size_t)rows * r->mlp);
+            if (r->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(r->hid, r->hid, (size_t)rows * r->mlp);
+            else vt_gelu_tanh_forward(r->hid, r->hid, (size_t)rows * r->mlp);
         } else {
             block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
         }
@@ -258,7 +307,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
                     .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
-    pool_tokens(c, xn, pooled, n, T);
+    if (c->map_head) map_pool(c, w, xn, n, T, qkv, hid, vt_arena_floats(a, (size_t)(2 * n + 1) * D), pooled);
+    else pool_tokens(c, xn, pooled, n, T);
     if (c->fc_norm) vt_layernorm_forward(pooled, NULL, NULL, pooled, w->fc_norm.w, w->fc_norm.b, n, D, c->ln_eps);
     if (o.features) memcpy(o.features, pooled, sizeof(float) * (size_t)n * D);
     if (o.embeds && c->proj_dim) /* CLIP: image_embeds = visual_projection(pooled) */

@@ -104,6 +104,15 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
         if (c->dist_token && c->dist_average) add_linear(&t, &w->head_dist, c->num_classes, D, 1, "head_dist");
     }
     if (c->proj_dim) add_linear(&t, &w->embed_proj, c->proj_dim, D, 0, "embed_proj");
+    if (c->map_head) {
+        ADD3(&w->map_probe, 1, 1, 1, D, "map_head.probe");
+        ADD2(&w->map_in.w, 0, 3 * D, D, "map_head.attention.in_proj_weight");
+        ADD1(&w->map_in.b, 1, 3 * D, "map_head.attention.in_proj_bias");
+        add_linear(&t, &w->map_out, D, D, 1, "map_head.attention.out_proj");
+        add_norm(&t, &w->map_norm, D, "map_head.layernorm");
+        add_linear(&t, &w->map_fc1, c->mlp_dim, D, 1, "map_head.mlp.fc1");
+        add_linear(&t, &w->map_fc2, D, c->mlp_dim, 1, "map_head.mlp.fc2");
+    }
     if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_LINEAR)
         add_linear(&t, &w->seg_head, c->num_classes, D, 1, "decoder.head");
     if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_MASK) {

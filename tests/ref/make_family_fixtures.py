@@ -11,7 +11,11 @@ A float64 restatement, in torch.nn.functional primitives, of
   - CLIP's vision tower as CLIPVisionModel(WithProjection) / CLIPModel compute it (class_embedding, patch conv
     without bias, position_embedding rows, pre_layrnorm, quick_gelu or gelu, pooler_output =
     post_layernorm(x[:, 0]), image_embeds = visual_projection(pooler_output); interpolate_pos_encoding: torch's
-    plain bicubic with size=).
+    plain bicubic with size=);
+  - SigLIP's vision tower as SiglipVisionModel computes it (patch conv with bias, no class token, position
+    embeddings on the patches, gelu_pytorch_tanh, post_layernorm on every token, pooler_output = the
+    attention-pooling head: nn.MultiheadAttention's kernel (F.multi_head_attention_forward) from a learned probe,
+    then x + MLP(LayerNorm(x)); position embeddings at other sizes with torch's plain bicubic, size=).
 Seeded random weights, written under HF names with config.json (and timm names where timm has the family).
 Each case: DIR/families/<case>/model.safetensors, config.json, input.npy, blocks.npy (depth x N x T x D, the
 residual stream after each block in vitc's token order [class, registers, patches]), features.npy (the pooled
@@ -45,9 +49,10 @@ def make_params(s):
     g = torch.Generator().manual_seed(s["seed"])
     D, P, L, H = s["dim"], s["patch"], s["depth"], s["mlp"]
     r = lambda *shape, std=1.0: (torch.randn(*shape, generator=g, dtype=torch.float64) * std)
+    siglip = s["family"] == "siglip"
     p = {"patch_w": r(D, 3, P, P, std=1 / math.sqrt(3 * P * P)), "cls": r(1, 1, D, std=0.5),
-         "pos": r(1, 1 + s["grid"] ** 2, D, std=0.5)}
-    if s["family"] == "dinov2":
+         "pos": r(1, (0 if siglip else 1) + s["grid"] ** 2, D, std=0.5)}
+    if s["family"] in ("dinov2", "siglip"):
         p["patch_b"] = r(D, std=0.05)
     if s["regs"]:
         p["reg"] = r(1, s["regs"], D, std=0.5)
@@ -68,7 +73,22 @@ def make_params(s):
     p["norm_w"], p["norm_b"] = 1 + r(D, std=0.1), r(D, std=0.05)
     if s["proj"]:
         p["proj"] = r(s["proj"], D, std=1 / math.sqrt(D))
+    if siglip:  # SiglipMultiheadAttentionPoolingHead
+        p["probe"] = r(1, 1, D, std=0.5)
+        p["in_w"], p["in_b"] = r(3 * D, D, std=1 / math.sqrt(D)), r(3 * D, std=0.05)
+        p["out_w"], p["out_b"] = r(D, D, std=1 / math.sqrt(D)), r(D, std=0.05)
+        p["mln_w"], p["mln_b"] = 1 + r(D, std=0.1), r(D, std=0.05)
+        p["mfc1w"], p["mfc1b"] = r(H, D, std=1 / math.sqrt(D)), r(H, std=0.05)
+        p["mfc2w"], p["mfc2b"] = r(D, H, std=1 / math.sqrt(H)), r(D, std=0.05)
     return p
+
+
+def act(h, s):
+    if s["act"] == "quick_gelu":
+        return h * torch.sigmoid(1.702 * h)
+    if s["act"] == "gelu_pytorch_tanh":
+        return F.gelu(h, approximate="tanh")
+    return F.gelu(h)
 
 
 def forward(p, s, img):
@@ -78,13 +98,15 @@ def forward(p, s, img):
     gh, gw = x.shape[2], x.shape[3]
     x = x.flatten(2).transpose(1, 2)
     pos = p["pos"]
-    g = s["grid"]
+    g, keep = s["grid"], 0 if s["family"] == "siglip" else 1
     if (gh, gw) != (g, g):
-        grid = pos[:, 1:].reshape(1, g, g, D).permute(0, 3, 1, 2)
+        grid = pos[:, keep:].reshape(1, g, g, D).permute(0, 3, 1, 2)
         grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False,
                              antialias=s["interp"] == "timm")
-        pos = torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, D)], dim=1)
-    x = torch.cat([p["cls"].expand(B, -1, -1), x], dim=1) + pos
+        pos = torch.cat([pos[:, :keep], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, D)], dim=1)
+    if keep:
+        x = torch.cat([p["cls"].expand(B, -1, -1), x], dim=1)
+    x = x + pos
     if s["regs"]:
         x = torch.cat([x[:, :1], p["reg"].expand(B, -1, -1), x[:, 1:]], dim=1)
     if s["family"] == "clip":
@@ -104,17 +126,25 @@ def forward(p, s, img):
         if s["swiglu"]:
             x1, x2 = h.chunk(2, dim=-1)
             h = F.silu(x1) * x2
-        elif s["act"] == "quick_gelu":
-            h = h * torch.sigmoid(1.702 * h)
         else:
-            h = F.gelu(h)
+            h = act(h, s)
         m = F.linear(h, p[b + "fc2w"], p[b + "fc2b"])
         if s["family"] == "dinov2":
             m = m * p[b + "ls2"]
         x = x + m
         blocks.append(x)
     out = {"blocks": torch.stack(blocks)}
-    if s["family"] == "dinov2":
+    if s["family"] == "siglip":  # last_hidden_state = post_layernorm(x); pooler_output = head(last_hidden_state)
+        xn = F.layer_norm(x, (D,), p["norm_w"], p["norm_b"], eps)
+        probe = p["probe"].expand(B, -1, -1).transpose(0, 1)  # (1, B, D): nn.MultiheadAttention's own kernel
+        kv = xn.transpose(0, 1)
+        a = F.multi_head_attention_forward(probe, kv, kv, D, heads, p["in_w"], p["in_b"], None, None, False, 0.0,
+                                           p["out_w"], p["out_b"], training=False, need_weights=False)[0]
+        a = a.transpose(0, 1)
+        m = F.linear(act(F.linear(F.layer_norm(a, (D,), p["mln_w"], p["mln_b"], eps), p["mfc1w"], p["mfc1b"]), s),
+                     p["mfc2w"], p["mfc2b"])
+        out["features"] = (a + m)[:, 0]
+    elif s["family"] == "dinov2":
         xn = F.layer_norm(x, (D,), p["norm_w"], p["norm_b"], eps)
         out["features"] = xn[:, 0]  # Dinov2Model's pooler_output
         out["cls_mean"] = torch.cat([xn[:, 0], xn[:, 1 + s["regs"]:].mean(dim=1)], dim=1)
@@ -198,6 +228,31 @@ def hf_clip(p, s, with_text=False):
     return o
 
 
+def hf_siglip(p, s):
+    D, o, v = s["dim"], {}, "vision_model."
+    o[v + "embeddings.patch_embedding.weight"], o[v + "embeddings.patch_embedding.bias"] = p["patch_w"], p["patch_b"]
+    o[v + "embeddings.position_embedding.weight"] = p["pos"].reshape(-1, D)
+    for i in range(s["depth"]):
+        b, l = f"b{i}.", f"{v}encoder.layers.{i}."
+        for j, nm in enumerate(["q_proj", "k_proj", "v_proj"]):
+            o[l + f"self_attn.{nm}.weight"] = p[b + "qkvw"][j * D:(j + 1) * D]
+            o[l + f"self_attn.{nm}.bias"] = p[b + "qkvb"][j * D:(j + 1) * D]
+        o[l + "self_attn.out_proj.weight"], o[l + "self_attn.out_proj.bias"] = p[b + "projw"], p[b + "projb"]
+        o[l + "layer_norm1.weight"], o[l + "layer_norm1.bias"] = p[b + "n1w"], p[b + "n1b"]
+        o[l + "layer_norm2.weight"], o[l + "layer_norm2.bias"] = p[b + "n2w"], p[b + "n2b"]
+        o[l + "mlp.fc1.weight"], o[l + "mlp.fc1.bias"] = p[b + "fc1w"], p[b + "fc1b"]
+        o[l + "mlp.fc2.weight"], o[l + "mlp.fc2.bias"] = p[b + "fc2w"], p[b + "fc2b"]
+    o[v + "post_layernorm.weight"], o[v + "post_layernorm.bias"] = p["norm_w"], p["norm_b"]
+    h = v + "head."
+    o[h + "probe"] = p["probe"]
+    o[h + "attention.in_proj_weight"], o[h + "attention.in_proj_bias"] = p["in_w"], p["in_b"]
+    o[h + "attention.out_proj.weight"], o[h + "attention.out_proj.bias"] = p["out_w"], p["out_b"]
+    o[h + "layernorm.weight"], o[h + "layernorm.bias"] = p["mln_w"], p["mln_b"]
+    o[h + "mlp.fc1.weight"], o[h + "mlp.fc1.bias"] = p["mfc1w"], p["mfc1b"]
+    o[h + "mlp.fc2.weight"], o[h + "mlp.fc2.bias"] = p["mfc2w"], p["mfc2b"]
+    return o
+
+
 def dinov2_config(s, arch):
     c = {"architectures": [arch], "model_type": "dinov2_with_registers" if s["regs"] else "dinov2",
          "hidden_size": s["dim"], "num_hidden_layers": s["depth"], "num_attention_heads": s["heads"],
@@ -220,7 +275,14 @@ DINO = spec(seed=31)
 DINO_REG = spec(seed=32, regs=4, swiglu=True, mlp=128, interp="timm")  # HF's SwiGLU width rule: 192 -> 128
 CLIP_PROJ = spec(family="clip", dim=32, heads=2, mlp=128, patch=8, grid=4, act="quick_gelu", proj=24, eps=1e-5,
                  seed=41)
+SIGLIP = spec(family="siglip", dim=32, heads=2, mlp=96, patch=8, grid=4, act="gelu_pytorch_tanh", eps=1e-6, seed=51)
 CLIP_GELU = spec(family="clip", dim=64, heads=4, mlp=160, patch=8, grid=5, act="gelu", proj=40, eps=1e-5, seed=42)
+
+# the refused checkpoints: tiny models of each family
+TINY = dict(dim=16, heads=1, mlp=32, patch=8, grid=2)
+BAD_DINO = spec(seed=61, **TINY)
+BAD_CLIP = spec(family="clip", act="quick_gelu", proj=8, eps=1e-5, seed=62, **TINY)
+BAD_SIGLIP = spec(family="siglip", act="gelu_pytorch_tanh", seed=63, **TINY)
 
 # name: (spec, writer, HF class or timm name, batch, input (H, W), missing tensor or None)
 CASES = {
@@ -234,8 +296,11 @@ CASES = {
     "clip_proj_hf_48x40": (CLIP_PROJ, "hf-clip", "CLIPVisionModelWithProjection", 2, (48, 40), None),
     "clip_gelu_clipmodel": (CLIP_GELU, "hf-clipmodel", "CLIPModel", 2, (40, 40), None),
     "clip_gelu_clipmodel_56x48": (CLIP_GELU, "hf-clipmodel", "CLIPModel", 1, (56, 48), None),
-    "bad_dinov2_no_ls": (DINO, "hf-dinov2", "Dinov2Model", 1, (56, 56), "encoder.layer.1.layer_scale1.lambda1"),
-    "bad_clip_no_prenorm": (CLIP_PROJ, "hf-clip", "CLIPVisionModelWithProjection", 1, (32, 32),
+    "siglip_hf": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (32, 32), None),
+    "siglip_hf_48x40": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (48, 40), None),
+    "bad_siglip_no_probe": (BAD_SIGLIP, "hf-siglip", "SiglipVisionModel", 1, (32, 32), "vision_model.head.probe"),
+    "bad_dinov2_no_ls": (BAD_DINO, "hf-dinov2", "Dinov2Model", 1, (56, 56), "encoder.layer.1.layer_scale1.lambda1"),
+    "bad_clip_no_prenorm": (BAD_CLIP, "hf-clip", "CLIPVisionModelWithProjection", 1, (32, 32),
                             "vision_model.pre_layrnorm.weight"),
 }
 
@@ -253,6 +318,12 @@ def make_case(out, name, case, written):
         tensors, cfg = hf_dinov2(p, s), dinov2_config(s, arch)
     elif fmt == "timm":
         tensors, cfg = timm_dinov2(p, s), None
+    elif fmt == "hf-siglip":
+        tensors = hf_siglip(p, s)
+        cfg = {"architectures": [arch], "model_type": "siglip_vision_model", "hidden_size": s["dim"],
+               "intermediate_size": s["mlp"], "num_hidden_layers": s["depth"], "num_attention_heads": s["heads"],
+               "num_channels": 3, "image_size": s["grid"] * s["patch"], "patch_size": s["patch"],
+               "hidden_act": s["act"], "layer_norm_eps": s["eps"], "vision_use_head": True}
     elif fmt == "hf-clip":
         tensors = hf_clip(p, s)
         cfg = dict(clip_vision_config(s), architectures=[arch], model_type="clip_vision_model")
