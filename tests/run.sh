@@ -31,7 +31,7 @@ if [[ -z $quick ]] && [[ ! -f $stamp || tests/ref -nt $stamp || -n "$(find tests
 fi
 # tests that need the generated (PyTorch) fixtures; skipped on the quick path
 # (test_detmath reads them too but skips those parts itself on the quick path, running the rest)
-needs_generated=" test_image test_train test_attention test_seg test_yolos test_dettrain "
+needs_generated=" test_image test_train test_attention test_seg test_yolos test_dettrain test_families "
 
 passed=0; failed=0; failed_names=()
 tally() { # parse "name: N passed, M failed" lines from a test's output

@@ -199,7 +199,8 @@ int cmd_classify(int argc, char **argv) {
         return 1;
     }
     if (!info.num_classes) {
-        fprintf(stderr, "vitc classify: %s: the model has no classification head\n", pos[0]);
+        fprintf(stderr, "vitc classify: %s: the model has no classification head (%s: use vitc embed for its features)\n",
+                pos[0], info.name);
         vitc_model_free(m);
         return 1;
     }

@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { FEAT_POOLED = 0, FEAT_CLS_MEAN = 1, FEAT_PROJECTED = 2 };
+
 typedef struct embed_ctx {
     vitc_model *model;
     int dim, tokens, cap, chans;
+    int feature;           /* FEAT_*: what one row of feats is (dim = its width) */
+    int tdim;              /* the model's width (tokens) */
     int n, h, w;           /* the pending batch: n images of h x w */
     float *batch;          /* cap x chans x h x w */
     int count, T;          /* results so far; tokens per image (-1 until the first) */
@@ -47,14 +51,17 @@ static int flush(embed_ctx *c) {
     }
     size_t need = (size_t)c->count + c->n, fc = c->feats_cap;
     if (grow((void **)&c->feats, &fc, need * c->dim, sizeof(float)) ||
-        (c->tokens && T > 0 && grow((void **)&c->toks, &c->toks_cap, need * T * c->dim, sizeof(float)))) {
+        (c->tokens && T > 0 && grow((void **)&c->toks, &c->toks_cap, need * T * c->tdim, sizeof(float)))) {
         fprintf(stderr, "vitc embed: %s: out of memory\n", file);
         return 1;
     }
     c->feats_cap = fc;
     vt_forward_out o = {0};
-    o.features = c->feats + (size_t)c->count * c->dim;
-    if (c->tokens) o.tokens = c->toks + (size_t)c->count * T * c->dim;
+    float *f = c->feats + (size_t)c->count * c->dim;
+    if (c->feature == FEAT_CLS_MEAN) o.cls_mean = f;
+    else if (c->feature == FEAT_PROJECTED) o.embeds = f;
+    else o.features = f;
+    if (c->tokens) o.tokens = c->toks + (size_t)c->count * T * c->tdim;
     if (vt_vit_forward(c->model, c->batch, c->n, c->h, c->w, &o) != VITC_OK) {
         fprintf(stderr, "vitc embed: %s: %s\n", file, vitc_last_error());
         return 1;
@@ -116,7 +123,8 @@ int cmd_embed(int argc, char **argv) {
     vt_model_opts mo;
     const char *out = NULL;
     int json = 0, tokens = 0, batch_size = 8;
-    enum { OWN = 4 };
+    const char *feature = NULL;
+    enum { OWN = 5 };
     vt_option opts[VT_MODEL_OPTS_COUNT + OWN];
     vt_model_opts_bind(&mo, opts);
     vt_option own[OWN] = {
@@ -126,12 +134,16 @@ int cmd_embed(int argc, char **argv) {
         {"tokens", VT_OPT_FLAG, &tokens, "write the final tokens, N x T x D (T = prefix tokens + patches), "
                                          "instead of the pooled features", 0},
         {"batch", VT_OPT_INT, &batch_size, "images per forward pass (default 8)", 0},
+        {"feature", VT_OPT_STRING, &feature, "pooled (the pooled, normalized features), cls+mean (class token and mean "
+                                             "patch token of the final tokens, 2 x dim: DINOv2's linear-probe feature) or "
+                                             "projected (CLIP's image embedding); default projected for models with a "
+                                             "projection, else pooled", 0},
     };
     memcpy(opts + VT_MODEL_OPTS_COUNT, own, sizeof own);
     const char *pos[4096];
     int npos;
     int r = vt_parse_args("embed",
-                          "vitc embed MODEL IMAGE... [--out FILE.npy] [--json] [--tokens] [--batch N]\n"
+                          "vitc embed MODEL IMAGE... [--out FILE.npy] [--json] [--tokens] [--batch N] [--feature F]\n"
                           "Pooled, normalized features before the head (the numbers of vitc_model_embed) as a float32\n"
                           "N x D .npy, in input order. --tokens: the final tokens (vitc_model_embed_tokens), N x T x D,\n"
                           "prefix tokens first. IMAGE is a JPEG, PNG or PPM/PGM file, or a preprocessed float32 .npy\n"
@@ -160,7 +172,29 @@ int cmd_embed(int argc, char **argv) {
     }
     vitc_model_info info;
     vitc_model_get_info(m, &info);
-    embed_ctx c = {.model = m, .dim = info.dim, .tokens = tokens, .cap = batch_size, .chans = info.in_chans, .T = -1};
+    int feat = m->cfg.proj_dim ? FEAT_PROJECTED : FEAT_POOLED, width = m->cfg.proj_dim ? m->cfg.proj_dim : info.dim;
+    if (feature && !strcmp(feature, "pooled")) feat = FEAT_POOLED, width = info.dim;
+    else if (feature && !strcmp(feature, "cls+mean")) feat = FEAT_CLS_MEAN, width = 2 * info.dim;
+    else if (feature && !strcmp(feature, "projected")) feat = FEAT_PROJECTED, width = m->cfg.proj_dim;
+    else if (feature) {
+        fprintf(stderr, "vitc embed: --feature must be pooled, cls+mean or projected (got '%s')\n", feature);
+        vitc_model_free(m);
+        return 2;
+    }
+    if ((feat == FEAT_PROJECTED && !m->cfg.proj_dim) || (feat == FEAT_CLS_MEAN && !info.class_token)) {
+        fprintf(stderr, "vitc embed: %s: --feature %s needs a model with %s\n", pos[0], feature,
+                feat == FEAT_PROJECTED ? "a projection (CLIP's visual_projection)" : "a class token");
+        vitc_model_free(m);
+        return 2;
+    }
+    if (tokens && feature) {
+        fprintf(stderr, "vitc embed: --tokens and --feature do not go together\n");
+        vitc_model_free(m);
+        return 2;
+    }
+    if (tokens) feat = FEAT_POOLED, width = info.dim;
+    embed_ctx c = {.model = m, .dim = width, .tdim = info.dim, .feature = feat, .tokens = tokens, .cap = batch_size,
+                   .chans = info.in_chans, .T = -1};
     float *img = malloc(sizeof(float) * 3 * (size_t)pp.size * pp.size);
     int rc = img ? 0 : 1;
     if (rc) fprintf(stderr, "vitc embed: out of memory\n");
@@ -170,7 +204,7 @@ int cmd_embed(int argc, char **argv) {
     }
     if (!rc) rc = flush(&c);
     if (!rc && out) {
-        int64_t shape[3] = {c.count, tokens ? c.T : c.dim, c.dim};
+        int64_t shape[3] = {c.count, tokens ? c.T : c.dim, c.tdim};
         if (vt_npy_write(out, tokens ? c.toks : c.feats, tokens ? 3 : 2, shape) != VITC_OK) {
             fprintf(stderr, "vitc embed: %s\n", vitc_last_error());
             rc = 1;

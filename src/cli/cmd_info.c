@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
+#include "model/model.h"
 #include "vitc.h"
 
 #include <stdio.h>
@@ -38,6 +39,12 @@ int cmd_info(int argc, char **argv) {
         vt_strbuf_append(&b, ",\"name\":", 8);
         vt_strbuf_json_string(&b, i.name);
         vt_strbuf_printf(&b, ",\"task\":\"%s\"", i.task);
+        const vt_vit_config *fc = &m->cfg; /* the families' keys: absent for plain ViTs */
+        if (fc->family != VT_FAMILY_VIT)
+            vt_strbuf_printf(&b, ",\"family\":\"%s\",\"mlp\":\"%s\",\"act\":\"%s\",\"proj_dim\":%d",
+                             vt_family_name(fc->family), fc->mlp_swiglu ? "swiglu" : "mlp",
+                             fc->mlp_swiglu ? "silu" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
+                             : fc->act == VT_ACT_GELU_TANH ? "gelu_tanh" : "gelu", fc->proj_dim);
         if (i.decoder)
             vt_strbuf_printf(&b, ",\"decoder\":{\"type\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d}", i.decoder,
                              i.dec_dim, i.dec_depth, i.dec_heads);
@@ -82,7 +89,19 @@ int cmd_info(int argc, char **argv) {
                yes(i.dist_token), i.reg_tokens, i.no_embed_class ? "on patches only" : "on every token");
         printf("blocks:       qkv bias %s, qk norm %s, layer scale %s, pre-norm %s, layer norm eps %g\n",
                yes(i.qkv_bias), yes(i.qk_norm), yes(i.layer_scale), yes(i.pre_norm), (double)i.ln_eps);
-        if (i.det_tokens)
+        const vt_vit_config *fc = &m->cfg;
+        if (fc->family != VT_FAMILY_VIT)
+            printf("family:       %s: MLP %s, pooled output %s%s\n", vt_family_name(fc->family),
+                   fc->mlp_swiglu ? "SwiGLU" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
+                   : fc->act == VT_ACT_GELU_TANH ? "tanh GELU" : "gelu",
+                   fc->map_head ? "the attention-pooling head over post_layernorm(tokens)"
+                   : fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)" : "layernorm(class token)",
+                   fc->proj_dim ? ", projected to the image embedding" : "");
+        if (!i.num_classes && !strcmp(i.task, "classify"))
+            printf("head:         none: features only (vitc embed; %s)\n",
+                   fc->proj_dim ? "the projected embedding by default"
+                   : fc->class_token ? "--feature cls+mean: class token + mean patch token" : "the pooled output");
+        else if (i.det_tokens)
             printf("head:         detect: %d classes + no object, %d detection tokens, mid position embeddings %s\n",
                    i.num_classes, i.det_tokens, yes(i.mid_pos));
         else if (!i.decoder)

@@ -10,6 +10,8 @@ static const char *prefixes[] = {"vit.", "deit.", ""};
 
 const char *vt_hf_prefix(const vt_safetensors *st) {
     char name[160];
+    /* CLIPVisionModel, CLIPVisionModelWithProjection, CLIPModel (its vision half) */
+    if (vt_st_find(st, "vision_model.embeddings.patch_embedding.weight")) return "vision_model.";
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefixes[i]);
         if (vt_st_find(st, name)) return prefixes[i];
@@ -17,7 +19,69 @@ const char *vt_hf_prefix(const vt_safetensors *st) {
     return NULL;
 }
 
-int vt_hf_name(const char *timm, const char *prefix, int dist_average, char parts[3][160]) {
+/* DINOv2 (Dinov2Model, Dinov2WithRegistersModel) and CLIP's vision tower: their block and top-level names. */
+static int family_name(const vt_vit_config *c, const char *timm, const char *prefix, char parts[3][160]) {
+    int clip = c->family == VT_FAMILY_CLIP || c->family == VT_FAMILY_SIGLIP, layer, used = 0;
+    char rest[96];
+    if (sscanf(timm, "blocks.%d.%95s%n", &layer, rest, &used) == 2 && timm[used] == '\0') {
+        const char *layers = clip ? "encoder.layers" : "encoder.layer";
+        if (!strncmp(rest, "attn.qkv.", 9)) {
+            static const char *dino[3] = {"attention.attention.query", "attention.attention.key",
+                                          "attention.attention.value"};
+            static const char *cl[3] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
+            for (int i = 0; i < 3; i++)
+                snprintf(parts[i], 160, "%s%s.%d.%s.%s", prefix, layers, layer, clip ? cl[i] : dino[i], rest + 9);
+            return 3;
+        }
+        static const struct { const char *timm, *dino, *clip; } map[] = {
+            {"norm1.", "norm1.", "layer_norm1."}, {"norm2.", "norm2.", "layer_norm2."},
+            {"attn.proj.", "attention.output.dense.", "self_attn.out_proj."},
+            {"mlp.fc1.", "mlp.fc1.", "mlp.fc1."}, {"mlp.fc2.", "mlp.fc2.", "mlp.fc2."},
+            {"ls1.gamma", "layer_scale1.lambda1", NULL}, {"ls2.gamma", "layer_scale2.lambda1", NULL},
+        };
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            size_t l = strlen(map[i].timm);
+            if (strncmp(rest, map[i].timm, l)) continue;
+            const char *hf = clip ? map[i].clip : map[i].dino;
+            if (!hf) return 0;
+            if (!clip && c->mlp_swiglu && !strncmp(rest, "mlp.fc", 6)) hf = rest[6] == '1' ? "mlp.weights_in." : "mlp.weights_out.";
+            snprintf(parts[0], 160, "%s%s.%d.%s%s", prefix, layers, layer, hf, rest + l);
+            return 1;
+        }
+        return 0;
+    }
+    static const struct { const char *timm, *dino, *clip; } top[] = {
+        {"cls_token", "embeddings.cls_token", "embeddings.class_embedding"},
+        {"reg_token", "embeddings.register_tokens", NULL},
+        {"pos_embed", "embeddings.position_embeddings", "embeddings.position_embedding.weight"},
+        {"patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", "embeddings.patch_embedding.weight"},
+        {"patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", "embeddings.patch_embedding.bias"},
+        {"norm_pre.weight", NULL, "pre_layrnorm.weight"}, /* sic: HF's name */
+        {"norm_pre.bias", NULL, "pre_layrnorm.bias"},
+        {"norm.weight", "layernorm.weight", "post_layernorm.weight"},
+        {"norm.bias", "layernorm.bias", "post_layernorm.bias"},
+    };
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (!strcmp(timm, top[i].timm)) {
+            const char *hf = clip ? top[i].clip : top[i].dino;
+            if (!hf) return 0;
+            snprintf(parts[0], 160, "%s%s", prefix, hf);
+            return 1;
+        }
+    if (c->family == VT_FAMILY_SIGLIP && !strncmp(timm, "map_head.", 9)) { /* SiglipMultiheadAttentionPoolingHead */
+        snprintf(parts[0], 160, "%shead.%s", prefix, timm + 9);
+        return 1;
+    }
+    if (clip && !strcmp(timm, "embed_proj.weight")) {
+        snprintf(parts[0], 160, "visual_projection.weight"); /* outside vision_model. */
+        return 1;
+    }
+    return 0;
+}
+
+int vt_hf_name(const vt_vit_config *c, const char *timm, const char *prefix, char parts[3][160]) {
+    if (c->family != VT_FAMILY_VIT) return family_name(c, timm, prefix, parts);
+    int dist_average = c->dist_average;
     int layer, used = 0;
     char rest[96];
     if (sscanf(timm, "blocks.%d.%95s%n", &layer, rest, &used) == 2 && timm[used] == '\0') {
@@ -141,11 +205,239 @@ static vitc_status yolos_config(const vt_safetensors *st, const char *prefix, co
     return vt_config_validate(c, path);
 }
 
+static void arch_name(const vt_json *cj, vt_vit_config *c) {
+    const vt_json *arch = cj ? vt_json_get(cj, "architectures") : NULL;
+    if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
+        snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+}
+
+/* A square grid of g x g rows in the position embeddings after `prefix` rows, or an error. */
+static vitc_status square_grid(const char *path, const char *name, int64_t rows, int prefix, int *g) {
+    int64_t grid = rows - prefix;
+    *g = (int)llround(sqrt((double)(grid > 0 ? grid : 0)));
+    if (grid <= 0 || (int64_t)*g * *g != grid)
+        return vt_error(VITC_ERR_SHAPE, "%s: %s has %lld rows, not a square patch grid plus %d prefix token(s)", path,
+                        name, (long long)rows, prefix);
+    return VITC_OK;
+}
+
+/* Dinov2Model / Dinov2WithRegistersModel (prefix ""): LayerScale in every block, optional registers
+ * (between the class token and the patches, without position embeddings: the class token's row is
+ * folded into the class token at load, as timm converts them) and SwiGLU MLPs (mlp.weights_in /
+ * weights_out). Position embeddings resampled as HF does: Dinov2Model with torch's plain bicubic
+ * (size=, no antialias), Dinov2WithRegistersModel with antialias (timm's resampling). */
+static vitc_status dinov2_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                                 vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    c->family = VT_FAMILY_DINOV2;
+    c->layer_scale = 1;
+    c->ln_eps = 1e-6f;
+    c->num_classes = 0;
+    c->dist_token = c->dist_average = 0;
+    if (vt_st_find(st, "classifier.weight"))
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: Dinov2ForImageClassification's classifier is not supported (load the "
+                                              "backbone, Dinov2Model, and use vitc embed --feature cls+mean)", path);
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layer.%d.norm1.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layer.0.mlp.weights_out.weight", prefix);
+    const vt_st_tensor *wo = vt_st_find(st, name);
+    c->mlp_swiglu = wo != NULL;
+    snprintf(name, sizeof name, "%sencoder.layer.0.mlp.fc1.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    if (wo && wo->ndim == 2) c->mlp_dim = (int)wo->shape[1];
+    else if (fc1 && fc1->ndim == 2) c->mlp_dim = (int)fc1->shape[0];
+    else c->mlp_dim = 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.query.bias", prefix);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    snprintf(name, sizeof name, "%sembeddings.register_tokens", prefix);
+    const vt_st_tensor *reg = vt_st_find(st, name);
+    if (reg && (reg->ndim != 3 || reg->shape[2] != c->dim))
+        return vt_error(VITC_ERR_SHAPE, "%s: %s must be (1, registers, %d)", path, name, c->dim);
+    c->reg_tokens = reg ? (int)reg->shape[1] : 0;
+    c->no_embed_class = c->reg_tokens > 0;
+    c->pos_interp = c->reg_tokens ? VT_POS_TIMM : VT_POS_TORCH;
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    int g;
+    vitc_status s = square_grid(path, name, pe->shape[1], 1, &g);
+    if (s) return s;
+    c->img_size = g * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "%s", c->reg_tokens ? "Dinov2WithRegistersModel" : "Dinov2Model");
+    if (cj) {
+        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
+        if (strcmp(act, "gelu"))
+            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-6);
+        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+        if (cfg_dim != c->dim || cfg_depth != c->depth)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+        if (vt_json_get_bool(cj, "use_swiglu_ffn", c->mlp_swiglu) != c->mlp_swiglu)
+            return vt_error(VITC_ERR_MISSING, "%s: missing tensor %sencoder.layer.0.mlp.%s.weight (config.json's "
+                                              "use_swiglu_ffn)", path, prefix, c->mlp_swiglu ? "fc1" : "weights_in");
+        int regs = cfg_int(cj, "num_register_tokens", c->reg_tokens);
+        if (regs && !c->reg_tokens)
+            return vt_error(VITC_ERR_MISSING, "%s: missing tensor %sembeddings.register_tokens", path, prefix);
+        if (regs != c->reg_tokens)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json has %d register tokens, the weights %d", path, regs,
+                            c->reg_tokens);
+        arch_name(cj, c);
+    }
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
+/* CLIPVisionModel / CLIPVisionModelWithProjection / CLIPModel (prefix "vision_model."): patch
+ * projection without bias, pre_layrnorm, post_layernorm on the class token (applied to every final
+ * token here: the same pooled numbers), quick_gelu or gelu, visual_projection when present.
+ * config.json's vision settings are its "vision_config" object for CLIPModel. */
+static vitc_status clip_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                               vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    c->family = VT_FAMILY_CLIP;
+    c->act = VT_ACT_QUICK_GELU; /* CLIPVisionConfig's default */
+    c->pre_norm = 1;
+    c->patch_bias = 0;
+    c->ln_eps = 1e-5f;
+    c->num_classes = 0;
+    c->dist_token = c->dist_average = 0;
+    c->pos_interp = VT_POS_TORCH;
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layers.%d.layer_norm1.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layers.0.mlp.fc1.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layers.0.self_attn.q_proj.bias", prefix);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    const vt_st_tensor *proj = vt_st_find(st, "visual_projection.weight");
+    if (proj && (proj->ndim != 2 || proj->shape[1] != c->dim || proj->shape[0] < 1))
+        return vt_error(VITC_ERR_SHAPE, "%s: visual_projection.weight must be (projection_dim, %d)", path, c->dim);
+    c->proj_dim = proj ? (int)proj->shape[0] : 0;
+    snprintf(name, sizeof name, "%sembeddings.position_embedding.weight", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    if (pe->ndim != 2 || pe->shape[1] != c->dim)
+        return vt_error(VITC_ERR_SHAPE, "%s: %s must be (positions, %d)", path, name, c->dim);
+    int g;
+    vitc_status s = square_grid(path, name, pe->shape[0], 1, &g);
+    if (s) return s;
+    c->img_size = g * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "%s", c->proj_dim ? "CLIPVisionModelWithProjection" : "CLIPVisionModel");
+    const vt_json *vc = cj ? vt_json_get(cj, "vision_config") : NULL;
+    if (cj) arch_name(cj, c);
+    if (vc && vc->type == VT_JSON_OBJECT) cj = vc;
+    if (cj) {
+        const char *act = vt_json_get_string(cj, "hidden_act", "quick_gelu");
+        if (!strcmp(act, "quick_gelu")) c->act = VT_ACT_QUICK_GELU;
+        else if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
+        else return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (quick_gelu or gelu)", path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-5);
+        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+        if (cfg_dim != c->dim || cfg_depth != c->depth)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+    }
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
+/* SiglipVisionModel / SiglipModel (prefix "vision_model.", no class_embedding): patch projection with bias,
+ * no class token, no pre-norm, post_layernorm on every token, gelu_pytorch_tanh, and the pooled output from
+ * the attention-pooling head vision_model.head.* (vision_use_head). Position embeddings at other sizes with
+ * torch's plain bicubic (size=). config.json's vision settings are "vision_config" for SiglipModel. */
+static vitc_status siglip_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                                 vt_vit_config *c) {
+    const char *path = st->path;
+    char name[160];
+    c->family = VT_FAMILY_SIGLIP;
+    c->act = VT_ACT_GELU_TANH;
+    c->class_token = 0;
+    c->pool = VITC_POOL_AVG;
+    c->fc_norm = 0;
+    c->map_head = 1;
+    c->ln_eps = 1e-6f;
+    c->num_classes = 0;
+    c->dist_token = c->dist_average = 0;
+    c->pos_interp = VT_POS_TORCH;
+    snprintf(name, sizeof name, "%sembeddings.patch_embedding.bias", prefix);
+    c->patch_bias = vt_st_find(st, name) != NULL;
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layers.%d.layer_norm1.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layers.0.mlp.fc1.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layers.0.self_attn.q_proj.bias", prefix);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    snprintf(name, sizeof name, "%sembeddings.position_embedding.weight", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    if (pe->ndim != 2 || pe->shape[1] != c->dim)
+        return vt_error(VITC_ERR_SHAPE, "%s: %s must be (positions, %d)", path, name, c->dim);
+    int g;
+    vitc_status s = square_grid(path, name, pe->shape[0], 0, &g);
+    if (s) return s;
+    c->img_size = g * c->patch;
+    c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
+    snprintf(c->name, sizeof c->name, "SiglipVisionModel");
+    const vt_json *vc = cj ? vt_json_get(cj, "vision_config") : NULL;
+    if (cj) arch_name(cj, c);
+    if (vc && vc->type == VT_JSON_OBJECT) cj = vc;
+    int use_head = 1;
+    if (cj) {
+        const char *act = vt_json_get_string(cj, "hidden_act", "gelu_pytorch_tanh");
+        if (!strcmp(act, "gelu_pytorch_tanh")) c->act = VT_ACT_GELU_TANH;
+        else if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
+        else return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (gelu_pytorch_tanh or gelu)",
+                             path, act);
+        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-6);
+        use_head = vt_json_get_bool(cj, "vision_use_head", 1);
+        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+        if (cfg_dim != c->dim || cfg_depth != c->depth)
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+    }
+    if (!use_head)
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: a SigLIP tower without its attention-pooling head (vision_use_head "
+                                              "false) is not supported", path);
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
 vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
                          vt_vit_config *c) {
     const char *path = st->path;
     char name[160];
     vt_config_defaults(c);
+    if (cj && cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
+    if (!strcmp(prefix, "vision_model.")) {
+        snprintf(name, sizeof name, "%sembeddings.patch_embedding.weight", prefix);
+        const vt_st_tensor *pw = vt_st_find(st, name);
+        if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3])
+            return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be (dim, channels, patch, patch)", path, name);
+        c->dim = (int)pw->shape[0], c->in_chans = (int)pw->shape[1], c->patch = (int)pw->shape[2];
+        snprintf(name, sizeof name, "%sembeddings.class_embedding", prefix);
+        if (!vt_st_find(st, name)) return siglip_config(st, prefix, cj, heads_override, c);
+        return clip_config(st, prefix, cj, heads_override, c);
+    }
     c->ln_eps = 1e-12f; /* HF ViTConfig default */
     snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefix);
     const vt_st_tensor *pw = vt_st_find(st, name);
@@ -154,6 +446,10 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
     c->dim = (int)pw->shape[0];
     c->in_chans = (int)pw->shape[1];
     c->patch = (int)pw->shape[2];
+    snprintf(name, sizeof name, "%sencoder.layer.0.norm1.weight", prefix);
+    const vt_st_tensor *dino_norm = vt_st_find(st, name);
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    if (dino_norm && vt_st_find(st, name) && vt_st_find(st, name)->ndim == 3) return dinov2_config(st, prefix, cj, heads_override, c);
     snprintf(name, sizeof name, "%sembeddings.distillation_token", prefix);
     c->dist_token = vt_st_find(st, name) != NULL;
     c->dist_average = vt_st_find(st, "cls_classifier.weight") != NULL;
@@ -222,6 +518,26 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
         }
         if (p->size <= 0 || p->size > 16384) p->size = 800;
         if (p->max_size < p->size || p->max_size > 16384) p->max_size = 16384;
+    } else if (c->family == VT_FAMILY_CLIP) { /* CLIPImageProcessor: shortest edge 224, centre crop 224, bicubic */
+        static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+        static const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+        p->size = 224;
+        p->squash = 0;
+        p->crop_pct = 1.0f;
+        p->interp = VITC_INTERP_BICUBIC;
+        memcpy(p->mean, clip_mean, sizeof p->mean);
+        memcpy(p->std, clip_std, sizeof p->std);
+    } else if (c->family == VT_FAMILY_SIGLIP) { /* SiglipImageProcessor: squash to the size, bicubic, mean = std = 0.5 */
+        p->squash = 1;
+        p->crop_pct = 1.0f;
+        p->interp = VITC_INTERP_BICUBIC;
+    } else if (c->family == VT_FAMILY_DINOV2) { /* BitImageProcessor (DINOv2): shortest edge 256, crop 224, bicubic */
+        p->size = 224;
+        p->squash = 0;
+        p->crop_pct = 224.0f / 256.0f;
+        p->interp = VITC_INTERP_BICUBIC;
+        memcpy(p->mean, imagenet_mean, sizeof p->mean);
+        memcpy(p->std, imagenet_std, sizeof p->std);
     } else if (c->dist_token) { /* DeiTImageProcessor defaults: 256 x 256, centre crop 224, bicubic, ImageNet stats */
         p->squash = 1;
         p->crop_pct = 224.0f / 256.0f;
@@ -237,7 +553,10 @@ void vt_hf_preprocess(const vt_json *pp, const vt_vit_config *c, vitc_preprocess
     int resize = p->size, squash = 1;
     if (c->task == VT_TASK_DETECT) goto stats;
     const vt_json *size = vt_json_get(pp, "size");
-    if (size && size->type == VT_JSON_NUMBER) resize = (int)size->number;
+    if (size && size->type == VT_JSON_NUMBER) {
+        resize = (int)size->number;
+        squash = c->family == VT_FAMILY_VIT; /* CLIP's and BitImageProcessor's int size is the shortest edge */
+    }
     else if (size && size->type == VT_JSON_OBJECT) {
         if (vt_json_get(size, "shortest_edge")) {
             resize = cfg_int(size, "shortest_edge", resize);

@@ -7,14 +7,15 @@
 #include "formats/safetensors.h"
 #include "model/config.h"
 
-/* The tensor-name prefix of an HF checkpoint ("vit.", "deit." or "" for a bare ViTModel),
+/* The tensor-name prefix of an HF checkpoint ("vit.", "deit." or "" for a bare ViTModel / Dinov2Model,
+ * "vision_model." for CLIP's vision tower),
  * or NULL when the file does not look like one. */
 const char *vt_hf_prefix(const vt_safetensors *st);
 
 /* Maps a timm parameter name to its HF name. For "blocks.i.attn.qkv.{weight,bias}" writes the
  * query/key/value names into parts[3] and returns 3; otherwise writes hf and returns 1;
- * returns 0 for names HF does not have. */
-int vt_hf_name(const char *timm, const char *prefix, int dist_average, char parts[3][160]);
+ * returns 0 for names HF does not have. The family (c->family) picks the naming scheme. */
+int vt_hf_name(const vt_vit_config *c, const char *timm, const char *prefix, char parts[3][160]);
 
 /* Builds the config from config.json (when cfg_json is not NULL) checked against the tensors,
  * or from the tensors alone. heads_override > 0 wins. */

@@ -113,6 +113,12 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
     } else if (c->det_tokens || c->mid_pos) {
         return vt_error(VITC_ERR_FORMAT, "%s: detection tokens belong to detection models", what);
     }
+    if (c->proj_dim < 0 || c->proj_dim > 65536)
+        return vt_error(VITC_ERR_FORMAT, "%s: invalid projection width %d", what, c->proj_dim);
+    if (c->mlp_swiglu && c->mlp_dim > 1 << 19)
+        return vt_error(VITC_ERR_LIMIT, "%s: model configuration exceeds vitc's limits", what);
+    if ((unsigned)c->act > VT_ACT_GELU_TANH || (unsigned)c->family > VT_FAMILY_SIGLIP)
+        return vt_error(VITC_ERR_FORMAT, "%s: invalid activation or family", what);
     if (c->pos_gh < 0 || c->pos_gw < 0 || c->pos_gh > 16384 || c->pos_gw > 16384 || (!c->pos_gh) != (!c->pos_gw))
         return vt_error(VITC_ERR_FORMAT, "%s: invalid position-embedding grid %dx%d", what, c->pos_gh, c->pos_gw);
     return VITC_OK;
@@ -193,6 +199,23 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     if (!strcmp(pint, "timm")) c->pos_interp = VT_POS_TIMM;
     else if (!strcmp(pint, "torch")) c->pos_interp = VT_POS_TORCH;
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown position-embedding interpolation '%s'", what, pint);
+    const char *fam = vt_json_get_string(j, "family", "vit");
+    if (!strcmp(fam, "vit")) c->family = VT_FAMILY_VIT;
+    else if (!strcmp(fam, "dinov2")) c->family = VT_FAMILY_DINOV2;
+    else if (!strcmp(fam, "clip")) c->family = VT_FAMILY_CLIP;
+    else if (!strcmp(fam, "siglip")) c->family = VT_FAMILY_SIGLIP;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown model family '%s'", what, fam);
+    const char *act = vt_json_get_string(j, "act", "gelu");
+    if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
+    else if (!strcmp(act, "quick_gelu")) c->act = VT_ACT_QUICK_GELU;
+    else if (!strcmp(act, "gelu_tanh")) c->act = VT_ACT_GELU_TANH;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown activation '%s'", what, act);
+    const char *mlp = vt_json_get_string(j, "mlp", "mlp");
+    if (!strcmp(mlp, "mlp")) c->mlp_swiglu = 0;
+    else if (!strcmp(mlp, "swiglu")) c->mlp_swiglu = 1;
+    else return vt_error(VITC_ERR_FORMAT, "%s: unknown MLP kind '%s'", what, mlp);
+    c->proj_dim = get_int(j, "proj_dim", 0, &bad);
+    c->map_head = get_int(j, "map_head", 0, &bad);
     if (bad) return vt_error(VITC_ERR_FORMAT, "%s: model config has a non-integer field", what);
     return vt_config_validate(c, what);
 }
@@ -226,6 +249,13 @@ char *vt_config_to_json(const vt_vit_config *c) {
                          c->mid_pos);
     if (c->pos_gh || c->pos_gw) vt_strbuf_printf(&b, ",\"pos_grid_h\":%d,\"pos_grid_w\":%d", vt_pos_grid_h(c), vt_pos_grid_w(c));
     if (c->pos_interp == VT_POS_TORCH) vt_strbuf_printf(&b, ",\"pos_interp\":\"torch\"");
+    /* the families' keys, written only when they differ from the plain ViT */
+    if (c->family != VT_FAMILY_VIT) vt_strbuf_printf(&b, ",\"family\":\"%s\"", vt_family_name(c->family));
+    if (c->act == VT_ACT_QUICK_GELU) vt_strbuf_printf(&b, ",\"act\":\"quick_gelu\"");
+    if (c->act == VT_ACT_GELU_TANH) vt_strbuf_printf(&b, ",\"act\":\"gelu_tanh\"");
+    if (c->map_head) vt_strbuf_printf(&b, ",\"map_head\":1");
+    if (c->mlp_swiglu) vt_strbuf_printf(&b, ",\"mlp\":\"swiglu\"");
+    if (c->proj_dim) vt_strbuf_printf(&b, ",\"proj_dim\":%d", c->proj_dim);
     vt_strbuf_append(&b, "}", 1);
     if (b.failed) {
         vt_strbuf_free(&b);
@@ -256,10 +286,13 @@ int64_t vt_config_num_params(const vt_vit_config *c) {
     blk += 3 * D * D + (c->qkv_bias ? 3 * D : 0);           /* qkv */
     blk += c->qk_norm ? 4 * (D / c->heads) : 0;
     blk += D * D + D;                                       /* proj */
-    blk += H * D + H + D * H + D;                           /* mlp */
+    int64_t H1 = vt_fc1_rows(c);
+    blk += H1 * D + H1 + D * H + D;                         /* mlp */
     blk += c->layer_scale ? 2 * D : 0;
     n += blk * c->depth;
     n += 2 * D;                                             /* norm or fc_norm */
+    n += (int64_t)c->proj_dim * D;                          /* CLIP's projection */
+    if (c->map_head) n += D + 3 * D * D + 3 * D + D * D + D + 2 * D + 2 * H * D + H + D; /* SigLIP's pooling head */
     if (vt_has_cls_head(c)) n += (D + 1) * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
     if (c->task == VT_TASK_SEGMENT) {
         int64_t C = c->num_classes, E = c->dec_dim;
@@ -283,8 +316,10 @@ double vt_config_flops(const vt_vit_config *c, int height, int width) {
     double blk = 2.0 * T * D * 3 * D                        /* qkv */
                  + 2.0 * 2.0 * T * T * D                    /* scores and weighted sum */
                  + 2.0 * T * D * D                          /* proj */
-                 + 2.0 * 2.0 * T * D * Hd;                  /* mlp */
+                 + 2.0 * T * D * (vt_fc1_rows(c) + Hd);      /* mlp */
     f += blk * c->depth;
+    f += 2.0 * D * c->proj_dim;
+    if (c->map_head) f += 2.0 * T * D * 2 * D + 4.0 * T * D + 2.0 * D * D + 4.0 * D * Hd; /* keys, values, pooling */
     if (vt_has_cls_head(c)) f += 2.0 * D * c->num_classes * (c->dist_token && c->dist_average ? 2 : 1);
     if (c->task == VT_TASK_SEGMENT) {
         double C = c->num_classes, E = c->dec_dim, Td = N + C;

@@ -15,8 +15,24 @@ typedef enum vt_task {
 /* How the position embeddings' grid is resampled to another input grid. */
 typedef enum vt_pos_interp {
     VT_POS_TIMM = 0,   /* timm's resample_abs_pos_embed: bicubic (a = -0.5) with antialias */
-    VT_POS_TORCH = 1   /* F.interpolate(mode="bicubic", align_corners=False): a = -0.75, edge clamp (HF YOLOS) */
+    VT_POS_TORCH = 1   /* F.interpolate(mode="bicubic", align_corners=False): a = -0.75, edge clamp (HF YOLOS,
+                          HF Dinov2Model, HF CLIP's interpolate_pos_encoding) */
 } vt_pos_interp;
+
+/* The MLP's activation (plain MLP; the SwiGLU MLP always uses SiLU on its gate half). */
+typedef enum vt_act {
+    VT_ACT_GELU = 0,       /* exact (erf) GELU, fused into fc1's GEMM epilogue */
+    VT_ACT_QUICK_GELU = 1, /* CLIP's quick_gelu: x * sigmoid(1.702 x) */
+    VT_ACT_GELU_TANH = 2   /* SigLIP's gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) */
+} vt_act;
+
+/* Which published model family the architecture is (names it in vitc info; HF names on load). */
+typedef enum vt_family {
+    VT_FAMILY_VIT = 0,     /* timm VisionTransformer, HF ViT / DeiT / YOLOS */
+    VT_FAMILY_DINOV2 = 1,  /* DINOv2 (LayerScale, patch 14, optional registers / SwiGLU) */
+    VT_FAMILY_CLIP = 2,    /* CLIP's vision tower (pre-norm, post-norm on the class token, projection) */
+    VT_FAMILY_SIGLIP = 3   /* SigLIP's vision tower (no class token, attention-pooling head, tanh GELU) */
+} vt_family;
 
 /* Segmenter's decoders (Strudel et al. 2021). */
 typedef enum vt_seg_decoder {
@@ -52,6 +68,15 @@ typedef struct vt_vit_config {
     int mid_pos;                     /* YOLOS mid position embeddings: added after every block but the last */
     int pos_gh, pos_gw;              /* the position embeddings' patch grid (0: img_size / patch, square) */
     vt_pos_interp pos_interp;
+    /* model families (issue 21) */
+    vt_family family;
+    vt_act act;
+    int mlp_swiglu;                  /* SwiGLU MLP: fc1 (2 x mlp_dim, dim) -> silu(first half) * second half ->
+                                        fc2 (dim, mlp_dim) (timm SwiGLUPacked, HF Dinov2SwiGLUFFN) */
+    int proj_dim;                    /* CLIP: the pooled features projected by embed_proj (proj_dim x dim, no
+                                        bias): the image embedding. 0: none */
+    int map_head;                    /* SigLIP: the pooled output is a multihead attention-pooling head over the
+                                        final tokens (a learned probe query; out_proj; x + MLP(LayerNorm(x))) */
 } vt_vit_config;
 
 static inline int vt_prefix_tokens(const vt_vit_config *c) {
@@ -69,6 +94,12 @@ static inline int vt_pos_grid_h(const vt_vit_config *c) { return c->pos_gh ? c->
 static inline int vt_pos_grid_w(const vt_vit_config *c) { return c->pos_gw ? c->pos_gw : c->img_size / c->patch; }
 static inline int vt_pos_len(const vt_vit_config *c) {
     return vt_pos_grid_h(c) * vt_pos_grid_w(c) + (c->no_embed_class ? 0 : vt_prefix_tokens(c)) + c->det_tokens;
+}
+
+/* fc1's output rows: the hidden width, twice it for SwiGLU (gate | value). */
+static inline int vt_fc1_rows(const vt_vit_config *c) { return c->mlp_swiglu ? 2 * c->mlp_dim : c->mlp_dim; }
+static inline const char *vt_family_name(vt_family f) {
+    return f == VT_FAMILY_DINOV2 ? "dinov2" : f == VT_FAMILY_CLIP ? "clip" : f == VT_FAMILY_SIGLIP ? "siglip" : "vit";
 }
 
 static inline int vt_has_cls_head(const vt_vit_config *c) {

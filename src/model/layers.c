@@ -68,6 +68,34 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
+void vt_quick_gelu_forward(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = x / (1.0f + expf(-1.702f * x));
+    }
+}
+
+void vt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void vt_swiglu_forward(float *out, const float *inp, int N, int H) {
+    /* row r is written to [r H, r H + H) after it is read from [2 r H, 2 r H + 2 H): for r >= 1 the
+     * writes land on rows already read, for r = 0 each element after its own reads */
+    for (int r = 0; r < N; r++) {
+        const float *g = inp + (size_t)r * 2 * H, *v = g + H;
+        float *o = out + (size_t)r * H;
+        for (int j = 0; j < H; j++) {
+            float a = g[j], b = v[j];
+            o[j] = a / (1.0f + expf(-a)) * b;
+        }
+    }
+}
+
 static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const float *w, const float *b, float eps) {
     int hd = D / heads;
     for (int r = 0; r < rows; r++)

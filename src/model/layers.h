@@ -13,6 +13,16 @@ void vt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))). In place allowed. */
 void vt_gelu_forward(float *out, const float *inp, size_t n);
 
+/* CLIP's quick GELU: x * sigmoid(1.702 x). In place allowed. */
+void vt_quick_gelu_forward(float *out, const float *inp, size_t n);
+
+/* tanh-approximated GELU (torch's gelu(approximate="tanh"), SigLIP). In place allowed. */
+void vt_gelu_tanh_forward(float *out, const float *inp, size_t n);
+
+/* SwiGLU: each of N rows of 2H values (gate | value) becomes H values silu(gate) * value, rows packed
+ * at stride H in out. out may alias inp. */
+void vt_swiglu_forward(float *out, const float *inp, int N, int H);
+
 /* Multi-head self-attention core. qkv: B x T x 3D (q | k | v, heads contiguous inside each);
  * out: B x T x D. att (B x heads x T x T) receives the softmax probabilities when not NULL.
  * q_norm/k_norm (w, b of head_dim each) are applied to q and k first when not NULL (qkv is then

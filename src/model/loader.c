@@ -45,8 +45,12 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
         if (!find(st, name)) break;
         c->depth++;
     }
-    const vt_st_tensor *fc1 = find(st, "blocks.0.mlp.fc1.weight");
+    const vt_st_tensor *fc1 = find(st, "blocks.0.mlp.fc1.weight"), *fc2 = find(st, "blocks.0.mlp.fc2.weight");
     c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    if (fc1 && fc2 && fc1->ndim == 2 && fc2->ndim == 2 && fc1->shape[0] == 2 * fc2->shape[1]) {
+        c->mlp_swiglu = 1; /* timm's SwiGLUPacked (DINOv2 giant): fc1 gives gate | value */
+        c->mlp_dim = (int)fc2->shape[1];
+    }
     c->qkv_bias = c->depth == 0 || find(st, "blocks.0.attn.qkv.bias") != NULL;
     c->qk_norm = find(st, "blocks.0.attn.q_norm.weight") != NULL;
     c->layer_scale = find(st, "blocks.0.ls1.gamma") != NULL;
@@ -72,6 +76,8 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
                             path, (long long)len, prefix);
     }
     c->img_size = g * c->patch;
+    /* timm's vit_*_patch14_dinov2 / *_reg4_dinov2: LayerScale, a class token, 14-pixel patches */
+    if (c->layer_scale && c->class_token && c->patch == 14 && !c->dist_token && !c->pre_norm) c->family = VT_FAMILY_DINOV2;
     if (heads > 0) c->heads = heads;
     else if (c->dim % 64 == 0) c->heads = c->dim / 64;
     else
@@ -85,7 +91,7 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
         snprintf(nm, sizeof nm, "%s_%s%s_patch%d_%d", c->dist_token ? "deit" : "vit", sizes[i],
                  c->dist_token ? "_distilled" : "", c->patch, c->img_size);
         if (!vt_config_from_name(nm, &k) && k.dim == c->dim && k.depth == c->depth && k.heads == c->heads &&
-            k.mlp_dim == c->mlp_dim && !c->reg_tokens && !c->qk_norm && !c->pre_norm)
+            k.mlp_dim == c->mlp_dim && !c->reg_tokens && !c->qk_norm && !c->pre_norm && !c->mlp_swiglu)
             snprintf(c->name, sizeof c->name, "%s", nm);
     }
     return vt_config_validate(c, path);
@@ -94,7 +100,12 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
 static void timm_preprocess(const vt_vit_config *c, vitc_preprocess_params *p) {
     *p = vitc_preprocess_default_params();
     p->size = c->img_size;
-    if (c->dist_token) { /* DeiT weights: ImageNet statistics, crop 0.875 */
+    if (c->family == VT_FAMILY_DINOV2) { /* timm's DINOv2 pretrained config: ImageNet statistics, no crop */
+        static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+        memcpy(p->mean, mean, sizeof mean);
+        memcpy(p->std, std, sizeof std);
+        p->crop_pct = 1.0f;
+    } else if (c->dist_token) { /* DeiT weights: ImageNet statistics, crop 0.875 */
         static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
         memcpy(p->mean, mean, sizeof mean);
         memcpy(p->std, std, sizeof std);
@@ -236,6 +247,51 @@ bad_shape:;
     return vt_error(VITC_ERR_SHAPE, "%s: tensor %s has shape (%s), expected (%s)", path, t->name, got, want);
 }
 
+/* HF DINOv2 with registers: its position embeddings (1, 1 + grid, D) cover the class token and the
+ * patches, not the registers between them. As timm converts them: the class token's row is added to
+ * the class token (it is never resampled) and the grid rows become a no_embed_class table. */
+static vitc_status bind_dinov2_registers(vitc_model *m, const vt_param *p, const char *prefix) {
+    const char *path = m->st->path;
+    char name[160];
+    int64_t D = m->cfg.dim;
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    const vt_st_tensor *pt = find(m->st, name);
+    if (!pt) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    int64_t grid = (int64_t)vt_pos_grid_h(&m->cfg) * vt_pos_grid_w(&m->cfg);
+    if (pt->numel != (grid + 1) * D)
+        return vt_error(VITC_ERR_SHAPE, "%s: tensor %s has %lld values, expected (1, %lld, %lld)", path, name,
+                        (long long)pt->numel, (long long)(grid + 1), (long long)D);
+    const float *pos;
+    int owned;
+    vitc_status s = vt_st_to_f32(m->st, pt, &pos, &owned);
+    if (s) return s;
+    if (owned && keep_owned(m, (void *)pos)) {
+        free((void *)pos);
+        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (!strcmp(p->name, "pos_embed")) {
+        *p->slot = (float *)pos + D;
+        return VITC_OK;
+    }
+    snprintf(name, sizeof name, "%sembeddings.cls_token", prefix);
+    const vt_st_tensor *ct = find(m->st, name);
+    if (!ct) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+    if (ct->numel != D)
+        return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be (1, 1, %lld)", path, name, (long long)D);
+    const float *cls;
+    if ((s = vt_st_to_f32(m->st, ct, &cls, &owned))) return s;
+    float *sum = malloc(sizeof(float) * (size_t)D);
+    if (!sum || keep_owned(m, sum)) {
+        free(sum);
+        if (owned) free((void *)cls);
+        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (int64_t d = 0; d < D; d++) sum[d] = cls[d] + pos[d];
+    if (owned) free((void *)cls);
+    *p->slot = sum;
+    return VITC_OK;
+}
+
 static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
     vt_param *table;
     int n = vt_param_table(&m->cfg, &m->w, &table);
@@ -249,8 +305,13 @@ static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
             s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, p->name);
             continue;
         }
+        if (m->cfg.family == VT_FAMILY_DINOV2 && m->cfg.reg_tokens &&
+            (!strcmp(p->name, "pos_embed") || !strcmp(p->name, "cls_token"))) {
+            s = bind_dinov2_registers(m, p, hf_prefix);
+            continue;
+        }
         char parts[3][160];
-        int k = vt_hf_name(p->name, hf_prefix, m->cfg.dist_average, parts);
+        int k = vt_hf_name(&m->cfg, p->name, hf_prefix, parts);
         if (k == 0) {
             s = vt_error(VITC_ERR_UNSUPPORTED, "%s: %s has no Hugging Face equivalent", path, p->name);
         } else if (k == 1) {

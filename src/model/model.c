@@ -70,12 +70,13 @@ vitc_status vitc_model_set_bf16(vitc_model *m, int on) {
 }
 
 /* The float blocks of a stack (decoder blocks stay float in bf16 mode). */
-static int pack_blocks_f32(const vitc_model *m, const vt_block_w *blocks, vt_block_packed *q, int L, int D, int mlp) {
+static int pack_blocks_f32(const vitc_model *m, const vt_block_w *blocks, vt_block_packed *q, int L, int D, int mlp,
+                           int fc1_rows) {
     int bad = 0;
     for (int l = 0; l < L && !bad; l++) {
         bad |= !(q[l].qkv = pack_weight(m, blocks[l].qkv.w, 3 * D, D));
         bad |= !(q[l].proj = pack_weight(m, blocks[l].proj.w, D, D));
-        bad |= !(q[l].fc1 = pack_weight(m, blocks[l].fc1.w, mlp, D));
+        bad |= !(q[l].fc1 = pack_weight(m, blocks[l].fc1.w, fc1_rows, D));
         bad |= !(q[l].fc2 = pack_weight(m, blocks[l].fc2.w, D, mlp));
     }
     return bad;
@@ -90,7 +91,7 @@ static int pack_decoder(vitc_model *m) {
     bad = bad || !(p->dec_proj = pack_weight(m, m->w.dec_proj.w, E, D));
     bad = bad || !(p->proj_patch = pack_weight(m, m->w.proj_patch.w, E, E));
     bad = bad || !(p->proj_classes = pack_weight(m, m->w.proj_classes.w, E, E));
-    return bad || pack_blocks_f32(m, m->w.dec_blocks, p->dec_blocks, c->dec_depth, E, 4 * E);
+    return bad || pack_blocks_f32(m, m->w.dec_blocks, p->dec_blocks, c->dec_depth, E, 4 * E, 4 * E);
 }
 
 static void free_blocks_packed(vt_block_packed *b, int L) {
@@ -115,13 +116,13 @@ int vt_model_pack(vitc_model *m) {
     p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
     bad |= !p->blocks;
     bad |= !(p->patch = pack_weight(m, m->w.patch.w, D, K));
-    if (!bad && !m->bf16) bad |= pack_blocks_f32(m, m->w.blocks, p->blocks, c->depth, D, c->mlp_dim);
+    if (!bad && !m->bf16) bad |= pack_blocks_f32(m, m->w.blocks, p->blocks, c->depth, D, c->mlp_dim, vt_fc1_rows(c));
     for (int l = 0; l < c->depth && !bad && m->bf16; l++) {
         const vt_block_w *b = &m->w.blocks[l];
         vt_block_packed *q = &p->blocks[l];
         bad |= !(q->qkv16 = pack_weight16(m, b->qkv.w, 3 * D, D));
         bad |= !(q->proj16 = pack_weight16(m, b->proj.w, D, D));
-        bad |= !(q->fc116 = pack_weight16(m, b->fc1.w, c->mlp_dim, D));
+        bad |= !(q->fc116 = pack_weight16(m, b->fc1.w, vt_fc1_rows(c), D));
         bad |= !(q->fc216 = pack_weight16(m, b->fc2.w, D, c->mlp_dim));
     }
     if (!bad && vt_has_cls_head(c)) {

@@ -58,6 +58,9 @@ typedef struct vt_forward_out {
     float *seg;      /* n x classes x gh x gw: a segmentation model's per-patch class scores */
     float *det_logits; /* n x det_tokens x (classes + 1): a detection model's class scores ("no object" last) */
     float *det_boxes;  /* n x det_tokens x 4: normalized (cx, cy, w, h), after the sigmoid */
+    float *embeds;     /* n x proj_dim: the projected image embedding (CLIP's image_embeds); models with a projection */
+    float *cls_mean;   /* n x 2 dim: [class token, mean of the patch tokens] of the final tokens (DINOv2's linear
+                          probe); models with a class token */
 } vt_forward_out;
 
 vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height, int width, vt_forward_out *out);

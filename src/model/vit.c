@@ -27,10 +27,11 @@ static size_t arena_bytes(const vt_vit_config *c, size_t n, size_t N, size_t T) 
     size_t rows = n * T, D = (size_t)c->dim, K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
     size_t bytes = vt_arena_size_floats(rows * D) * 3  /* x, ln, attention output */
                    + vt_arena_size_floats(rows * 3 * D)        /* qkv */
-                   + vt_arena_size_floats(rows * c->mlp_dim)   /* mlp hidden */
+                   + vt_arena_size_floats(rows * vt_fc1_rows(c)) /* mlp hidden (gate | value for SwiGLU) */
                    + vt_arena_size_floats(n * N * K)           /* unfolded patches */
                    + vt_arena_size_floats(n * D) * 2           /* pooled tokens */
                    + vt_arena_size_floats(n * C);              /* second head's logits */
+    if (c->map_head) bytes += vt_arena_size_floats((2 * n + 1) * D); /* SigLIP's pooling head */
     if (c->task == VT_TASK_DETECT) /* the detection tokens and the heads' two hidden layers */
         bytes += vt_arena_size_floats(n * c->det_tokens * D) * 3;
     if (c->task == VT_TASK_SEGMENT) {
@@ -63,9 +64,58 @@ static void pool_tokens(const vt_vit_config *c, const float *xn, float *pooled, 
     }
 }
 
+/* SigLIP's attention-pooling head (HF SiglipMultiheadAttentionPoolingHead, timm AttentionPoolLatent): a
+ * learned probe attends over the n x T final tokens xn with nn.MultiheadAttention's in_proj (q | k | v) and
+ * out_proj, then y = a + MLP(LayerNorm(a)). Scratch: kv (n T x 2D), hid (at least T and mlp floats: the
+ * scores, then one row's MLP hidden), tmp ((2 n + 1) x D). pooled receives n x D. */
+static void map_pool(const vt_vit_config *c, const vt_vit_weights *w, const float *xn, int n, int T, float *kv,
+                     float *hid, float *tmp, float *pooled) {
+    int D = c->dim, heads = c->heads, hd = D / heads, H = c->mlp_dim;
+    float *q = tmp, *a = tmp + D, *ln = a + (size_t)n * D;
+    vt_linear(q, w->map_probe, w->map_in.w, w->map_in.b, 1, D, D);
+    vt_linear(kv, xn, w->map_in.w + (size_t)D * D, w->map_in.b + D, n * T, D, 2 * D);
+    float scale = 1.0f / sqrtf((float)hd);
+    float *p = hid; /* one head's T scores */
+    for (int b = 0; b < n; b++) {
+        float *ab = ln; /* the heads' weighted sums, then projected into a */
+        for (int h = 0; h < heads; h++) {
+            const float *qh = q + h * hd;
+            double mx = -INFINITY, sum = 0.0;
+            for (int t = 0; t < T; t++) {
+                const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hd;
+                float sdot = 0.0f;
+                for (int d = 0; d < hd; d++) sdot += qh[d] * k[d];
+                p[t] = sdot * scale;
+                if (p[t] > mx) mx = p[t];
+            }
+            for (int t = 0; t < T; t++) sum += (p[t] = expf(p[t] - (float)mx));
+            float *o = ab + h * hd;
+            for (int d = 0; d < hd; d++) o[d] = 0.0f;
+            for (int t = 0; t < T; t++) {
+                const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hd;
+                float pt = (float)(p[t] / sum);
+                for (int d = 0; d < hd; d++) o[d] += pt * v[d];
+            }
+        }
+        vt_linear(a + (size_t)b * D, ab, w->map_out.w, w->map_out.b, 1, D, D);
+    }
+    vt_layernorm_forward(ln, NULL, NULL, a, w->map_norm.w, w->map_norm.b, n, D, c->ln_eps);
+    for (int b = 0; b < n; b++) { /* the MLP a row at a time */
+        float *h1 = hid;
+        vt_linear(h1, ln + (size_t)b * D, w->map_fc1.w, w->map_fc1.b, 1, D, H);
+        if (c->act == VT_ACT_GELU_TANH) vt_gelu_tanh_forward(h1, h1, (size_t)H);
+        else if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(h1, h1, (size_t)H);
+        else vt_gelu_forward(h1, h1, (size_t)H);
+        vt_linear(pooled + (size_t)b * D, h1, w->map_fc2.w, w->map_fc2.b, 1, H, D);
+        for (int d = 0; d < D; d++) pooled[(size_t)b * D + d] += a[(size_t)b * D + d];
+    }
+}
+
 /* Buffers and sizes for a stack of pre-norm blocks over n sequences of T tokens of width D. */
 typedef struct block_run {
     int n, T, D, heads, mlp, qk_norm;
+    int swiglu;                         /* SwiGLU MLP: fc1 gives 2 x mlp per row */
+    vt_act act;                         /* the plain MLP's activation */
     float eps;
     float *x, *ln, *ao, *qkv, *hid;     /* the stream, the normalized stream, scratch */
     float *attn_last, *attn_blocks, *blocks_out; /* optional outputs (vt_forward_out's) */
@@ -96,7 +146,16 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
                              r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps);
         block_linear(ln, r->ao, bp->proj, bp->proj16, bw->proj.b, rows, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
-        block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            vt_swiglu_forward(r->hid, r->hid, rows, r->mlp);
+        } else if (r->act != VT_ACT_GELU) { /* bias in the GEMM, quick / tanh GELU after it */
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            if (r->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(r->hid, r->hid, (size_t)rows * r->mlp);
+            else vt_gelu_tanh_forward(r->hid, r->hid, (size_t)rows * r->mlp);
+        } else {
+            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+        }
         block_linear(ln, r->hid, bp->fc2, bp->fc216, bw->fc2.b, rows, VT_EPILOGUE_NONE);
         const vt_norm_w *next = l + 1 < L ? &blocks[l + 1].norm1 : final;
         if (r->mid_pos && l + 1 < L) { /* residual, + mid position embeddings, then the next norm */
@@ -209,6 +268,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
         o.seg = out->seg ? out->seg + (size_t)b0 * c->num_classes * N : NULL;
         o.det_logits = out->det_logits ? out->det_logits + (size_t)b0 * Q * (c->num_classes + 1) : NULL;
         o.det_boxes = out->det_boxes ? out->det_boxes + (size_t)b0 * Q * 4 : NULL;
+        o.embeds = out->embeds ? out->embeds + (size_t)b0 * c->proj_dim : NULL;
+        o.cls_mean = out->cls_mean ? out->cls_mean + (size_t)b0 * 2 * D : NULL;
     }
     vt_arena_reset(a);
     float *x = vt_arena_floats(a, rows * D), *ln = vt_arena_floats(a, rows * D);
@@ -242,13 +303,26 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
 
     const float *xn = x;
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
-                    .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
+                    .swiglu = c->mlp_swiglu, .act = c->act, .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
                     .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
-    pool_tokens(c, xn, pooled, n, T);
+    if (c->map_head) map_pool(c, w, xn, n, T, qkv, hid, vt_arena_floats(a, (size_t)(2 * n + 1) * D), pooled);
+    else pool_tokens(c, xn, pooled, n, T);
     if (c->fc_norm) vt_layernorm_forward(pooled, NULL, NULL, pooled, w->fc_norm.w, w->fc_norm.b, n, D, c->ln_eps);
     if (o.features) memcpy(o.features, pooled, sizeof(float) * (size_t)n * D);
+    if (o.embeds && c->proj_dim) /* CLIP: image_embeds = visual_projection(pooled) */
+        vt_linear(o.embeds, pooled, w->embed_proj.w, NULL, n, D, c->proj_dim);
+    if (o.cls_mean && c->class_token) /* DINOv2's linear-probe feature: [class token, mean patch token] */
+        for (int b = 0; b < n; b++) {
+            const float *xb = xn + (size_t)b * T * D;
+            float *f = o.cls_mean + (size_t)b * 2 * D;
+            memcpy(f, xb, sizeof(float) * (size_t)D);
+            for (int d = 0; d < D; d++) f[D + d] = 0.0f;
+            for (int t = pre; t < T - Q; t++)
+                for (int d = 0; d < D; d++) f[D + d] += xb[(size_t)t * D + d];
+            for (int d = 0; d < D; d++) f[D + d] /= (float)(T - Q - pre);
+        }
 
     if (o.seg && c->task == VT_TASK_SEGMENT) segment_head(m, a, xn, n, N, T, o.seg);
     if ((o.det_logits || o.det_boxes) && c->task == VT_TASK_DETECT) detect_head(m, a, xn, n, T, o.det_logits, o.det_boxes);

@@ -54,8 +54,8 @@ static void add_linear(table_builder *tb, vt_linear_w *l, int64_t out, int64_t i
 }
 
 /* A pre-norm transformer block's parameters under prefix.i (timm's names). */
-static void add_block(table_builder *t, vt_block_w *b, const char *prefix, int i, int64_t D, int64_t mlp, int heads,
-                      int qkv_bias, int qk_norm, int layer_scale) {
+static void add_block(table_builder *t, vt_block_w *b, const char *prefix, int i, int64_t D, int64_t mlp,
+                      int64_t fc1_rows, int heads, int qkv_bias, int qk_norm, int layer_scale) {
     char name[96];
     snprintf(name, sizeof name, "%s.%d.norm1", prefix, i);
     add_norm(t, &b->norm1, D, name);
@@ -73,7 +73,7 @@ static void add_block(table_builder *t, vt_block_w *b, const char *prefix, int i
     snprintf(name, sizeof name, "%s.%d.norm2", prefix, i);
     add_norm(t, &b->norm2, D, name);
     snprintf(name, sizeof name, "%s.%d.mlp.fc1", prefix, i);
-    add_linear(t, &b->fc1, mlp, D, 1, name);
+    add_linear(t, &b->fc1, fc1_rows, D, 1, name);
     snprintf(name, sizeof name, "%s.%d.mlp.fc2", prefix, i);
     add_linear(t, &b->fc2, D, mlp, 1, name);
     if (layer_scale) add(t, &b->ls2, 1, 1, SHAPE(D), "%s.%d.ls2.gamma", prefix, i);
@@ -93,7 +93,8 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     ADD3(&w->pos_embed, 1, 1, vt_pos_len(c), D, "pos_embed");
     if (c->pre_norm) add_norm(&t, &w->norm_pre, D, "norm_pre");
     for (int i = 0; i < c->depth; i++)
-        add_block(&t, &w->blocks[i], "blocks", i, D, c->mlp_dim, c->heads, c->qkv_bias, c->qk_norm, c->layer_scale);
+        add_block(&t, &w->blocks[i], "blocks", i, D, c->mlp_dim, vt_fc1_rows(c), c->heads, c->qkv_bias, c->qk_norm,
+                  c->layer_scale);
     if (c->task == VT_TASK_DETECT && c->mid_pos && c->depth > 1)
         add(&t, &w->mid_pos_embed, 1, 4, SHAPE(c->depth - 1, 1, vt_pos_len(c), D), "mid_pos_embed");
     if (c->fc_norm) add_norm(&t, &w->fc_norm, D, "fc_norm");
@@ -102,6 +103,16 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
         add_linear(&t, &w->head, c->num_classes, D, 1, "head");
         if (c->dist_token && c->dist_average) add_linear(&t, &w->head_dist, c->num_classes, D, 1, "head_dist");
     }
+    if (c->proj_dim) add_linear(&t, &w->embed_proj, c->proj_dim, D, 0, "embed_proj");
+    if (c->map_head) {
+        ADD3(&w->map_probe, 1, 1, 1, D, "map_head.probe");
+        ADD2(&w->map_in.w, 0, 3 * D, D, "map_head.attention.in_proj_weight");
+        ADD1(&w->map_in.b, 1, 3 * D, "map_head.attention.in_proj_bias");
+        add_linear(&t, &w->map_out, D, D, 1, "map_head.attention.out_proj");
+        add_norm(&t, &w->map_norm, D, "map_head.layernorm");
+        add_linear(&t, &w->map_fc1, c->mlp_dim, D, 1, "map_head.mlp.fc1");
+        add_linear(&t, &w->map_fc2, D, c->mlp_dim, 1, "map_head.mlp.fc2");
+    }
     if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_LINEAR)
         add_linear(&t, &w->seg_head, c->num_classes, D, 1, "decoder.head");
     if (c->task == VT_TASK_SEGMENT && c->seg_decoder == VT_SEG_MASK) {
@@ -109,7 +120,7 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
         add_linear(&t, &w->dec_proj, E, D, 1, "decoder.proj_dec");
         ADD3(&w->cls_emb, 1, 1, C, E, "decoder.cls_emb");
         for (int i = 0; i < c->dec_depth; i++)
-            add_block(&t, &w->dec_blocks[i], "decoder.blocks", i, E, 4 * E, c->dec_heads, 1, 0, 0);
+            add_block(&t, &w->dec_blocks[i], "decoder.blocks", i, E, 4 * E, 4 * E, c->dec_heads, 1, 0, 0);
         add_norm(&t, &w->dec_norm, E, "decoder.decoder_norm");
         add_linear(&t, &w->proj_patch, E, E, 0, "decoder.proj_patch");
         add_linear(&t, &w->proj_classes, E, E, 0, "decoder.proj_classes");

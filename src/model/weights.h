@@ -42,6 +42,13 @@ typedef struct vt_vit_weights {
     float *mid_pos_embed;          /* mid_pos_embed (depth - 1, 1, vt_pos_len, dim) */
     vt_linear_w det_class[3];      /* det_head.class.i: dim -> dim -> dim -> classes + 1, ReLU between */
     vt_linear_w det_box[3];        /* det_head.box.i: dim -> dim -> dim -> 4, sigmoid after */
+    vt_linear_w embed_proj;        /* CLIP: embed_proj (proj_dim, dim), no bias (HF visual_projection) */
+    /* SigLIP's attention-pooling head (vitc names map_head.*, HF's vision_model.head.*) */
+    float *map_probe;              /* map_head.probe (1, 1, dim) */
+    vt_linear_w map_in;            /* map_head.attention.in_proj_weight / _bias (3 dim, dim): q | k | v */
+    vt_linear_w map_out;           /* map_head.attention.out_proj */
+    vt_norm_w map_norm;            /* map_head.layernorm */
+    vt_linear_w map_fc1, map_fc2;  /* map_head.mlp.fc1 (mlp_dim, dim), fc2 (dim, mlp_dim) */
 } vt_vit_weights;
 
 #define VT_PARAM_MAX_DIMS 4

@@ -81,6 +81,11 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
+    if (c->mlp_swiglu || c->act != VT_ACT_GELU || c->proj_dim || c->map_head)
+        return vt_error(VITC_ERR_UNSUPPORTED, "training has no backward for %s yet (inference only)",
+                        c->mlp_swiglu ? "the SwiGLU MLP" : c->proj_dim ? "CLIP's projection"
+                        : c->map_head ? "SigLIP's attention-pooling head"
+                        : c->act == VT_ACT_QUICK_GELU ? "quick_gelu" : "the tanh GELU");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));

@@ -101,7 +101,7 @@ expect_fail "segment a broken image" "broken.png" "$VITC" segment "$TMP/lin.safe
 expect_fail "segment bad alpha" "alpha" "$VITC" segment "$TMP/lin.safetensors" "$TMP/wide.jpg" --alpha 2
 expect_fail "segment no image" "IMAGE" "$VITC" segment "$TMP/lin.safetensors"
 expect_fail "train bad decoder" "decoder" "$VITC" train --task segment --data "$TMP/tr" --decoder conv --out "$TMP/e3.safetensors"
-expect_fail "train bad task" "task" "$VITC" train --task detect --data "$TMP/tr" --out "$TMP/e3.safetensors"
+expect_fail "train bad task" "task" "$VITC" train --task depth --data "$TMP/tr" --out "$TMP/e3.safetensors"
 mkdir -p "$TMP/noann"
 expect_fail "scenes without annotations" "annotations.json" "${TRAIN[@]}" --data "$TMP/noann" --out "$TMP/e4.safetensors"
 [[ ! -e $TMP/e4.safetensors ]] && ok || bad "a model file was left behind"
