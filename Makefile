@@ -5,6 +5,8 @@
 #   make demo                classifies the bundled example images with the bundled model
 #   make fuzz                libFuzzer targets (clang), run for a bounded time
 #   make install PREFIX=/usr/local [DESTDIR=/staging]   binary, libraries, header, vitc.pc; make uninstall
+#   build/vitc-mpi           built too when Open MPI's mpicc is found (MPI=0: never, MPI=1: required):
+#                            the same CLI, data-parallel `mpirun -np N build/vitc-mpi train ...`
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2
@@ -62,6 +64,23 @@ $(BUILD)/libvitc.so: $(BUILD)/libvitc.so.$(VERSION)
 
 $(BUILD)/vitc: $(CLI_OBJ) $(BUILD)/libvitc.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvitc.a $(LDLIBS)
+
+# build/vitc-mpi: the CLI objects of build/vitc except src/cli/dist.c, which is compiled again with
+# -DVITC_MPI and Open MPI's flags (the only file that calls MPI); the library and build/vitc do not change.
+MPICC ?= mpicc
+MPI ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell $(MPICC) --showme:compile)
+  MPI_LIBS := $(shell $(MPICC) --showme:link)
+all: $(BUILD)/vitc-mpi
+endif
+MPI_DIST_OBJ := $(BUILD)/obj-mpi/src/cli/dist.o
+$(MPI_DIST_OBJ): src/cli/dist.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(MPI_CFLAGS) -DVITC_MPI -MMD -MP -c $< -o $@
+
+$(BUILD)/vitc-mpi: $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture_npy.h $(BUILD)/libvitc.a
 	@mkdir -p $(dir $@)
@@ -121,4 +140,4 @@ clean:
 
 FORCE:
 .PHONY: all tests test deps demo fuzz bench clean install uninstall FORCE
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MPI_DIST_OBJ:.o=.d)

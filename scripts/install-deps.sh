@@ -5,16 +5,20 @@
 #   scripts/install-deps.sh --build    only what building vitc needs (make demo)
 #   scripts/install-deps.sh --data     also the datasets and photographs (training, examples)
 #   scripts/install-deps.sh --bench    also what bench/run.sh needs (Node.js and npm for ONNX Runtime)
+#   scripts/install-deps.sh --mpi      only what building build/vitc-mpi needs (build + OpenMPI); the default
+#                                      (test) set includes OpenMPI too, for tests/cli/test_mpi.sh
 set -euo pipefail
 
 build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 test_pkgs=(python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-pil darknet python3-skimage
            dataset-fashion-mnist python3-pytest python3-setuptools python3-wheel python3-pip python3-venv)
+mpi_pkgs=(libopenmpi-dev openmpi-bin)  # build/vitc-mpi (data-parallel training) and its tests
 data_pkgs=(opencv-doc)
 bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own
 
 want=("${build_pkgs[@]}")
-[[ "${1:-}" == "--build" ]] || want+=("${test_pkgs[@]}")
+[[ "${1:-}" == "--build" || "${1:-}" == "--mpi" ]] || want+=("${test_pkgs[@]}")
+[[ "${1:-}" == "--build" ]] || want+=("${mpi_pkgs[@]}")
 [[ "${1:-}" == "--data" ]] && want+=("${data_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then
   want+=("${bench_pkgs[@]}")

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/args.h"
 #include "cli/cli_util.h"
+#include "cli/dist.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "kernels/kernels.h"
@@ -67,11 +68,22 @@ static void run_meta_json(vt_strbuf *sb, const run_meta *r, int epoch, double va
 }
 
 static int fail(const char *msg) {
-    fprintf(stderr, "vitc train: %s\n", msg);
+    vt_dist_error("vitc train", msg);
     return 1;
 }
 
+static int train_main(int argc, char **argv);
+
+/* build/vitc-mpi under mpirun: data-parallel (dist.h); build/vitc: one process */
 int cmd_train(int argc, char **argv) {
+    vt_cli_passive_omp(argv - 1); /* it may re-execute the program: before MPI starts */
+    vt_dist_init(&argc, &argv);
+    int rc = train_main(argc, argv);
+    vt_dist_finalize();
+    return rc;
+}
+
+static int train_main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* segmentation runs have a loop of their own (cmd_train_seg.c) */
         if (!strncmp(argv[i], "--task", 6)) {
             const char *v = argv[i][6] == '=' ? argv[i] + 7 : argv[i][6] ? "" : i + 1 < argc ? argv[i + 1] : "";
@@ -429,6 +441,18 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
     }
+    /* several processes: each trains a contiguous shard of every global batch */
+    int NP = vt_dist_size(), RK = vt_dist_rank();
+    if (batch % NP) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "--batch %d is not a multiple of the %d processes", batch, NP);
+        rc = RK ? 1 : fail(msg);
+        goto done;
+    }
+    if ((rc = vt_dist_start(rc))) goto done;
+    if (RK) quiet = 1; /* rank 0 alone reports */
+    int nb = batch / NP, off = RK * nb;
+    t->image_offset = off;
     int spe = tr.n / batch;
     t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
     int64_t total = t->hp.total_steps;
@@ -466,6 +490,7 @@ int cmd_train(int argc, char **argv) {
         else printf("targets %g x the data's labels + %g x the teachers'\n", 1.0 - distill_alpha, (double)distill_alpha);
     }
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
+    if (NP > 1) printf("data-parallel: %d processes, %d images of each batch of %d per process\n", NP, nb, batch);
     run_meta meta = {epochs, batch, seed, limit, val_limit, val_every, bf16, val_frac, aug, mix, data,
                      teach.n ? teach.paths : NULL, dkind, distill_alpha, teacher_offline};
     fflush(stdout);
@@ -482,6 +507,8 @@ int cmd_train(int argc, char **argv) {
     size_t db = teach.n ? (size_t)batch * c->num_classes : 1;
     float *tq = malloc(sizeof(float) * db), *qs = malloc(sizeof(float) * db); /* the teachers', the student's */
     /* --teacher-offline: the teachers' labels of every training image, computed once */
+    /* mixing pairs images across the whole batch: every process then reads it all and trains its shard */
+    int lb = mixing ? batch : nb, so = mixing ? off : 0, io = mixing ? 0 : off;
     float *offline = teach.n && teacher_offline ? malloc(sizeof(float) * (size_t)tr.n * c->num_classes) : NULL;
     if (!order || !bufs[0] || !bufs[1] || !labs[0] || !labs[1] || !tgts[0] || !tgts[1] || !conf || !logits || !tq ||
         !qs || (teach.n && teacher_offline && !offline)) {
@@ -511,38 +538,39 @@ int cmd_train(int argc, char **argv) {
         int ep_n = 0, cur = 0;
         int64_t ep_right = 0; /* training images (augmented, as trained on) the model got right */
         memset(&pf, 0, sizeof pf);
-        pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = batch;
+        pf.d = &tr, pf.chans = chans, pf.epoch = epoch, pf.aug = aug, pf.seed = (uint64_t)seed, pf.n = lb;
         memcpy(pf.mean, t->m->pre.mean, sizeof pf.mean);
         memcpy(pf.std, t->m->pre.std, sizeof pf.std);
         pf.mix = mix, pf.classes = c->num_classes, pf.smoothing = t->hp.label_smoothing;
         if (b < spe) {
-            pf.idx = order + (size_t)b * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+            pf.idx = order + (size_t)b * batch + io, pf.images = bufs[cur], pf.labels = labs[cur];
             pf.targets = mixing ? tgts[cur] : NULL, pf.batch_id = (int64_t)epoch * spe + b;
             vt_prefetch_start(&pf);
         }
         for (; b < spe; b++) {
             vt_prefetch_wait(&pf);
-            float *x = bufs[cur];
-            int *y = labs[cur];
-            const float *q = tgts[cur];
+            vt_dist_test_hook(t->step);
+            float *x = bufs[cur] + (size_t)so * chans * S * S;
+            int *y = labs[cur] + so;
+            const float *q = tgts[cur] + (mixing ? (size_t)so * c->num_classes : 0);
             int mixed = pf.mix_mode != VT_MIX_NONE; /* unmixed batches train on the labels, as without --mixup */
             double lam = pf.lam;
-            const int *bidx = order + (size_t)b * batch;
+            const int *bidx = order + (size_t)b * batch + off;
             if (b + 1 < spe) { /* the next batch is prepared while this one trains */
                 cur ^= 1;
-                pf.idx = order + (size_t)(b + 1) * batch, pf.images = bufs[cur], pf.labels = labs[cur];
+                pf.idx = order + (size_t)(b + 1) * batch + io, pf.images = bufs[cur], pf.labels = labs[cur];
                 pf.targets = mixing ? tgts[cur] : NULL, pf.batch_id = (int64_t)epoch * spe + b + 1;
                 vt_prefetch_start(&pf);
             }
             double loss, loss_sam;
             vitc_status st = VITC_OK;
             if (teach.n) {
-                if (offline) vt_teachers_rows(offline, bidx, batch, c->num_classes, mixed, lam, tq);
-                else st = vt_teachers_targets(&teach, x, batch, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
+                if (offline) vt_teachers_rows(offline, bidx, nb, c->num_classes, mixed, lam, tq);
+                else st = vt_teachers_targets(&teach, x, nb, chans, S, S, t->m->pre.mean, t->m->pre.std, tq);
                 if (!st && !deit) {
-                    if (mixed) memcpy(qs, q, sizeof(float) * db);
-                    else vt_onehot_smooth(qs, y, batch, c->num_classes, t->hp.label_smoothing);
-                    vt_distill_blend(qs, tq, batch, c->num_classes, distill_alpha);
+                    if (mixed) memcpy(qs, q, sizeof(float) * (size_t)nb * c->num_classes);
+                    else vt_onehot_smooth(qs, y, nb, c->num_classes, t->hp.label_smoothing);
+                    vt_distill_blend(qs, tq, nb, c->num_classes, distill_alpha);
                 }
             }
             /* with SAM, a second pass over the same batch at the perturbed weights gives the step's
@@ -554,23 +582,22 @@ int cmd_train(int argc, char **argv) {
                 if (pass) st = vt_trainer_sam_ascend(t, t->hp.sam_rho);
                 if (st) break;
                 if (teach.n && deit)
-                    st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, batch, lp, lg);
-                else if (teach.n) st = vt_trainer_forward_backward_soft(t, x, qs, batch, lp, lg);
-                else if (mixed) st = vt_trainer_forward_backward_soft(t, x, q, batch, lp, lg);
-                else st = vt_trainer_forward_backward(t, x, y, batch, lp, lg);
+                    st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, nb, lp, lg);
+                else if (teach.n) st = vt_trainer_forward_backward_soft(t, x, qs, nb, lp, lg);
+                else if (mixed) st = vt_trainer_forward_backward_soft(t, x, q, nb, lp, lg);
+                else st = vt_trainer_forward_backward(t, x, y, nb, lp, lg);
+                /* the mean over the global batch: the shards' means, each weighted 1/N, summed in rank order */
+                if (!st) vt_dist_sum_floats(t->grad, t->numel, 1.0f / (float)NP);
             }
             if (passes == 2) vt_trainer_sam_descend(t);
             if (st) {
                 vt_prefetch_wait(&pf);
                 rc = fail(vitc_last_error());
+                if (NP > 1) vt_dist_abort(rc);
                 break;
             }
-            if (!isfinite(loss)) {
-                vt_prefetch_wait(&pf);
-                rc = fail("the loss is not finite (try a lower --lr)");
-                break;
-            }
-            for (int i = 0; i < batch; i++) { /* mixed batches: right = the label with the larger share */
+            int64_t right = 0;
+            for (int i = 0; i < nb; i++) { /* mixed batches: right = the label with the larger share */
                 const float *l = logits + (size_t)i * c->num_classes;
                 int best = 0, truth = y[i];
                 for (int k = 1; k < c->num_classes; k++)
@@ -578,7 +605,18 @@ int cmd_train(int argc, char **argv) {
                 if (mixed)
                     for (int k = 0; k < c->num_classes; k++)
                         if (q[(size_t)i * c->num_classes + k] > q[(size_t)i * c->num_classes + truth]) truth = k;
-                ep_right += best == truth;
+                right += best == truth;
+            }
+            if (NP > 1) { /* the global batch's loss and count, the same on every process */
+                double v[2] = {loss / NP, (double)right};
+                vt_dist_sum_doubles(v, 2);
+                loss = v[0], right = (int64_t)v[1];
+            }
+            ep_right += right;
+            if (!isfinite(loss)) {
+                vt_prefetch_wait(&pf);
+                rc = RK ? 1 : fail("the loss is not finite (try a lower --lr)");
+                break;
             }
             vt_trainer_update(t);
             steps_this_run++;
@@ -598,10 +636,15 @@ int cmd_train(int argc, char **argv) {
                 fflush(stderr);
             }
             if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
-                vt_strbuf sb = {0};
-                run_meta_json(&sb, &meta, epoch, -1.0);
-                if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
-                vt_strbuf_free(&sb);
+                if (RK == 0) { /* rank 0 writes; the others wait for its outcome */
+                    vt_strbuf sb = {0};
+                    run_meta_json(&sb, &meta, epoch, -1.0);
+                    vt_dist_hold_signals(1);
+                    if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
+                    vt_dist_hold_signals(0);
+                    vt_strbuf_free(&sb);
+                }
+                if (NP > 1) rc = vt_dist_agree(rc);
             }
             if (max_steps > 0 && steps_this_run >= max_steps) {
                 vt_prefetch_wait(&pf);
@@ -612,24 +655,26 @@ int cmd_train(int argc, char **argv) {
         if (rc || (max_steps > 0 && steps_this_run >= max_steps && b + 1 < spe)) break;
         if (tty) fprintf(stderr, "\n");
         /* validation (every val_every epochs and after the last), then the model and the checkpoint */
-        int validate = va.n && ((epoch + 1) % val_every == 0 || epoch + 1 == epochs);
+        int validate = RK == 0 && va.n && ((epoch + 1) % val_every == 0 || epoch + 1 == epochs);
         memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
         double vloss = 0.0;
         vitc_model_set_threads(t->m, threads);
         if (validate && vt_evaluate(&t->m, 1, &va, 256, NULL, 0, conf, &vloss)) {
             rc = fail(vitc_last_error());
+            if (NP > 1) vt_dist_abort(rc); /* rank 0 alone validates */
             break;
         }
         int64_t correct = 0, ema_correct = 0;
         for (int k = 0; k < c->num_classes; k++) correct += conf[(size_t)k * c->num_classes + k];
         /* the EMA: validated and written as the model (--out); the checkpoint keeps the weights */
-        if (t->ema) {
+        if (t->ema && RK == 0) {
             vt_trainer_swap_ema(t);
             memset(conf, 0, sizeof(int64_t) * (size_t)c->num_classes * c->num_classes);
             if (validate && vt_evaluate(&t->m, 1, &va, 256, NULL, 0, conf, NULL)) rc = fail(vitc_last_error());
             for (int k = 0; k < c->num_classes; k++) ema_correct += conf[(size_t)k * c->num_classes + k];
             if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
             vt_trainer_swap_ema(t);
+            if (rc && NP > 1) vt_dist_abort(rc);
             if (rc) break;
         }
         /* the training accuracy is that of the batches as they were trained on (augmented, weights
@@ -642,17 +687,25 @@ int cmd_train(int argc, char **argv) {
         }
         printf(", %.0f s\n", vt_cli_now() - t_ep);
         fflush(stdout);
-        vt_strbuf sb = {0};
-        run_meta_json(&sb, &meta, epoch + 1, validate ? (double)correct / va.n : -1.0);
-        if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
-        vt_strbuf_free(&sb);
+        if (RK == 0) {
+            vt_strbuf sb = {0};
+            run_meta_json(&sb, &meta, epoch + 1, validate ? (double)correct / va.n : -1.0);
+            vt_dist_hold_signals(1);
+            if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
+            vt_dist_hold_signals(0);
+            vt_strbuf_free(&sb);
+        }
+        if (NP > 1 && (rc = vt_dist_agree(rc))) break;
         if (max_steps > 0 && steps_this_run >= max_steps) break;
     }
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
+    if (!rc && NP > 1)
+        printf("gradient sums across the %d processes: %.2f s of %.2f s\n", NP, vt_dist_sum_seconds(), vt_cli_now() - t_start);
 loop_done:
     free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(tgts[0]), free(tgts[1]);
     free(conf), free(logits), free(tq), free(qs), free(offline);
 done:
+    rc = vt_dist_start(rc); /* a process that failed before the loop meets the others' agreement */
     vt_teachers_free(&teach);
     vt_dataset_free(&tr);
     vt_dataset_free(&va);

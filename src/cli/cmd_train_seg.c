@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "kernels/kernels.h"
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 static int fail(const char *msg) {
-    fprintf(stderr, "vitc train: %s\n", msg);
+    vt_dist_error("vitc train", msg);
     return 1;
 }
 
@@ -420,6 +421,18 @@ int cmd_train_segment(int argc, char **argv) {
         rc = fail("fewer training scenes than one batch");
         goto done;
     }
+    /* several processes (vitc-mpi): each trains a contiguous shard of every global batch */
+    int NP = vt_dist_size(), RK = vt_dist_rank();
+    if (batch % NP) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "--batch %d is not a multiple of the %d processes", batch, NP);
+        rc = RK ? 1 : fail(msg);
+        goto done;
+    }
+    if ((rc = vt_dist_start(rc))) goto done;
+    if (RK) quiet = 1; /* rank 0 alone reports */
+    int nb = batch / NP, off = RK * nb;
+    t->image_offset = off;
     t->hp.total_steps = (int64_t)epochs * spe;
     int64_t total = t->hp.total_steps;
     int S = c->img_size;
@@ -436,6 +449,7 @@ int cmd_train_segment(int argc, char **argv) {
            "(batch %d)%s\n", data, tr.n, va.n, tr.num_classes, epochs, spe, batch, augment ? ", flips" : "");
     if (t->ema) printf("weights' EMA with decay %g: written to %s\n", (double)t->hp.ema_decay, out);
     if (resume) printf("resuming %s at step %lld\n", resume, (long long)t->step);
+    if (NP > 1) printf("data-parallel: %d processes, %d scenes of each batch of %d per process\n", NP, nb, batch);
     fflush(stdout);
     seg_meta meta = {epochs, batch, seed, limit, val_limit, augment, bf16, val_frac, data, detect};
 
@@ -463,28 +477,57 @@ int cmd_train_segment(int argc, char **argv) {
         double ep_loss = 0.0, ep_parts[3] = {0, 0, 0}, t_ep = vt_cli_now();
         int ep_n = 0;
         for (; b < spe; b++) {
-            scene_batch(&tr, order + (size_t)b * batch, batch, t->m->pre.mean, t->m->pre.std, augment, (uint64_t)seed,
+            vt_dist_test_hook(t->step);
+            const int *bidx = order + (size_t)b * batch + off;
+            scene_batch(&tr, bidx, nb, t->m->pre.mean, t->m->pre.std, augment, (uint64_t)seed,
                         epoch, x, mk);
             double loss;
             if (detect) {
-                if (scene_targets(&tr, &bx, order + (size_t)b * batch, batch, augment, (uint64_t)seed, epoch, Q, n_t,
-                                  t_cls, t_box)) {
+                if (scene_targets(&tr, &bx, bidx, nb, augment, (uint64_t)seed, epoch, Q, n_t, t_cls, t_box)) {
                     rc = fail("a training scene has more objects than the model has detection tokens");
+                    if (NP > 1) vt_dist_abort(rc);
                     break;
                 }
+                if (NP > 1) { /* the loss is normalized by the global batch's boxes: the shards' parts add up */
+                    double boxes = 0;
+                    for (int i = 0; i < nb; i++) boxes += n_t[i];
+                    vt_dist_sum_doubles(&boxes, 1);
+                    t->det_norm_images = batch, t->det_norm_boxes = (int)boxes;
+                }
                 vt_detr_losses dl;
-                if (vt_trainer_forward_backward_det(t, x, batch, n_t, t_cls, t_box, &dl, NULL, NULL)) {
+                if (vt_trainer_forward_backward_det(t, x, nb, n_t, t_cls, t_box, &dl, NULL, NULL)) {
                     rc = fail(vitc_last_error());
+                    if (NP > 1) vt_dist_abort(rc);
                     break;
+                }
+                if (NP > 1) {
+                    vt_dist_sum_floats(t->grad, t->numel, 1.0f);
+                    double v[4] = {dl.total, dl.ce, dl.l1, dl.giou};
+                    vt_dist_sum_doubles(v, 4);
+                    dl.total = v[0], dl.ce = v[1], dl.l1 = v[2], dl.giou = v[3];
                 }
                 loss = dl.total;
                 ep_parts[0] += dl.ce, ep_parts[1] += dl.l1, ep_parts[2] += dl.giou;
-            } else if (vt_trainer_forward_backward_seg(t, x, mk, batch, &loss, NULL)) {
-                rc = fail(vitc_last_error());
-                break;
+            } else {
+                if (vt_trainer_forward_backward_seg(t, x, mk, nb, &loss, NULL)) {
+                    rc = fail(vitc_last_error());
+                    if (NP > 1) vt_dist_abort(rc);
+                    break;
+                }
+                if (NP > 1) { /* the mean over the global batch's counted pixels: each shard weighted by its share */
+                    double cnt[2] = {0, 0};
+                    for (size_t i = 0; i < HW * (size_t)nb; i++) cnt[0] += mk[i] != 255;
+                    cnt[1] = cnt[0];
+                    vt_dist_sum_doubles(cnt + 1, 1);
+                    double w = cnt[1] > 0 ? cnt[0] / cnt[1] : 0.0;
+                    vt_dist_sum_floats(t->grad, t->numel, (float)w);
+                    double v = loss * w;
+                    vt_dist_sum_doubles(&v, 1);
+                    loss = v;
+                }
             }
             if (!isfinite(loss)) {
-                rc = fail("the loss is not finite (try a lower --lr)");
+                rc = RK ? 1 : fail("the loss is not finite (try a lower --lr)");
                 break;
             }
             vt_trainer_update(t);
@@ -505,10 +548,15 @@ int cmd_train_segment(int argc, char **argv) {
                 fflush(stderr);
             }
             if (save_every > 0 && t->step % save_every == 0 && b + 1 < spe) {
-                vt_strbuf sb = {0};
-                seg_meta_json(&sb, &meta, epoch, -1.0);
-                if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
-                vt_strbuf_free(&sb);
+                if (RK == 0) { /* rank 0 writes; the others wait for its outcome */
+                    vt_strbuf sb = {0};
+                    seg_meta_json(&sb, &meta, epoch, -1.0);
+                    vt_dist_hold_signals(1);
+                    if (vt_trainer_save(t, ckpt, sb.data)) rc = fail(vitc_last_error());
+                    vt_dist_hold_signals(0);
+                    vt_strbuf_free(&sb);
+                }
+                if (NP > 1) rc = vt_dist_agree(rc);
             }
             if (max_steps > 0 && steps_this_run >= max_steps) break;
         }
@@ -516,9 +564,9 @@ int cmd_train_segment(int argc, char **argv) {
         if (tty) fprintf(stderr, "\n");
         /* segmentation: mIoU and pixel accuracy; detection: mAP@[.5:.95] and mAP@0.5 */
         double miou = -1, pacc = 0, ema_miou = -1, ema_pacc = 0;
-        if (va.n && (detect ? validate_det(t, &va, threads, &miou, &pacc) : validate_seg(t, &va, threads, &miou, &pacc)))
+        if (RK == 0 && va.n && (detect ? validate_det(t, &va, threads, &miou, &pacc) : validate_seg(t, &va, threads, &miou, &pacc)))
             rc = 1;
-        if (!rc && t->ema) {
+        if (!rc && t->ema && RK == 0) {
             vt_trainer_swap_ema(t);
             if (va.n && (detect ? validate_det(t, &va, threads, &ema_miou, &ema_pacc)
                                 : validate_seg(t, &va, threads, &ema_miou, &ema_pacc)))
@@ -526,6 +574,7 @@ int cmd_train_segment(int argc, char **argv) {
             if (!rc && vt_model_save(t->m, out)) rc = fail(vitc_last_error());
             vt_trainer_swap_ema(t);
         }
+        if (rc && NP > 1) vt_dist_abort(rc); /* rank 0 alone validates */
         if (rc) break;
         printf("epoch %d/%d: train loss %.4f", epoch + 1, epochs, ep_n ? ep_loss / ep_n : 0.0);
         if (detect && ep_n)
@@ -535,10 +584,15 @@ int cmd_train_segment(int argc, char **argv) {
         if (t->ema && va.n) printf(detect ? ", EMA mAP %.4f, mAP@0.5 %.4f" : ", EMA mIoU %.4f", ema_miou, ema_pacc);
         printf(", %.0f s\n", vt_cli_now() - t_ep);
         fflush(stdout);
-        vt_strbuf sb = {0};
-        seg_meta_json(&sb, &meta, epoch + 1, t->ema ? ema_miou : miou);
-        if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
-        vt_strbuf_free(&sb);
+        if (RK == 0) {
+            vt_strbuf sb = {0};
+            seg_meta_json(&sb, &meta, epoch + 1, t->ema ? ema_miou : miou);
+            vt_dist_hold_signals(1);
+            if (vt_trainer_save(t, ckpt, sb.data) || (!t->ema && vt_model_save(t->m, out))) rc = fail(vitc_last_error());
+            vt_dist_hold_signals(0);
+            vt_strbuf_free(&sb);
+        }
+        if (NP > 1 && (rc = vt_dist_agree(rc))) break;
         if (max_steps > 0 && steps_this_run >= max_steps) break;
     }
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
@@ -549,6 +603,7 @@ loop_done:
     free(n_t), free(t_cls), free(t_box);
     free_box_index(&bx);
 done:
+    rc = vt_dist_start(rc); /* a process that failed before the loop meets the others' agreement */
     vt_scenes_free(&tr);
     vt_scenes_free(&va);
     vitc_model_free(init_m);

@@ -234,7 +234,8 @@ vitc_status vt_detr_loss(const vt_detr_params *p, const vt_detr_batch *b, vt_det
         return s;
     }
     /* every target is matched, so the CE weights sum to n + (B Q - n) eos_coef before matching */
-    double num_boxes = total_n > 1 ? total_n : 1, W = total_n + ((double)b->B * Q - total_n) * p->eos_coef;
+    int nb = b->norm_B > 0 ? b->norm_n : total_n, nB = b->norm_B > 0 ? b->norm_B : b->B;
+    double num_boxes = nb > 1 ? nb : 1, W = nb + ((double)nB * Q - nb) * p->eos_coef;
     sums acc = {0, 0, 0};
     for (int i = 0, off = 0; i < b->B && !s; off += b->n_targets[i], i++) {
         const float *lg = b->logits + (size_t)i * Q * K, *bx = b->boxes + (size_t)i * Q * 4;

@@ -31,6 +31,9 @@ typedef struct vt_detr_batch {
     const int *n_targets;     /* B: targets of each image (0..Q) */
     const int *target_class;  /* sum(n_targets), image after image: 0..C-1 */
     const float *target_box;  /* sum(n_targets) x 4 normalized cxcywh, w and h >= 0 */
+    int norm_B, norm_n;       /* norm_B > 0: normalize as a part of a batch of norm_B images holding norm_n
+                               * targets in all (data-parallel shards: the parts' losses and gradients
+                               * add up to the whole batch's); 0: this batch */
 } vt_detr_batch;
 
 typedef struct vt_detr_losses {

@@ -430,7 +430,7 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
         for (int l = 0; l < L; l++)
             for (int br = 0; br < 2; br++)
                 for (int b = 0; b < n; b++)
-                    A->dp_scale[((size_t)l * 2 + br) * n + b] = vt_train_drop_scale(&t->hp, L, t->step, l, br, b);
+                    A->dp_scale[((size_t)l * 2 + br) * n + b] = vt_train_drop_scale(&t->hp, L, t->step, l, br, b + t->image_offset);
     for (int l = 0; l < L; l++) {
         const vt_block_w *bw = &w->blocks[l];
         block_acts *B = &A->blk[l];

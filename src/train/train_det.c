@@ -108,7 +108,8 @@ vitc_status vt_trainer_forward_backward_det(vt_trainer *t, const float *images, 
     mlp_forward(&s->box, s->dt, w->det_box, rows, D, 4);
 
     vt_detr_params p = vt_detr_params_default();
-    vt_detr_batch db = {n, Q, c->num_classes, s->cls.out, s->box.out, 0, n_targets, target_class, target_box};
+    vt_detr_batch db = {n, Q, c->num_classes, s->cls.out, s->box.out, 0, n_targets, target_class, target_box,
+                       t->det_norm_images, t->det_norm_boxes};
     vt_detr_losses l;
     if ((st = vt_detr_loss(&p, &db, &l, s->cls.dout, s->box.dout, NULL))) return st;
     if (losses) *losses = l;

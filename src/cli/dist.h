@@ -1,0 +1,52 @@
+/* Data-parallel training across processes: the only place vitc talks to MPI. Built with -DVITC_MPI
+ * (build/vitc-mpi, linked with Open MPI) it uses MPI_COMM_WORLD; built without (build/vitc) every
+ * call is the single-process case: rank 0 of 1, sums are the identity, nothing is sent.
+ *
+ * Sums are in a fixed order, so every rank gets the same bits and a run repeats exactly: the owner
+ * of each slice of a buffer receives that slice from every rank (MPI_Alltoallv), adds them up in
+ * rank order 0, 1, ..., N-1, and the sums go back to every rank (MPI_Allgatherv). That moves the
+ * same bytes as a ring all-reduce (2 (N-1)/N of the buffer per rank) and needs one more buffer.
+ *
+ * Errors: a command's setup errors go through vt_dist_error and vt_dist_agree, so that an error on
+ * any rank stops every rank with one line (rank 0's error if it has one, else the first failing
+ * rank's, naming it); an error inside the training loop on one rank ends the job (vt_dist_abort).
+ * When mpirun stops the job because a process died, rank 0 prints one line (SIGTERM) and exits;
+ * checkpoints are written with SIGTERM held (vt_dist_hold_signals), so none is half-written. */
+#ifndef VT_DIST_H
+#define VT_DIST_H
+
+#include <stdint.h>
+
+/* Starts MPI (once; later calls do nothing). On ranks other than 0 of a job of several processes,
+ * standard output is silenced, and so is standard error until the first vt_dist_agree. */
+void vt_dist_init(int *argc, char ***argv);
+int vt_dist_rank(void);
+int vt_dist_size(void);
+/* Ends MPI (after init; later calls do nothing). */
+void vt_dist_finalize(void);
+/* x[0..n) = sum over ranks of weight * x_r, in rank order; the same bits on every rank. N = 1: x
+ * is left alone (weight is not applied). */
+void vt_dist_sum_floats(float *x, int64_t n, float weight);
+/* v[0..k) = sum over ranks of v_r, in rank order (k <= 16). */
+void vt_dist_sum_doubles(double *v, int k);
+/* An error of the command `cmd` (e.g. "vitc train"): one process: printed now. Several, before the
+ * first vt_dist_agree: rank 0 prints it now, other ranks keep it for vt_dist_agree; after that:
+ * printed now, with "rank R: " before it on ranks other than 0. */
+void vt_dist_error(const char *cmd, const char *msg);
+/* Collective: every rank's status; returns the first non-zero one (0: all succeeded). The first
+ * call prints the kept error of the first failing rank when rank 0 has none. */
+int vt_dist_agree(int rc);
+/* vt_dist_agree the first time it is called, else rc (no collective): call it where setup ends
+ * and again on the way out, so that a rank that failed early meets the others' first agreement. */
+int vt_dist_start(int rc);
+/* Ends every process of the job with this exit status (one process: exit). */
+_Noreturn void vt_dist_abort(int code);
+/* hold = 1: SIGTERM and SIGINT wait until hold = 0 (around checkpoint writes). */
+void vt_dist_hold_signals(int hold);
+/* Seconds spent in vt_dist_sum_floats so far (the all-reduce time of the gradients). */
+double vt_dist_sum_seconds(void);
+/* Test hook (several processes only): VITC_TEST_KILL_RANK=R and VITC_TEST_KILL_STEP=S make rank R
+ * kill itself (SIGKILL, as a crash would) when step reaches S. */
+void vt_dist_test_hook(int64_t step);
+
+#endif
