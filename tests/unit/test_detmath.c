@@ -187,7 +187,7 @@ static void test_loss_case(const char *name) {
     int *nt = to_int(&c.nt), *tcls = to_int(&c.tcls), *match = malloc(sizeof(int) * B * Q);
     float *dl = malloc(sizeof(float) * c.logits.count), *db = malloc(sizeof(float) * c.boxes.count);
     vt_detr_params p = params_of(c.params.data);
-    vt_detr_batch b = {B, Q, C, c.logits.data, c.boxes.data, 0, nt, tcls, c.tbox.data};
+    vt_detr_batch b = {B, Q, C, c.logits.data, c.boxes.data, 0, nt, tcls, c.tbox.data, 0, 0};
     vt_detr_losses l;
     char what[128];
     snprintf(what, sizeof what, "loss %s", name);
@@ -287,7 +287,7 @@ static void make_fd_batch(fd_batch *f, int post) {
  * changes the matching are skipped (counted) */
 static void fd_check(fd_batch *f, int post) {
     vt_detr_params p = vt_detr_params_default();
-    vt_detr_batch b = {3, 7, 4, f->logits, f->boxes, post, f->nt, f->tcls, f->tbox};
+    vt_detr_batch b = {3, 7, 4, f->logits, f->boxes, post, f->nt, f->tcls, f->tbox, 0, 0};
     float dl[3 * 7 * 5], db[3 * 7 * 4];
     int m0[21], m1[21], m2[21], skipped = 0, checked = 0;
     vt_detr_losses l0, lp, lm;
@@ -332,7 +332,7 @@ static void test_loss_errors(void) {
     fd_batch f;
     make_fd_batch(&f, 0);
     vt_detr_params p = vt_detr_params_default();
-    vt_detr_batch b = {3, 7, 4, f.logits, f.boxes, 0, f.nt, f.tcls, f.tbox};
+    vt_detr_batch b = {3, 7, 4, f.logits, f.boxes, 0, f.nt, f.tcls, f.tbox, 0, 0};
     vt_detr_losses l;
     CHECK(p.class_cost == 1 && p.bbox_cost == 5 && p.giou_cost == 2 && p.ce_weight == 1 && p.l1_weight == 5 &&
               p.giou_weight == 2 && p.eos_coef == 0.1,

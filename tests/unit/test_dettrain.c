@@ -106,7 +106,7 @@ static vitc_status step(vt_trainer *t, const det_case *k, vt_detr_losses *l, flo
 /* The matching of the head outputs (boxes after the sigmoid), as the loss computes it. */
 static int match_of(const det_case *k, const float *logits, const float *boxes, int *match) {
     vt_detr_params p = vt_detr_params_default();
-    vt_detr_batch b = {k->n, k->Q, k->C1 - 1, logits, boxes, 1, k->n_targets, k->tclass, k->tb.data};
+    vt_detr_batch b = {k->n, k->Q, k->C1 - 1, logits, boxes, 1, k->n_targets, k->tclass, k->tb.data, 0, 0};
     vt_detr_losses l;
     return vt_detr_loss(&p, &b, &l, NULL, NULL, match) == VITC_OK ? 0 : -1;
 }
