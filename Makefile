@@ -82,7 +82,7 @@ $(MPI_DIST_OBJ): src/cli/dist.c
 $(BUILD)/vitc-mpi: $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a
 	$(CC) $(LDFLAGS) -o $@ $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a $(LDLIBS) $(MPI_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture_npy.h $(BUILD)/libvitc.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture_npy.h tests/unit/compare_params.h $(BUILD)/libvitc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Itests/unit -o $@ $< $(BUILD)/libvitc.a $(LDFLAGS) $(LDLIBS)
 

@@ -422,16 +422,9 @@ int cmd_train_segment(int argc, char **argv) {
         goto done;
     }
     /* several processes (vitc-mpi): each trains a contiguous shard of every global batch */
-    int NP = vt_dist_size(), RK = vt_dist_rank();
-    if (batch % NP) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "--batch %d is not a multiple of the %d processes", batch, NP);
-        rc = RK ? 1 : fail(msg);
-        goto done;
-    }
-    if ((rc = vt_dist_start(rc))) goto done;
+    int NP = vt_dist_size(), RK = vt_dist_rank(), nb, off;
+    if ((rc = vt_dist_shard("vitc train", batch, &nb, &off))) goto done;
     if (RK) quiet = 1; /* rank 0 alone reports */
-    int nb = batch / NP, off = RK * nb;
     t->image_offset = off;
     t->hp.total_steps = (int64_t)epochs * spe;
     int64_t total = t->hp.total_steps;

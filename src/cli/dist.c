@@ -208,3 +208,16 @@ void vt_dist_test_hook(int64_t step) {
     if (r && s && atoi(r) == g_rank && atoll(s) == step) raise(SIGKILL);
 }
 #endif
+
+int vt_dist_shard(const char *cmd, int batch, int *per_rank, int *first) {
+    int np = vt_dist_size(), rk = vt_dist_rank(), rc = 0;
+    if (batch % np) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "--batch %d is not a multiple of the %d processes", batch, np);
+        if (!rk) vt_dist_error(cmd, msg);
+        rc = 1;
+    }
+    *per_rank = batch / np;
+    *first = rk * *per_rank;
+    return vt_dist_start(rc);
+}

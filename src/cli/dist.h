@@ -39,6 +39,10 @@ int vt_dist_agree(int rc);
 /* vt_dist_agree the first time it is called, else rc (no collective): call it where setup ends
  * and again on the way out, so that a rank that failed early meets the others' first agreement. */
 int vt_dist_start(int rc);
+/* Where this rank's shard of every global batch of `batch` images lies: *per_rank = batch / N
+ * images from *first = rank * per_rank. Ends setup (vt_dist_start): non-zero on every rank when
+ * batch is not a multiple of N (rank 0 reports it) or another rank failed before. */
+int vt_dist_shard(const char *cmd, int batch, int *per_rank, int *first);
 /* Ends every process of the job with this exit status (one process: exit). */
 _Noreturn void vt_dist_abort(int code);
 /* hold = 1: SIGTERM and SIGINT wait until hold = 0 (around checkpoint writes). */

@@ -146,6 +146,40 @@ static int cfg_int(const vt_json *j, const char *key, int fallback) {
     return fallback;
 }
 
+/* The config.json settings every family reads alike: hidden_act (one of `acts`, a mask of 1 << vt_act;
+ * absent: act_default), num_attention_heads, layer_norm_eps (absent: eps_default), and hidden_size /
+ * num_hidden_layers checked against the weights. */
+static vitc_status config_common(const vt_json *cj, const char *path, vt_act act_default, unsigned acts,
+                                 double eps_default, vt_vit_config *c) {
+    static const char *act_names[] = {"gelu", "quick_gelu", "gelu_pytorch_tanh"}; /* by vt_act */
+    if (cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
+    const char *act = vt_json_get_string(cj, "hidden_act", act_names[act_default]);
+    int found = -1;
+    for (int i = 0; i < 3; i++)
+        if ((acts >> i & 1u) && !strcmp(act, act_names[i])) found = i;
+    if (found < 0) {
+        char list[64] = "";
+        for (int i = 0; i < 3; i++)
+            if (acts >> i & 1u)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", *list ? ", " : "", act_names[i]);
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (%s)", path, act, list);
+    }
+    c->act = (vt_act)found;
+    c->heads = cfg_int(cj, "num_attention_heads", c->heads);
+    c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", eps_default);
+    int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
+    if (cfg_dim != c->dim || cfg_depth != c->depth)
+        return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
+                                        "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+    return VITC_OK;
+}
+
+static void arch_name(const vt_json *cj, vt_vit_config *c) {
+    const vt_json *arch = cj ? vt_json_get(cj, "architectures") : NULL;
+    if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
+        snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+}
+
 /* YolosForObjectDetection: the class token, detection tokens after the patches, position embeddings
  * [cls, grid, detection] at config.json's image_size (height, width), resampled with torch's plain
  * bicubic; optional mid position embeddings; two 3-layer MLP heads. c arrives with the backbone's
@@ -184,12 +218,8 @@ static vitc_status yolos_config(const vt_safetensors *st, const char *prefix, co
     c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
     snprintf(c->name, sizeof c->name, "hf_yolos");
     if (cj) {
-        if (cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
-        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
-        if (strcmp(act, "gelu"))
-            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
-        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
-        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-12);
+        vitc_status s = config_common(cj, path, VT_ACT_GELU, 1u << VT_ACT_GELU, 1e-12, c);
+        if (s) return s;
         int n_det = cfg_int(cj, "num_detection_tokens", c->det_tokens);
         if (n_det != c->det_tokens)
             return vt_error(VITC_ERR_SHAPE, "%s: config.json has %d detection tokens, the weights %d", path, n_det,
@@ -197,19 +227,12 @@ static vitc_status yolos_config(const vt_safetensors *st, const char *prefix, co
         if (vt_json_get_bool(cj, "use_mid_position_embeddings", c->mid_pos) != c->mid_pos)
             return vt_error(VITC_ERR_MISSING, "%s: config.json's use_mid_position_embeddings does not match the weights",
                             path);
-        const vt_json *arch = vt_json_get(cj, "architectures");
-        if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
-            snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+        arch_name(cj, c);
     }
     if (heads_override > 0) c->heads = heads_override;
     return vt_config_validate(c, path);
 }
 
-static void arch_name(const vt_json *cj, vt_vit_config *c) {
-    const vt_json *arch = cj ? vt_json_get(cj, "architectures") : NULL;
-    if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
-        snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
-}
 
 /* A square grid of g x g rows in the position embeddings after `prefix` rows, or an error. */
 static vitc_status square_grid(const char *path, const char *name, int64_t rows, int prefix, int *g) {
@@ -270,15 +293,7 @@ static vitc_status dinov2_config(const vt_safetensors *st, const char *prefix, c
     c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
     snprintf(c->name, sizeof c->name, "%s", c->reg_tokens ? "Dinov2WithRegistersModel" : "Dinov2Model");
     if (cj) {
-        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
-        if (strcmp(act, "gelu"))
-            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
-        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
-        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-6);
-        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
-        if (cfg_dim != c->dim || cfg_depth != c->depth)
-            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
-                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
+        if ((s = config_common(cj, path, VT_ACT_GELU, 1u << VT_ACT_GELU, 1e-6, c))) return s;
         if (vt_json_get_bool(cj, "use_swiglu_ffn", c->mlp_swiglu) != c->mlp_swiglu)
             return vt_error(VITC_ERR_MISSING, "%s: missing tensor %sencoder.layer.0.mlp.%s.weight (config.json's "
                                               "use_swiglu_ffn)", path, prefix, c->mlp_swiglu ? "fc1" : "weights_in");
@@ -339,18 +354,8 @@ static vitc_status clip_config(const vt_safetensors *st, const char *prefix, con
     const vt_json *vc = cj ? vt_json_get(cj, "vision_config") : NULL;
     if (cj) arch_name(cj, c);
     if (vc && vc->type == VT_JSON_OBJECT) cj = vc;
-    if (cj) {
-        const char *act = vt_json_get_string(cj, "hidden_act", "quick_gelu");
-        if (!strcmp(act, "quick_gelu")) c->act = VT_ACT_QUICK_GELU;
-        else if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
-        else return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (quick_gelu or gelu)", path, act);
-        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
-        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-5);
-        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
-        if (cfg_dim != c->dim || cfg_depth != c->depth)
-            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
-                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
-    }
+    if (cj && (s = config_common(cj, path, VT_ACT_QUICK_GELU, 1u << VT_ACT_QUICK_GELU | 1u << VT_ACT_GELU, 1e-5, c)))
+        return s;
     if (heads_override > 0) c->heads = heads_override;
     return vt_config_validate(c, path);
 }
@@ -402,18 +407,9 @@ static vitc_status siglip_config(const vt_safetensors *st, const char *prefix, c
     if (vc && vc->type == VT_JSON_OBJECT) cj = vc;
     int use_head = 1;
     if (cj) {
-        const char *act = vt_json_get_string(cj, "hidden_act", "gelu_pytorch_tanh");
-        if (!strcmp(act, "gelu_pytorch_tanh")) c->act = VT_ACT_GELU_TANH;
-        else if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
-        else return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (gelu_pytorch_tanh or gelu)",
-                             path, act);
-        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
-        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-6);
+        if ((s = config_common(cj, path, VT_ACT_GELU_TANH, 1u << VT_ACT_GELU_TANH | 1u << VT_ACT_GELU, 1e-6, c)))
+            return s;
         use_head = vt_json_get_bool(cj, "vision_use_head", 1);
-        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
-        if (cfg_dim != c->dim || cfg_depth != c->depth)
-            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
-                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
     }
     if (!use_head)
         return vt_error(VITC_ERR_UNSUPPORTED, "%s: a SigLIP tower without its attention-pooling head (vision_use_head "
@@ -481,19 +477,9 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
     c->heads = c->dim % 64 == 0 ? c->dim / 64 : 1;
     snprintf(c->name, sizeof c->name, "%s", c->dist_token ? "hf_deit" : "hf_vit");
     if (cj) {
-        if (cj->type != VT_JSON_OBJECT) return vt_error(VITC_ERR_FORMAT, "%s: config.json is not an object", path);
-        const char *act = vt_json_get_string(cj, "hidden_act", "gelu");
-        if (strcmp(act, "gelu"))
-            return vt_error(VITC_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (only exact gelu)", path, act);
-        c->heads = cfg_int(cj, "num_attention_heads", c->heads);
-        c->ln_eps = (float)vt_json_get_number(cj, "layer_norm_eps", 1e-12);
-        int cfg_dim = cfg_int(cj, "hidden_size", c->dim), cfg_depth = cfg_int(cj, "num_hidden_layers", c->depth);
-        if (cfg_dim != c->dim || cfg_depth != c->depth)
-            return vt_error(VITC_ERR_SHAPE, "%s: config.json (hidden_size %d, %d layers) does not match the weights "
-                                            "(%d, %d layers)", path, cfg_dim, cfg_depth, c->dim, c->depth);
-        const vt_json *arch = vt_json_get(cj, "architectures");
-        if (arch && arch->type == VT_JSON_ARRAY && arch->count && arch->items[0].type == VT_JSON_STRING)
-            snprintf(c->name, sizeof c->name, "%s", arch->items[0].string);
+        vitc_status s = config_common(cj, path, VT_ACT_GELU, 1u << VT_ACT_GELU, 1e-12, c);
+        if (s) return s;
+        arch_name(cj, c);
     }
     if (heads_override > 0) c->heads = heads_override;
     return vt_config_validate(c, path);

@@ -16,6 +16,7 @@
  *     tokens, a negative count, missing arrays) refused with VITC_ERR_ARG and a one-line message, the
  *     trainer still working after them; labels, masks for a detector and boxes for a classifier. */
 #include "check.h"
+#include "compare_params.h"
 #include "core/npy.h"
 #include "formats/safetensors.h"
 #include "model/model.h"
@@ -136,50 +137,9 @@ static void kink_side(const det_case *k, const float *boxes, const int *match, s
 }
 
 static void compare_tensors(const char *what, vt_trainer *t, const float *base, const char *path, int grads) {
-    vt_safetensors *st;
-    if (vt_st_open(path, &st)) {
-        CHECK(0, "%s: %s", what, vitc_last_error());
-        return;
-    }
-    int seen = 0;
-    for (int i = 0; i < t->n_params; i++) {
-        const vt_param *p = &t->params[i];
-        const vt_st_tensor *ref = vt_st_find(st, p->name);
-        CHECK(ref && ref->numel == p->numel, "%s: %s missing or wrong size", what, p->name);
-        if (!ref || ref->numel != p->numel) continue;
-        seen++;
-        const float *r;
-        int owned;
-        vt_st_to_f32(st, ref, &r, &owned);
-        const float *got = base + t->offsets[i];
-        float mx = 0.0f;
-        for (int64_t j = 0; j < p->numel; j++) mx = fmaxf(mx, fabsf(r[j]));
-        if (grads) {
-            float e = max_abs_diff(got, r, (size_t)p->numel);
-            double rel = e / (mx + 1e-12);
-            if (mx > 1e-4f && rel > worst_grad) worst_grad = rel;
-            CHECK(e <= 1e-4f * mx + 1e-6f, "%s: gradient %s max error %g (max |grad| %g)", what, p->name, e, mx);
-        } else {
-            /* key biases have an exactly zero gradient (softmax shift invariance): Adam turns their
-             * round-off into steps of up to lr either way (see test_train.c) */
-            int64_t D = t->m->cfg.dim, k0 = 0, k1 = 0;
-            if (strstr(p->name, "qkv.bias")) k0 = D, k1 = 2 * D;
-            float eo = 0.0f, ek = 0.0f;
-            for (int64_t j = 0; j < p->numel; j++) {
-                float d = fabsf(got[j] - r[j]);
-                if (!(d <= 0.0f) && !(d > 0.0f)) d = INFINITY; /* NaN */
-                if (j >= k0 && j < k1) ek = fmaxf(ek, d);
-                else eo = fmaxf(eo, d);
-            }
-            if (eo > worst_param) worst_param = eo;
-            CHECK(eo <= 1e-4f, "%s: parameter %s max error %g", what, p->name, eo);
-            CHECK(ek <= 2 * lr_sum, "%s: parameter %s key-bias error %g", what, p->name, ek);
-        }
-        if (owned) free((void *)r);
-    }
-    CHECK(seen == t->n_params && (int)st->n_tensors == t->n_params, "%s: %d of %d tensors compared (file has %d)",
-          what, seen, t->n_params, (int)st->n_tensors);
-    vt_st_close(st);
+    param_check pc = {lr_sum, worst_grad, worst_param, 1};
+    compare_params(what, t, base, path, grads, &pc);
+    worst_grad = pc.worst_grad, worst_param = pc.worst_param;
 }
 
 static int param_index(const vt_trainer *t, const char *name) {

@@ -11,6 +11,7 @@
  *   about lr = 3e-3 per entry, so this is ~3% of one step), except the key biases whose true
  *   gradient is exactly zero (see compare_tensors). */
 #include "check.h"
+#include "compare_params.h"
 #include "fixture_npy.h"
 #include "core/npy.h"
 #include "kernels/kernels.h"
@@ -25,47 +26,9 @@ static double worst_grad = 0, worst_param = 0, worst_loss = 0, lr_sum = 0;
 
 /* compares every parameter-shaped buffer of t (at base) with the tensors of a safetensors file */
 static void compare_tensors(const char *what, vt_trainer *t, const float *base, const char *path, int grads) {
-    vt_safetensors *st;
-    if (vt_st_open(path, &st)) {
-        CHECK(0, "%s: %s", what, vitc_last_error());
-        return;
-    }
-    for (int i = 0; i < t->n_params; i++) {
-        const vt_param *p = &t->params[i];
-        const vt_st_tensor *ref = vt_st_find(st, p->name);
-        CHECK(ref && ref->numel == p->numel, "%s: %s missing or wrong size", what, p->name);
-        if (!ref || ref->numel != p->numel) continue;
-        const float *r;
-        int owned;
-        vt_st_to_f32(st, ref, &r, &owned);
-        const float *got = base + t->offsets[i];
-        float mx = 0.0f;
-        for (int64_t j = 0; j < p->numel; j++) mx = fmaxf(mx, fabsf(r[j]));
-        float e = max_abs_diff(got, r, (size_t)p->numel);
-        if (grads) {
-            double rel = e / (mx + 1e-12);
-            if (mx > 1e-4f && rel > worst_grad) worst_grad = rel; /* tensors with zero gradient aside */
-            CHECK(e <= 1e-4f * mx + 1e-6f, "%s: gradient %s max error %g (max |grad| %g)", what, p->name, e, mx);
-        } else {
-            /* key biases (qkv.bias rows D..2D, k_norm.bias) have an exactly zero gradient (softmax
-             * is shift invariant), so Adam turns round-off into steps of up to lr either way: those
-             * entries only have to stay within 2 x the summed learning rate */
-            int64_t D = t->m->cfg.dim, k0 = 0, k1 = 0;
-            if (strstr(p->name, "k_norm.bias")) k1 = p->numel;
-            if (strstr(p->name, "qkv.bias")) k0 = D, k1 = 2 * D;
-            float eo = 0.0f, ek = 0.0f;
-            for (int64_t j = 0; j < p->numel; j++) {
-                float d = fabsf(got[j] - r[j]);
-                if (j >= k0 && j < k1) ek = fmaxf(ek, d);
-                else eo = fmaxf(eo, d);
-            }
-            if (eo > worst_param) worst_param = eo;
-            CHECK(eo <= 1e-4f, "%s: parameter %s max error %g", what, p->name, eo);
-            CHECK(ek <= 2 * lr_sum, "%s: parameter %s key-bias error %g", what, p->name, ek);
-        }
-        if (owned) free((void *)r);
-    }
-    vt_st_close(st);
+    param_check pc = {lr_sum, worst_grad, worst_param, 0};
+    compare_params(what, t, base, path, grads, &pc);
+    worst_grad = pc.worst_grad, worst_param = pc.worst_param;
 }
 
 static vt_trainer *trainer_from(const char *path, const vt_train_hparams *hp) {
