@@ -209,13 +209,18 @@ static int resample_pos_table(const vt_vit_config *c, const float *pos, int gh, 
     return s == VITC_OK ? 0 : -1;
 }
 
+/* Rows of one position table for a gh x gw grid: [prefix (unless no_embed_class), grid, detection]. */
+static size_t pos_rows(const vt_vit_config *c, int gh, int gw) {
+    return (size_t)(c->no_embed_class ? 0 : vt_prefix_tokens(c)) + (size_t)gh * gw + (size_t)c->det_tokens;
+}
+
 /* Resamples the position embeddings (and YOLOS' mid position embeddings after them) for gh x gw
  * into m->pos_cache. */
 static int fill_pos_cache(vitc_model *m, int gh, int gw) {
     const vt_vit_config *c = &m->cfg;
     if (m->pos_cache && m->pos_gh == gh && m->pos_gw == gw) return 0;
-    int D = c->dim, keep = c->no_embed_class ? 0 : vt_prefix_tokens(c), mids = m->w.mid_pos_embed ? c->depth - 1 : 0;
-    size_t len = (size_t)keep + (size_t)gh * gw + (size_t)c->det_tokens, len0 = (size_t)vt_pos_len(c);
+    int D = c->dim, mids = m->w.mid_pos_embed ? c->depth - 1 : 0;
+    size_t len = pos_rows(c, gh, gw), len0 = (size_t)vt_pos_len(c);
     float *cache = malloc(sizeof(float) * len * D * (size_t)(1 + mids));
     int bad = !cache || resample_pos_table(c, m->w.pos_embed, gh, gw, cache);
     for (int l = 0; l < mids && !bad; l++)
@@ -242,8 +247,7 @@ const float *vt_model_mid_pos_embed(vitc_model *m, int gh, int gw) {
     if (!m->w.mid_pos_embed) return NULL;
     if (gh == vt_pos_grid_h(c) && gw == vt_pos_grid_w(c)) return m->w.mid_pos_embed;
     if (fill_pos_cache(m, gh, gw)) return NULL;
-    size_t len = (size_t)vt_prefix_tokens(c) + (size_t)gh * gw + (size_t)c->det_tokens;
-    return m->pos_cache + len * c->dim;
+    return m->pos_cache + pos_rows(c, gh, gw) * c->dim;
 }
 
 void vitc_model_get_info(const vitc_model *m, vitc_model_info *o) {
