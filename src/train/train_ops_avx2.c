@@ -276,8 +276,14 @@ static void small_gemm_ep(int M, int N, int K, float alpha, const float *A, size
         const float *b = B + j0, *bi = bias ? bias + j0 : NULL;
         size_t ldb = ldb_in;
         if (strip) {
-            for (int k = 0; k < K; k++)
-                for (int t = 0; t < nn; t++) strip[(size_t)k * 16 + t] = b[(size_t)k * ldb_in + t];
+            if (nn == 16)
+                for (int k = 0; k < K; k++) {
+                    _mm256_store_ps(strip + (size_t)k * 16, _mm256_loadu_ps(b + (size_t)k * ldb_in));
+                    _mm256_store_ps(strip + (size_t)k * 16 + 8, _mm256_loadu_ps(b + (size_t)k * ldb_in + 8));
+                }
+            else
+                for (int k = 0; k < K; k++)
+                    for (int t = 0; t < nn; t++) strip[(size_t)k * 16 + t] = b[(size_t)k * ldb_in + t];
             b = strip, ldb = 16;
         }
         float *c = C + j0, *g = G ? G + j0 : NULL;
@@ -296,12 +302,13 @@ static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t 
 }
 
 /* The same for large operands, cache-blocked: slices of GEMM_KC along K (R added with the first,
- * bias and GELU with the last), blocks of GEMM_MC rows of C; no packing. */
+ * bias and GELU with the last), blocks of GEMM_MC rows of C; B is read in place, or through a
+ * copy of each 16-column strip for tall blocks. */
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
 #ifndef GEMM_MC
-#define GEMM_MC 72
+#define GEMM_MC 288 /* 6 x 48: an A block of 288 x 256 floats stays in a 512 KB L2 */
 #endif
 static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
                  float *C, size_t ldc, const float *R, const float *bias, float *G) {
