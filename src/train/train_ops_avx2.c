@@ -267,24 +267,29 @@ static float *strip_buffer(int K) {
 #define SG_COPY_ROWS 24
 
 /* One pass over all of K (no blocking): C = alpha * A . B (+ R) (+ bias), then G = gelu(C), for
- * those of R (same stride as C; may be C), bias, G that are not NULL */
-static void small_gemm_ep(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                          size_t ldb_in, float *C, size_t ldc, const float *R, const float *bias, float *G) {
-    float *strip = M >= SG_COPY_ROWS && ldb_in > 16 && K > 0 ? strip_buffer(K) : NULL;
+ * those of R (same stride as C; may be C), bias, G that are not NULL. B is read from strips (the
+ * prepared form: 16-column strips of kc rows, sstride floats apart) when not NULL, else in place or,
+ * for tall blocks, through a copy of each strip. */
+static void gemm_block(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                       size_t ldb_in, const float *strips, size_t sstride, float *C, size_t ldc, const float *R,
+                       const float *bias, float *G) {
+    float *copy = !strips && M >= SG_COPY_ROWS && ldb_in > 16 && K > 0 ? strip_buffer(K) : NULL;
     for (int j0 = 0; j0 < N; j0 += 16) {
         int nn = N - j0 < 16 ? N - j0 : 16;
         const float *b = B + j0, *bi = bias ? bias + j0 : NULL;
         size_t ldb = ldb_in;
-        if (strip) {
+        if (strips) {
+            b = strips + (size_t)(j0 / 16) * sstride, ldb = 16;
+        } else if (copy) {
             if (nn == 16)
                 for (int k = 0; k < K; k++) {
-                    _mm256_store_ps(strip + (size_t)k * 16, _mm256_loadu_ps(b + (size_t)k * ldb_in));
-                    _mm256_store_ps(strip + (size_t)k * 16 + 8, _mm256_loadu_ps(b + (size_t)k * ldb_in + 8));
+                    _mm256_store_ps(copy + (size_t)k * 16, _mm256_loadu_ps(b + (size_t)k * ldb_in));
+                    _mm256_store_ps(copy + (size_t)k * 16 + 8, _mm256_loadu_ps(b + (size_t)k * ldb_in + 8));
                 }
             else
                 for (int k = 0; k < K; k++)
-                    for (int t = 0; t < nn; t++) strip[(size_t)k * 16 + t] = b[(size_t)k * ldb_in + t];
-            b = strip, ldb = 16;
+                    for (int t = 0; t < nn; t++) copy[(size_t)k * 16 + t] = b[(size_t)k * ldb_in + t];
+            b = copy, ldb = 16;
         }
         float *c = C + j0, *g = G ? G + j0 : NULL;
         const float *r = R ? R + j0 : NULL;
@@ -298,39 +303,62 @@ static void small_gemm_ep(int M, int N, int K, float alpha, const float *A, size
 
 static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                        size_t ldb, float *C, size_t ldc, int acc) {
-    small_gemm_ep(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, acc ? C : NULL, NULL, NULL);
+    gemm_block(M, N, K, alpha, A, sai, sak, B, ldb, NULL, 0, C, ldc, acc ? C : NULL, NULL, NULL);
 }
 
 /* The same for large operands, cache-blocked: slices of GEMM_KC along K (R added with the first,
- * bias and GELU with the last), blocks of GEMM_MC rows of C; B is read in place, or through a
- * copy of each 16-column strip for tall blocks. */
+ * bias and GELU with the last), blocks of GEMM_MC rows of C. pre (may be NULL): B in its prepared
+ * form (prep_b), 16-column strips of all K rows. */
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
 #ifndef GEMM_MC
 #define GEMM_MC 288 /* 6 x 48: an A block of 288 x 256 floats stays in a 512 KB L2 */
 #endif
-static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
-                 float *C, size_t ldc, const float *R, const float *bias, float *G) {
-    int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = nk ? (K + nk - 1) / nk : 0; /* balanced K slices */
+static void gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                     size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    const float *strips = (const float *)pre;
+    if (K == 0) { /* C = R + bias, G = gelu(C): the product is empty */
+        gemm_block(M, N, 0, alpha, A, sai, sak, B, ldb, NULL, 0, C, ldc, R, bias, G);
+        return;
+    }
+    int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = (K + nk - 1) / nk; /* balanced K slices */
     for (int k0 = 0; k0 < K; k0 += kcb) {
         int kc = K - k0 < kcb ? K - k0 : kcb, last = k0 + kc >= K;
         for (int i0 = 0; i0 < M; i0 += GEMM_MC) {
             int mc = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
             size_t oc = (size_t)i0 * ldc;
             const float *r = k0 > 0 ? C + oc : R ? R + oc : NULL;
-            small_gemm_ep(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb, ldb,
-                          C + oc, ldc, r, last ? bias : NULL, last && G ? G + oc : NULL);
+            gemm_block(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb, ldb,
+                       strips ? strips + (size_t)k0 * 16 : NULL, (size_t)K * 16, C + oc, ldc, r, last ? bias : NULL,
+                       last && G ? G + oc : NULL);
         }
     }
-    if (K == 0) /* C = R + bias, G = gelu(C): the product is empty */
-        small_gemm_ep(M, N, 0, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
 }
 
-static void gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
-                     size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias, float *G) {
-    (void)pre;
-    gemm(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, R, bias, G);
+static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
+                 float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    gemm_pre(M, N, K, alpha, A, sai, sak, B, ldb, NULL, C, ldc, R, bias, G);
+}
+
+/* The prepared form of a K x N B read by every task of a layer: its 16-column strips, each K x 16
+ * contiguous (columns past N zero), so that no task copies or walks B's rows itself. */
+static size_t prep_size(int K, int N) { return (size_t)(N + 15) / 16 * 16 * (size_t)K; }
+
+static void prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) {
+    float *d = (float *)dst;
+    for (int j0 = 0; j0 < N; j0 += 16) {
+        int nn = N - j0 < 16 ? N - j0 : 16;
+        for (int k = 0; k < K; k++, d += 16) {
+            const float *b = B + (size_t)k * ldb + j0;
+            if (nn == 16) {
+                _mm256_storeu_ps(d, _mm256_loadu_ps(b));
+                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(b + 8));
+            } else {
+                for (int t = 0; t < 16; t++) d[t] = t < nn ? b[t] : 0.0f;
+            }
+        }
+    }
 }
 
 /* dst (cols x rows) = transpose of src (rows x cols), 8 x 8 blocks in registers */
@@ -460,8 +488,8 @@ const vt_tr_kernels vt_tr_kernels_avx2 = {.gelu_fwd = gelu_fwd,
                                           .att_fwd = att_fwd,
                                           .att_bwd = att_bwd,
                                           .gemm = gemm,
-                                          .prep_size = vt_tr_no_prep_size,
-                                          .prep_b = vt_tr_no_prep_b,
+                                          .prep_size = prep_size,
+                                          .prep_b = prep_b,
                                           .gemm_pre = gemm_pre,
                                           .transpose = transpose_ld,
                                           .sumsq = sumsq,
