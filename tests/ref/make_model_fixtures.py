@@ -89,6 +89,10 @@ def vitc_metadata(c, name):
     }
     if c.patch_kernel:
         cfg["patch_kernel"] = c.patch_kernel
+    if c.act != "gelu":
+        cfg["act"] = c.act
+    if c.mlp != "mlp":
+        cfg["mlp"] = c.mlp
     pre = {"size": c.img_size, "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET[0],
            "std": IMAGENET[1], "squash": False}
     labels = [f"label {i}" for i in range(c.num_classes)]

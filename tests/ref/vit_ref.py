@@ -37,6 +37,8 @@ class Cfg:
         self.global_pool = "token"  # or "avg"
         self.ln_eps = 1e-6
         self.dist_average = True  # DeiT distilled: mean of both heads (HF DeiTForImageClassification: cls only)
+        self.act = "gelu"  # or "quick_gelu" (CLIP), "gelu_tanh" (SigLIP)
+        self.mlp = "mlp"  # or "swiglu" (DINOv2 giant: fc1 gives gate | value, silu(gate) * value)
         for k, v in kw.items():
             assert hasattr(self, k), k
             setattr(self, k, v)
@@ -85,11 +87,20 @@ class Mlp(nn.Module):
     def __init__(self, c):
         super().__init__()
         h = int(c.dim * c.mlp_ratio)
-        self.fc1 = nn.Linear(c.dim, h)
+        self.fc1 = nn.Linear(c.dim, 2 * h if c.mlp == "swiglu" else h)
         self.fc2 = nn.Linear(h, c.dim)
+        self.c = c
 
     def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))  # exact (erf) GELU
+        h = self.fc1(x)
+        if self.c.mlp == "swiglu":
+            gate, value = h.chunk(2, dim=-1)
+            return self.fc2(F.silu(gate) * value)
+        if self.c.act == "quick_gelu":
+            return self.fc2(h * torch.sigmoid(1.702 * h))
+        if self.c.act == "gelu_tanh":
+            return self.fc2(F.gelu(h, approximate="tanh"))
+        return self.fc2(F.gelu(h))  # exact (erf) GELU
 
 
 class Block(nn.Module):
