@@ -81,9 +81,9 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
-    if (c->proj_dim || c->map_head)
-        return vt_error(VITC_ERR_UNSUPPORTED, "training has no backward for %s yet (inference only)",
-                        c->proj_dim ? "CLIP's projection" : "SigLIP's attention-pooling head");
+    if (c->map_head)
+        return vt_error(VITC_ERR_UNSUPPORTED, "training has no backward for SigLIP's attention-pooling head yet "
+                        "(inference only)");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));
@@ -859,6 +859,9 @@ void vt_trainer_update(vt_trainer *t) {
     /* one parallel region for all parameters (no barrier between them) */
 #pragma omp parallel num_threads(vt_get_threads()) if (t->numel > 65536)
     for (int i = 0; i < t->n_params; i++) {
+        /* CLIP's projection makes the embeddings, not the logits: the classifier's loss leaves it be
+         * (no gradient reaches it, and weight decay alone would shrink it) */
+        if (!strncmp(t->params[i].name, "embed_proj.", 11)) continue;
         int64_t off = t->offsets[i], cnt = t->params[i].numel, nc = (cnt + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
         vt_adamw_coef c = co;
         float scale = vt_train_lr_scale(t->params[i].name, t->m->cfg.depth, hp->layer_decay);
