@@ -81,15 +81,12 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
-    if (c->map_head)
-        return vt_error(VITC_ERR_UNSUPPORTED, "training has no backward for SigLIP's attention-pooling head yet "
-                        "(inference only)");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));
     if (c->dist_token && c->dist_average && (c->pool != VITC_POOL_TOKEN || c->fc_norm))
         return vt_error(VITC_ERR_UNSUPPORTED, "training a distilled model needs token pooling without fc_norm");
-    if (c->pool == VITC_POOL_TOKEN && !vt_prefix_tokens(c))
+    if (c->pool == VITC_POOL_TOKEN && !c->map_head && !vt_prefix_tokens(c))
         return vt_error(VITC_ERR_UNSUPPORTED, "token pooling needs a prefix token");
     vt_trainer *t = calloc(1, sizeof *t);
     if (!t) return vt_error(VITC_ERR_NOMEM, "out of memory");
@@ -155,6 +152,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->offsets);
     vt_seg_acts_free(t->seg);
     vt_det_acts_free(t->det);
+    vt_map_acts_free(t->map);
     if (t->acts) {
         free(t->acts->res);
         free(t->acts->blk);
@@ -685,8 +683,10 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     float eps = c->ln_eps;
     int dist_avg = c->dist_token && c->dist_average;
 
+    if (c->map_head && (s = vt_map_acts_ensure(&t->map, c, n, T))) return s;
     const float *xn = backbone_forward(t, images, n);
-    for (int b = 0; b < n; b++) {
+    if (c->map_head) vt_map_forward(t->map, c, w, xn, n, T, A->pooled);
+    for (int b = 0; b < n && !c->map_head; b++) {
         const float *x = xn + (size_t)b * T * D;
         float *p = A->pooled + (size_t)b * D;
         if (dist_avg) {
@@ -744,7 +744,8 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
                               A->fc_r, n, D);
         dpool = A->dpooled;
     }
-    for (int b = 0; b < n; b++) {
+    if (c->map_head) vt_map_backward(t->map, c, w, g, xn, dpool, n, T, dxn);
+    for (int b = 0; b < n && !c->map_head; b++) {
         float *dx = dxn + (size_t)b * T * D;
         const float *dp = dpool + (size_t)b * D;
         if (dist_avg) {

@@ -89,6 +89,8 @@ def vitc_metadata(c, name):
     }
     if c.patch_kernel:
         cfg["patch_kernel"] = c.patch_kernel
+    if c.global_pool == "map":
+        cfg.update(pool="avg", fc_norm=0, map_head=1)
     if c.act != "gelu":
         cfg["act"] = c.act
     if c.mlp != "mlp":

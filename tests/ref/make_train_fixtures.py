@@ -57,6 +57,9 @@ CASES = {
                       pre_norm=True), 26),
     "swiglu": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=3, mlp="swiglu", mlp_ratio=2.0,
                    layer_scale=True, reg_tokens=1), 27),
+    # SigLIP's shape: no class token, the tanh GELU, the attention-pooling head after the final norm
+    "map": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, act="gelu_tanh", class_token=False,
+                global_pool="map"), 28),
 }
 
 
@@ -85,7 +88,7 @@ def lr_scale(name, depth, d):
 
 
 def no_decay(name, p):
-    return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
+    return p.dim() <= 1 or name.endswith("token") or name.endswith("probe") or name == "pos_embed"
 
 
 SAM_RHO = 0.05
@@ -136,8 +139,9 @@ def main():
         model = RefViT(cfg)
         randomize(model, seed, head_std=0.25)
         # timm names; with vitc metadata where timm has no word for the architecture (overlapping patches,
-        # the families' activations and SwiGLU)
-        meta = vitc_metadata(cfg, case) if cfg.patch_kernel or cfg.act != "gelu" or cfg.mlp != "mlp" else None
+        # the families' activations, SwiGLU, the attention-pooling head)
+        meta = vitc_metadata(cfg, case) if cfg.patch_kernel or cfg.act != "gelu" or cfg.mlp != "mlp" or \
+            cfg.global_pool == "map" else None
         write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()), meta)
         model = model.double()
         g = torch.Generator().manual_seed(seed + 100)
