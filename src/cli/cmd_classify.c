@@ -93,22 +93,20 @@ static int average_views(float *out, const float *flip, int n, int C) {
     return 0;
 }
 
+/* Classifies and prints the pending batch; on failure the batch is dropped (nothing printed). */
 static int flush(classify_ctx *c, batch *b) {
     if (!b->n) return 0;
-    if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) {
-        fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
-        return 1;
-    }
-    if (c->tta_flip) {
+    const char *why = NULL;
+    if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) why = vitc_last_error();
+    if (!why && c->tta_flip) {
         mirror(b->data, b->n, c->chans, b->h, b->w);
-        if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out_flip) != VITC_OK) {
-            fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
-            return 1;
-        }
-        if (average_views(c->out, c->out_flip, b->n, c->num_classes)) {
-            fprintf(stderr, "vitc classify: out of memory\n");
-            return 1;
-        }
+        if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out_flip) != VITC_OK) why = vitc_last_error();
+        else if (average_views(c->out, c->out_flip, b->n, c->num_classes)) why = "out of memory";
+    }
+    if (why) {
+        fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], why);
+        b->n = 0;
+        return 1;
     }
     for (int i = 0; i < b->n; i++) print_result(c, b->files[i], b->sub[i], c->out + (size_t)i * c->num_classes);
     fflush(stdout);
@@ -235,7 +233,9 @@ static int classify_main(int argc, char **argv) {
         const char *file = pos[i];
         rc = vt_cli_read_input("classify", file, info.in_chans, &pp, img, classify_emit, &(classify_emit_ctx){&c, &b});
     }
-    if (!rc) rc = flush(&c, &b);
+    /* the images before one that could not be read still get their lines */
+    int frc = flush(&c, &b);
+    if (!rc) rc = frc;
     rc = vt_dist_capture_end(rc);
     free(img);
     free(c.out);
