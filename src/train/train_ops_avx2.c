@@ -3,8 +3,8 @@
  * erf table, exp by range reduction), column sums, LayerNorm forward/backward, attention per
  * (image, head) with register-blocked products that need no packing, and the optimizer.
  * AVX2 has no mask registers: a partial last vector is read and written with vmaskmov, whose
- * masked-off lanes load as 0 and are not stored. 16 ymm registers: GEMM blocks are 6 rows x 2
- * vectors (12 accumulators, 2 B vectors, 1 broadcast A). */
+ * masked-off lanes load as 0 and are not stored. 16 ymm registers: GEMM blocks are SG_MR rows x
+ * SG_NV vectors (6 x 2: 12 accumulators, 2 B vectors, 1 broadcast A; 4 x 3 measured no better on Zen 3). */
 #include <immintrin.h>
 #include <math.h>
 
@@ -187,7 +187,13 @@ static void ln_bwd(float *dinp, float *pw, float *pb, const float *dout, const f
 /* ---------------------------------------------------------------- small matrix products
  * C[M x N] = alpha * A . B (+ R) (+ bias), G = gelu(C); A(i, k) at A[i * sai + k * sak] (either
  * layout), B row-major (stride ldb), C stride ldc. Register blocks of MR rows x NV vectors of 8. */
-#define SG_MR 6
+#ifndef SG_MR
+#define SG_MR 6 /* rows of a register block */
+#endif
+#ifndef SG_NV
+#define SG_NV 2 /* vectors of 8 columns: MR x NV accumulators + NV of B + 1 of A <= 16 registers */
+#endif
+#define SG_W (8 * SG_NV) /* the columns of a strip of B */
 
 static inline __attribute__((always_inline)) void store8(__m256 acc, __m256 alpha, int full, __m256i m, float *C,
                                                          const float *R, const float *bias, float *G) {
@@ -210,28 +216,28 @@ static inline __attribute__((always_inline)) void sg_block(const int mr, const i
                                                            int K, float alpha, const float *A, size_t sai, size_t sak,
                                                            const float *B, size_t ldb, float *C, size_t ldc,
                                                            const float *R, const float *bias, float *G) {
-    __m256 c[SG_MR][2];
+    __m256 c[SG_MR][SG_NV];
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < nv; v++) c[r][v] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++) {
         const float *b = B + (size_t)k * ldb, *a = A + (size_t)k * sak;
-        __m256 bv[2];
-#pragma GCC unroll 2
+        __m256 bv[SG_NV];
+#pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
             bv[v] = tail && v == nv - 1 ? loadm(m, b + 8 * v) : _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 6
         for (int r = 0; r < mr; r++) {
             __m256 av = _mm256_broadcast_ss(a + (size_t)r * sai);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int v = 0; v < nv; v++) c[r][v] = _mm256_fmadd_ps(av, bv[v], c[r][v]);
         }
     }
     const __m256 va = SET1(alpha);
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             size_t o = (size_t)r * ldc + 8 * v;
             store8(c[r][v], va, !(tail && v == nv - 1), m, C + o, R ? R + o : NULL, bias ? bias + 8 * v : NULL,
@@ -254,12 +260,12 @@ static inline __attribute__((always_inline)) void sg_rows(const int nv, const in
 #undef SG_AT
 }
 
-/* The calling thread's copy of a K x 16 strip of B, contiguous (NULL when out of memory: the
+/* The calling thread's copy of a K x SG_W strip of B, contiguous (NULL when out of memory: the
  * strip is then read in place). */
 static float *strip_buffer(int K) {
     static _Thread_local float *buf;
     static _Thread_local size_t cap;
-    return vt_scratch_grow(&buf, &cap, (size_t)K * 16);
+    return vt_scratch_grow(&buf, &cap, (size_t)K * SG_W);
 }
 
 /* Row blocks from which a strip of B is copied first: B's rows ldb apart defeat the prefetchers
@@ -268,36 +274,43 @@ static float *strip_buffer(int K) {
 
 /* One pass over all of K (no blocking): C = alpha * A . B (+ R) (+ bias), then G = gelu(C), for
  * those of R (same stride as C; may be C), bias, G that are not NULL. B is read from strips (the
- * prepared form: 16-column strips of kc rows, sstride floats apart) when not NULL, else in place or,
+ * prepared form: SG_W-column strips of kc rows, sstride floats apart) when not NULL, else in place or,
  * for tall blocks, through a copy of each strip. */
 static void gemm_block(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
                        size_t ldb_in, const float *strips, size_t sstride, float *C, size_t ldc, const float *R,
                        const float *bias, float *G) {
-    float *copy = !strips && M >= SG_COPY_ROWS && ldb_in > 16 && K > 0 ? strip_buffer(K) : NULL;
-    for (int j0 = 0; j0 < N; j0 += 16) {
-        int nn = N - j0 < 16 ? N - j0 : 16;
+    float *copy = !strips && M >= SG_COPY_ROWS && ldb_in > SG_W && K > 0 ? strip_buffer(K) : NULL;
+    for (int j0 = 0; j0 < N; j0 += SG_W) {
+        int nn = N - j0 < SG_W ? N - j0 : SG_W;
         const float *b = B + j0, *bi = bias ? bias + j0 : NULL;
         size_t ldb = ldb_in;
         if (strips) {
-            b = strips + (size_t)(j0 / 16) * sstride, ldb = 16;
+            b = strips + (size_t)(j0 / SG_W) * sstride, ldb = SG_W;
         } else if (copy) {
-            if (nn == 16)
-                for (int k = 0; k < K; k++) {
-                    _mm256_store_ps(copy + (size_t)k * 16, _mm256_loadu_ps(b + (size_t)k * ldb_in));
-                    _mm256_store_ps(copy + (size_t)k * 16 + 8, _mm256_loadu_ps(b + (size_t)k * ldb_in + 8));
-                }
-            else
-                for (int k = 0; k < K; k++)
-                    for (int t = 0; t < nn; t++) copy[(size_t)k * 16 + t] = b[(size_t)k * ldb_in + t];
-            b = copy, ldb = 16;
+            for (int k = 0; k < K; k++) {
+                int t = 0;
+                for (; t + 8 <= nn; t += 8)
+                    _mm256_store_ps(copy + (size_t)k * SG_W + t, _mm256_loadu_ps(b + (size_t)k * ldb_in + t));
+                for (; t < nn; t++) copy[(size_t)k * SG_W + t] = b[(size_t)k * ldb_in + t];
+            }
+            b = copy, ldb = SG_W;
         }
         float *c = C + j0, *g = G ? G + j0 : NULL;
         const float *r = R ? R + j0 : NULL;
         __m256i m = tail_mask(nn & 7);
-        if (nn == 16) sg_rows(2, 0, m, M, K, alpha, A, sai, sak, b, ldb, c, ldc, r, bi, g);
-        else if (nn > 8) sg_rows(2, 1, m, M, K, alpha, A, sai, sak, b, ldb, c, ldc, r, bi, g);
-        else if (nn == 8) sg_rows(1, 0, m, M, K, alpha, A, sai, sak, b, ldb, c, ldc, r, bi, g);
-        else sg_rows(1, 1, m, M, K, alpha, A, sai, sak, b, ldb, c, ldc, r, bi, g);
+        int nv = (nn + 7) / 8, tail = (nn & 7) != 0;
+#define SG_CASE(NV, TAIL) sg_rows(NV, TAIL, m, M, K, alpha, A, sai, sak, b, ldb, c, ldc, r, bi, g)
+        if (nv == 1) tail ? SG_CASE(1, 1) : SG_CASE(1, 0);
+#if SG_NV >= 2
+        else if (nv == 2) tail ? SG_CASE(2, 1) : SG_CASE(2, 0);
+#endif
+#if SG_NV >= 3
+        else if (nv == 3) tail ? SG_CASE(3, 1) : SG_CASE(3, 0);
+#endif
+#if SG_NV >= 4
+        else tail ? SG_CASE(4, 1) : SG_CASE(4, 0);
+#endif
+#undef SG_CASE
     }
 }
 
@@ -308,7 +321,7 @@ static void small_gemm(int M, int N, int K, float alpha, const float *A, size_t 
 
 /* The same for large operands, cache-blocked: slices of GEMM_KC along K (R added with the first,
  * bias and GELU with the last), blocks of GEMM_MC rows of C. pre (may be NULL): B in its prepared
- * form (prep_b), 16-column strips of all K rows. */
+ * form (prep_b), SG_W-column strips of all K rows. */
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
@@ -330,7 +343,7 @@ static void gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sa
             size_t oc = (size_t)i0 * ldc;
             const float *r = k0 > 0 ? C + oc : R ? R + oc : NULL;
             gemm_block(mc, N, kc, alpha, A + (size_t)i0 * sai + (size_t)k0 * sak, sai, sak, B + (size_t)k0 * ldb, ldb,
-                       strips ? strips + (size_t)k0 * 16 : NULL, (size_t)K * 16, C + oc, ldc, r, last ? bias : NULL,
+                       strips ? strips + (size_t)k0 * SG_W : NULL, (size_t)K * SG_W, C + oc, ldc, r, last ? bias : NULL,
                        last && G ? G + oc : NULL);
         }
     }
@@ -341,22 +354,19 @@ static void gemm(int M, int N, int K, float alpha, const float *A, size_t sai, s
     gemm_pre(M, N, K, alpha, A, sai, sak, B, ldb, NULL, C, ldc, R, bias, G);
 }
 
-/* The prepared form of a K x N B read by every task of a layer: its 16-column strips, each K x 16
+/* The prepared form of a K x N B read by every task of a layer: its SG_W-column strips, each K x SG_W
  * contiguous (columns past N zero), so that no task copies or walks B's rows itself. */
-static size_t prep_size(int K, int N) { return (size_t)(N + 15) / 16 * 16 * (size_t)K; }
+static size_t prep_size(int K, int N) { return (size_t)(N + SG_W - 1) / SG_W * SG_W * (size_t)K; }
 
 static void prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) {
     float *d = (float *)dst;
-    for (int j0 = 0; j0 < N; j0 += 16) {
-        int nn = N - j0 < 16 ? N - j0 : 16;
-        for (int k = 0; k < K; k++, d += 16) {
+    for (int j0 = 0; j0 < N; j0 += SG_W) {
+        int nn = N - j0 < SG_W ? N - j0 : SG_W;
+        for (int k = 0; k < K; k++, d += SG_W) {
             const float *b = B + (size_t)k * ldb + j0;
-            if (nn == 16) {
-                _mm256_storeu_ps(d, _mm256_loadu_ps(b));
-                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(b + 8));
-            } else {
-                for (int t = 0; t < 16; t++) d[t] = t < nn ? b[t] : 0.0f;
-            }
+            int t = 0;
+            for (; t + 8 <= nn; t += 8) _mm256_storeu_ps(d + t, _mm256_loadu_ps(b + t));
+            for (; t < SG_W; t++) d[t] = t < nn ? b[t] : 0.0f;
         }
     }
 }
