@@ -222,7 +222,8 @@ static enum MHD_Result run_model(vt_server *srv, struct MHD_Connection *c, reque
                           s->info.in_chans);
     int top = 0;
     float threshold = 0.5f;
-    if (r->route == R_CLASSIFY && int_arg(srv, c, "top", 1, s->info.num_classes, s->info.num_classes < 5 ? s->info.num_classes : 5, &top))
+    /* top above the number of classes gives them all, as vitc classify --top does */
+    if (r->route == R_CLASSIFY && int_arg(srv, c, "top", 1, 1 << 20, 5, &top))
         return MHD_YES;
     if (r->route == R_DETECT && (int_arg(srv, c, "top", 1, 10000, 100, &top) ||
                                  float_arg(srv, c, "threshold", 0.0f, 1.0f, 0.5f, &threshold)))

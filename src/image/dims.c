@@ -49,7 +49,8 @@ static int pnm_number(const uint8_t *d, size_t size, size_t *pos, uint64_t *v) {
     if (*pos >= size || d[*pos] < '0' || d[*pos] > '9') return -1;
     *v = 0;
     while (*pos < size && d[*pos] >= '0' && d[*pos] <= '9') {
-        if (*v < ((uint64_t)1 << 40)) *v = *v * 10 + (uint64_t)(d[*pos] - '0'); /* saturates far above any limit */
+        if (*v < ((uint64_t)1 << 31)) *v = *v * 10 + (uint64_t)(d[*pos] - '0'); /* saturates above any limit; */
+        /* width x height stays below 2^64 */
         (*pos)++;
     }
     return 0;
