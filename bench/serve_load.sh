@@ -30,10 +30,10 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 LUAEOF
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SRV/status"; }
 export VITC_WRK_BODY=$IMAGE
-wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d 2s -s "$TMP/post.lua" "$URL$ENDPOINT" >/dev/null  # warm-up
+wrk -t "$WRK_THREADS" -c "$CONNECTIONS" --timeout 30s -d 2s -s "$TMP/post.lua" "$URL$ENDPOINT" >/dev/null  # warm-up
 rss0=$(rss)
 curl -s "$URL/v1/models" >"$TMP/m0"
-wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$TMP/post.lua" "$URL$ENDPOINT" | tee "$TMP/wrk"
+wrk -t "$WRK_THREADS" -c "$CONNECTIONS" --timeout 30s -d "$DURATION" --latency -s "$TMP/post.lua" "$URL$ENDPOINT" | tee "$TMP/wrk"
 rss1=$(rss)
 curl -s "$URL/v1/models" >"$TMP/m1"
 kill -TERM "$SRV"; wait "$SRV"; rc=$?; SRV=
