@@ -63,6 +63,15 @@ int cmd_serve(int argc, char **argv) {
                         "--batch-wait 0..1000\n");
         return 2;
     }
+    /* Blocked before anything starts a thread (the kernels' pool may start while a model loads;
+     * libmicrohttpd's and the workers' threads later): every thread inherits the mask, so SIGTERM
+     * and SIGINT reach only sigwait below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     vt_served_model models[MAX_MODELS];
     char names[MAX_MODELS][256];
     memset(models, 0, sizeof models);
@@ -89,14 +98,6 @@ int cmd_serve(int argc, char **argv) {
         vitc_model_get_info(s->model, &s->info);
         s->pp = s->model->pre;
     }
-    /* Every thread started from here on (libmicrohttpd's, the workers', OpenMP's) inherits this mask,
-     * so the signals reach only sigwait below. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
     int started = 0;
     for (; started < n; started++)
         if (vt_served_start(&models[started])) {

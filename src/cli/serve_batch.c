@@ -67,7 +67,7 @@ static void run_single(vt_served_model *s, vt_job *j) {
 
 static void *worker(void *arg) {
     vt_served_model *s = arg;
-    vt_job **jobs = malloc(sizeof *jobs * (size_t)s->max_batch);
+    vt_job *jobs[s->max_batch]; /* at most 256 (vitc serve checks --max-batch) */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->head && !s->stop) pthread_cond_wait(&s->work, &s->lock);
@@ -105,7 +105,6 @@ static void *worker(void *arg) {
         pthread_cond_broadcast(&s->done);
     }
     pthread_mutex_unlock(&s->lock);
-    free(jobs);
     return NULL;
 }
 
