@@ -210,18 +210,21 @@ wrk.body = f:read("*all")
 f:close()
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUAEOF
-  # 4 connections: under the sanitizers a batch of 4 still finishes well within the run
-  VITC_WRK_BODY=${IMGS[0]} wrk -t 2 -c 4 -d 1s --timeout 30s -s "$TMP/post.lua" "$URL/v1/classify" >/dev/null 2>&1  # warm-up
+  # 4 connections, for at least 3 s and 12 times one request's latency: a sanitizer build on a busy
+  # machine still finishes several batches of 4 within the run
+  lat=$(curl -s -o /dev/null -w '%{time_total}' --data-binary @"${IMGS[0]}" "$URL/v1/classify")
+  dur=$($PY -c "import math; print(max(3, math.ceil(12 * $lat)))")
+  VITC_WRK_BODY=${IMGS[0]} wrk -t 2 -c 4 -d 1s --timeout 60s -s "$TMP/post.lua" "$URL/v1/classify" >/dev/null 2>&1  # warm-up
   wait_idle
   rss0=$(rss_kb "$SRV_PID")
-  VITC_WRK_BODY=${IMGS[0]} wrk -t 2 -c 4 -d 3s --timeout 30s -s "$TMP/post.lua" "$URL/v1/classify" >"$TMP/wrk" 2>&1
+  VITC_WRK_BODY=${IMGS[0]} wrk -t 2 -c 4 -d "${dur}s" --timeout 60s -s "$TMP/post.lua" "$URL/v1/classify" >"$TMP/wrk" 2>&1
   wait_idle
   rss1=$(rss_kb "$SRV_PID")
   reqs=$(awk '/requests in/ {print $1}' "$TMP/wrk")
   if [[ ${reqs:-0} -gt 0 ]] && ! grep -q -E "Non-2xx|Socket errors" "$TMP/wrk"; then ok; else bad "wrk: $(cat "$TMP/wrk")"; fi
   # growth allowed: 16 MB (allocator caches, the threads' stacks), far below a leak of every request's image
   if ((rss1 - rss0 < 16384)); then ok; else bad "RSS grew from $rss0 kB to $rss1 kB over $reqs requests"; fi
-  echo "  wrk: $reqs requests in 3 s, RSS $rss0 -> $rss1 kB"
+  echo "  wrk: $reqs requests in $dur s, RSS $rss0 -> $rss1 kB"
   healthy && ok || bad "unhealthy after wrk"
 else
   echo "  wrk not installed: load run skipped"
