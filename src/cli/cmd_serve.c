@@ -46,7 +46,8 @@ int cmd_serve(int argc, char **argv) {
                           "  GET /v1/models   GET /health\n"
                           "The body is the image's bytes (JPEG, PNG or PNM) or a multipart/form-data form with the\n"
                           "image as a file. Answers are the JSON objects of the CLI's --json; errors {\"error\": ...}\n"
-                          "with a 4xx status. SIGTERM or SIGINT drains the requests in flight and exits 0.",
+                          "with a 4xx status. SIGTERM or SIGINT drains the requests in flight and exits 0.\n"
+                          "The model options (--threads, --labels, the preprocessing flags) apply to every MODEL.",
                           argc, argv, opts, VT_MODEL_OPTS_COUNT + OWN, pos, MAX_MODELS + 1, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos < 1) {
