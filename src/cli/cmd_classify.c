@@ -1,5 +1,6 @@
 /* vitc classify MODEL IMAGE...: top-k classes per image, as text or JSON lines. */
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "cli/json_out.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
@@ -76,22 +77,20 @@ static int average_views(float *out, const float *flip, int n, int C) {
     return 0;
 }
 
+/* Classifies and prints the pending batch; on failure the batch is dropped (nothing printed). */
 static int flush(classify_ctx *c, batch *b) {
     if (!b->n) return 0;
-    if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) {
-        fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
-        return 1;
-    }
-    if (c->tta_flip) {
+    const char *why = NULL;
+    if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out) != VITC_OK) why = vitc_last_error();
+    if (!why && c->tta_flip) {
         mirror(b->data, b->n, c->chans, b->h, b->w);
-        if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out_flip) != VITC_OK) {
-            fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], vitc_last_error());
-            return 1;
-        }
-        if (average_views(c->out, c->out_flip, b->n, c->num_classes)) {
-            fprintf(stderr, "vitc classify: out of memory\n");
-            return 1;
-        }
+        if (vitc_model_classify(c->model, b->data, b->n, b->h, b->w, c->out_flip) != VITC_OK) why = vitc_last_error();
+        else if (average_views(c->out, c->out_flip, b->n, c->num_classes)) why = "out of memory";
+    }
+    if (why) {
+        fprintf(stderr, "vitc classify: %s: %s\n", b->files[0], why);
+        b->n = 0;
+        return 1;
     }
     for (int i = 0; i < b->n; i++) print_result(c, b->files[i], b->sub[i], c->out + (size_t)i * c->num_classes);
     fflush(stdout);
@@ -130,7 +129,18 @@ static int classify_emit(void *ctx, const char *file, int sub, const float *x, i
     return push(e->c, e->b, file, sub, x, h, w);
 }
 
+static int classify_main(int argc, char **argv);
+
+/* build/vitc-mpi under mpirun: each process classifies a contiguous share of the images, and rank 0
+ * prints the results in the images' order (dist.h) */
 int cmd_classify(int argc, char **argv) {
+    vt_dist_init(&argc, &argv);
+    int rc = classify_main(argc, argv);
+    vt_dist_finalize();
+    return rc;
+}
+
+static int classify_main(int argc, char **argv) {
     vt_model_opts mo;
     int top = 5, json = 0, logits = 0, batch_size = 8, tta_flip = 0, bf16 = 0;
     vt_option opts[VT_MODEL_OPTS_COUNT + 6];
@@ -200,11 +210,17 @@ int cmd_classify(int argc, char **argv) {
     float *img = malloc(sizeof(float) * 3 * (size_t)pp.size * pp.size);
     int rc = (!c.out || !c.out_flip || !b.files || !b.sub || !img) ? 1 : 0;
     if (rc) fprintf(stderr, "vitc classify: out of memory\n");
-    for (int i = 1; i < npos && !rc; i++) {
+    int64_t lo = 0, hi = 0;
+    vt_dist_share(npos - 1, &lo, &hi);
+    if (!rc && vt_dist_capture_begin()) rc = 1, fprintf(stderr, "vitc classify: cannot capture this process's output\n");
+    for (int i = 1 + (int)lo; i < 1 + hi && !rc; i++) {
         const char *file = pos[i];
         rc = vt_cli_read_input("classify", file, info.in_chans, &pp, img, classify_emit, &(classify_emit_ctx){&c, &b});
     }
-    if (!rc) rc = flush(&c, &b);
+    /* the images before one that could not be read still get their lines */
+    int frc = flush(&c, &b);
+    if (!rc) rc = frc;
+    rc = vt_dist_capture_end(rc);
     free(img);
     free(c.out);
     free(c.out_flip);

@@ -3,6 +3,7 @@
  * Fashion-MNIST, the validation part of an image folder, or with --split val --val-split F the
  * training images a run held out). */
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "cli/args.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -21,7 +22,32 @@ static void free_models(vitc_model **models, int n) {
     for (int e = 0; e < n; e++) vitc_model_free(models[e]);
 }
 
+/* Keeps images [lo, hi) of d (moved to the front; the buffers stay d's). */
+static void keep_share(vt_dataset *d, int64_t lo, int64_t hi) {
+    size_t img = (size_t)d->c * d->h * d->w;
+    memmove(d->pixels, d->pixels + (size_t)lo * img, (size_t)(hi - lo) * img);
+    memmove(d->labels, d->labels + lo, sizeof(int) * (size_t)(hi - lo));
+    d->n = (int)(hi - lo);
+}
+
+/* x[0..n) summed over the processes, in rank order, 16 at a time */
+static void sum_over_ranks(double *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) vt_dist_sum_doubles(x + i, n - i < 16 ? (int)(n - i) : 16);
+}
+
+static int eval_main(int argc, char **argv);
+
+/* build/vitc-mpi under mpirun: each process evaluates a contiguous share of a classifier's images; the
+ * confusion matrices and losses are summed (dist.h) and rank 0 reports */
 int cmd_eval(int argc, char **argv) {
+    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it (before MPI starts) */
+    vt_dist_init(&argc, &argv);
+    int rc = eval_main(argc, argv);
+    vt_dist_finalize();
+    return rc;
+}
+
+static int eval_main(int argc, char **argv) {
     const char *data = NULL, *split = "test";
     int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0;
     float val_frac = 0;
@@ -37,7 +63,6 @@ int cmd_eval(int argc, char **argv) {
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "the blocks' products in bfloat16 (AVX512-BF16 CPUs)", 0},
     };
-    vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it */
     const char *pos[MAX_MODELS + 1]; /* one more, to name the limit instead of a generic error */
     int npos;
     int r = vt_parse_args("eval", "vitc eval MODEL [MODEL...] --data mnist|fashion-mnist|DIR [--split test|val|train] [--val-split F] [--json]",
@@ -65,6 +90,12 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     vitc_model *m = models[0]; /* the ensemble's classes, labels and preprocessing are the first model's */
+    if (vt_dist_size() > 1 && m->cfg.task != VT_TASK_CLASSIFY) {
+        fprintf(stderr, "vitc eval: over several processes for classifiers only (%s is a %s model)\n", pos[0],
+                vt_task_name(m->cfg.task));
+        free_models(models, npos);
+        return 1;
+    }
     if (m->cfg.task == VT_TASK_SEGMENT) { /* a scene folder: mIoU, pixel accuracy, per-class IoU */
         int srv = 1;
         if (npos > 1) fprintf(stderr, "vitc eval: segmentation models are evaluated one at a time\n");
@@ -137,10 +168,29 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     double loss;
-    if (vt_evaluate(models, npos, &d, batch, map, tta_flip, conf, &loss)) {
-        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
-        rc = 1;
-        goto done;
+    int n_all = d.n;
+    if (vt_dist_size() > 1) {
+        int64_t lo, hi;
+        vt_dist_share(d.n, &lo, &hi);
+        keep_share(&d, lo, hi);
+    }
+    rc = vt_evaluate(models, npos, &d, batch, map, tta_flip, conf, &loss) ? 1 : 0;
+    if (rc) vt_dist_error("vitc eval", vitc_last_error());
+    if ((rc = vt_dist_agree(rc))) goto done;
+    if (vt_dist_size() > 1) { /* counts and the loss's sum: exact sums of integers, the loss in rank order */
+        size_t CC = (size_t)C * C;
+        double *s = malloc(sizeof(double) * (CC + 1));
+        if (!s) {
+            fprintf(stderr, "vitc eval: out of memory\n");
+            vt_dist_abort(1);
+        }
+        for (size_t i = 0; i < CC; i++) s[i] = (double)conf[i];
+        s[CC] = loss * d.n;
+        sum_over_ranks(s, CC + 1);
+        for (size_t i = 0; i < CC; i++) conf[i] = (int64_t)s[i];
+        loss = n_all ? s[CC] / n_all : 0.0;
+        free(s);
+        d.n = n_all;
     }
     int64_t correct = 0;
     for (int k = 0; k < C; k++) correct += conf[(size_t)k * C + k];

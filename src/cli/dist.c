@@ -23,6 +23,8 @@ _Noreturn void vt_dist_abort(int code) { exit(code); }
 void vt_dist_hold_signals(int hold) {}
 double vt_dist_sum_seconds(void) { return 0.0; }
 void vt_dist_test_hook(int64_t step) {}
+int vt_dist_capture_begin(void) { return 0; }
+int vt_dist_capture_end(int rc) { return rc; }
 
 #else
 #include <fcntl.h>
@@ -202,12 +204,91 @@ void vt_dist_hold_signals(int hold) {
 
 double vt_dist_sum_seconds(void) { return g_sum_s; }
 
+static FILE *g_cap[2];  /* the captured standard output and error */
+static int g_real_fd[2] = {-1, -1};
+
+int vt_dist_capture_begin(void) {
+    if (g_size < 2) return 0;
+    fflush(stdout), fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        if (!(g_cap[i] = tmpfile())) return -1;
+        g_real_fd[i] = dup(i + 1);
+        dup2(fileno(g_cap[i]), i + 1);
+    }
+    return 0;
+}
+
+/* The whole of a captured file (NUL-terminated; *len without it); NULL out of memory. */
+static char *slurp(FILE *f, int *len) {
+    long n = ftell(f);
+    char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (!buf) return NULL;
+    rewind(f);
+    *len = (int)fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
+    buf[*len] = 0;
+    return buf;
+}
+
+/* Rank 0 receives every rank's text (in rank order, lengths in lens); others send theirs. */
+static char *gather_text(const char *mine, int len, int *lens, int *offs) {
+    MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    char *all = NULL;
+    if (g_rank == 0) {
+        int total = 0;
+        for (int r = 0; r < g_size; r++) offs[r] = total, total += lens[r];
+        if (!(all = malloc((size_t)total + 1))) vt_dist_abort(1);
+    }
+    MPI_Gatherv(mine, len, MPI_CHAR, all, lens, offs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return all;
+}
+
+int vt_dist_capture_end(int rc) {
+    if (g_size < 2 || !g_cap[0] || !g_cap[1]) return vt_dist_agree(rc);
+    fflush(stdout), fflush(stderr);
+    int len[2] = {0, 0};
+    char *text[2] = {slurp(g_cap[0], &len[0]), slurp(g_cap[1], &len[1])};
+    if (!text[0] || !text[1]) vt_dist_abort(1);
+    for (int i = 0; i < 2; i++) {
+        dup2(g_real_fd[i], i + 1);
+        close(g_real_fd[i]);
+        fclose(g_cap[i]);
+        g_cap[i] = NULL, g_real_fd[i] = -1;
+    }
+    /* per rank: rc, then the lengths and offsets of its standard output and of its errors */
+    int *rcs = malloc(sizeof(int) * 5 * (size_t)g_size);
+    if (!rcs) vt_dist_abort(1);
+    int *olen = rcs + g_size, *ooff = olen + g_size, *elen = ooff + g_size, *eoff = elen + g_size;
+    MPI_Gather(&rc, 1, MPI_INT, rcs, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    char *out = gather_text(text[0], len[0], olen, ooff);
+    char *err = gather_text(text[1], len[1], elen, eoff);
+    int first = 0;
+    if (g_rank == 0) /* rank 0's own stdout and stderr are the real ones again */
+        for (int r = 0; r < g_size; r++) {
+            fwrite(out + ooff[r], 1, (size_t)olen[r], stdout);
+            fflush(stdout);
+            if (rcs[r]) {
+                fwrite(err + eoff[r], 1, (size_t)elen[r], stderr);
+                fflush(stderr);
+                first = rcs[r];
+                break;
+            }
+        }
+    MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    free(out), free(err), free(rcs), free(text[0]), free(text[1]);
+    return first;
+}
+
 void vt_dist_test_hook(int64_t step) {
     if (g_size < 2) return;
     const char *r = getenv("VITC_TEST_KILL_RANK"), *s = getenv("VITC_TEST_KILL_STEP");
     if (r && s && atoi(r) == g_rank && atoll(s) == step) raise(SIGKILL);
 }
 #endif
+
+void vt_dist_share(int64_t n, int64_t *lo, int64_t *hi) {
+    int np = vt_dist_size(), rk = vt_dist_rank();
+    *lo = n * rk / np, *hi = n * (rk + 1) / np;
+}
 
 int vt_dist_shard(const char *cmd, int batch, int *per_rank, int *first) {
     int np = vt_dist_size(), rk = vt_dist_rank(), rc = 0;

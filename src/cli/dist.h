@@ -43,6 +43,17 @@ int vt_dist_start(int rc);
  * images from *first = rank * per_rank. Ends setup (vt_dist_start): non-zero on every rank when
  * batch is not a multiple of N (rank 0 reports it) or another rank failed before. */
 int vt_dist_shard(const char *cmd, int batch, int *per_rank, int *first);
+/* This rank's contiguous share [*lo, *hi) of n items (n r / N .. n (r + 1) / N): eval and classify
+ * split their images so. */
+void vt_dist_share(int64_t n, int64_t *lo, int64_t *hi);
+/* Per-image commands over several processes (classify): between capture_begin and capture_end
+ * every rank's standard output and error go to temporary files; capture_end (collective) hands them
+ * to rank 0, which prints the ranks' outputs in rank order up to the first rank whose rc is not 0,
+ * then that rank's errors: what one process working through all the images in order would print.
+ * Returns that first non-zero rc (0: every rank succeeded), the same on every rank. One process:
+ * nothing is captured and capture_end returns rc. */
+int vt_dist_capture_begin(void);
+int vt_dist_capture_end(int rc);
 /* Ends every process of the job with this exit status (one process: exit). */
 _Noreturn void vt_dist_abort(int code);
 /* hold = 1: SIGTERM and SIGINT wait until hold = 0 (around checkpoint writes). */

@@ -69,6 +69,14 @@ void vt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* Exact GELU: dinp = dout * gelu'(inp). dinp may alias dout. */
 void vt_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
+/* CLIP's quick GELU and the tanh GELU: dinp = dout * act'(inp). dinp may alias dout. */
+void vt_quick_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void vt_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* SwiGLU (vt_swiglu_forward): from dout (N rows of H) and the forward's input (N rows of 2H, gate |
+ * value), dinp (N rows of 2H) = d gate | d value. dinp must not alias inp or dout. */
+void vt_swiglu_backward(float *dinp, const float *inp, const float *dout, int N, int H);
+
 /* Linear y = x W^T + b (x: M x K, W: N x K). dx = dy W (beta_dx 0: overwrite, 1: accumulate; dx NULL
  * skips), dW += dy^T x, db += column sums of dy (db NULL skips). */
 void vt_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,

@@ -66,6 +66,36 @@ void vt_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n
     }
 }
 
+void vt_quick_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], s = 1.0f / (1.0f + expf(-1.702f * x)); /* y = x s(1.702 x) */
+        dinp[i] = dout[i] * (s + 1.702f * x * s * (1.0f - s));
+    }
+}
+
+void vt_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+    const float k = 0.7978845608028654f, c = 0.044715f; /* y = x (1 + tanh(k (x + c x^3))) / 2 */
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], t = tanhf(k * (x + c * x * x * x));
+        dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * c * x * x));
+    }
+}
+
+void vt_swiglu_backward(float *dinp, const float *inp, const float *dout, int N, int H) {
+#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((long long)N * H > 65536)
+    for (int r = 0; r < N; r++) {
+        const float *g = inp + (size_t)r * 2 * H, *v = g + H, *dy = dout + (size_t)r * H;
+        float *dg = dinp + (size_t)r * 2 * H, *dv = dg + H;
+        for (int j = 0; j < H; j++) { /* y = silu(a) b, silu(a) = a s(a), silu'(a) = s (1 + a (1 - s)) */
+            float a = g[j], s = 1.0f / (1.0f + expf(-a));
+            dg[j] = dy[j] * v[j] * s * (1.0f + a * (1.0f - s));
+            dv[j] = dy[j] * a * s;
+        }
+    }
+}
+
 void vt_colsum_accumulate(float *acc, const float *x, int M, int N) {
     enum { CB = 64 };
     int nb = (N + CB - 1) / CB;

@@ -34,7 +34,7 @@ struct vt_train_acts {
     float *logits, *logits2, *dlogits, *dl2;
     float *dp_scale;                     /* drop path: depth x 2 (attention, MLP) x n factors */
     /* backward scratch */
-    float *dres, *dtmp, *dtmp2, *dqkv, *dao, *dh, *dx0, *demb, *demb2, *dfeat, *dfeat2, *dpooled;
+    float *dres, *dtmp, *dtmp2, *dqkv, *dao, *dh, *dhpre, *dx0, *demb, *demb2, *dfeat, *dfeat2, *dpooled;
     float *dbranch;                      /* drop path outside the fused block: d loss / d branch output */
 };
 
@@ -81,17 +81,12 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
-    if (c->mlp_swiglu || c->act != VT_ACT_GELU || c->proj_dim || c->map_head)
-        return vt_error(VITC_ERR_UNSUPPORTED, "training has no backward for %s yet (inference only)",
-                        c->mlp_swiglu ? "the SwiGLU MLP" : c->proj_dim ? "CLIP's projection"
-                        : c->map_head ? "SigLIP's attention-pooling head"
-                        : c->act == VT_ACT_QUICK_GELU ? "quick_gelu" : "the tanh GELU");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));
     if (c->dist_token && c->dist_average && (c->pool != VITC_POOL_TOKEN || c->fc_norm))
         return vt_error(VITC_ERR_UNSUPPORTED, "training a distilled model needs token pooling without fc_norm");
-    if (c->pool == VITC_POOL_TOKEN && !vt_prefix_tokens(c))
+    if (c->pool == VITC_POOL_TOKEN && !c->map_head && !vt_prefix_tokens(c))
         return vt_error(VITC_ERR_UNSUPPORTED, "token pooling needs a prefix token");
     vt_trainer *t = calloc(1, sizeof *t);
     if (!t) return vt_error(VITC_ERR_NOMEM, "out of memory");
@@ -157,6 +152,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->offsets);
     vt_seg_acts_free(t->seg);
     vt_det_acts_free(t->det);
+    vt_map_acts_free(t->map);
     if (t->acts) {
         free(t->acts->res);
         free(t->acts->blk);
@@ -178,15 +174,18 @@ static float *take(layout *L, size_t n) {
     return L->a ? vt_arena_floats(L->a, n ? n : 1) : NULL;
 }
 
-/* The fused block (train_block.c) serves blocks without q/k norm or LayerScale. */
-static int fused_block(const vt_vit_config *c) { return !c->qk_norm && !c->layer_scale; }
+/* The fused block (train_block.c) serves blocks without q/k norm or LayerScale whose MLP is the
+ * plain one with the exact GELU. */
+static int fused_block(const vt_vit_config *c) {
+    return !c->qk_norm && !c->layer_scale && !c->mlp_swiglu && c->act == VT_ACT_GELU;
+}
 
 static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, layout *L, size_t n) {
     /* outside the fused block, drop path (like LayerScale) keeps the branches' outputs apart */
     int branch_out = c->layer_scale || (drop_path > 0.0f && !fused_block(c));
     size_t N = (size_t)(c->img_size / c->patch) * (c->img_size / c->patch), pre = (size_t)vt_prefix_tokens(c);
     size_t T = N + pre + (size_t)c->det_tokens, rows = n * T, D = (size_t)c->dim, Hm = (size_t)c->mlp_dim, hs = (size_t)c->heads;
-    size_t K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes;
+    size_t K = (size_t)vt_patch_inputs(c), C = (size_t)c->num_classes, F1 = (size_t)vt_fc1_rows(c);
     A->patches = take(L, n * N * K);
     A->emb = take(L, n * N * D);
     if (c->patch_norm) {
@@ -225,7 +224,7 @@ static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, l
         b->ln2 = take(L, rows * D);
         b->ln2_m = take(L, rows);
         b->ln2_r = take(L, rows);
-        b->hpre = take(L, rows * Hm);
+        b->hpre = take(L, rows * F1); /* SwiGLU: gate | value */
         b->hact = take(L, rows * Hm);
         if (branch_out) b->y2 = take(L, rows * D);
     }
@@ -253,6 +252,7 @@ static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, l
     A->dqkv = take(L, rows * 3 * D);
     A->dao = take(L, rows * D);
     A->dh = take(L, rows * Hm);
+    if (F1 != Hm) A->dhpre = take(L, rows * F1);
     A->dx0 = take(L, rows * D);
     A->demb = take(L, n * N * D);
     A->demb2 = take(L, n * N * D);
@@ -389,6 +389,42 @@ static void add_mid_pos(const vt_vit_weights *w, const vt_vit_config *c, float *
 
 /* The backbone's forward pass over n images (activations in t->acts); returns the final tokens
  * (n x T x dim): the final norm's output, or the raw stream when the model has fc_norm. */
+/* hpre = fc1(ln2) (kept for the activation's gradient) and hact = act(hpre): the exact GELU in the
+ * GEMM's store, the other activations and SwiGLU after it */
+static void mlp_hidden_forward(const vt_vit_config *c, block_acts *B, const vt_block_w *bw, int rows) {
+    int D = c->dim, Hm = c->mlp_dim;
+    if (!c->mlp_swiglu && c->act == VT_ACT_GELU) {
+        vt_tr_linear_forward_ex(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm, NULL, B->hact);
+        return;
+    }
+    vt_tr_linear_forward(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, vt_fc1_rows(c));
+    size_t n = (size_t)rows * Hm;
+    if (c->mlp_swiglu) vt_swiglu_forward(B->hact, B->hpre, rows, Hm);
+    else if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(B->hact, B->hpre, n);
+    else vt_gelu_tanh_forward(B->hact, B->hpre, n);
+}
+
+/* From A->dh = d loss / d hact: d loss / d hpre (returned: A->dh in place, or A->dhpre for SwiGLU),
+ * with fc1's bias gradient added to gw */
+static const float *mlp_hidden_backward(const vt_vit_config *c, vt_train_acts *A, const block_acts *B,
+                                        vt_block_w *gw, int rows) {
+    int Hm = c->mlp_dim;
+    size_t n = (size_t)rows * Hm;
+    if (c->mlp_swiglu) {
+        vt_swiglu_backward(A->dhpre, B->hpre, A->dh, rows, Hm);
+        vt_tr_colsum(gw->fc1.b, A->dhpre, rows, 2 * Hm);
+        return A->dhpre;
+    }
+    if (c->act == VT_ACT_GELU) {
+        vt_tr_gelu_backward(A->dh, B->hpre, A->dh, rows, Hm, gw->fc1.b); /* fc1's bias gradient on the way */
+        return A->dh;
+    }
+    if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_backward(A->dh, B->hpre, A->dh, n);
+    else vt_gelu_tanh_backward(A->dh, B->hpre, A->dh, n);
+    vt_tr_colsum(gw->fc1.b, A->dh, rows, Hm);
+    return A->dh;
+}
+
 static const float *backbone_forward(vt_trainer *t, const float *images, int n) {
     vitc_model *m = t->m;
     const vt_vit_config *c = &m->cfg;
@@ -463,8 +499,7 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
             vt_tr_linear_forward_ex(B->mid, B->ao, bw->proj.w, bw->proj.b, rows, D, D, A->res[l], NULL);
         }
         ln_fwd(B->ln2, B->ln2_m, B->ln2_r, B->mid, &bw->norm2, rows, D, eps);
-        /* hpre (kept for GELU's gradient) and hact = gelu(hpre) from one GEMM store */
-        vt_tr_linear_forward_ex(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, Hm, NULL, B->hact);
+        mlp_hidden_forward(c, B, bw, rows);
         if (dp2) {
             vt_tr_linear_forward(B->y2, B->hact, bw->fc2.w, bw->fc2.b, rows, Hm, D);
             add_branch(A->res[l + 1], B->mid, B->y2, c->layer_scale ? bw->ls2 : NULL, dp2, n, T, D);
@@ -536,8 +571,8 @@ static void backbone_backward(vt_trainer *t, int n) {
             dy2 = A->dtmp;
         }
         vt_tr_linear_backward(A->dh, gw->fc2.w, gw->fc2.b, dy2, B->hact, bw->fc2.w, rows, Hm, D, 0.0f);
-        vt_tr_gelu_backward(A->dh, B->hpre, A->dh, rows, Hm, gw->fc1.b); /* fc1's bias gradient on the way */
-        vt_tr_linear_backward(A->dtmp, gw->fc1.w, NULL, A->dh, B->ln2, bw->fc1.w, rows, D, Hm, 0.0f);
+        const float *dhpre = mlp_hidden_backward(c, A, B, gw, rows);
+        vt_tr_linear_backward(A->dtmp, gw->fc1.w, NULL, dhpre, B->ln2, bw->fc1.w, rows, D, vt_fc1_rows(c), 0.0f);
         vt_tr_layernorm_backward(A->dres, gw->norm2.w, gw->norm2.b, A->dtmp, B->mid, bw->norm2.w, B->ln2_m, B->ln2_r,
                               rows, D);
         /* mid = res[l] + s_b ls1 * y1 */
@@ -648,8 +683,10 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
     float eps = c->ln_eps;
     int dist_avg = c->dist_token && c->dist_average;
 
+    if (c->map_head && (s = vt_map_acts_ensure(&t->map, c, n, T))) return s;
     const float *xn = backbone_forward(t, images, n);
-    for (int b = 0; b < n; b++) {
+    if (c->map_head) vt_map_forward(t->map, c, w, xn, n, T, A->pooled);
+    for (int b = 0; b < n && !c->map_head; b++) {
         const float *x = xn + (size_t)b * T * D;
         float *p = A->pooled + (size_t)b * D;
         if (dist_avg) {
@@ -707,7 +744,8 @@ static vitc_status forward_backward(vt_trainer *t, const float *images, const in
                               A->fc_r, n, D);
         dpool = A->dpooled;
     }
-    for (int b = 0; b < n; b++) {
+    if (c->map_head) vt_map_backward(t->map, c, w, g, xn, dpool, n, T, dxn);
+    for (int b = 0; b < n && !c->map_head; b++) {
         float *dx = dxn + (size_t)b * T * D;
         const float *dp = dpool + (size_t)b * D;
         if (dist_avg) {
@@ -822,6 +860,9 @@ void vt_trainer_update(vt_trainer *t) {
     /* one parallel region for all parameters (no barrier between them) */
 #pragma omp parallel num_threads(vt_get_threads()) if (t->numel > 65536)
     for (int i = 0; i < t->n_params; i++) {
+        /* CLIP's projection makes the embeddings, not the logits: the classifier's loss leaves it be
+         * (no gradient reaches it, and weight decay alone would shrink it) */
+        if (!strncmp(t->params[i].name, "embed_proj.", 11)) continue;
         int64_t off = t->offsets[i], cnt = t->params[i].numel, nc = (cnt + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
         vt_adamw_coef c = co;
         float scale = vt_train_lr_scale(t->params[i].name, t->m->cfg.depth, hp->layer_decay);

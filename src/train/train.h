@@ -59,6 +59,7 @@ typedef struct vt_trainer {
     vt_train_acts *acts;
     struct vt_seg_acts *seg; /* the segmentation head's activations (task segment) */
     struct vt_det_acts *det; /* the detection heads' activations (task detect) */
+    struct vt_map_acts *map; /* SigLIP's attention-pooling head's activations */
     /* data-parallel shards (vitc-mpi): this process trains images image_offset.. of each global
      * batch, so drop-path masks follow the image's index in the global batch; the detection loss
      * normalizes by the global batch's images and boxes when these are > 0 (0: this batch's) */

@@ -24,4 +24,16 @@ void vt_seg_acts_free(struct vt_seg_acts *s);
 /* The detection heads' activations (train_det.c), freed with the trainer. */
 void vt_det_acts_free(struct vt_det_acts *s);
 
+/* SigLIP's attention-pooling head in training (train_map.c): activations kept by the forward for
+ * the backward, grown for batches of up to n images of T tokens. */
+typedef struct vt_map_acts vt_map_acts;
+vitc_status vt_map_acts_ensure(vt_map_acts **a, const vt_vit_config *c, int n, int T);
+void vt_map_acts_free(vt_map_acts *a);
+/* pooled (n x dim) from the final tokens xn (n x T x dim). */
+void vt_map_forward(vt_map_acts *a, const vt_vit_config *c, const vt_vit_weights *w, const float *xn, int n, int T,
+                    float *pooled);
+/* From d loss / d pooled: the head's parameter gradients added to g, d loss / d xn added to dxn. */
+void vt_map_backward(vt_map_acts *a, const vt_vit_config *c, const vt_vit_weights *w, vt_vit_weights *g,
+                     const float *xn, const float *dpooled, int n, int T, float *dxn);
+
 #endif

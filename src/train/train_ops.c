@@ -1,5 +1,5 @@
 /* Training operations (train_ops.h): thread splitting and the portable C kernels; the AVX-512
- * kernels are in train_ops_avx512.c. */
+ * and AVX2 kernels are in train_ops_avx512.c and train_ops_avx2.c. */
 #include "train/train_ops.h"
 #include "kernels/bf16.h"
 #include "kernels/kernels.h"
@@ -182,8 +182,10 @@ int vt_tr_set_bf16(int on) {
 }
 
 const vt_tr_kernels *vt_tr_kern(void) {
-    if (strcmp(vt_kernels_name(), "avx512")) return &vt_tr_kernels_ref;
-    return use_bf16 ? &vt_tr_kernels_avx512_bf16 : &vt_tr_kernels_avx512;
+    const char *name = vt_kernels_name();
+    if (!strcmp(name, "avx512")) return use_bf16 ? &vt_tr_kernels_avx512_bf16 : &vt_tr_kernels_avx512;
+    if (!strcmp(name, "avx2")) return &vt_tr_kernels_avx2;
+    return &vt_tr_kernels_ref;
 }
 #define kern vt_tr_kern
 

@@ -1,5 +1,5 @@
-/* Training-only fast paths: the operations of the training step, vectorized (AVX-512 when the
- * active kernels are avx512, portable C otherwise) and split over vt_get_threads() threads.
+/* Training-only fast paths: the operations of the training step, vectorized (AVX-512 or AVX2
+ * when those are the active kernels, portable C otherwise) and split over vt_get_threads() threads.
  * Reductions over rows (bias and LayerNorm parameter gradients) go through per-thread partial
  * sums added in thread order, so results repeat exactly for a given thread count. The reference
  * versions of the same operations are in model/layers.c and model/layers_backward.c. */

@@ -1,5 +1,6 @@
-/* Row-range kernels behind train_ops.c: one portable C set (train_ops.c) and one AVX-512 set
- * (train_ops_avx512.c, compiled with AVX-512 flags, used when the active kernels are avx512).
+/* Row-range kernels behind train_ops.c: one portable C set (train_ops.c), an AVX-512 set
+ * (train_ops_avx512.c, used when the active kernels are avx512) and an AVX2 set (train_ops_avx2.c,
+ * used when they are avx2), each compiled with its ISA's flags.
  * All run on the calling thread; train_ops.c splits the work over threads. */
 #ifndef VT_TRAIN_OPS_IMPL_H
 #define VT_TRAIN_OPS_IMPL_H
@@ -67,6 +68,7 @@ uint32_t *vt_tr_scratch_words(size_t n);
 
 extern const vt_tr_kernels vt_tr_kernels_ref;
 extern const vt_tr_kernels vt_tr_kernels_avx512;
+extern const vt_tr_kernels vt_tr_kernels_avx2;
 /* vt_tr_kernels_avx512 with the bfloat16 GEMM (kernels/bf16.h) as its gemm */
 extern const vt_tr_kernels vt_tr_kernels_avx512_bf16;
 /* for the float sets: no preparation; gemm_pre ignores pre */

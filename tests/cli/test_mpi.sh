@@ -4,7 +4,7 @@
 # validation losses to the printed digits, the same weights within 1e-5 (measured: about 1e-6), the
 # same bits when repeated; a run stopped on 2 processes and resumed on 1; --batch not a multiple of
 # the processes; a process killed at step 7 ends the job non-zero with one line and leaves complete
-# checkpoints only. Skips when mpirun or build/vitc-mpi is missing, or without Fashion-MNIST.
+# checkpoints only; eval and classify over 2 and 3 processes print what one does. Skips when mpirun or build/vitc-mpi is missing, or without Fashion-MNIST.
 source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 MPIVITC=${VITC_BUILD:-$(dirname "$VITC")}/vitc-mpi
@@ -81,5 +81,38 @@ for task in segment detect; do
   out=$($PY "$CMP" "$TMP/$task-1.ckpt.safetensors" "$TMP/$task-2.ckpt.safetensors" --atol $tol 2>&1) && ok || bad "$task: 2 processes differ: $out"
   echo "  $task, 2 processes vs 1: $(tail -1 <<<"$out")"
 done
+
+# eval and classify split their images over the processes: the same report and the same per-image lines
+expect_ok "a model to evaluate" "$VITC" train "${TR[@]}" --epochs 1 --quiet --out "$TMP/ev.safetensors"
+for j in "" --json; do
+  expect_ok "eval $j: 1 process" "$VITC" eval "$TMP/ev.safetensors" --data fashion-mnist --limit 301 --threads 1 $j
+  cp "$TMP/out" "$TMP/ev1.txt"
+  for n in 2 3; do
+    expect_ok "eval $j: $n processes" "${MPIRUN[@]}" -np $n "$MPIVITC" eval "$TMP/ev.safetensors" --data fashion-mnist \
+      --limit 301 --threads 1 $j
+    cmp -s "$TMP/ev1.txt" "$TMP/out" && ok || bad "eval $j on $n processes differs: $(diff "$TMP/ev1.txt" "$TMP/out" | head -5)"
+  done
+done
+IMGS=("$VITC_FIXTURES"/images/chelsea.png "$VITC_FIXTURES"/images/astronaut.png "$VITC_FIXTURES"/images/coffee.png
+      "$VITC_FIXTURES"/images/chelsea_gray16.png "$VITC_FIXTURES"/images/astronaut_gray.png)
+expect_ok "classify: 1 process" "$VITC" classify "$TMP/ev.safetensors" "${IMGS[@]}" --json --batch 2
+cp "$TMP/out" "$TMP/cl1.txt"
+[[ $(wc -l <"$TMP/cl1.txt") -eq 5 ]] && ok || bad "classify: not 5 lines"
+for n in 2 3; do
+  expect_ok "classify: $n processes" "${MPIRUN[@]}" -np $n "$MPIVITC" classify "$TMP/ev.safetensors" "${IMGS[@]}" --json --batch 2
+  cmp -s "$TMP/cl1.txt" "$TMP/out" && ok || bad "classify on $n processes differs: $(diff "$TMP/cl1.txt" "$TMP/out" | head -4)"
+done
+printf 'not an image' >"$TMP/bad.png"
+# a bad third image (rank 1's first): one process prints the two lines before it, then the error; so do 2
+"$VITC" classify "$TMP/ev.safetensors" "${IMGS[0]}" "${IMGS[1]}" "$TMP/bad.png" "${IMGS[2]}" --batch 1 --json \
+  >"$TMP/b1.out" 2>"$TMP/b1.err"; rc1=$?
+"${MPIRUN[@]}" -np 2 "$MPIVITC" classify "$TMP/ev.safetensors" "${IMGS[0]}" "${IMGS[1]}" "$TMP/bad.png" "${IMGS[2]}" \
+  --batch 1 --json >"$TMP/b2.out" 2>"$TMP/b2.err"; rc2=$?
+[[ $rc1 -eq 1 && $rc2 -eq 1 ]] && ok || bad "classify with a bad image: exit $rc1 (1 process), $rc2 (2)"
+[[ $(wc -l <"$TMP/b2.out") -eq 2 ]] && cmp -s "$TMP/b1.out" "$TMP/b2.out" && ok || bad "classify with a bad image: other lines"
+[[ $(wc -l <"$TMP/b2.err") -eq 1 ]] && grep -q "bad.png: unknown image format" "$TMP/b2.err" && cmp -s "$TMP/b1.err" "$TMP/b2.err" &&
+  ok || bad "classify with a bad image: other error: $(head -c 300 "$TMP/b2.err")"
+expect_fail "eval: a segmentation model over MPI" "classifiers only" "${MPIRUN[@]}" -np 2 "$MPIVITC" eval \
+  models/segment.safetensors --data "$TMP/sc"
 
 report test_mpi

@@ -336,5 +336,23 @@ PYEOF
   expect_fail "train: bad --layer-decay" "--layer-decay" "$VITC" train "${FT[@]}" --layer-decay 1.5 --out "$TMP/ld4.safetensors"
   expect_fail "train: --layer-decay with --resume" "--layer-decay" "$VITC" train --resume "$TMP/ld2.ckpt.safetensors" --layer-decay 0.5 --out "$TMP/ld4.safetensors"
   [[ ! -e $TMP/ld4.safetensors ]] && ok || bad "a refused --layer-decay run left an output file"
+  # fine-tuning each family's tower (the PyTorch-checked layers: SwiGLU + LayerScale, quick_gelu, the tanh
+  # GELU, the attention-pooling head): a run that learns something and writes a loadable classifier; CLIP's
+  # projection (embeddings only) comes out as it went in
+  F=$VITC_FIXTURES/families
+  for fam in dinov2_reg_swiglu_timm dinov2_reg_swiglu_hf clip_proj_hf siglip_hf; do
+    [[ -f $F/$fam/model.safetensors ]] || { bad "family fixture $fam missing"; continue; }
+    expect_ok "train --init $fam" "$VITC" train --init "$F/$fam/model.safetensors" --heads 2 --data fashion-mnist \
+      --limit 128 --val-limit 32 --batch 16 --epochs 1 --threads 2 --quiet --out "$TMP/fam_$fam.safetensors"
+    expect_ok "classify with the fine-tuned $fam" "$VITC" classify "$TMP/fam_$fam.safetensors" "$VITC_FIXTURES/images/chelsea.png" --json
+    grep -q '"label"' "$TMP/out" && ok || bad "fine-tuned $fam classifies nothing: $(head -c 200 "$TMP/out")"
+  done
+  "$PY" - "$F/clip_proj_hf/model.safetensors" "$TMP/fam_clip_proj_hf.safetensors" <<'PY' && ok || bad "fine-tuning changed CLIP's projection"
+import sys
+sys.path.insert(0, "tests/cli")
+from compare_safetensors import load
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if (a["visual_projection.weight"] == b["embed_proj.weight"]).all() else 1)
+PY
 fi
 report test_train

@@ -49,6 +49,12 @@ CASES = {
     # half-precision checkpoints, converted to f32 at load
     "f16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8), 2, None, 13, "timm-f16", 0),
     "bf16_weights": (Cfg(dim=128, depth=2, heads=2, num_classes=8, layer_scale=True), 2, None, 14, "timm-bf16", 0),
+    # DeiT III (timm deit3_*): LayerScale, position embeddings on the patches only (no_embed_class),
+    # the class token's head; at its size and resampled to another
+    "deit3_small": (Cfg(dim=192, depth=2, heads=3, num_classes=10, layer_scale=True, no_embed_class=True), 2, None,
+                    16, "timm", 0),
+    "deit3_small_256x192": (Cfg(dim=192, depth=2, heads=3, num_classes=10, layer_scale=True, no_embed_class=True), 1,
+                            (256, 192), 17, "timm", 0),
     # Hugging Face ViTForImageClassification with config.json, layer_norm_eps 1e-12
     "hf_vit": (Cfg(dim=192, depth=3, heads=3, num_classes=5, ln_eps=1e-12), 2, None, 10, "hf", 0),
     # Hugging Face DeiTForImageClassificationWithTeacher
@@ -89,6 +95,12 @@ def vitc_metadata(c, name):
     }
     if c.patch_kernel:
         cfg["patch_kernel"] = c.patch_kernel
+    if c.global_pool == "map":
+        cfg.update(pool="avg", fc_norm=0, map_head=1)
+    if c.act != "gelu":
+        cfg["act"] = c.act
+    if c.mlp != "mlp":
+        cfg["mlp"] = c.mlp
     pre = {"size": c.img_size, "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET[0],
            "std": IMAGENET[1], "squash": False}
     labels = [f"label {i}" for i in range(c.num_classes)]

@@ -51,6 +51,15 @@ CASES = {
     # avg pool + fc_norm, no class token, position embeddings on patches only, registers
     "avg": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=3, class_token=False,
                 global_pool="avg", reg_tokens=1, no_embed_class=True, layer_scale=True), 23),
+    # the families' MLPs: CLIP's quick_gelu, SigLIP's tanh GELU, DINOv2's SwiGLU (with LayerScale, as DINOv2)
+    "quick_gelu": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, act="quick_gelu"), 25),
+    "gelu_tanh": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, act="gelu_tanh",
+                      pre_norm=True), 26),
+    "swiglu": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=3, mlp="swiglu", mlp_ratio=2.0,
+                   layer_scale=True, reg_tokens=1), 27),
+    # SigLIP's shape: no class token, the tanh GELU, the attention-pooling head after the final norm
+    "map": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, act="gelu_tanh", class_token=False,
+                global_pool="map"), 28),
 }
 
 
@@ -79,7 +88,7 @@ def lr_scale(name, depth, d):
 
 
 def no_decay(name, p):
-    return p.dim() <= 1 or name.endswith("token") or name == "pos_embed"
+    return p.dim() <= 1 or name.endswith("token") or name.endswith("probe") or name == "pos_embed"
 
 
 SAM_RHO = 0.05
@@ -129,8 +138,10 @@ def main():
         torch.manual_seed(seed)
         model = RefViT(cfg)
         randomize(model, seed, head_std=0.25)
-        # timm names; with vitc metadata where timm has no word for the architecture (overlapping patches)
-        meta = vitc_metadata(cfg, case) if cfg.patch_kernel else None
+        # timm names; with vitc metadata where timm has no word for the architecture (overlapping patches,
+        # the families' activations, SwiGLU, the attention-pooling head)
+        meta = vitc_metadata(cfg, case) if cfg.patch_kernel or cfg.act != "gelu" or cfg.mlp != "mlp" or \
+            cfg.global_pool == "map" else None
         write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()), meta)
         model = model.double()
         g = torch.Generator().manual_seed(seed + 100)

@@ -34,9 +34,11 @@ class Cfg:
         self.qkv_bias = True
         self.qk_norm = False
         self.layer_scale = False
-        self.global_pool = "token"  # or "avg"
+        self.global_pool = "token"  # or "avg", or "map" (SigLIP's attention-pooling head after the final norm)
         self.ln_eps = 1e-6
         self.dist_average = True  # DeiT distilled: mean of both heads (HF DeiTForImageClassification: cls only)
+        self.act = "gelu"  # or "quick_gelu" (CLIP), "gelu_tanh" (SigLIP)
+        self.mlp = "mlp"  # or "swiglu" (DINOv2 giant: fc1 gives gate | value, silu(gate) * value)
         for k, v in kw.items():
             assert hasattr(self, k), k
             setattr(self, k, v)
@@ -85,11 +87,20 @@ class Mlp(nn.Module):
     def __init__(self, c):
         super().__init__()
         h = int(c.dim * c.mlp_ratio)
-        self.fc1 = nn.Linear(c.dim, h)
+        self.fc1 = nn.Linear(c.dim, 2 * h if c.mlp == "swiglu" else h)
         self.fc2 = nn.Linear(h, c.dim)
+        self.c = c
 
     def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))  # exact (erf) GELU
+        h = self.fc1(x)
+        if self.c.mlp == "swiglu":
+            gate, value = h.chunk(2, dim=-1)
+            return self.fc2(F.silu(gate) * value)
+        if self.c.act == "quick_gelu":
+            return self.fc2(h * torch.sigmoid(1.702 * h))
+        if self.c.act == "gelu_tanh":
+            return self.fc2(F.gelu(h, approximate="tanh"))
+        return self.fc2(F.gelu(h))  # exact (erf) GELU
 
 
 class Block(nn.Module):
@@ -122,6 +133,33 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(c.in_chans, c.dim, k, c.patch, padding=(k - c.patch) // 2, bias=not c.pre_norm)
 
 
+class MapHead(nn.Module):
+    """SigLIP's attention-pooling head (HF SiglipMultiheadAttentionPoolingHead): a learned probe attends
+    over the tokens with nn.MultiheadAttention, then y = a + MLP(LayerNorm(a)); vitc's names."""
+
+    def __init__(self, c):
+        super().__init__()
+        h = int(c.dim * c.mlp_ratio)
+        self.probe = nn.Parameter(torch.zeros(1, 1, c.dim))
+        self.attention = nn.MultiheadAttention(c.dim, c.heads, batch_first=True)
+        self.layernorm = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(c.dim, h)
+        self.mlp.fc2 = nn.Linear(h, c.dim)
+        self.c = c
+
+    def forward(self, x):
+        a = self.attention(self.probe.expand(x.shape[0], -1, -1), x, x, need_weights=False)[0]
+        h = self.mlp.fc1(self.layernorm(a))
+        if self.c.act == "gelu_tanh":
+            h = F.gelu(h, approximate="tanh")
+        elif self.c.act == "quick_gelu":
+            h = h * torch.sigmoid(1.702 * h)
+        else:
+            h = F.gelu(h)
+        return (a + self.mlp.fc2(h))[:, 0]
+
+
 class RefViT(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -142,6 +180,8 @@ class RefViT(nn.Module):
             self.fc_norm = nn.LayerNorm(c.dim, eps=c.ln_eps)
         else:
             self.norm = nn.LayerNorm(c.dim, eps=c.ln_eps)
+        if c.global_pool == "map":
+            self.map_head = MapHead(c)
         if c.num_classes:
             self.head = nn.Linear(c.dim, c.num_classes)
             if c.dist_token:
@@ -191,6 +231,8 @@ class RefViT(nn.Module):
         if c.global_pool == "avg":
             return self.fc_norm(x[:, c.prefix:].mean(dim=1))
         x = self.norm(x)
+        if c.global_pool == "map":
+            return self.map_head(x)
         if c.dist_token and c.dist_average:
             return (x[:, 0] + x[:, 1]) / 2
         return x[:, 0]
@@ -204,7 +246,7 @@ class RefViT(nn.Module):
         if c.global_pool != "avg" and c.dist_token and c.dist_average:
             xn = self.norm(x)
             logits = (self.head(xn[:, 0]) + self.head_dist(xn[:, 1])) / 2
-        elif c.global_pool != "avg":
+        elif c.global_pool not in ("avg", "map"):
             logits = self.head(self.norm(x)[:, 0])
         else:
             logits = self.head(feats)

@@ -735,11 +735,12 @@ static void test_mix(void) {
 
 int main(void) {
     vt_set_threads(2);
-    const char *cases[] = {"full", "distilled", "avg", "overlap"};
-    for (int i = 0; i < 4; i++) run_case(cases[i]);
-    for (int i = 0; i < 4; i++) run_case_soft(cases[i]);
-    for (int i = 0; i < 4; i++) run_case_variant(cases[i], "ld");
-    for (int i = 0; i < 4; i++) run_case_variant(cases[i], "sam");
+    const char *cases[] = {"full", "distilled", "avg", "overlap", "quick_gelu", "gelu_tanh", "swiglu", "map"};
+    const int ncases = (int)(sizeof cases / sizeof *cases);
+    for (int i = 0; i < ncases; i++) run_case(cases[i]);
+    for (int i = 0; i < ncases; i++) run_case_soft(cases[i]);
+    for (int i = 0; i < ncases; i++) run_case_variant(cases[i], "ld");
+    for (int i = 0; i < ncases; i++) run_case_variant(cases[i], "sam");
     run_case_deit("distilled");
     printf("  vs PyTorch: worst loss rel err %.2e, worst gradient err %.2e of the tensor's max, worst parameter "
            "err after 10 steps %.2e\n",
