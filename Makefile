@@ -13,6 +13,8 @@ OPT ?= -O2
 CFLAGS_COMMON = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -g $(OPT) -fPIC -fopenmp \
                 -D_DEFAULT_SOURCE -Iinclude -Isrc
 LDLIBS = -ljpeg -lpng -lz -lm
+# The command line alone links libmicrohttpd (vitc serve); the library does not.
+CLI_LDLIBS = -lmicrohttpd -lpthread
 ifeq ($(SAN),1)
   CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -63,7 +65,7 @@ $(BUILD)/libvitc.so: $(BUILD)/libvitc.so.$(VERSION)
 	ln -sf libvitc.so.$(VERSION) $@
 
 $(BUILD)/vitc: $(CLI_OBJ) $(BUILD)/libvitc.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvitc.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvitc.a $(LDLIBS) $(CLI_LDLIBS)
 
 # build/vitc-mpi: the CLI objects of build/vitc except src/cli/dist.c, which is compiled again with
 # -DVITC_MPI and Open MPI's flags (the only file that calls MPI); the library and build/vitc do not change.
@@ -80,7 +82,7 @@ $(MPI_DIST_OBJ): src/cli/dist.c
 	$(CC) $(CFLAGS_COMMON) $(MPI_CFLAGS) -DVITC_MPI -MMD -MP -c $< -o $@
 
 $(BUILD)/vitc-mpi: $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a
-	$(CC) $(LDFLAGS) -o $@ $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a $(LDLIBS) $(MPI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %/cli/dist.o,$(CLI_OBJ)) $(MPI_DIST_OBJ) $(BUILD)/libvitc.a $(LDLIBS) $(CLI_LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/fixture_npy.h tests/unit/compare_params.h $(BUILD)/libvitc.a
 	@mkdir -p $(dir $@)

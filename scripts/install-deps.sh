@@ -9,9 +9,11 @@
 #                                      (test) set includes OpenMPI too, for tests/cli/test_mpi.sh
 set -euo pipefail
 
-build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
+build_pkgs=(build-essential clang llvm libomp-dev libclang-rt-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config
+            libmicrohttpd-dev)  # libmicrohttpd: vitc serve's HTTP server
 test_pkgs=(python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-pil darknet python3-skimage
-           dataset-fashion-mnist python3-pytest python3-setuptools python3-wheel python3-pip python3-venv)
+           dataset-fashion-mnist python3-pytest python3-setuptools python3-wheel python3-pip python3-venv
+           curl wrk)  # curl: tests/cli/test_serve.sh's client; wrk: its load run and bench/serve_load.sh
 mpi_pkgs=(libopenmpi-dev openmpi-bin)  # build/vitc-mpi (data-parallel training) and its tests
 data_pkgs=(opencv-doc)
 bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own

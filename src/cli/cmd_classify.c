@@ -1,6 +1,7 @@
 /* vitc classify MODEL IMAGE...: top-k classes per image, as text or JSON lines. */
 #include "cli/commands.h"
 #include "cli/dist.h"
+#include "cli/json_out.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "core/npy.h"
@@ -32,24 +33,7 @@ static void print_result(const classify_ctx *c, const char *file, int sub, const
     vitc_topk(logits, c->num_classes, k, idx, prob);
     if (c->json) {
         vt_strbuf b = {0};
-        vt_strbuf_append(&b, "{\"file\":", 8);
-        vt_strbuf_json_string(&b, file);
-        if (sub >= 0) vt_strbuf_printf(&b, ",\"index\":%d", sub);
-        vt_strbuf_append(&b, ",\"top\":[", 8);
-        for (int i = 0; i < k; i++) {
-            const char *label = vitc_model_label(c->model, idx[i]);
-            vt_strbuf_printf(&b, "%s{\"index\":%d,\"label\":", i ? "," : "", idx[i]);
-            if (label) vt_strbuf_json_string(&b, label);
-            else vt_strbuf_append(&b, "null", 4);
-            vt_strbuf_printf(&b, ",\"prob\":%.6g}", (double)prob[i]);
-        }
-        vt_strbuf_append(&b, "]", 1);
-        if (c->logits) {
-            vt_strbuf_append(&b, ",\"logits\":[", 11);
-            for (int i = 0; i < c->num_classes; i++) vt_strbuf_printf(&b, "%s%.9g", i ? "," : "", (double)logits[i]);
-            vt_strbuf_append(&b, "]", 1);
-        }
-        vt_strbuf_append(&b, "}", 1);
+        vt_json_classify(&b, c->model, file, sub, logits, c->num_classes, c->top, c->logits);
         if (!b.failed) printf("%s\n", b.data);
         vt_strbuf_free(&b);
         return;

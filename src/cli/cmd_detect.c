@@ -4,6 +4,7 @@
  * (one colour per class) and their labels. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "image/draw.h"
@@ -57,25 +58,7 @@ static vitc_status write_picture(const char *path, const vitc_image *im, const v
 static void print_json(const char *file, int w, int h, const char *pic, const vitc_detection *d, int n,
                        const vitc_model *m) {
     vt_strbuf sb = {0};
-    vt_strbuf_append(&sb, "{\"file\":", 8);
-    vt_strbuf_json_string(&sb, file);
-    char buf[256];
-    int k = snprintf(buf, sizeof buf, ",\"width\":%d,\"height\":%d,\"picture\":", w, h);
-    vt_strbuf_append(&sb, buf, (size_t)k);
-    if (pic) vt_strbuf_json_string(&sb, pic);
-    else vt_strbuf_append(&sb, "null", 4);
-    vt_strbuf_append(&sb, ",\"detections\":[", 15);
-    for (int i = 0; i < n; i++) {
-        k = snprintf(buf, sizeof buf, "%s{\"index\":%d,\"label\":", i ? "," : "", d[i].label);
-        vt_strbuf_append(&sb, buf, (size_t)k);
-        const char *lab = vitc_model_label(m, d[i].label);
-        if (lab) vt_strbuf_json_string(&sb, lab);
-        else vt_strbuf_append(&sb, "null", 4);
-        k = snprintf(buf, sizeof buf, ",\"score\":%.6f,\"box\":[%.3f,%.3f,%.3f,%.3f]}", (double)d[i].score,
-                     (double)d[i].box[0], (double)d[i].box[1], (double)d[i].box[2], (double)d[i].box[3]);
-        vt_strbuf_append(&sb, buf, (size_t)k);
-    }
-    vt_strbuf_append(&sb, "]}", 2);
+    vt_json_detect(&sb, m, file, w, h, pic, d, n);
     printf("%s\n", sb.failed ? "{\"error\":\"out of memory\"}" : sb.data);
     vt_strbuf_free(&sb);
 }

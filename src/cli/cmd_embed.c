@@ -1,6 +1,7 @@
 /* vitc embed MODEL IMAGE...: pooled features (N x D) or the final tokens (N x T x D) as .npy, and/or
  * one JSON line per image. Nothing is written or printed unless every input succeeds. */
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "core/npy.h"
@@ -99,18 +100,8 @@ static int push(embed_ctx *c, const char *file, int sub, const float *img, int h
 }
 
 static void print_json(const embed_ctx *c, int i) {
-    const float *f = c->feats + (size_t)i * c->dim;
-    double norm = 0.0;
-    for (int d = 0; d < c->dim; d++) norm += (double)f[d] * f[d];
     vt_strbuf b = {0};
-    vt_strbuf_append(&b, "{\"file\":", 8);
-    vt_strbuf_json_string(&b, c->files[i]);
-    if (c->sub[i] >= 0) vt_strbuf_printf(&b, ",\"index\":%d", c->sub[i]);
-    vt_strbuf_printf(&b, ",\"dim\":%d", c->dim);
-    if (c->tokens) vt_strbuf_printf(&b, ",\"tokens\":%d", c->T);
-    vt_strbuf_printf(&b, ",\"norm\":%.9g,\"features\":[", sqrt(norm));
-    for (int d = 0; d < c->dim; d++) vt_strbuf_printf(&b, "%s%.9g", d ? "," : "", (double)f[d]);
-    vt_strbuf_append(&b, "]}", 2);
+    vt_json_embed(&b, c->files[i], c->sub[i], c->feats + (size_t)i * c->dim, c->dim, c->tokens ? c->T : -1);
     if (!b.failed) printf("%s\n", b.data);
     vt_strbuf_free(&b);
 }

@@ -4,6 +4,7 @@
  * legend of the classes present (DIR/<stem>.overlay.png), and the class areas. */
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "image/draw.h"
@@ -126,30 +127,7 @@ int cmd_segment(int argc, char **argv) {
             rc = 1;
         } else if (json) {
             vt_strbuf sb = {0};
-            vt_strbuf_append(&sb, "{\"file\":", 8);
-            vt_strbuf_json_string(&sb, file);
-            char buf[160];
-            int k = snprintf(buf, sizeof buf, ",\"width\":%d,\"height\":%d,\"mask\":", w, h);
-            vt_strbuf_append(&sb, buf, (size_t)k);
-            vt_strbuf_json_string(&sb, mask_path);
-            vt_strbuf_append(&sb, ",\"overlay\":", 11);
-            if (overlay) vt_strbuf_json_string(&sb, over_path);
-            else vt_strbuf_append(&sb, "null", 4);
-            vt_strbuf_append(&sb, ",\"classes\":[", 12);
-            int first = 1;
-            for (int c = 0; c < C; c++) {
-                if (!area[c]) continue;
-                k = snprintf(buf, sizeof buf, "%s{\"class\":%d,\"label\":", first ? "" : ",", c);
-                vt_strbuf_append(&sb, buf, (size_t)k);
-                const char *lab = vitc_model_label(m, c);
-                if (lab) vt_strbuf_json_string(&sb, lab);
-                else vt_strbuf_append(&sb, "null", 4);
-                k = snprintf(buf, sizeof buf, ",\"pixels\":%lld,\"fraction\":%.6f}", (long long)area[c],
-                             (double)area[c] / ((double)w * h));
-                vt_strbuf_append(&sb, buf, (size_t)k);
-                first = 0;
-            }
-            vt_strbuf_append(&sb, "]}", 2);
+            vt_json_segment(&sb, m, file, w, h, mask_path, overlay ? over_path : NULL, area, C);
             printf("%s\n", sb.data);
             vt_strbuf_free(&sb);
         } else {

@@ -19,6 +19,7 @@ static const vt_command commands[] = {
      cmd_scenes},
     {"embed", "pooled features or final tokens of images as .npy or JSON", cmd_embed},
     {"attention", "attention maps (last block or rollout) as heat maps over the images", cmd_attention},
+    {"serve", "an HTTP server for models: classify, embed, segment, detect; requests batched", cmd_serve},
     {"preprocess", "write the model input tensor for an image as .npy", cmd_preprocess},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

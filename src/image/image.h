@@ -30,6 +30,13 @@ vitc_status vt_decode_image(const uint8_t *data, size_t size, const char *name, 
 /* Writes an 8-bit PNG (channels 1: gray, 3: RGB; rows top to bottom, interleaved) atomically:
  * nothing is left at path when it fails. */
 vitc_status vt_png_write(const char *path, int width, int height, int channels, const uint8_t *pixels);
+/* The same PNG into memory: *out (malloc'd, the caller frees) of *len bytes. */
+vitc_status vt_png_encode(int width, int height, int channels, const uint8_t *pixels, uint8_t **out, size_t *len);
+
+/* The dimensions an encoded JPEG, PNG or PNM declares in its header, read without decoding anything
+ * (so that a caller can refuse a huge image before the decoder allocates it). Returns 0 with *width
+ * and *height set, or -1 when the header is not one of those or is cut short. */
+int vt_image_dims(const uint8_t *data, size_t size, uint64_t *width, uint64_t *height);
 
 /* Where the evaluation transform puts an image: resized to rw x rh, then the size x size window at
  * (cx0, cy0) of the resized image taken (negative or past the edge: zero padding). Model-input

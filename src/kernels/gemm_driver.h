@@ -20,6 +20,8 @@
  * Threads form a tm x tn grid over (rows of C, micro-panels of B), chosen to balance work.
  * Packed A stores k-major MR-row slivers: a[k*MR + r]; packed B: b[k*NR + j]. Edges are padded
  * with zeros, and partial C tiles go through a small buffer. */
+#include "core/thread_exit.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,8 +36,17 @@ static _Thread_local size_t tls_abuf_cap;
 static _Thread_local float *tls_bbuf;
 static _Thread_local size_t tls_bbuf_cap;
 
+/* Frees this thread's buffers when it exits (an application thread; see core/thread_exit.h). */
+static void release_tls(void) {
+    free(tls_abuf);
+    free(tls_bbuf);
+    tls_abuf = tls_bbuf = NULL;
+    tls_abuf_cap = tls_bbuf_cap = 0;
+}
+
 static float *grow(float **buf, size_t *cap, size_t n) {
     if (n <= *cap) return *buf;
+    if (!*buf) vt_on_thread_exit(release_tls);
     size_t bytes = (n * sizeof(float) + VT_ALIGN - 1) / VT_ALIGN * VT_ALIGN;
     float *p = aligned_alloc(VT_ALIGN, bytes);
     if (!p) return NULL;

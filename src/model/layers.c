@@ -1,5 +1,6 @@
 #include "model/layers.h"
 #include "core/arena.h"
+#include "core/thread_exit.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -121,6 +122,14 @@ typedef struct att_scratch {
 } att_scratch;
 static _Thread_local att_scratch tls_att;
 
+/* Frees this thread's scratch when it exits (an application thread; see core/thread_exit.h). */
+static void att_release(void) {
+    free(tls_att.buf);
+    vt_packed_b_free(tls_att.kp);
+    vt_packed_b_free(tls_att.vp);
+    tls_att = (att_scratch){0};
+}
+
 /* Items are (image, head, query tile), stolen (vt_steal_next): each thread owns a contiguous run,
  * so consecutive tiles of a head reuse its packed K/V. */
 #define ATT_SLOTS 64
@@ -138,6 +147,7 @@ static void attention_task(void *ctx, int tid, int nt) {
     att_job *j = ctx;
     int T = j->T, D = j->D, hd = D / j->heads, C3 = 3 * D, tile = j->tile;
     att_scratch *sc = &tls_att;
+    if (!sc->buf) vt_on_thread_exit(att_release);
     float *S = vt_scratch_grow(&sc->buf, &sc->cap, (size_t)tile * (T + 1));
     if (!S) {
         atomic_store(&j->fail, 1);
