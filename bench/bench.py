@@ -4,7 +4,8 @@
 1. Builds each model once with tests/ref/vit_ref.py (seeded random weights, timm names) into
    WORK/<model>.safetensors, and exports the same weights to WORK/<model>.onnx (opset 17).
 2. Checks the three engines agree on the logits of one seeded input (fails if any differs by > 1e-3).
-3. Measures the CPU clock under load (bench/clock.c) for the fp32 peak.
+3. Measures the CPU clock and the fp32 peak under load (bench/clock.c): the FMA throughput of independent
+   chains on all threads at the vector width of vitc's kernel set, not pipes x lanes assumed.
 4. Times every (model, batch) with vitc, PyTorch (every mode) and ONNX Runtime, interleaved over several
    rounds, each measurement in a fresh process; quotes the median over rounds of each round's median.
 5. Prints a Markdown table and writes it to bench/results.md, the raw data to bench/results.json.
@@ -131,12 +132,43 @@ def agreement(keys, a, work):
     return out
 
 
-def measure_clock(threads, work):
+def measure_clock(threads, work, bits):
     exe = os.path.join(work, "clock")
     src = os.path.join(HERE, "clock.c")
     if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fopenmp", src, "-o", exe], check=True)
-    return json.loads(subprocess.run([exe, str(threads)], capture_output=True, text=True, check=True).stdout)
+    return json.loads(subprocess.run([exe, str(threads), "200", str(bits)], capture_output=True, text=True,
+                                     check=True).stdout)
+
+
+def cpu_info():
+    """CPU model, family/model numbers and the ISA extensions that matter to the kernels (/proc/cpuinfo)."""
+    info = {"model": platform.processor() or "?", "family": "?", "model_number": "?", "isa": []}
+    try:
+        fields = {}
+        for line in open("/proc/cpuinfo"):
+            if not line.strip():
+                break  # the first processor is enough
+            k, _, v = line.partition(":")
+            fields[k.strip()] = v.strip()
+        flags = set(fields.get("flags", "").split())
+        info.update(model=fields.get("model name", info["model"]), family=fields.get("cpu family", "?"),
+                    model_number=fields.get("model", "?"))
+        info["isa"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq",
+                                   "avx512vl", "avx512_bf16") if f in flags]
+    except OSError:
+        pass
+    return info
+
+
+def vitc_kernel(a, keys, work):
+    """The kernel set vitc runs here (it prints it in every bench result): one short pass of the smallest model."""
+    st = os.path.join(work, f"{keys[0]}.safetensors")
+    return run_json([a.vitc, "bench", st, "--batch", "1", "--threads", "1", "--iters", "1", "--warmup", "0",
+                     "--json"], a.timeout)["kernel"]
+
+
+KERNEL_BITS = {"avx512": 512, "avx2": 256}  # vector width of each kernel set's FMAs (ref: 128-bit SSE code)
 
 
 def plan(est_s, a):
@@ -225,11 +257,17 @@ def summarize(keys, batches, res, flops, peak, a):
 def table(rows, clock, peak, agree, a, meta, done):
     L = []
     L.append(f"# vitc benchmark — {meta['date']}\n")
-    L.append(f"Machine: {meta['cpu']}, {meta['cores']} cores; {a.threads} threads for every engine. "
-             f"Clock under load {clock['ghz']:.2f} GHz (dependent-add chain; FMA latency "
-             f"{clock['fma_latency_cycles']:.1f} cycles), fp32 peak = {a.threads} cores × 2 FMA pipes × 8 lanes × "
-             f"2 flops × {clock['ghz']:.2f} GHz = **{peak:.0f} GFLOP/s**.\n")
-    L.append(f"vitc kernels: {meta.get('kernel', '?')}; PyTorch {meta.get('torch', '?')} (Debian); "
+    c = meta["cpu_info"]
+    L.append(f"Machine: {meta['cpu']} (family {c['family']} model {c['model_number']}; ISA "
+             f"{' '.join(c['isa']) or '?'}), {meta['cores']} cores; {a.threads} threads for every engine; vitc kernel "
+             f"set **{meta.get('kernel', '?')}**. Clock under load {clock['ghz']:.2f} GHz (dependent-add chain; FMA "
+             f"latency {clock['fma_latency_cycles']:.1f} cycles). fp32 peak measured, not assumed: "
+             f"{clock['fma_bits']}-bit FMAs in 12 independent chains on all {a.threads} threads "
+             f"(bench/clock.c), **{peak:.0f} GFLOP/s** ({clock['flops_per_cycle_per_thread']:.1f} flops per cycle "
+             f"per thread).\n")
+    blas = meta.get("torch_blas") or {}
+    L.append(f"vitc kernels: {meta.get('kernel', '?')}; PyTorch {meta.get('torch', '?')} (Debian; BLAS "
+             f"{blas.get('name', '?')}, 512³ matmul {blas.get('matmul512_gflops', '?')} GFLOP/s); "
              f"onnxruntime-node {meta.get('ort', '?')}. Command: `{meta['command']}`. "
              f"{done} interleaved round{'s' if done > 1 else ''} (vitc, PyTorch, ORT per model and batch)"
              f"{'' if done == a.rounds else f' of {a.rounds} planned (interrupted)'}, each measurement a fresh "
@@ -345,13 +383,18 @@ def main():
         for k, e, v in bad:
             log(f"bench: FAIL: {MODELS[k][0]}: {e} differs from PyTorch eager by {v:.3g} (> {TOL:g})")
         sys.exit(1)
-    clock0 = measure_clock(a.threads, a.work)
-    log(f"bench: clock under load {clock0['ghz']:.3f} GHz (FMA latency {clock0['fma_latency_cycles']:.2f} cycles)")
+    kernel = vitc_kernel(a, keys, a.work) if "vitc" in a.engines else None
+    cpu = cpu_info()
+    bits = KERNEL_BITS.get(kernel) or (256 if "avx2" in cpu["isa"] and "fma" in cpu["isa"] else 128)
+    clock0 = measure_clock(a.threads, a.work, bits)
+    log(f"bench: {cpu['model']} (family {cpu['family']} model {cpu['model_number']}; {' '.join(cpu['isa'])}); "
+        f"vitc kernels {kernel}; clock under load {clock0['ghz']:.3f} GHz (FMA latency "
+        f"{clock0['fma_latency_cycles']:.2f} cycles); {bits}-bit FMA peak {clock0['fma_gflops']:.1f} GFLOP/s")
     def write(res, done):
         """Tabulates the rounds done so far, so an interrupted long run still leaves results."""
-        clock1 = measure_clock(a.threads, a.work)
-        clock = max(clock0, clock1, key=lambda c: c["ghz"])
-        peak = a.threads * 2 * 8 * 2 * clock["ghz"]
+        clock1 = measure_clock(a.threads, a.work, bits)
+        clock = max(clock0, clock1, key=lambda c: c["fma_gflops"])
+        peak = clock["fma_gflops"]
         rows = summarize(keys, batches, res, flops, peak, a)
         cpu = platform.processor() or "?"
         try:
@@ -359,6 +402,7 @@ def main():
         except (OSError, StopIteration):
             pass
         meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu, "cores": os.cpu_count(),
+                "cpu_info": cpu_info(),
                 "command": a.command, "host": platform.node(), "elapsed_s": round(time.time() - t_start, 1),
                 "rounds_done": done}
         any_row = next(iter(res.values()))
@@ -366,6 +410,10 @@ def main():
             meta["kernel"] = any_row["vitc"][0]["raw"]["kernel"]
         if "torch" in any_row:
             meta["torch"] = any_row["torch"][0]["raw"]["torch"]
+            meta["torch_blas"] = any_row["torch"][0]["raw"].get("blas")
+            if (meta["torch_blas"] or {}).get("name", "").startswith("reference"):
+                log("bench: WARNING: PyTorch runs the reference BLAS (an unfair peer); scripts/install-deps.sh "
+                    "--bench installs OpenBLAS")
         if "ort" in any_row:
             meta["ort"] = any_row["ort"][0]["raw"]["ort"]
         md = table(rows, clock, peak, agree, a, meta, done)
@@ -374,7 +422,8 @@ def main():
             f.write(md)
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump({"meta": meta, "threads": a.threads, "rounds": done, "clock": {"before": clock0,
-                       "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak, "agreement": agree,
+                       "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak,
+                       "peak_method": f"measured {bits}-bit FMA throughput, all threads (bench/clock.c)", "agreement": agree,
                        "rows": rows, "measurements": res}, f, indent=1)
         log(f"bench: round {done}/{a.rounds} done: wrote {os.path.join(a.out, 'results.md')} and results.json "
             f"({meta['elapsed_s']:.0f} s)")

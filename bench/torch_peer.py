@@ -66,6 +66,38 @@ def build(mode, model, x):
         return torch.jit.optimize_for_inference(tr.eval())
 
 
+def blas_info():
+    """Which BLAS this process's torch calls (the shared library mapped for sgemm_) and a 512^3 matmul
+    probe: Debian's torch is built against the generic libblas.so.3, whose alternative is the
+    reference (netlib) BLAS unless OpenBLAS is installed."""
+    a = torch.rand(512, 512)
+    b = torch.rand(512, 512)
+    best = float("inf")
+    for _ in range(5):
+        s = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - s)
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                if "blas" in os.path.basename(path) or "mkl" in os.path.basename(path):
+                    libs.add(os.path.realpath(path))
+    except OSError:
+        pass
+    lib = ",".join(sorted(libs)) or "?"
+    if "openblas" in lib:
+        name = "OpenBLAS"
+    elif "mkl" in lib:
+        name = "MKL"
+    elif "/blas/" in lib:
+        name = "reference BLAS (netlib)"
+    else:
+        name = "unknown"
+    return {"name": name, "library": lib, "matmul512_gflops": round(2 * 512 ** 3 / best / 1e9, 2)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -114,6 +146,7 @@ def main():
                     times.append((time.perf_counter() - s) * 1e3)
         res["modes"][mode] = {"times_ms": times, "build_ms": build_ms, "max_abs_diff_vs_eager": diff}
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    res["blas"] = blas_info()
     print(json.dumps(res))
 
 

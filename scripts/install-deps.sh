@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh            build + test dependencies (PyTorch reference, photographs, Fashion-MNIST)
 #   scripts/install-deps.sh --build    only what building vitc needs (make demo)
 #   scripts/install-deps.sh --data     also the datasets and photographs (training, examples)
-#   scripts/install-deps.sh --bench    also what bench/run.sh needs (Node.js and npm for ONNX Runtime)
+#   scripts/install-deps.sh --bench    also what bench/run.sh needs (Node.js and npm for ONNX Runtime, OpenBLAS)
 #   scripts/install-deps.sh --mpi      only what building build/vitc-mpi needs (build + OpenMPI); the default
 #                                      (test) set includes OpenMPI too, for tests/cli/test_mpi.sh
 set -euo pipefail
@@ -16,7 +16,10 @@ test_pkgs=(python3 python3-numpy python3-scipy python3-torch python3-torchvision
            curl wrk)  # curl: tests/cli/test_serve.sh's client; wrk: its load run and bench/serve_load.sh
 mpi_pkgs=(libopenmpi-dev openmpi-bin)  # build/vitc-mpi (data-parallel training) and its tests
 data_pkgs=(opencv-doc)
-bench_pkgs=(nodejs)  # plus npm below, unless the nodejs build installed ships its own
+# Node.js for ONNX Runtime (plus npm below, unless the nodejs build installed ships its own); OpenBLAS so
+# Debian's PyTorch does not run its matmuls on the reference BLAS (libblas3, a few GFLOP/s): the
+# alternatives system points libblas.so.3 at OpenBLAS once it is installed.
+bench_pkgs=(nodejs libopenblas0-pthread)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" || "${1:-}" == "--mpi" ]] || want+=("${test_pkgs[@]}")

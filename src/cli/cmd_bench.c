@@ -30,6 +30,35 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The CPU's model name (/proc/cpuinfo; "unknown" elsewhere) and the SIMD extensions the kernel
+ * sets use that it has, so every result says which machine gave it. */
+static void cpu_desc(char *model, size_t nm, char *isa, size_t ni) {
+    snprintf(model, nm, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            const char *c = strchr(line, ':');
+            if (strncmp(line, "model name", 10) || !c) continue;
+            snprintf(model, nm, "%s", c + 1 + (c[1] == ' '));
+            model[strcspn(model, "\n")] = 0;
+            break;
+        }
+        fclose(f);
+    }
+    isa[0] = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    static const char *const names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512bf16"};
+    __builtin_cpu_init();
+    const int has[] = {__builtin_cpu_supports("avx2"), __builtin_cpu_supports("fma"), __builtin_cpu_supports("avx512f"),
+                       __builtin_cpu_supports("avx512bw"), __builtin_cpu_supports("avx512dq"),
+                       __builtin_cpu_supports("avx512vl"), __builtin_cpu_supports("avx512bf16")};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (has[i]) snprintf(isa + strlen(isa), ni - strlen(isa), "%s%s", isa[0] ? " " : "", names[i]);
+#endif
+    if (!isa[0]) snprintf(isa, ni, "none");
+}
+
 /* Peak resident set size in MB (10^6 bytes, like file_mb): VmHWM from /proc when available, else getrusage. */
 static double peak_rss_mb(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -178,6 +207,8 @@ int cmd_bench(int argc, char **argv) {
         int threads = vt_get_threads(); /* the forward pass applied the model's thread count */
         char kernel[32];
         snprintf(kernel, sizeof kernel, "%s%s", vt_kernels_name(), bf16 ? "+bf16" : "");
+        char cpu[160], isa[96];
+        cpu_desc(cpu, sizeof cpu, isa, sizeof isa);
         if (json) {
             vt_strbuf b = {0};
             vt_strbuf_append(&b, "{\"model\":", 9);
@@ -186,6 +217,10 @@ int cmd_bench(int argc, char **argv) {
             vt_strbuf_json_string(&b, info.name);
             vt_strbuf_append(&b, ",\"kernel\":", 10);
             vt_strbuf_json_string(&b, kernel);
+            vt_strbuf_append(&b, ",\"cpu\":", 7);
+            vt_strbuf_json_string(&b, cpu);
+            vt_strbuf_append(&b, ",\"isa\":", 7);
+            vt_strbuf_json_string(&b, isa);
             vt_strbuf_printf(&b,
                              ",\"size\":%d,\"batch\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,\"load_ms\":%.3f,"
                              "\"ms_per_image\":%.4f,\"ms_per_image_min\":%.4f,\"ms_per_image_mean\":%.4f,"
@@ -201,6 +236,7 @@ int cmd_bench(int argc, char **argv) {
         } else {
             printf("model:        %s (%s, %.2f M parameters)\n", pos[0], info.name, info.num_params / 1e6);
             printf("kernels:      %s, %d thread%s\n", kernel, threads, threads == 1 ? "" : "s");
+            printf("cpu:          %s (%s)\n", cpu, isa);
             printf("input:        batch %d x %d x %d x %d, %d warm-up + %d timed passes\n", batch, info.in_chans, size,
                    size, warmup, iters);
             printf("load:         %.1f ms\n", load_ms);

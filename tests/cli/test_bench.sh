@@ -16,7 +16,7 @@ import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 1, f"{len(lines)} lines"
 r = json.loads(lines[0])
-for k in ("ms_per_image", "images_per_second", "gflops", "load_ms", "peak_rss_mb", "batch", "threads", "kernel"):
+for k in ("ms_per_image", "images_per_second", "gflops", "load_ms", "peak_rss_mb", "batch", "threads", "kernel", "cpu", "isa"):
     assert k in r, f"missing {k}"
 assert r["batch"] == 2 and r["threads"] == 1 and r["size"] == 64 and r["iters"] == 3, r
 assert r["ms_per_image"] > 0 and r["gflops"] > 0 and r["peak_rss_mb"] > 0 and r["load_ms"] >= 0, r

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "kernels/bf16.h"
 #include "kernels/kernels.h"
+#include "model/layers.h"
 
 static uint32_t rng = 12345u;
 static float frand(void) {
@@ -326,6 +327,84 @@ static void test_rows(const char *impl) {
     printf("%s: row kernels %s\n", impl, check_failed == before ? "ok" : "FAILURES");
 }
 
+/* The softmax's exp over its whole range: rows of 19 (two vectors and a 3-wide tail) holding 0
+ * (the max) and 18 arguments sweeping [-110, 0], so exp(x) / sum is checked to a relative bound
+ * down to the subnormal results (absolute there: half the smallest subnormal, 2^-150) and the
+ * clean underflow to 0 below about -104. */
+static void test_softmax_exp(const char *impl) {
+    const int n = 19, N = 4001;
+    float *S = malloc(sizeof(float) * (size_t)N * n), *S0 = malloc(sizeof(float) * (size_t)N * n);
+    float *inv = malloc(sizeof(float) * (size_t)N);
+    const long pts = (long)N * (n - 1);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < n; j++) {
+            long t = (long)i * (n - 1) + j - 1;
+            S0[(size_t)i * n + j] = j == 0 ? 0.0f : (float)(-110.0 * (double)t / (double)(pts - 1));
+        }
+    for (int unnorm = 0; unnorm < 2; unnorm++) {
+        memcpy(S, S0, sizeof(float) * (size_t)N * n);
+        vt_softmax_rows(S, N, n, (size_t)n, unnorm ? inv : NULL);
+        double worst = 0, worst_x = 0;
+        for (int i = 0; i < N; i++) {
+            const float *row0 = S0 + (size_t)i * n;
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += exp((double)row0[j]);
+            for (int j = 0; j < n; j++) {
+                /* unnormalized rows hold exp itself: a few ulps; normalized ones add the float
+                 * sum's rounding (n terms) and the scaling */
+                double ref = unnorm ? exp((double)row0[j]) : exp((double)row0[j]) / sum, got = S[(size_t)i * n + j];
+                double rel = unnorm ? 3e-7 : 5e-7 + n * 6e-8;
+                double e = fabs(got - ref) / (rel * ref + 0x1p-150);
+                if (!(e <= worst)) worst = e, worst_x = row0[j];
+            }
+            if (unnorm && fabs(inv[i] * sum - 1.0) > n * 6e-8 + 1e-7) worst = 1e9;
+        }
+        CHECK(worst <= 1.0, "%s softmax exp sweep%s: worst err/tol %g at x=%g", impl, unnorm ? " (1/sum apart)" : "",
+              worst, worst_x);
+        printf("%s: softmax%s exp sweep worst err/tol %.3f at x=%g\n", impl, unnorm ? " (unnormalized)" : "", worst,
+               worst_x);
+    }
+    free(S);
+    free(S0);
+    free(inv);
+}
+
+/* The row kernels through the layers' thread split (1 and 2 threads): the same bits as one call
+ * over all rows, each row being computed alone. */
+static void test_rows_threads(const char *impl) {
+    const int N = 181, C = 197; /* 35657 values: above the layers' threading threshold */
+    size_t n = (size_t)N * C;
+    float *x = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * n);
+    float *y = malloc(sizeof(float) * n), *x0 = malloc(sizeof(float) * n), *x1 = malloc(sizeof(float) * n);
+    float w[197], b[197], g[197];
+    fill(x, n);
+    fill(r, n);
+    fill(w, (size_t)C);
+    fill(b, (size_t)C);
+    fill(g, (size_t)C);
+    vt_layernorm_rows(y0, NULL, NULL, x, w, b, N, C, 1e-6f);
+    memcpy(x0, x, sizeof(float) * n);
+    float *yr = malloc(sizeof(float) * n);
+    vt_add_layernorm_rows(x0, r, g, yr, NULL, NULL, w, b, N, C, 1e-6f);
+    for (int t = 1; t <= 2; t++) {
+        vt_set_threads(t);
+        vt_layernorm_forward(y, NULL, NULL, x, w, b, N, C, 1e-6f);
+        CHECK(!memcmp(y, y0, sizeof(float) * n), "%s layernorm_forward %d threads", impl, t);
+        memcpy(x1, x, sizeof(float) * n);
+        vt_residual_layernorm_forward(x1, r, g, y, NULL, NULL, w, b, N, C, 1e-6f);
+        CHECK(!memcmp(y, yr, sizeof(float) * n) && !memcmp(x1, x0, sizeof(float) * n),
+              "%s residual_layernorm_forward %d threads", impl, t);
+    }
+    vt_set_threads(0);
+    free(x);
+    free(r);
+    free(y0);
+    free(y);
+    free(x0);
+    free(x1);
+    free(yr);
+}
+
 /* vt_pack_b_reuse: repacking into the same storage (growing, shrinking) matches fresh packing. */
 static void test_pack_reuse(const char *impl) {
     vt_packed_b *pb = NULL;
@@ -457,6 +536,8 @@ int main(void) {
         CHECK(!strcmp(vt_kernels_name(), impls[i]), "select %s", impls[i]);
         test_impl(impls[i]);
         test_rows(impls[i]);
+        test_softmax_exp(impls[i]);
+        test_rows_threads(impls[i]);
         test_pack_reuse(impls[i]);
         tested++;
     }
