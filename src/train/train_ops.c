@@ -182,8 +182,12 @@ int vt_tr_set_bf16(int on) {
 }
 
 const vt_tr_kernels *vt_tr_kern(void) {
+#if defined(__x86_64__) || defined(__i386__)
     if (strcmp(vt_kernels_name(), "avx512")) return &vt_tr_kernels_ref;
     return use_bf16 ? &vt_tr_kernels_avx512_bf16 : &vt_tr_kernels_avx512;
+#else
+    return &vt_tr_kernels_ref; /* the x86 sets are built for x86 only (Makefile) */
+#endif
 }
 #define kern vt_tr_kern
 
