@@ -2,7 +2,8 @@
 # Runs every vitc test: reference fixtures (regenerated with live PyTorch), C unit tests,
 # CLI tests, the Python package's tests. Usage: tests/run.sh [BUILD_DIR]. Ends with "N passed, N failed".
 # VITC_TEST_WRAP: a command the unit test binaries run under (qemu-aarch64 for a cross build, see
-# scripts/test-arm64.sh); VITC_UNIT_ONLY=1 runs the unit tests alone (no CLI or Python tests).
+# scripts/test-arm64.sh); VITC_UNIT_ONLY=1 runs the unit tests alone (no CLI or Python tests);
+# VITC_SKIP_TESTS: unit test names (space-separated) to leave out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -51,6 +52,7 @@ for t in "$BUILD"/tests/test_*; do
   [[ -x $t ]] || continue
   name=$(basename "$t")
   if [[ -n $quick && $needs_generated == *" $name "* ]]; then echo "  $name: skipped (quick path)"; continue; fi
+  if [[ " ${VITC_SKIP_TESTS:-} " == *" $name "* ]]; then echo "  $name: skipped (VITC_SKIP_TESTS)"; continue; fi
   out=$("${wrap[@]}" "$t" 2>&1); rc=$?
   printf '%s\n' "$out" | grep -E 'FAIL|passed' | sed "s/^/  /"
   [[ $rc -ne 0 ]] && printf '%s\n' "$out" | tail -20 | sed "s/^/    | /"
