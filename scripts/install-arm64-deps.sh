@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the ARM64 cross build and its tests under qemu need (scripts/test-arm64.sh):
-# Debian's aarch64 cross compiler (its libgomp included), qemu-user, and the arm64 builds of the
-# image libraries through Debian multiarch (which also bring the arm64 C library and its loader,
-# so qemu-aarch64 runs the binaries without -L). Idempotent, like scripts/install-deps.sh.
+# Debian's aarch64 cross compiler, qemu-user, and through Debian multiarch the arm64 image libraries
+# and libgomp, which bring the arm64 C library and its loader: qemu-aarch64 then runs the binaries
+# without -L. (With -L /usr/aarch64-linux-gnu the cross toolchain's loader met the multiarch C
+# library of another Debian revision, and the first thread a program started hung.)
+# Idempotent, like scripts/install-deps.sh.
 set -euo pipefail
 
-want=(gcc-aarch64-linux-gnu qemu-user libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64)
+want=(gcc-aarch64-linux-gnu qemu-user libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libgomp1:arm64)
 
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
