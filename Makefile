@@ -35,7 +35,18 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL ?= install
 
-LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+# The target's architecture (first field of `$(CC) -dumpmachine`) decides which SIMD files are
+# built: x86 ones (_avx2, _avx512 in the name) only for x86, NEON ones (_neon) only for aarch64;
+# other targets get the portable kernels alone.
+TARGET_ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+ifneq ($(filter x86_64 i386 i486 i586 i686,$(TARGET_ARCH)),)
+  ARCH_SKIP := %_neon.c
+else ifeq ($(TARGET_ARCH),aarch64)
+  ARCH_SKIP := %_avx2.c %_avx512.c %_avx512bf16.c
+else
+  ARCH_SKIP := %_neon.c %_avx2.c %_avx512.c %_avx512bf16.c
+endif
+LIB_SRC := $(sort $(filter-out $(ARCH_SKIP),$(shell find src -name '*.c' -not -path 'src/cli/*')))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -70,7 +81,9 @@ $(BUILD)/vitc: $(CLI_OBJ) $(BUILD)/libvitc.a
 # build/vitc-mpi: the CLI objects of build/vitc except src/cli/dist.c, which is compiled again with
 # -DVITC_MPI and Open MPI's flags (the only file that calls MPI); the library and build/vitc do not change.
 MPICC ?= mpicc
-MPI ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+# (not when cross-compiling: mpicc's flags and libraries are the host's)
+MPI_ARCH := $(firstword $(subst -, ,$(shell $(MPICC) -dumpmachine 2>/dev/null)))
+MPI ?= $(if $(and $(shell command -v $(MPICC) 2>/dev/null),$(filter $(TARGET_ARCH),$(MPI_ARCH))),1,0)
 ifeq ($(MPI),1)
   MPI_CFLAGS := $(shell $(MPICC) --showme:compile)
   MPI_LIBS := $(shell $(MPICC) --showme:link)

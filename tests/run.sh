@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every vitc test: reference fixtures (regenerated with live PyTorch), C unit tests,
 # CLI tests, the Python package's tests. Usage: tests/run.sh [BUILD_DIR]. Ends with "N passed, N failed".
+# VITC_TEST_WRAP: a command the unit test binaries run under (qemu-aarch64 for a cross build, see
+# scripts/test-arm64.sh); VITC_UNIT_ONLY=1 runs the unit tests alone (no CLI or Python tests);
+# VITC_SKIP_TESTS: unit test names (space-separated) to leave out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -33,6 +36,7 @@ fi
 # (test_detmath reads them too but skips those parts itself on the quick path, running the rest)
 needs_generated=" test_image test_train test_attention test_seg test_yolos test_dettrain test_families "
 
+read -r -a wrap <<<"${VITC_TEST_WRAP:-}"
 passed=0; failed=0; failed_names=()
 tally() { # parse "name: N passed, M failed" lines from a test's output
   local out=$1 name=$2 rc=$3 p f
@@ -48,11 +52,18 @@ for t in "$BUILD"/tests/test_*; do
   [[ -x $t ]] || continue
   name=$(basename "$t")
   if [[ -n $quick && $needs_generated == *" $name "* ]]; then echo "  $name: skipped (quick path)"; continue; fi
-  out=$("$t" 2>&1); rc=$?
+  if [[ " ${VITC_SKIP_TESTS:-} " == *" $name "* ]]; then echo "  $name: skipped (VITC_SKIP_TESTS)"; continue; fi
+  out=$("${wrap[@]}" "$t" 2>&1); rc=$?
   printf '%s\n' "$out" | grep -E 'FAIL|passed' | sed "s/^/  /"
   [[ $rc -ne 0 ]] && printf '%s\n' "$out" | tail -20 | sed "s/^/    | /"
   tally "$out" "$name" $rc
 done
+
+if [[ -n ${VITC_UNIT_ONLY:-} ]]; then
+  ((failed)) && echo "failed: ${failed_names[*]}"
+  echo "$passed passed, $failed failed"
+  ((failed == 0)); exit
+fi
 
 for t in tests/cli/test_*.sh; do
   [[ -f $t ]] || continue

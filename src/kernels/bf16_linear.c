@@ -19,6 +19,22 @@ int vt_bf16_supported(void) {
 #endif
 }
 
+#if !(defined(__x86_64__) || defined(__i386__))
+/* The bfloat16 products are AVX512-BF16 code (gemm_avx512bf16.c), built for x86 only; elsewhere
+ * vt_bf16_supported() is 0, so these stand-ins are never reached. */
+void vt_bf16_gemm(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B, size_t ldb,
+                  float *C, size_t ldc, const float *R, const float *bias, float *G) {
+    abort();
+}
+size_t vt_bf16_prep_size(int K, int N) { return 1; }
+void vt_bf16_prep_b(uint32_t *dst, const float *B, size_t ldb, int K, int N) { abort(); }
+void vt_bf16_gemm_pre(int M, int N, int K, float alpha, const float *A, size_t sai, size_t sak, const float *B,
+                      size_t ldb, const uint32_t *pre, float *C, size_t ldc, const float *R, const float *bias,
+                      float *G) {
+    abort();
+}
+#endif
+
 vt_bf16_linear_w *vt_bf16_linear_pack(const float *W, int N, int K) {
     vt_bf16_linear_w *w = calloc(1, sizeof *w);
     float *bt = malloc(sizeof(float) * (size_t)K * N);

@@ -12,40 +12,42 @@
 static const vt_kernel_table *_Atomic active = NULL;
 static int n_threads = 0;
 
+#if VT_X86
 static int cpu_has_avx2(void) {
-#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
 }
 
 static int cpu_has_avx512(void) {
-#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-    return 0;
-#endif
 }
+#endif
 
 /* The table called `name` if this CPU can run it, else NULL. */
 static const vt_kernel_table *table_by_name(const char *name) {
     if (!strcmp(name, "ref")) return &vt_kernels_ref;
+#if VT_X86
     if (!strcmp(name, "avx2")) return cpu_has_avx2() ? &vt_kernels_avx2 : NULL;
     if (!strcmp(name, "avx512")) return cpu_has_avx512() ? &vt_kernels_avx512 : NULL;
+#elif defined(__aarch64__)
+    if (!strcmp(name, "neon")) return &vt_kernels_neon; /* Advanced SIMD is baseline on AArch64 */
+#endif
     return NULL;
 }
 
 void vt_kernels_init(void) {
     if (active) return;
     const vt_kernel_table *pick = &vt_kernels_ref;
+#if VT_X86
     if (cpu_has_avx512())
         pick = &vt_kernels_avx512;
     else if (cpu_has_avx2())
         pick = &vt_kernels_avx2;
+#elif defined(__aarch64__)
+    pick = &vt_kernels_neon;
+#endif
     const char *force = getenv("VITC_KERNELS");
     if (force && *force) {
         const vt_kernel_table *t = table_by_name(force);

@@ -1,5 +1,6 @@
 /* Compute kernels behind one interface. The portable C versions live in *_ref.c; SIMD versions
- * (AVX2/FMA, AVX-512) are chosen at run time by vt_kernels_init() from the CPU's features.
+ * (AVX2/FMA, AVX-512 on x86; NEON on aarch64) are chosen at run time by vt_kernels_init() from the
+ * CPU's features.
  * Every function here is thread-safe and may use OpenMP threads internally (when called from
  * inside an OpenMP parallel region they run on the calling thread only). */
 #ifndef VT_KERNELS_H
@@ -8,10 +9,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-/* Picks the implementation once (idempotent). VITC_KERNELS=ref|avx2|avx512 forces one. */
+/* Picks the implementation once (idempotent). VITC_KERNELS=ref|avx2|avx512|neon forces one. */
 void vt_kernels_init(void);
 const char *vt_kernels_name(void);
-/* Makes `name` ("ref", "avx2", "avx512") the active implementation. Returns 0, or -1 when it
+/* Makes `name` ("ref", "avx2", "avx512", "neon") the active implementation. Returns 0, or -1 when it
  * is unknown or this CPU cannot run it (the active one is then unchanged). For tests/benchmarks. */
 int vt_kernels_select(const char *name);
 

@@ -6,6 +6,13 @@
 
 #include "kernels/kernels.h"
 
+/* The SIMD sets built for the target: AVX2/AVX-512 on x86, NEON on aarch64 (Makefile). */
+#if defined(__x86_64__) || defined(__i386__)
+#define VT_X86 1
+#else
+#define VT_X86 0
+#endif
+
 typedef void (*vt_sgemm_fn)(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                             int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
@@ -52,6 +59,7 @@ typedef struct vt_kernel_table {
 extern const vt_kernel_table vt_kernels_ref;
 extern const vt_kernel_table vt_kernels_avx2;
 extern const vt_kernel_table vt_kernels_avx512;
+extern const vt_kernel_table vt_kernels_neon;
 
 /* Shared helpers (generic code in gemm_ref.c). */
 float vt_gelu_scalar(float x);

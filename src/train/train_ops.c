@@ -182,9 +182,11 @@ int vt_tr_set_bf16(int on) {
 }
 
 const vt_tr_kernels *vt_tr_kern(void) {
+#if defined(__x86_64__) || defined(__i386__) /* the x86 sets are built for x86 only (Makefile) */
     const char *name = vt_kernels_name();
     if (!strcmp(name, "avx512")) return use_bf16 ? &vt_tr_kernels_avx512_bf16 : &vt_tr_kernels_avx512;
     if (!strcmp(name, "avx2")) return &vt_tr_kernels_avx2;
+#endif
     return &vt_tr_kernels_ref;
 }
 #define kern vt_tr_kern

@@ -402,7 +402,11 @@ static void test_map_case(const char *name) {
     double *ap = malloc(sizeof(double) * C * 2), *ap50 = ap + C;
     CHECK(vt_det_eval_scores(e, &s, ap, ap50) == VITC_OK, "%s: %s", name, vitc_last_error());
     double got[4] = {s.map, s.map50, s.map75, s.classes_present}, err = 0;
-    for (int k = 0; k < 4; k++) err = fmax(err, fabs(got[k] - res.data[k]));
+    /* not fmax: Debian's aarch64 cross gcc 12.2 crashes vectorizing that 4-step fmax reduction */
+    for (int k = 0; k < 4; k++) {
+        double d = fabs(got[k] - res.data[k]);
+        if (d > err) err = d;
+    }
     for (int c = 0; c < C; c++) err = fmax(err, fmax(fabs(ap[c] - res.data[4 + c]), fabs(ap50[c] - res.data[4 + C + c])));
     if (err > worst_map) worst_map = err;
     CHECK(err <= 1e-6, "mAP %s: max error %g (mAP %.7f vs %.7f, mAP50 %.7f vs %.7f)", name, err, s.map, res.data[0],

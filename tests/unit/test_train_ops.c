@@ -310,9 +310,9 @@ static void test_bf16(void) {
 }
 
 int main(void) {
-    const char *impls[] = {"ref", "avx2", "avx512"};
+    const char *impls[] = {"ref", "avx2", "avx512", "neon"};
     for (int t = 1; t <= 2; t++)
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             if (vt_kernels_select(impls[i])) continue; /* not on this CPU */
             vt_set_threads(t);
             char name[32];
