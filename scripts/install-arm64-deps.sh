@@ -7,7 +7,8 @@
 # Idempotent, like scripts/install-deps.sh.
 set -euo pipefail
 
-want=(gcc-aarch64-linux-gnu qemu-user libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libgomp1:arm64)
+want=(gcc-aarch64-linux-gnu qemu-user libjpeg62-turbo-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libgomp1:arm64
+      libmicrohttpd-dev:arm64)
 
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
