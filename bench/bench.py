@@ -9,6 +9,15 @@
 4. Times every (model, batch) with vitc, PyTorch (every mode) and ONNX Runtime, interleaved over several
    rounds, each measurement in a fresh process; quotes the median over rounds of each round's median.
 5. Prints a Markdown table and writes it to bench/results.md, the raw data to bench/results.json.
+
+Int8 engines (not in the default list; --engines vitc,ort,ort-int8,vitc-int8 ...):
+  ort-int8   ONNX Runtime on WORK/<model>.int8.onnx, the fp32 export dynamically quantized by bench/onnx_int8.py
+             (MatMul/Gemm -> DynamicQuantizeLinear + MatMulInteger, int8 weights per output channel; needs
+             Debian's python3-onnx), timed as `ort` is.
+  vitc-int8  `vitc bench` on WORK/<model>.q8.safetensors, written by `vitc quantize`; skipped, with a message,
+             where this vitc has no working `quantize` command.
+  Their agreement with PyTorch eager (fp32) is cosine similarity and top-1 agreement of the logits (fails
+  below a cosine of 0.99, INT8_MIN_COS); the report adds a table of int8 ratios.
 """
 import argparse
 import datetime
@@ -34,8 +43,10 @@ MODELS = {  # key: (display name, Cfg keyword arguments, seed)
     "b": ("ViT-B/16", dict(dim=768, depth=12, heads=12, num_classes=1000), 103),
 }
 TOL = 1e-3
+INT8_MIN_COS = 0.99  # an int8 engine whose logits' cosine similarity to fp32 falls below this fails
+ENGINES = ("vitc", "torch", "ort", "ort-int8", "vitc-int8")
 # First guess of each engine's speed (GFLOP/s) to size the first measurement; replaced by measurements.
-SPEED_GUESS = {"vitc": 5.0, "torch": 50.0, "ort": 50.0}
+SPEED_GUESS = {"vitc": 5.0, "torch": 50.0, "ort": 50.0, "ort-int8": 80.0, "vitc-int8": 8.0}
 
 
 def log(*a):
@@ -94,6 +105,75 @@ def make_models(keys, work, torch_threads):
             f.write(want)
 
 
+def int8_onnx_path(work, k):
+    return os.path.join(work, f"{k}.int8.onnx")
+
+
+def q8_path(work, k):
+    return os.path.join(work, f"{k}.q8.safetensors")
+
+
+def make_int8_onnx(keys, work, reduce_range=False):
+    """WORK/<model>.int8.onnx from WORK/<model>.onnx (bench/onnx_int8.py), rebuilt when the fp32 export, the
+    quantizer or its options change (a stamp beside it, as make_models keeps)."""
+    import hashlib
+    try:
+        import onnx
+    except ImportError:
+        sys.exit("bench: the ort-int8 engine needs Debian's python3-onnx (apt-get install python3-onnx)")
+    sys.path.insert(0, HERE)
+    import onnx_int8
+
+    src_hash = hashlib.sha256(open(os.path.join(HERE, "onnx_int8.py"), "rb").read()).hexdigest()[:16]
+    for k in keys:
+        src, dst = os.path.join(work, f"{k}.onnx"), int8_onnx_path(work, k)
+        stamp = os.path.join(work, f"{k}.int8.json")
+        st = os.stat(src)
+        want = json.dumps({"fp32": open(os.path.join(work, f"{k}.json")).read(), "fp32_size": st.st_size,
+                           "fp32_mtime_ns": st.st_mtime_ns, "quantizer": src_hash, "onnx": onnx.__version__,
+                           "reduce_range": reduce_range})
+        if os.path.exists(dst) and os.path.exists(stamp) and open(stamp).read() == want:
+            continue
+        log(f"bench: quantizing {MODELS[k][0]} for ort-int8 (bench/onnx_int8.py"
+            f"{' --reduce-range' if reduce_range else ''})")
+        s = onnx_int8.quantize_file(src, dst, reduce_range=reduce_range)
+        log(f"bench: {dst}: {s['MatMul']} MatMul + {s['Gemm']} Gemm int8, {s['bytes_out'] / 1e6:.1f} MB "
+            f"(fp32 {s['bytes_in'] / 1e6:.1f} MB)")
+        with open(stamp, "w") as f:
+            f.write(want)
+
+
+def make_vitc_q8(keys, a, work):
+    """WORK/<model>.q8.safetensors by `vitc quantize`, redone when the checkpoint or the vitc binary changes (a
+    stamp beside it). Returns False, having logged why, where this vitc cannot quantize or run the result yet."""
+    for k in keys:
+        st, q8 = os.path.join(work, f"{k}.safetensors"), q8_path(work, k)
+        stamp = os.path.join(work, f"{k}.q8.json")
+        try:
+            s, v = os.stat(st), os.stat(a.vitc)
+            want = json.dumps({"fp32": open(os.path.join(work, f"{k}.json")).read(), "fp32_size": s.st_size,
+                               "fp32_mtime_ns": s.st_mtime_ns, "vitc": os.path.abspath(a.vitc),
+                               "vitc_size": v.st_size, "vitc_mtime_ns": v.st_mtime_ns})
+            if not (os.path.exists(q8) and os.path.exists(stamp) and open(stamp).read() == want):
+                log(f"bench: {a.vitc} quantize {st} --out {q8}")
+                p = subprocess.run([a.vitc, "quantize", st, "--out", q8], capture_output=True, text=True,
+                                   timeout=a.timeout)
+                if p.returncode:
+                    msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
+                    log(f"bench: skipping engine vitc-int8: `vitc quantize` failed (exit {p.returncode}): "
+                        f"{msg[-1] if msg else 'no message'}")
+                    return False
+                with open(stamp, "w") as f:
+                    f.write(want)
+            # One short pass, so that a quantized file vitc cannot run yet skips the engine instead of failing.
+            run_json([a.vitc, "bench", q8, "--batch", "1", "--threads", "1", "--iters", "1", "--warmup", "0",
+                      "--json"], a.timeout)
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+            log(f"bench: skipping engine vitc-int8: {str(e).strip().splitlines()[-1]}")
+            return False
+    return True
+
+
 def agreement(keys, a, work):
     """Max abs logit difference of vitc, every PyTorch mode and ORT against PyTorch eager."""
     out = {}
@@ -129,6 +209,38 @@ def agreement(keys, a, work):
         log(f"bench: agreement {name}: " + ", ".join(f"{e} {v:.2e}" for e, v in d.items() if e not in ("images",
                                                                                                       "logit_scale"))
             + f" (max |logit| {d['logit_scale']:.2f})")
+    return out
+
+
+def agreement_int8(keys, a, work):
+    """Cosine similarity and top-1 agreement of the int8 engines' logits with PyTorch eager (fp32), on the
+    seeded input of agreement() (its files in WORK)."""
+    sys.path.insert(0, HERE)
+    from onnx_int8 import agreement as compare
+
+    out = {}
+    for k in keys:
+        xin = os.path.join(work, f"agree_{k}.npy")
+        ref = np.load(os.path.join(work, f"agree_{k}.torch.npy"))
+        d = {}
+        if "ort-int8" in a.engines:
+            ol = os.path.join(work, f"agree_{k}.ort-int8.f32")
+            run_json(["node", os.path.join(HERE, "ort_peer.js"), int8_onnx_path(work, k), "--input",
+                      xin[:-3] + "f32", "--logits-out", ol, "--threads", str(a.threads), "--iters", "0",
+                      "--warmup", "0"], a.timeout)
+            d["ort-int8"] = compare(ref, np.fromfile(ol, np.float32).reshape(ref.shape))
+        if "vitc-int8" in a.engines:
+            p = subprocess.run([a.vitc, "classify", q8_path(work, k), xin, "--json", "--logits", "--top", "1",
+                                "--threads", str(a.threads)], capture_output=True, text=True, timeout=a.timeout)
+            if p.returncode:
+                raise RuntimeError(f"vitc classify (int8) failed: {p.stderr.strip()}")
+            v = np.array([json.loads(l)["logits"] for l in p.stdout.splitlines() if l.startswith("{")], np.float32)
+            d["vitc-int8"] = compare(ref, v.reshape(ref.shape))
+        out[k] = d
+        for e, r in d.items():
+            log(f"bench: agreement {MODELS[k][0]} {e} vs PyTorch eager fp32: cosine {r['cosine_mean']:.5f} (min "
+                f"{r['cosine_min']:.5f}), top-1 {r['top1_agree_count']}/{r['images']}, max abs diff "
+                f"{r['max_abs_diff']:.3f}")
     return out
 
 
@@ -191,8 +303,9 @@ def run_rounds(keys, batches, a, work, flops, after_round=None):
                 for eng in a.engines:
                     est = last.get((eng, k, b), flops[k] * b / (speed[eng] * 1e9))
                     iters, warmup = plan(est, a)
-                    if eng == "vitc":
-                        r = run_json([a.vitc, "bench", st, "--batch", str(b), "--threads", str(a.threads), "--iters",
+                    if eng in ("vitc", "vitc-int8"):
+                        path = st if eng == "vitc" else q8_path(work, k)
+                        r = run_json([a.vitc, "bench", path, "--batch", str(b), "--threads", str(a.threads), "--iters",
                                       str(iters), "--warmup", str(warmup), "--json"], a.timeout)
                         per_pass = r["ms_per_batch"] / 1e3
                         row = {"ms_per_image": r["ms_per_image"], "iters": iters, "warmup": warmup, "raw": r}
@@ -205,7 +318,8 @@ def run_rounds(keys, batches, a, work, flops, after_round=None):
                         row["ms_per_image"] = row["modes"].get("eager", min(row["modes"].values()))
                         per_pass = row["ms_per_image"] * b / 1e3
                     else:
-                        r = run_json(["node", os.path.join(HERE, "ort_peer.js"), onnx, "--batch", str(b), "--threads",
+                        path = onnx if eng == "ort" else int8_onnx_path(work, k)
+                        r = run_json(["node", os.path.join(HERE, "ort_peer.js"), path, "--batch", str(b), "--threads",
                                       str(a.threads), "--iters", str(iters), "--warmup", str(warmup)], a.timeout)
                         row = {"ms_per_image": statistics.median(r["times_ms"]) / b, "iters": iters,
                                "warmup": warmup, "raw": r}
@@ -240,7 +354,10 @@ def summarize(keys, batches, res, flops, peak, a):
                 row["torch_best_mode"] = min(modes, key=modes.get)
                 row["torch_best"] = modes[row["torch_best_mode"]]
             row["ort"] = med.get("ort")
-            for e in ("vitc", "torch_eager", "torch_best", "ort"):
+            for e in ("ort-int8", "vitc-int8"):
+                if e in med:
+                    row[e.replace("-", "_")] = med[e]
+            for e in ("vitc", "torch_eager", "torch_best", "ort", "ort_int8", "vitc_int8"):
                 if row.get(e):
                     row[f"{e}_gflops"] = flops[k] / (row[e] * 1e-3) / 1e9
                     row[f"{e}_pct_peak"] = 100 * row[f"{e}_gflops"] / peak
@@ -250,11 +367,58 @@ def summarize(keys, batches, res, flops, peak, a):
                 row["vitc_load_ms"] = statistics.median(r["raw"]["load_ms"] for r in cell["vitc"])
                 row["checkpoint_mb"] = last["file_mb"]
                 row["kernel"] = last["kernel"]
+            if "vitc-int8" in cell:
+                row["vitc_int8_peak_rss_mb"] = max(r["raw"]["peak_rss_mb"] for r in cell["vitc-int8"])
+                row["vitc_int8_load_ms"] = statistics.median(r["raw"]["load_ms"] for r in cell["vitc-int8"])
+                row["q8_checkpoint_mb"] = cell["vitc-int8"][-1]["raw"]["file_mb"]
             rows.append(row)
     return rows
 
 
-def table(rows, clock, peak, agree, a, meta, done):
+def int8_table(rows, agree_int8, meta):
+    """The int8 engines' section of the report (empty where neither ran)."""
+    if not any(r.get("ort_int8") or r.get("vitc_int8") for r in rows):
+        return []
+
+    def ratio(peer, v):
+        return "–" if not peer or not v else f"{peer / v:.2f}×"
+
+    L = ["\n## int8\n", "Dynamic int8: weights int8 per output channel, activations quantized per tensor at run "
+         "time. ORT int8: the fp32 export rewritten by bench/onnx_int8.py (every weight MatMul/Gemm as "
+         "DynamicQuantizeLinear + MatMulInteger, which onnxruntime fuses into DynamicQuantizeMatMul; "
+         f"{'7-bit weights (--ort-int8-reduce-range)' if meta.get('ort_int8_reduce_range') else '8-bit weights'}"
+         "; the patch embedding and attention's activation products stay fp32). vitc int8: `vitc quantize`. "
+         "'A / B' columns are A's ms over B's; 'X vs Y' columns are Y's ms over X's, as in the tables above: "
+         "above 1 means the int8 engine (B, X) is faster.\n",
+         "| model | batch | ORT fp32 | ORT int8 | ORT fp32 / int8 | vitc fp32 | vitc int8 | vitc fp32 / int8 "
+         "| vitc-int8 vs ORT-int8 | vitc-int8 vs ORT fp32 | vitc int8 GFLOP/s (fp32-equivalent) |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['model']} | {r['batch']} | {fmt(r.get('ort'))} | {fmt(r.get('ort_int8'))} | "
+                 f"{ratio(r.get('ort'), r.get('ort_int8'))} | {fmt(r.get('vitc'))} | {fmt(r.get('vitc_int8'))} | "
+                 f"{ratio(r.get('vitc'), r.get('vitc_int8'))} | {ratio(r.get('ort_int8'), r.get('vitc_int8'))} | "
+                 f"{ratio(r.get('ort'), r.get('vitc_int8'))} | {fmt(r.get('vitc_int8_gflops'), 1)} |")
+    mem = [r for r in rows if r.get("vitc_int8_peak_rss_mb")]
+    if mem:
+        L.append("\nvitc int8 peak RSS and load time:\n")
+        L.append("| model | batch | peak RSS MB | int8 checkpoint MB | fp32 checkpoint MB | load ms |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for r in mem:
+            L.append(f"| {r['model']} | {r['batch']} | {r['vitc_int8_peak_rss_mb']:.1f} | {r['q8_checkpoint_mb']:.1f} "
+                     f"| {fmt(r.get('checkpoint_mb'), 1)} | {r['vitc_int8_load_ms']:.1f} |")
+    if agree_int8 and any(agree_int8.values()):
+        L.append("\nint8 agreement with PyTorch eager fp32 on the seeded input of the agreement check (cosine "
+                 f"similarity of the logits per image; fails below {INT8_MIN_COS:g}; top-1: same class as fp32):\n")
+        L.append("| model | engine | images | cosine mean | cosine min | top-1 agree | max abs diff |")
+        L.append("|---|---|---:|---:|---:|---:|---:|")
+        for k, d in agree_int8.items():
+            for e, v in d.items():
+                L.append(f"| {MODELS[k][0]} | {e} | {v['images']} | {v['cosine_mean']:.5f} | {v['cosine_min']:.5f} "
+                         f"| {v['top1_agree_count']}/{v['images']} | {v['max_abs_diff']:.3f} |")
+    return L
+
+
+def table(rows, clock, peak, agree, a, meta, done, agree_int8=None):
     L = []
     L.append(f"# vitc benchmark — {meta['date']}\n")
     c = meta["cpu_info"]
@@ -327,6 +491,7 @@ def table(rows, clock, peak, agree, a, meta, done):
             if r.get("torch_modes"):
                 L.append(f"| {r['model']} | {r['batch']} | "
                          + " | ".join(fmt(r["torch_modes"].get(m)) for m in modes) + " |")
+    L += int8_table(rows, agree_int8, meta)
     return "\n".join(L) + "\n"
 
 
@@ -339,7 +504,10 @@ def main():
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick: 2)")
     ap.add_argument("--target-s", type=float, help="seconds of timed passes per measurement (default 4; quick 1)")
     ap.add_argument("--max-iters", type=int, help="most timed passes per measurement (default 30; quick 5)")
-    ap.add_argument("--engines", default="vitc,torch,ort", help="comma list of vitc,torch,ort")
+    ap.add_argument("--engines", default="vitc,torch,ort", help="comma list of vitc,torch,ort,ort-int8,vitc-int8 "
+                    "(default vitc,torch,ort)")
+    ap.add_argument("--ort-int8-reduce-range", action="store_true", help="ort-int8 with 7-bit weights "
+                    "(onnx_int8.py --reduce-range: avoids the u8s8 saturation of x86 CPUs without VNNI)")
     ap.add_argument("--torch-modes", default="eager,inference,jit_freeze,jit_opt,jit_opt_cl")
     ap.add_argument("--no-agree", action="store_true", help="skip the logit agreement check")
     ap.add_argument("--vitc", default=os.path.join(ROOT, "build", "vitc"))
@@ -358,8 +526,8 @@ def main():
         if k not in MODELS:
             sys.exit(f"bench: unknown model '{k}' (choose from {','.join(MODELS)})")
     for e in a.engines:
-        if e not in ("vitc", "torch", "ort"):
-            sys.exit(f"bench: unknown engine '{e}' (vitc, torch, ort)")
+        if e not in ENGINES:
+            sys.exit(f"bench: unknown engine '{e}' ({', '.join(ENGINES)})")
     try:
         batches = [int(b) for b in a.batches.split(",")]
         assert all(b > 0 for b in batches)
@@ -376,14 +544,27 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     t_start = time.time()
     make_models(keys, a.work, a.threads)
+    if "ort-int8" in a.engines:
+        make_int8_onnx(keys, a.work, a.ort_int8_reduce_range)
+    if "vitc-int8" in a.engines and not make_vitc_q8(keys, a, a.work):
+        a.engines.remove("vitc-int8")
+        if not a.engines:
+            sys.exit("bench: no engine left to run")
     flops = {k: flops_per_image(MODELS[k][1]) for k in keys}
     agree = {} if a.no_agree else agreement(keys, a, a.work)
+    agree_int8 = {} if a.no_agree or not {"ort-int8", "vitc-int8"} & set(a.engines) else agreement_int8(keys, a,
+                                                                                                        a.work)
     bad = [(k, e, v) for k, d in agree.items() for e, v in d.items() if e not in ("images", "logit_scale") and v > TOL]
-    if bad:
+    bad8 = [(k, e, v["cosine_min"]) for k, d in agree_int8.items() for e, v in d.items()
+            if v["cosine_min"] < INT8_MIN_COS]
+    if bad or bad8:
         for k, e, v in bad:
             log(f"bench: FAIL: {MODELS[k][0]}: {e} differs from PyTorch eager by {v:.3g} (> {TOL:g})")
+        for k, e, v in bad8:
+            log(f"bench: FAIL: {MODELS[k][0]}: {e} logits' cosine similarity to PyTorch eager fp32 is {v:.4f} "
+                f"(< {INT8_MIN_COS:g})")
         sys.exit(1)
-    kernel = vitc_kernel(a, keys, a.work) if "vitc" in a.engines else None
+    kernel = vitc_kernel(a, keys, a.work) if {"vitc", "vitc-int8"} & set(a.engines) else None
     cpu = cpu_info()
     bits = KERNEL_BITS.get(kernel) or (256 if "avx2" in cpu["isa"] and "fma" in cpu["isa"] else 128)
     clock0 = measure_clock(a.threads, a.work, bits)
@@ -414,9 +595,13 @@ def main():
             if (meta["torch_blas"] or {}).get("name", "").startswith("reference"):
                 log("bench: WARNING: PyTorch runs the reference BLAS (an unfair peer); scripts/install-deps.sh "
                     "--bench installs OpenBLAS")
-        if "ort" in any_row:
-            meta["ort"] = any_row["ort"][0]["raw"]["ort"]
-        md = table(rows, clock, peak, agree, a, meta, done)
+        if "ort" in any_row or "ort-int8" in any_row:
+            meta["ort"] = any_row["ort" if "ort" in any_row else "ort-int8"][0]["raw"]["ort"]
+        if "ort-int8" in any_row:
+            meta["ort_int8_reduce_range"] = a.ort_int8_reduce_range
+        if "vitc-int8" in any_row and "kernel" not in meta:
+            meta["kernel"] = any_row["vitc-int8"][0]["raw"]["kernel"]
+        md = table(rows, clock, peak, agree, a, meta, done, agree_int8)
         os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, "results.md"), "w") as f:
             f.write(md)
@@ -424,6 +609,7 @@ def main():
             json.dump({"meta": meta, "threads": a.threads, "rounds": done, "clock": {"before": clock0,
                        "after": clock1, "used_ghz": clock["ghz"]}, "peak_gflops": peak,
                        "peak_method": f"measured {bits}-bit FMA throughput, all threads (bench/clock.c)", "agreement": agree,
+                       "agreement_int8": agree_int8, "engines": a.engines,
                        "rows": rows, "measurements": res}, f, indent=1)
         log(f"bench: round {done}/{a.rounds} done: wrote {os.path.join(a.out, 'results.md')} and results.json "
             f"({meta['elapsed_s']:.0f} s)")
