@@ -129,6 +129,22 @@ void vitc_model_get_info(const vitc_model *model, vitc_model_info *out);
  * relative. Patch embedding, attention, norms and heads stay float. VITC_ERR_UNSUPPORTED where the
  * CPU lacks AVX512-BF16 (or other kernels are forced). on = 0: float (the default). */
 vitc_status vitc_model_set_bf16(vitc_model *model, int on);
+/* on = 1: the transformer blocks' Linear layers (qkv, proj, fc1, fc2) run in int8: weights
+ * quantized symmetrically per output channel, each token's input with its own scale, exact int32
+ * sums, dequantized to float (see `vitc quantize` for files stored that way). Patch embedding,
+ * attention, norms, GELU, residuals and heads stay float. A model loaded from a quantized file is
+ * int8 from the start and refuses on = 0 (VITC_ERR_UNSUPPORTED: it has no float weights). */
+vitc_status vitc_model_set_int8(vitc_model *model, int on);
+/* 0: float blocks; 1: int8 with per-token (dynamic) input scales; 2: int8 with calibrated (static) ones. */
+int vitc_model_int8(const vitc_model *model);
+/* Writes the model with its blocks' Linear weights quantized (I8 tensors beside F32 per-channel
+ * `<name>_scale` tensors; static: also `<name>.input_scale` from calibration, see
+ * vitc_model_calibrate). The other tensors stay float. */
+vitc_status vitc_model_save_int8(vitc_model *model, const char *path, int static_scales);
+/* Static quantization's calibration: runs n preprocessed images (n x 3 x height x width) through the
+ * float model and keeps, per block Linear layer, the largest |input| seen (accumulated over calls;
+ * reset = 1 starts afresh). */
+vitc_status vitc_model_calibrate(vitc_model *model, const float *images, int n, int height, int width, int reset);
 /* Class name, or NULL when the model has none. */
 const char *vitc_model_label(const vitc_model *model, int class_index);
 /* Forward FLOPs per image at the given input size. */

@@ -33,8 +33,10 @@ int cmd_average(int argc, char **argv) {
     vitc_model *models[MAX_AVERAGED] = {0}, *avg = NULL;
     int rc = 0, loaded = 0;
     for (; loaded < npos; loaded++)
-        if (vitc_model_load(pos[loaded], &lp, &models[loaded])) {
+        if (vitc_model_load(pos[loaded], &lp, &models[loaded]) || vt_model_need_float(models[loaded], pos[loaded])) {
             fprintf(stderr, "vitc average: %s\n", vitc_last_error());
+            vitc_model_free(models[loaded]); /* loaded, but quantized */
+            models[loaded] = NULL;
             rc = 1;
             break;
         }

@@ -3,6 +3,7 @@
 #include "cli/model_opts.h"
 #include "core/json.h"
 #include "model/model.h"
+#include "kernels/int8.h"
 #include "vitc.h"
 
 #include <stdio.h>
@@ -39,6 +40,7 @@ int cmd_info(int argc, char **argv) {
         vt_strbuf_append(&b, ",\"name\":", 8);
         vt_strbuf_json_string(&b, i.name);
         vt_strbuf_printf(&b, ",\"task\":\"%s\"", i.task);
+        if (vitc_model_int8(m)) vt_strbuf_printf(&b, ",\"int8\":\"%s\"", vitc_model_int8(m) == 2 ? "static" : "dynamic");
         const vt_vit_config *fc = &m->cfg; /* the families' keys: absent for plain ViTs */
         if (fc->family != VT_FAMILY_VIT)
             vt_strbuf_printf(&b, ",\"family\":\"%s\",\"mlp\":\"%s\",\"act\":\"%s\",\"proj_dim\":%d",
@@ -114,6 +116,9 @@ int cmd_info(int argc, char **argv) {
         printf("parameters:   %lld (%.2f M, %.1f MB as f32)\n", (long long)i.num_params, i.num_params / 1e6,
                i.num_params * 4.0 / 1e6);
         printf("FLOPs:        %.3f G per image at %dx%d\n", i.flops / 1e9, i.image_size, i.image_size);
+        if (vitc_model_int8(m))
+            printf("int8:         blocks' Linear weights per-channel int8, %s input scales (%s kernel)\n",
+                   vitc_model_int8(m) == 2 ? "static (calibrated)" : "dynamic (per-token)", vt_q8_kernel_name());
         if (p->max_size > 0)
             printf("preprocess:   shorter side to %d, longer at most %d (no crop), %s, mean %g,%g,%g, std %g,%g,%g\n",
                    p->size, p->max_size, interp, (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],

@@ -301,7 +301,7 @@ static int train_main(int argc, char **argv) {
     if (init) {
         vitc_load_params lp = vitc_load_default_params();
         lp.heads = heads;
-        if (vitc_model_load(init, &lp, &init_m)) {
+        if (vitc_model_load(init, &lp, &init_m) || vt_model_need_float(init_m, init)) {
             rc = fail(vitc_last_error());
             goto done;
         }

@@ -312,7 +312,7 @@ int cmd_train_segment(int argc, char **argv) {
         vt_vit_config c;
         if (init) {
             vitc_load_params lp = vitc_load_default_params();
-            if (vitc_model_load(init, &lp, &init_m)) {
+            if (vitc_model_load(init, &lp, &init_m) || vt_model_need_float(init_m, init)) {
                 rc = fail(vitc_last_error());
                 goto done;
             }

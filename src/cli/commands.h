@@ -33,5 +33,6 @@ int cmd_attention(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

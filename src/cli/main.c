@@ -14,6 +14,7 @@ static const vt_command commands[] = {
     {"detect", "object detection (YOLOS): boxes, labels and scores as text or JSON, pictures with the boxes drawn", cmd_detect},
     {"train", "train a classifier or (--task segment) a segmentation model; from scratch or fine-tuning", cmd_train},
     {"eval", "accuracy, per-class accuracy and confusion matrix of a model on a dataset", cmd_eval},
+    {"quantize", "write the model with int8 block weights (per-channel; dynamic or calibrated static inputs)", cmd_quantize},
     {"average", "average the parameters of several models of one architecture (checkpoint averaging)", cmd_average},
     {"scenes", "write Fashion-MNIST scenes for detection and segmentation (images, masks, COCO annotations)",
      cmd_scenes},

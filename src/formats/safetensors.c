@@ -473,11 +473,11 @@ vitc_status vt_st_write(const char *path, const vt_st_write_tensor *tensors, siz
             numel *= (uint64_t)t->shape[d];
         }
         if (s != VITC_OK) break;
-        if (numel && !t->data) {
+        if (numel && !t->data && !t->data_i8) {
             s = vt_error(VITC_ERR_ARG, "%s: tensor %s has no data", path, t->name);
             break;
         }
-        bytes[i] = numel * 4;
+        bytes[i] = t->data_i8 ? numel : numel * 4;
         for (size_t j = 0; j < i; j++)
             if (strcmp(tensors[j].name, t->name) == 0) {
                 s = vt_error(VITC_ERR_ARG, "%s: duplicate tensor name %s", path, t->name);
@@ -506,7 +506,8 @@ vitc_status vt_st_write(const char *path, const vt_st_write_tensor *tensors, siz
         const vt_st_write_tensor *t = &tensors[i];
         if (i || n_meta) APPEND_LIT(&h, ",");
         vt_strbuf_json_string(&h, t->name);
-        APPEND_LIT(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        if (t->data_i8) APPEND_LIT(&h, ":{\"dtype\":\"I8\",\"shape\":[");
+        else APPEND_LIT(&h, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) vt_strbuf_printf(&h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
         vt_strbuf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
                          (unsigned long long)(offset + bytes[i]));
@@ -532,6 +533,10 @@ vitc_status vt_st_write(const char *path, const vt_st_write_tensor *tensors, siz
     int ok = fwrite(len8, 1, 8, f.fp) == 8 && fwrite(h.data, 1, h.len, f.fp) == h.len;
     int le = host_is_little_endian();
     for (size_t i = 0; i < n && ok; i++) {
+        if (tensors[i].data_i8) {
+            ok = !bytes[i] || fwrite(tensors[i].data_i8, 1, (size_t)bytes[i], f.fp) == bytes[i];
+            continue;
+        }
         size_t numel = (size_t)(bytes[i] / 4);
         if (!numel) continue;
         if (le) {

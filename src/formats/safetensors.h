@@ -53,13 +53,14 @@ const char *vt_dtype_name(vt_dtype dtype);
  * F16, BF16, F64 or unaligned F32 are converted into a malloc'ed copy (*owned = 1). */
 vitc_status vt_st_to_f32(const vt_safetensors *st, const vt_st_tensor *t, const float **out, int *owned);
 
-/* Writer: all tensors are F32. meta_keys/meta_values may be NULL when n_meta == 0.
+/* Writer: tensors are F32 (data), or I8 when data_i8 is set instead. meta_keys/meta_values may be NULL when n_meta == 0.
  * Writes to a temporary file and renames it into place; header padded to 8 bytes. */
 typedef struct vt_st_write_tensor {
     const char *name;
     int ndim;
     int64_t shape[VT_ST_MAX_DIMS];
     const float *data;
+    const int8_t *data_i8;
 } vt_st_write_tensor;
 vitc_status vt_st_write(const char *path, const vt_st_write_tensor *tensors, size_t n,
                         const char *const *meta_keys, const char *const *meta_values, size_t n_meta);

@@ -4,13 +4,14 @@
 #include "core/fileio.h"
 #include "formats/hf.h"
 #include "model/model.h"
+#include "model/quantize.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int keep_owned(vitc_model *m, void *p) {
+int vt_model_keep_owned(vitc_model *m, void *p) {
     void **o = realloc(m->owned, sizeof *o * (size_t)(m->n_owned + 1));
     if (!o) return -1;
     m->owned = o;
@@ -227,7 +228,7 @@ static vitc_status bind_tensor(vitc_model *m, const vt_param *p, const vt_st_ten
     int owned;
     vitc_status s = vt_st_to_f32(m->st, t, &data, &owned);
     if (s) return s;
-    if (owned && keep_owned(m, (void *)data)) {
+    if (owned && vt_model_keep_owned(m, (void *)data)) {
         free((void *)data);
         return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
     }
@@ -265,7 +266,7 @@ static vitc_status bind_dinov2_registers(vitc_model *m, const vt_param *p, const
     int owned;
     vitc_status s = vt_st_to_f32(m->st, pt, &pos, &owned);
     if (s) return s;
-    if (owned && keep_owned(m, (void *)pos)) {
+    if (owned && vt_model_keep_owned(m, (void *)pos)) {
         free((void *)pos);
         return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
     }
@@ -281,7 +282,7 @@ static vitc_status bind_dinov2_registers(vitc_model *m, const vt_param *p, const
     const float *cls;
     if ((s = vt_st_to_f32(m->st, ct, &cls, &owned))) return s;
     float *sum = malloc(sizeof(float) * (size_t)D);
-    if (!sum || keep_owned(m, sum)) {
+    if (!sum || vt_model_keep_owned(m, sum)) {
         free(sum);
         if (owned) free((void *)cls);
         return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
@@ -300,6 +301,11 @@ static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
     const char *path = m->st->path;
     for (int i = 0; i < n && !s; i++) {
         vt_param *p = &table[i];
+        int layer, which;
+        if (m->q8src && vt_q8_param_index(p->name, m->cfg.depth, &layer, &which)) {
+            s = vt_q8_bind(m, p->name, layer, which, p->slot);
+            continue;
+        }
         if (!hf_prefix) {
             const vt_st_tensor *t = find(m->st, p->name);
             s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, p->name);
@@ -319,7 +325,7 @@ static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
             s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, parts[0]);
         } else { /* q, k, v stacked into one qkv parameter */
             float *qkv = malloc(sizeof(float) * (size_t)p->numel);
-            if (!qkv || keep_owned(m, qkv)) {
+            if (!qkv || vt_model_keep_owned(m, qkv)) {
                 free(qkv);
                 s = vt_error(VITC_ERR_NOMEM, "out of memory");
                 break;
@@ -383,6 +389,8 @@ vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vi
         if ((s = vt_config_from_json(meta, &m->cfg, path))) goto fail;
         if (params->heads > 0) m->cfg.heads = params->heads;
         if ((s = vt_config_validate(&m->cfg, path))) goto fail;
+        const char *quant = vt_st_meta(m->st, "vitc.quant");
+        if (quant && (s = vt_q8_begin(m, quant))) goto fail;
         m->pre = vitc_preprocess_default_params();
         m->pre.size = m->cfg.img_size;
         vt_json_free(meta);
@@ -452,6 +460,7 @@ vitc_status vt_model_save(const vitc_model *m, const char *path) { return vt_mod
 
 vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_write_tensor *extra, int n_extra,
                              const char *const *meta_keys, const char *const *meta_values, int n_meta) {
+    if (vt_model_need_float(m, path)) return VITC_ERR_UNSUPPORTED;
     vt_param *table;
     vt_vit_weights w = m->w; /* the table points at slots of a copy: nothing is modified */
     int n = vt_param_table(&m->cfg, &w, &table);
@@ -482,20 +491,24 @@ vitc_status vt_model_save_ex(const vitc_model *m, const char *path, const vt_st_
     if (!ts || !keys || !vals || !cfg || pre.failed || labels.failed) {
         s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
     } else {
+        int nt = 0; /* parameters, but an extra tensor of the same name replaces one (quantized weights) */
         for (int i = 0; i < n; i++) {
-            ts[i].name = table[i].name;
-            ts[i].ndim = table[i].ndim;
-            for (int d = 0; d < table[i].ndim; d++) ts[i].shape[d] = table[i].shape[d];
-            ts[i].data = *table[i].slot;
+            int replaced = 0;
+            for (int e = 0; e < n_extra && !replaced; e++) replaced = !strcmp(extra[e].name, table[i].name);
+            if (replaced) continue;
+            ts[nt].name = table[i].name;
+            ts[nt].ndim = table[i].ndim;
+            for (int d = 0; d < table[i].ndim; d++) ts[nt].shape[d] = table[i].shape[d];
+            ts[nt++].data = *table[i].slot;
         }
-        for (int i = 0; i < n_extra; i++) ts[n + i] = extra[i];
+        for (int i = 0; i < n_extra; i++) ts[nt++] = extra[i];
         int k = 0;
         keys[k] = "format", vals[k++] = "vitc";
         keys[k] = "vitc.config", vals[k++] = cfg;
         keys[k] = "vitc.preprocess", vals[k++] = pre.data;
         if (m->labels) keys[k] = "vitc.labels", vals[k++] = labels.data;
         for (int i = 0; i < n_meta; i++) keys[k] = meta_keys[i], vals[k++] = meta_values[i];
-        s = vt_st_write(path, ts, (size_t)(n + n_extra), keys, vals, (size_t)k);
+        s = vt_st_write(path, ts, (size_t)nt, keys, vals, (size_t)k);
     }
     free(ts);
     free(keys);

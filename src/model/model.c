@@ -38,14 +38,15 @@ vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out) {
 /* Once a weight is packed, inference reads only the packed copy: the pages of the checkpoint
  * mapping it came from (if it did) are dropped right away, so packing never holds the whole
  * checkpoint twice (the mapping is read-only; touched again, the pages are re-read from the file). */
-static void drop_source(const vitc_model *m, const float *p, size_t n) {
-    if (!m->st || !p || !n) return;
-    const char *base = m->st->map.data, *lo = (const char *)p, *hi = lo + n * sizeof(float);
+static void drop_source_bytes(const vitc_model *m, const void *p, size_t bytes) {
+    if (!m->st || !p || !bytes) return;
+    const char *base = m->st->map.data, *lo = (const char *)p, *hi = lo + bytes;
     if (!base || lo < base || hi > base + m->st->map.size) return;
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t a = ((uintptr_t)lo + pg - 1) / pg * pg, b = (uintptr_t)hi / pg * pg; /* whole pages inside */
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
+static void drop_source(const vitc_model *m, const float *p, size_t n) { drop_source_bytes(m, p, n * sizeof(float)); }
 
 static vt_packed_b *pack_weight(const vitc_model *m, const float *W, int N, int K) {
     vt_packed_b *pb = vt_pack_b(W, N, K);
@@ -62,11 +63,50 @@ static vt_bf16_linear_w *pack_weight16(const vitc_model *m, const float *W, int 
 vitc_status vitc_model_set_bf16(vitc_model *m, int on) {
     if (on && !vt_bf16_supported())
         return vt_error(VITC_ERR_UNSUPPORTED, "bfloat16 inference needs a CPU with AVX512-BF16 and the AVX-512 kernels");
+    if (on && m->int8) return vt_error(VITC_ERR_ARG, "int8 and bfloat16 inference cannot be combined");
     if ((on != 0) != m->bf16) {
         m->bf16 = on != 0;
         vt_model_weights_changed(m); /* packed again, the other way, on first use */
     }
     return VITC_OK;
+}
+
+vitc_status vitc_model_set_int8(vitc_model *m, int on) {
+    if (!on && m->q8src)
+        return vt_error(VITC_ERR_UNSUPPORTED, "this model was loaded from a quantized file: it has no float block weights");
+    if (on && m->bf16) return vt_error(VITC_ERR_ARG, "int8 and bfloat16 inference cannot be combined");
+    if (m->q8src) return VITC_OK;
+    if ((on != 0) != (m->int8 != 0)) {
+        m->int8 = on != 0;
+        vt_model_weights_changed(m);
+    }
+    return VITC_OK;
+}
+
+int vitc_model_int8(const vitc_model *m) { return m->int8; }
+
+/* The blocks' Linear layers in int8: from a quantized file's tensors, or quantized from the float ones. */
+static int pack_blocks_q8(const vitc_model *m, vt_block_packed *q) {
+    const vt_vit_config *c = &m->cfg;
+    int D = c->dim;
+    for (int l = 0; l < c->depth; l++) {
+        const vt_block_w *b = &m->w.blocks[l];
+        const float *W[4] = {b->qkv.w, b->proj.w, b->fc1.w, b->fc2.w};
+        int N[4] = {3 * D, D, vt_fc1_rows(c), D}, K[4] = {D, D, D, c->mlp_dim};
+        for (int j = 0; j < 4; j++) {
+            const vt_q8_src *src = m->q8src ? &m->q8src[l * 4 + j] : NULL;
+            vt_q8_linear_w *w = src ? vt_q8_linear_from_q(src->q, src->scale, N[j], K[j]) : vt_q8_linear_quantize(W[j], N[j], K[j]);
+            if (!w) return 1;
+            if (src) {
+                w->in_scale = src->in_scale;
+                drop_source_bytes(m, src->q, (size_t)N[j] * K[j]);
+            } else {
+                drop_source(m, W[j], (size_t)N[j] * K[j]);
+            }
+            q[l].q8[j] = w;
+        }
+    }
+    return 0;
 }
 
 /* The float blocks of a stack (decoder blocks stay float in bf16 mode). */
@@ -104,6 +144,7 @@ static void free_blocks_packed(vt_block_packed *b, int L) {
         vt_bf16_linear_free(b[l].proj16);
         vt_bf16_linear_free(b[l].fc116);
         vt_bf16_linear_free(b[l].fc216);
+        for (int j = 0; j < 4; j++) vt_q8_linear_free(b[l].q8[j]);
     }
     free(b);
 }
@@ -116,7 +157,8 @@ int vt_model_pack(vitc_model *m) {
     p->blocks = calloc((size_t)(c->depth ? c->depth : 1), sizeof *p->blocks);
     bad |= !p->blocks;
     bad |= !(p->patch = pack_weight(m, m->w.patch.w, D, K));
-    if (!bad && !m->bf16) bad |= pack_blocks_f32(m, m->w.blocks, p->blocks, c->depth, D, c->mlp_dim, vt_fc1_rows(c));
+    if (!bad && m->int8) bad |= pack_blocks_q8(m, p->blocks);
+    else if (!bad && !m->bf16) bad |= pack_blocks_f32(m, m->w.blocks, p->blocks, c->depth, D, c->mlp_dim, vt_fc1_rows(c));
     for (int l = 0; l < c->depth && !bad && m->bf16; l++) {
         const vt_block_w *b = &m->w.blocks[l];
         vt_block_packed *q = &p->blocks[l];
@@ -174,6 +216,8 @@ void vitc_model_free(vitc_model *m) {
     free(m->labels);
     free(m->param_buf);
     free(m->pos_cache);
+    free(m->q8src);
+    free(m->calib);
     vt_weights_free_blocks(&m->w);
     vt_arena_free(&m->arena);
     for (int i = 0; i < m->n_img_arenas; i++) vt_arena_free(&m->img_arenas[i]);

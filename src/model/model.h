@@ -3,9 +3,11 @@
 #define VT_MODEL_H
 
 #include "vitc.h"
+#include <stdatomic.h>
 #include "core/arena.h"
 #include "formats/safetensors.h"
 #include "kernels/bf16.h"
+#include "kernels/int8.h"
 #include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -16,7 +18,16 @@
 typedef struct vt_block_packed {
     vt_packed_b *qkv, *proj, *fc1, *fc2;
     vt_bf16_linear_w *qkv16, *proj16, *fc116, *fc216;
+    vt_q8_linear_w *q8[4]; /* int8 mode: qkv, proj, fc1, fc2 (the float and bf16 ones NULL) */
 } vt_block_packed;
+
+/* A block Linear weight as a quantized file stores it (pointers into the mapping). */
+typedef struct vt_q8_src {
+    const int8_t *q;     /* out x in */
+    const float *scale;  /* out */
+    float in_scale;      /* static scale, 0 when dynamic */
+} vt_q8_src;
+enum { VT_Q8_QKV, VT_Q8_PROJ, VT_Q8_FC1, VT_Q8_FC2 };
 typedef struct vt_model_packed {
     vt_packed_b *patch, *head, *head_dist;
     vt_block_packed *blocks;
@@ -38,6 +49,11 @@ struct vitc_model {
     float *param_buf;        /* all parameters in one buffer (models made in memory, training) */
     int threads;
     int bf16;                /* block products in bfloat16 (vitc_model_set_bf16) */
+    int int8;                /* 0 float, 1 int8 dynamic, 2 int8 static (vitc_model_set_int8, quantized files) */
+    vt_q8_src *q8src;        /* depth x 4: a quantized file's block weights (their float slots are NULL) */
+    float *calib;            /* depth x 4: max |input| of each block Linear seen by vitc_model_calibrate */
+    int calibrating;         /* the forward pass records into calib */
+    atomic_int q8_failed;    /* an int8 product ran out of memory during the last forward pass */
     vt_arena arena;          /* activations of the forward pass */
     vt_arena *img_arenas;    /* one per thread for whole-image forward passes (vit.c) */
     int n_img_arenas;
@@ -75,6 +91,10 @@ int vt_detect_postprocess(const float *logits, const float *boxes, int Q, int C,
 int vt_model_pack(vitc_model *m);
 /* Call after changing parameters in place (training): drops packed copies and caches. */
 void vt_model_weights_changed(vitc_model *m);
+
+/* VITC_OK, or VITC_ERR_UNSUPPORTED when the model came from a quantized file (no float block
+ * weights: training, averaging and saving need the float model). */
+vitc_status vt_model_need_float(const vitc_model *m, const char *what);
 
 /* Creates a model with zeroed parameters in one owned buffer (tests, training from scratch). */
 vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);

@@ -10,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A block's Linear layer: the bfloat16 GEMM in bf16 mode (h packed), else the packed float one. */
-static void block_linear(float *y, const float *x, const vt_packed_b *f, const vt_bf16_linear_w *h, const float *b, int M,
-                         int epilogue) {
-    if (h) vt_bf16_linear(y, x, h, b, M, epilogue);
-    else vt_linear_packed(y, x, f, b, M, epilogue);
-}
-
 /* The widest row the segmentation head keeps per patch: tokens, decoder features or scores. */
 static size_t seg_width(const vt_vit_config *c) {
     int w = c->dim > c->num_classes ? c->dim : c->num_classes;
@@ -121,7 +114,29 @@ typedef struct block_run {
     float *attn_last, *attn_blocks, *blocks_out; /* optional outputs (vt_forward_out's) */
     const float *mid_pos;               /* YOLOS: (L - 1) x T x D added to every sequence after blocks 0..L-2 */
     int n_all;                          /* the batch the optional outputs are laid out for */
+    float *calib;                       /* L x 4: max |input| per Linear (calibration), or NULL */
+    atomic_int *failed;                 /* set to 1 when an int8 product runs out of memory */
 } block_run;
+
+/* Block l's Linear layer `which` (VT_Q8_*): int8, bfloat16 or float, whichever the block was packed
+ * for. Calibration records the largest |x| first. */
+static void block_linear(const block_run *r, int l, int which, float *y, const float *x, const vt_block_packed *bp,
+                         const float *b, int M, int K, int epilogue) {
+    if (r->calib) {
+        float amax = r->calib[l * 4 + which];
+        for (size_t i = 0; i < (size_t)M * K; i++) amax = fmaxf(amax, fabsf(x[i]));
+        r->calib[l * 4 + which] = amax;
+    }
+    const vt_packed_b *f = which == VT_Q8_QKV ? bp->qkv : which == VT_Q8_PROJ ? bp->proj : which == VT_Q8_FC1 ? bp->fc1 : bp->fc2;
+    const vt_bf16_linear_w *h = which == VT_Q8_QKV    ? bp->qkv16
+                                : which == VT_Q8_PROJ ? bp->proj16
+                                : which == VT_Q8_FC1  ? bp->fc116
+                                                      : bp->fc216;
+    if (bp->q8[which]) {
+        if (vt_q8_linear(y, x, bp->q8[which], b, M, epilogue) && r->failed) atomic_store(r->failed, 1);
+    } else if (h) vt_bf16_linear(y, x, h, b, M, epilogue);
+    else vt_linear_packed(y, x, f, b, M, epilogue);
+}
 
 /* Runs L blocks over r->x. Each residual add is fused with the LayerNorm that follows it (the
  * block's norm2, the next block's norm1, or the final norm). Returns 1 when r->ln holds
@@ -139,24 +154,24 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
     for (int l = 0; l < L; l++) {
         const vt_block_w *bw = &blocks[l];
         const vt_block_packed *bp = &packed[l];
-        block_linear(r->qkv, ln, bp->qkv, bp->qkv16, bw->qkv.b, rows, VT_EPILOGUE_NONE);
+        block_linear(r, l, VT_Q8_QKV, r->qkv, ln, bp, bw->qkv.b, rows, D, VT_EPILOGUE_NONE);
         size_t per_block = (size_t)r->n_all * r->heads * T * T;
         float *att = r->attn_blocks ? r->attn_blocks + (size_t)l * per_block : l == L - 1 ? r->attn_last : NULL;
         vt_attention_forward(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b,
                              r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps);
-        block_linear(ln, r->ao, bp->proj, bp->proj16, bw->proj.b, rows, VT_EPILOGUE_NONE);
+        block_linear(r, l, VT_Q8_PROJ, ln, r->ao, bp, bw->proj.b, rows, D, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
         if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
-            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            block_linear(r, l, VT_Q8_FC1, r->hid, ln, bp, bw->fc1.b, rows, D, VT_EPILOGUE_NONE);
             vt_swiglu_forward(r->hid, r->hid, rows, r->mlp);
         } else if (r->act != VT_ACT_GELU) { /* bias in the GEMM, quick / tanh GELU after it */
-            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_NONE);
+            block_linear(r, l, VT_Q8_FC1, r->hid, ln, bp, bw->fc1.b, rows, D, VT_EPILOGUE_NONE);
             if (r->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(r->hid, r->hid, (size_t)rows * r->mlp);
             else vt_gelu_tanh_forward(r->hid, r->hid, (size_t)rows * r->mlp);
         } else {
-            block_linear(r->hid, ln, bp->fc1, bp->fc116, bw->fc1.b, rows, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
+            block_linear(r, l, VT_Q8_FC1, r->hid, ln, bp, bw->fc1.b, rows, D, VT_EPILOGUE_GELU); /* bias + exact GELU fused */
         }
-        block_linear(ln, r->hid, bp->fc2, bp->fc216, bw->fc2.b, rows, VT_EPILOGUE_NONE);
+        block_linear(r, l, VT_Q8_FC2, ln, r->hid, bp, bw->fc2.b, rows, r->mlp, VT_EPILOGUE_NONE);
         const vt_norm_w *next = l + 1 < L ? &blocks[l + 1].norm1 : final;
         if (r->mid_pos && l + 1 < L) { /* residual, + mid position embeddings, then the next norm */
             vt_residual_forward(x, ln, bw->ls2, rows, D);
@@ -304,7 +319,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     const float *xn = x;
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
                     .swiglu = c->mlp_swiglu, .act = c->act, .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
-                    .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all};
+                    .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all,
+                    .calib = m->calibrating ? m->calib : NULL, .failed = &m->q8_failed};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     if (c->map_head) map_pool(c, w, xn, n, T, qkv, hid, vt_arena_floats(a, (size_t)(2 * n + 1) * D), pooled);
@@ -386,7 +402,9 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
         return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
 
     int nt = vt_usable_threads();
-    int n_img = nt > 1 && n >= nt && image_parallel_enabled() ? n / nt * nt : 0; /* whole rounds of images */
+    /* whole rounds of images (not while calibrating: the maxima are gathered by one thread) */
+    int n_img = nt > 1 && n >= nt && image_parallel_enabled() && !m->calibrating ? n / nt * nt : 0;
+    atomic_store(&m->q8_failed, 0);
     if (n_img) {
         if (m->n_img_arenas < nt) {
             vt_arena *na = realloc(m->img_arenas, sizeof(vt_arena) * (size_t)nt);
@@ -408,5 +426,6 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     }
     /* the images left over after whole rounds share the threads layer by layer */
     if (n > n_img) forward_images(m, &m->arena, pos, mid_pos, images, n_img, n - n_img, n, height, width, out);
+    if (atomic_load(&m->q8_failed)) return vt_error(VITC_ERR_NOMEM, "out of memory for int8 activations");
     return VITC_OK;
 }

@@ -165,7 +165,11 @@ vitc_status vt_trainer_resume(const char *path, int threads, vt_trainer **out, c
     lp.threads = threads;
     vitc_model *src;
     vitc_status s = vitc_model_load(path, &lp, &src);
-    if (s) return s;
+    if (!s) s = vt_model_need_float(src, path);
+    if (s) {
+        vitc_model_free(src);
+        return s;
+    }
     const char *text = vt_st_meta(src->st, "vitc.train");
     char err[128];
     vt_json *j = text ? vt_json_parse(text, strlen(text), err, sizeof err) : NULL;

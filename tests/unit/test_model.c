@@ -71,6 +71,52 @@ static void bf16_close(const char *name, vitc_model *m, const float *in, int n, 
     free(z);
 }
 
+/* int8 blocks (vitc_model_set_int8): per-image logits cosine >= INT8_COS against float (the goal
+ * is 0.999; these random-weight fixtures' worst case is about 0.998, each of qkv, proj, fc1 and
+ * fc2 in int8 costing a similar share, so the bound leaves a little room), top-1 agreement counted; the same model written as a quantized file and loaded gives the same bits;
+ * back to float, the float bits. */
+#define INT8_COS 0.997
+static double int8_worst_cos = 1.0;
+static int int8_top1_same, int8_images;
+static void int8_close(const char *name, vitc_model *m, const char *dir, const float *in, int n, int H, int W,
+                       const float *f32) {
+    int C = m->cfg.num_classes;
+    float *z = calloc((size_t)n * C, sizeof(float)), *zf = calloc((size_t)n * C, sizeof(float));
+    CHECK(vitc_model_set_int8(m, 1) == VITC_OK && vitc_model_classify(m, in, n, H, W, z) == VITC_OK, "%s: int8 forward", name);
+    for (int i = 0; i < n; i++) {
+        const float *a = z + (size_t)i * C, *b = f32 + (size_t)i * C;
+        double ab = 0, aa = 0, bb = 0;
+        int ta = 0, tb = 0;
+        for (int c = 0; c < C; c++) {
+            ab += (double)a[c] * b[c], aa += (double)a[c] * a[c], bb += (double)b[c] * b[c];
+            if (a[c] > a[ta]) ta = c;
+            if (b[c] > b[tb]) tb = c;
+        }
+        double cs = ab / (sqrt(aa * bb) + 1e-30);
+        if (cs < int8_worst_cos) int8_worst_cos = cs;
+        CHECK(cs >= INT8_COS, "%s: int8 logits cosine %.5f for image %d", name, cs, i);
+        int8_top1_same += ta == tb;
+        int8_images++;
+    }
+    char q8[1200];
+    snprintf(q8, sizeof q8, "%s/int8.q8.safetensors", dir);
+    vitc_model *mq = NULL;
+    CHECK(vitc_model_save_int8(m, q8, 0) == VITC_OK, "%s: save int8: %s", name, vitc_last_error());
+    CHECK(vitc_model_load(q8, NULL, &mq) == VITC_OK && vitc_model_int8(mq) == 1, "%s: load int8 file: %s", name,
+          vitc_last_error());
+    if (mq) {
+        CHECK(vitc_model_classify(mq, in, n, H, W, zf) == VITC_OK && !memcmp(zf, z, sizeof(float) * (size_t)n * C),
+              "%s: the quantized file gives the in-memory int8 logits", name);
+        CHECK(vitc_model_set_int8(mq, 0) != VITC_OK, "%s: a quantized file cannot go back to float", name);
+        vitc_model_free(mq);
+    }
+    remove(q8);
+    CHECK(vitc_model_set_int8(m, 0) == VITC_OK && vitc_model_classify(m, in, n, H, W, zf) == VITC_OK &&
+              !memcmp(zf, f32, sizeof(float) * (size_t)n * C),
+          "%s: back to float, the same logits", name);
+    free(z), free(zf);
+}
+
 static void run_case(const char *name, int heads, FILE *table) {
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/models/%s", fixture_dir(), name);
@@ -122,6 +168,7 @@ static void run_case(const char *name, int heads, FILE *table) {
     CHECK(e1 <= 1e-5f, "%s: batch-1 vs batch-%d logits differ by %g", name, n, e1);
     same_bits_any_threads(name, m, in.data, n, H, W);
     if (vt_bf16_supported()) bf16_close(name, m, in.data, n, H, W, got_logits);
+    if (m->cfg.depth > 0) int8_close(name, m, dir, in.data, n, H, W, got_logits);
     if (table)
         fprintf(table, "| %s | %s | %dx%d, batch %d | %.2e | %.2e | %.2e |\n", name, m->source, H, W, n, eb, ef, el);
     printf("  %-22s %-4s %3dx%-3d batch %d  blocks %.2e  features %.2e  logits %.2e\n", name, m->source, H, W, n, eb,
@@ -159,5 +206,7 @@ int main(void) {
     CHECK(cases >= (getenv("VITC_QUICK") ? 3 : 10), "only %d cases in the manifest", cases);
     if (vt_bf16_supported()) printf("  bf16 mode: worst logit difference %.2e of the logits' scale (tolerance %.0e)\n", bf16_worst, BF16_TOL);
     else printf("  bf16 mode: skipped (no AVX512-BF16)\n");
+    printf("  int8 mode (%s kernel): worst logits cosine %.5f (at least %.3f), top-1 agreement %d of %d images\n",
+           vt_q8_kernel_name(), int8_worst_cos, INT8_COS, int8_top1_same, int8_images);
     return check_report("test_model");
 }

@@ -79,11 +79,11 @@ static void test_round_trip(void) {
     for (int i = 0; i < 8; i++) cube[i] = (float)(i * i);
     cube[7] = -0.0f;
     vt_st_write_tensor ts[] = {
-        {"blocks.0.weight", 2, {3, 4}, w},
-        {"a.bias", 1, {4}, bias},
-        {"scalar", 0, {0}, &scalar},
-        {"empty", 2, {0, 5}, NULL},
-        {"z\"quoted\\name\n", 3, {2, 2, 2}, cube},
+        {"blocks.0.weight", 2, {3, 4}, w, NULL},
+        {"a.bias", 1, {4}, bias, NULL},
+        {"scalar", 0, {0}, &scalar, NULL},
+        {"empty", 2, {0, 5}, NULL, NULL},
+        {"z\"quoted\\name\n", 3, {2, 2, 2}, cube, NULL},
     };
     const char *keys[] = {"format", "vitc.arch", "note"};
     const char *vals[] = {"pt", "vit_tiny_patch16_224", "quote \" backslash \\ newline \n caf\xc3\xa9"};
@@ -433,7 +433,7 @@ static void test_disk(void) {
     char path[160];
     snprintf(path, sizeof path, "%s/trunc.safetensors", tmpdir);
     float w[6] = {1, 2, 3, 4, 5, 6};
-    vt_st_write_tensor t = {"w", 2, {2, 3}, w};
+    vt_st_write_tensor t = {"w", 2, {2, 3}, w, NULL};
     CHECK(vt_st_write(path, &t, 1, NULL, NULL, 0) == VITC_OK, "write: %s", vitc_last_error());
     struct stat sb;
     CHECK(stat(path, &sb) == 0, "stat");
@@ -466,7 +466,7 @@ static void test_disk(void) {
 
 static void test_writer_failures(void) {
     float w[2] = {1, 2};
-    vt_st_write_tensor t = {"w", 1, {2}, w};
+    vt_st_write_tensor t = {"w", 1, {2}, w, NULL};
     char path[200];
     /* the target directory does not exist: error, nothing created */
     snprintf(path, sizeof path, "%s/no/such/dir/out.safetensors", tmpdir);
@@ -486,13 +486,13 @@ static void test_writer_failures(void) {
 
     /* invalid arguments: nothing written */
     snprintf(path, sizeof path, "%s/args.safetensors", tmpdir);
-    vt_st_write_tensor dup[2] = {{"w", 1, {2}, w}, {"w", 1, {1}, w}};
+    vt_st_write_tensor dup[2] = {{"w", 1, {2}, w, NULL}, {"w", 1, {1}, w, NULL}};
     CHECK(vt_st_write(path, dup, 2, NULL, NULL, 0) == VITC_ERR_ARG && strstr(vitc_last_error(), "duplicate"),
           "duplicate names: %s", vitc_last_error());
     vt_st_write_tensor bad[] = {
-        {NULL, 1, {2}, w}, {"", 1, {2}, w}, {"__metadata__", 1, {2}, w}, {"n", 9, {2}, w},
-        {"n", -1, {2}, w}, {"n", 1, {-2}, w}, {"n", 1, {2}, NULL},
-        {"n", 4, {INT64_MAX, INT64_MAX, 2, 2}, w},
+        {NULL, 1, {2}, w, NULL}, {"", 1, {2}, w, NULL}, {"__metadata__", 1, {2}, w, NULL}, {"n", 9, {2}, w, NULL},
+        {"n", -1, {2}, w, NULL}, {"n", 1, {-2}, w, NULL}, {"n", 1, {2}, NULL, NULL},
+        {"n", 4, {INT64_MAX, INT64_MAX, 2, 2}, w, NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(vt_st_write(path, &bad[i], 1, NULL, NULL, 0) == VITC_ERR_ARG, "bad tensor %zu accepted", i);
@@ -506,7 +506,7 @@ static void test_writer_failures(void) {
     /* overwriting an existing file replaces it atomically */
     CHECK(vt_st_write(path, &t, 1, NULL, NULL, 0) == VITC_OK, "first write");
     float w2[3] = {7, 8, 9};
-    vt_st_write_tensor t2 = {"v", 1, {3}, w2};
+    vt_st_write_tensor t2 = {"v", 1, {3}, w2, NULL};
     CHECK(vt_st_write(path, &t2, 1, NULL, NULL, 0) == VITC_OK, "overwrite");
     vt_safetensors *st = NULL;
     CHECK(vt_st_open(path, &st) == VITC_OK && st->n_tensors == 1 && vt_st_find(st, "v") &&

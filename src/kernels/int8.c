@@ -1,0 +1,263 @@
+/* int8 Linear layers (see int8.h): weight packing, activation quantization, the portable integer
+ * tile, the dequantizing store and the split over threads. */
+#include "kernels/int8.h"
+#include "core/thread_exit.h"
+#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if VT_X86
+void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
+float vt_q8_amax_avx2(const float *x, int n);
+void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv);
+void vt_q8_panel_avx2(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                      const float *b, float *y, size_t ldy, int rows);
+#endif
+#if defined(__aarch64__)
+void vt_q8_tile_neon(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
+int vt_q8_neon_dotprod_supported(void);
+#endif
+
+/* The active implementation's pieces. */
+typedef struct q8_impl {
+    vt_q8_tile_fn tile;
+    float (*amax)(const float *x, int n);
+    void (*quantize)(int8_t *q, const float *x, int n, float inv);
+    /* rows (1 or 2) of y for columns [n0, n1): the tile's sums dequantized, + b */
+    void (*panel)(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx, const float *b,
+                  float *y, size_t ldy, int rows);
+} q8_impl;
+
+static float amax_ref(const float *x, int n) {
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax; /* NaN ignored */
+    }
+    return amax;
+}
+
+static void quantize_ref(int8_t *q, const float *x, int n, float inv) {
+    for (int i = 0; i < n; i++) q[i] = vt_q8_round(x[i] * inv);
+}
+
+/* Any tile function with the portable dequantizing store. */
+static void panel_with(vt_q8_tile_fn tile, const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1,
+                       const float *sx, const float *b, float *y, size_t ldy, int rows) {
+    int32_t t[2][4];
+    for (int n = n0; n < n1 && n < w->N; n += 4) {
+        tile(x, ldx, w->w + (size_t)n * w->Kp, (size_t)w->Kp, w->Kp, t);
+        for (int i = 0; i < rows; i++)
+            for (int q = 0; q < 4 && n + q < w->N; q++) {
+                float v = (float)t[i][q] * (sx[i] * w->scale[n + q]);
+                y[(size_t)i * ldy + n + q] = b ? v + b[n + q] : v;
+            }
+    }
+}
+static void panel_ref(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                      const float *b, float *y, size_t ldy, int rows) {
+    panel_with(vt_q8_tile_ref, x, ldx, w, n0, n1, sx, b, y, ldy, rows);
+}
+#if defined(__aarch64__)
+static void panel_neon(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                       const float *b, float *y, size_t ldy, int rows) {
+    panel_with(vt_q8_tile_neon, x, ldx, w, n0, n1, sx, b, y, ldy, rows);
+}
+#endif
+
+static q8_impl impl_active(void) {
+    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, panel_ref};
+    r.tile = vt_q8_tile_active();
+#if VT_X86
+    if (r.tile == vt_q8_tile_avx2) r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2, r.panel = vt_q8_panel_avx2;
+#elif defined(__aarch64__)
+    if (r.tile == vt_q8_tile_neon) r.panel = panel_neon;
+#endif
+    return r;
+}
+
+static float quantize_row(const q8_impl *im, int8_t *q, const float *x, int n) {
+    if (n <= 0) return 1.0f;
+    float amax = im->amax(x, n);
+    if (!(amax > 0.0f) || !isfinite(amax)) { /* a zero row; an infinite one cannot be scaled either */
+        memset(q, 0, (size_t)n);
+        return amax > 0.0f ? amax : 1.0f;
+    }
+    im->quantize(q, x, n, 127.0f / amax);
+    return amax / 127.0f;
+}
+
+float vt_q8_quantize_row(int8_t *q, const float *x, int n) {
+    q8_impl im = impl_active();
+    return quantize_row(&im, q, x, n);
+}
+
+static vt_q8_linear_w *q8_alloc(int N, int K) {
+    vt_q8_linear_w *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->N = N, w->K = K, w->Np = (N + 3) / 4 * 4, w->Kp = (K + 31) / 32 * 32;
+    w->w = aligned_alloc(64, ((size_t)w->Np * w->Kp + 63) / 64 * 64);
+    w->scale = malloc(sizeof(float) * (size_t)(N ? N : 1));
+    if (!w->w || !w->scale) {
+        vt_q8_linear_free(w);
+        return NULL;
+    }
+    memset(w->w, 0, (size_t)w->Np * w->Kp);
+    return w;
+}
+
+vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
+    vt_q8_linear_w *w = q8_alloc(N, K);
+    if (!w) return NULL;
+    for (int n = 0; n < N; n++) w->scale[n] = vt_q8_quantize_row(w->w + (size_t)n * w->Kp, W + (size_t)n * K, K);
+    return w;
+}
+
+vt_q8_linear_w *vt_q8_linear_from_q(const int8_t *q, const float *scale, int N, int K) {
+    vt_q8_linear_w *w = q8_alloc(N, K);
+    if (!w) return NULL;
+    for (int n = 0; n < N; n++) memcpy(w->w + (size_t)n * w->Kp, q + (size_t)n * K, (size_t)K);
+    memcpy(w->scale, scale, sizeof(float) * (size_t)N);
+    return w;
+}
+
+void vt_q8_linear_free(vt_q8_linear_w *w) {
+    if (!w) return;
+    free(w->w);
+    free(w->scale);
+    free(w);
+}
+
+void vt_q8_tile_ref(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            const int8_t *a = x + i * ldx, *b = w + j * ldw;
+            int32_t s = 0;
+            for (int k = 0; k < Kp; k++) s += (int32_t)a[k] * b[k];
+            out[i][j] = s;
+        }
+}
+
+vt_q8_tile_fn vt_q8_tile_active(void) {
+    vt_kernels_init();
+    const char *k = vt_kernels_name();
+#if VT_X86
+    if (!strcmp(k, "avx2") || !strcmp(k, "avx512")) return vt_q8_tile_avx2; /* those sets imply AVX2 */
+#elif defined(__aarch64__)
+    if (!strcmp(k, "neon") && vt_q8_neon_dotprod_supported()) return vt_q8_tile_neon;
+#endif
+    (void)k;
+    return vt_q8_tile_ref;
+}
+
+const char *vt_q8_kernel_name(void) {
+    vt_q8_tile_fn f = vt_q8_tile_active();
+#if VT_X86
+    if (f == vt_q8_tile_avx2) return "avx2";
+#elif defined(__aarch64__)
+    if (f == vt_q8_tile_neon) return "neon-dotprod";
+#endif
+    (void)f;
+    return "ref";
+}
+
+/* ---- the layer */
+
+/* The calling thread's quantized input: Mp x Kp bytes and M scales, grown as needed. */
+static _Thread_local int8_t *tls_xq;
+static _Thread_local float *tls_sx;
+static _Thread_local size_t tls_xq_size, tls_sx_size;
+static void q8_release(void) {
+    free(tls_xq), free(tls_sx);
+    tls_xq = NULL, tls_sx = NULL, tls_xq_size = tls_sx_size = 0;
+}
+static int q8_scratch(size_t xq_bytes, size_t m) {
+    if (!tls_xq && !tls_sx) vt_on_thread_exit(q8_release);
+    if (xq_bytes > tls_xq_size) {
+        free(tls_xq);
+        tls_xq_size = 0;
+        if (!(tls_xq = aligned_alloc(64, (xq_bytes + 63) / 64 * 64))) return -1;
+        tls_xq_size = xq_bytes;
+    }
+    if (m > tls_sx_size) {
+        free(tls_sx);
+        tls_sx_size = 0;
+        if (!(tls_sx = malloc(sizeof(float) * m))) return -1;
+        tls_sx_size = m;
+    }
+    return 0;
+}
+
+typedef struct q8_job {
+    float *y;
+    const float *x, *b;
+    const vt_q8_linear_w *w;
+    int8_t *xq;
+    float *sx;
+    int M, Mp, gelu;
+    q8_impl im;
+} q8_job;
+
+static void quantize_task(void *ctx, int tid, int nt) {
+    q8_job *j = ctx;
+    const vt_q8_linear_w *w = j->w;
+    long lo, hi;
+    vt_split(j->Mp, tid, nt, &lo, &hi);
+    for (long m = lo; m < hi; m++) {
+        int8_t *q = j->xq + (size_t)m * w->Kp;
+        memset(q + w->K, 0, (size_t)(w->Kp - w->K));
+        if (m >= j->M) { /* the padding row of an odd M */
+            memset(q, 0, (size_t)w->K);
+            continue;
+        }
+        const float *x = j->x + (size_t)m * w->K;
+        if (w->in_scale > 0.0f) {
+            j->im.quantize(q, x, w->K, 1.0f / w->in_scale);
+            j->sx[m] = w->in_scale;
+        } else {
+            j->sx[m] = quantize_row(&j->im, q, x, w->K);
+        }
+    }
+}
+
+/* Columns in chunks small enough that a chunk's weight rows stay in L2 while every row pair of the
+ * input passes over them. */
+#define Q8_CHUNK 32
+
+static void gemm_task(void *ctx, int tid, int nt) {
+    q8_job *j = ctx;
+    const vt_q8_linear_w *w = j->w;
+    long chunks = (w->Np + Q8_CHUNK - 1) / Q8_CHUNK, lo, hi;
+    vt_split(chunks, tid, nt, &lo, &hi);
+    for (long c = lo; c < hi; c++) {
+        int n0 = (int)(c * Q8_CHUNK), n1 = n0 + Q8_CHUNK < w->Np ? n0 + Q8_CHUNK : w->Np;
+        for (int m = 0; m < j->Mp; m += 2)
+            j->im.panel(j->xq + (size_t)m * w->Kp, (size_t)w->Kp, w, n0, n1, j->sx + m, j->b, j->y + (size_t)m * w->N,
+                        (size_t)w->N, m + 1 < j->M ? 2 : 1);
+    }
+}
+
+static void gelu_task(void *ctx, int tid, int nt) {
+    q8_job *j = ctx;
+    long lo, hi;
+    vt_split(j->M, tid, nt, &lo, &hi);
+    if (hi > lo) vt_gelu(j->y + (size_t)lo * j->w->N, (size_t)(hi - lo) * j->w->N);
+}
+
+int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
+    if (M <= 0) return 0;
+    int Mp = (M + 1) / 2 * 2;
+    if (q8_scratch((size_t)Mp * w->Kp, (size_t)M)) return -1;
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    int nt = vt_usable_threads();
+    long chunks = (w->Np + Q8_CHUNK - 1) / Q8_CHUNK;
+    if ((long)nt > chunks) nt = (int)chunks;
+    if ((double)M * w->K * w->N < 2e5) nt = 1; /* not worth waking the pool */
+    vt_parallel_run(quantize_task, &j, nt);
+    vt_parallel_run(gemm_task, &j, nt);
+    if (j.gelu) vt_parallel_run(gelu_task, &j, nt);
+    return 0;
+}

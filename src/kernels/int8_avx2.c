@@ -1,0 +1,99 @@
+/* The AVX2 int8 tile (see int8.h): 2 rows of x_q against 4 weight rows, 32 bytes of k at a time.
+ * vpmaddubsw wants one unsigned operand: |x_q| (u8) times w_q carrying x_q's sign (vpsignb), whose
+ * adjacent pair sums are at most 2 * 127 * 127 < 32768, so nothing saturates; vpmaddwd by ones
+ * widens the pairs to int32 lanes. The sums are exact, equal to the portable kernel's. */
+#include "kernels/int8.h"
+
+#include <immintrin.h>
+
+/* The four lanes' totals of a, b, c, d (8 int32 lanes each), in that order. */
+static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+    __m256i abcd = _mm256_hadd_epi32(ab, cd); /* per 128-bit half: a b c d partial sums */
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/* |x| times w with x's sign, pair sums widened to int32 and added to acc */
+#define Q8_STEP(acc, a, s, wv) acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(wv, s)), ones))
+
+void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    /* eight named accumulators: an array of them is spilled to the stack by gcc -O2 */
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    const int8_t *x1 = x + ldx, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    for (int k = 0; k < Kp; k += 32) {
+        __m256i s0 = _mm256_loadu_si256((const __m256i *)(x + k)), s1 = _mm256_loadu_si256((const __m256i *)(x1 + k));
+        __m256i a0 = _mm256_abs_epi8(s0), a1 = _mm256_abs_epi8(s1);
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
+        Q8_STEP(c00, a0, s0, wv);
+        Q8_STEP(c10, a1, s1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w1 + k));
+        Q8_STEP(c01, a0, s0, wv);
+        Q8_STEP(c11, a1, s1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w2 + k));
+        Q8_STEP(c02, a0, s0, wv);
+        Q8_STEP(c12, a1, s1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w3 + k));
+        Q8_STEP(c03, a0, s0, wv);
+        Q8_STEP(c13, a1, s1, wv);
+    }
+    _mm_storeu_si128((__m128i *)out[0], hsum4(c00, c01, c02, c03));
+    _mm_storeu_si128((__m128i *)out[1], hsum4(c10, c11, c12, c13));
+}
+
+/* The largest |x| (NaN ignored, as the portable loop ignores it: max(a, m) keeps m unless a > m). */
+float vt_q8_amax_avx2(const float *x, int n) {
+    __m256 m8 = _mm256_setzero_ps();
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    int i = 0;
+    for (; i + 8 <= n; i += 8) m8 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), m8);
+    float lanes[8], amax = 0.0f;
+    _mm256_storeu_ps(lanes, m8);
+    for (int j = 0; j < 8; j++) amax = lanes[j] > amax ? lanes[j] : amax;
+    for (; i < n; i++) {
+        float a = x[i] < 0 ? -x[i] : x[i];
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+/* q = clamp(round(x * inv), -127, 127), rounding to nearest even as the portable lrintf does. */
+void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv) {
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+        v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(p16, p16));
+    }
+    for (; i < n; i++) q[i] = vt_q8_round(x[i] * inv);
+}
+
+/* Rows m, m+1 (rows = 1 or 2 of them real) of y for columns [n0, n1) (multiples of 4 within Np):
+ * the tile's sums dequantized as the portable store does, (float)sum * (sx * scale) + b, in the
+ * same order of float operations. */
+void vt_q8_panel_avx2(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                      const float *b, float *y, size_t ldy, int rows) {
+    int32_t t[2][4];
+    for (int n = n0; n < n1; n += 4) {
+        vt_q8_tile_avx2(x, ldx, w->w + (size_t)n * w->Kp, (size_t)w->Kp, w->Kp, t);
+        int cols = w->N - n < 4 ? w->N - n : 4;
+        if (cols <= 0) break;
+        for (int i = 0; i < rows; i++) {
+            float *yr = y + (size_t)i * ldy + n;
+            if (cols == 4) {
+                __m128 v = _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)t[i]));
+                v = _mm_mul_ps(v, _mm_mul_ps(_mm_set1_ps(sx[i]), _mm_loadu_ps(w->scale + n)));
+                if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + n));
+                _mm_storeu_ps(yr, v);
+            } else {
+                for (int q = 0; q < cols; q++) {
+                    float v = (float)t[i][q] * (sx[i] * w->scale[n + q]);
+                    yr[q] = b ? v + b[n + q] : v;
+                }
+            }
+        }
+    }
+}

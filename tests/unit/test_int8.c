@@ -1,0 +1,272 @@
+/* int8 inference: the integer tiles against an int64 reference on every kernel set, the Linear
+ * layer bitwise across kernel sets and thread counts, quantization round trips, quantized files
+ * (dynamic and static) and corrupt ones refused in one line. */
+#include "check.h"
+#include "formats/safetensors.h"
+#include "kernels/int8.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "vitc.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 32);
+}
+static float next_f(void) { return (float)(next_u32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
+static int8_t next_q(void) { return (int8_t)((int)(next_u32() % 255) - 127); }
+
+static const char *const sets[] = {"ref", "avx2", "avx512", "neon"};
+
+/* 2 x 4 tiles over Kp, operands random or at the extremes (+-127 everywhere: the pair sums that would
+ * saturate int16 if the kernel did not keep |x| <= 127) */
+static void test_tiles(void) {
+    int Kps[] = {32, 64, 96, 384, 3072};
+    for (int s = 0; s < 4; s++) {
+        if (vt_kernels_select(sets[s])) continue;
+        vt_q8_tile_fn tile = vt_q8_tile_active();
+        for (int ki = 0; ki < 5; ki++)
+            for (int mode = 0; mode < 3; mode++) {
+                int Kp = Kps[ki];
+                size_t ld = (size_t)Kp + 32;
+                int8_t *x = malloc(2 * ld), *w = malloc(4 * ld);
+                for (size_t i = 0; i < 2 * ld; i++) x[i] = mode == 0 ? next_q() : mode == 1 ? 127 : (i % 2 ? 127 : -127);
+                for (size_t i = 0; i < 4 * ld; i++) w[i] = mode == 0 ? next_q() : mode == 1 ? -127 : 127;
+                int32_t got[2][4];
+                tile(x, ld, w, ld, Kp, got);
+                int bad = 0;
+                for (int i = 0; i < 2; i++)
+                    for (int j = 0; j < 4; j++) {
+                        int64_t ref = 0;
+                        for (int k = 0; k < Kp; k++) ref += (int64_t)x[i * ld + k] * w[j * ld + k];
+                        bad += ref != got[i][j];
+                    }
+                CHECK(!bad, "%s (%s int8 kernel): %d of 8 tile sums differ from int64 at Kp %d, mode %d", sets[s],
+                      vt_q8_kernel_name(), bad, Kp, mode);
+                free(x), free(w);
+            }
+    }
+    vt_kernels_select("ref");
+}
+
+static void test_quantize_row(void) {
+    int n = 517;
+    float *x = malloc(sizeof(float) * n);
+    int8_t *q = malloc(n);
+    for (int s = 0; s < 4; s++) {
+        if (vt_kernels_select(sets[s])) continue;
+        for (int i = 0; i < n; i++) x[i] = next_f() * 3.0f;
+        x[7] = -4.0f; /* the largest |x|: quantized to -127 */
+        float sc = vt_q8_quantize_row(q, x, n), worst = 0.0f;
+        for (int i = 0; i < n; i++) worst = fmaxf(worst, fabsf((float)q[i] * sc - x[i]));
+        CHECK(fabsf(sc - 4.0f / 127.0f) < 1e-9f && q[7] == -127, "%s: scale %g, q[7] %d", sets[s], (double)sc, q[7]);
+        CHECK(worst <= sc * 0.5f * 1.0001f, "%s: round trip error %g over half a step %g", sets[s], (double)worst, (double)sc / 2);
+        for (int i = 0; i < n; i++) x[i] = 0.0f;
+        CHECK(vt_q8_quantize_row(q, x, n) == 1.0f && q[0] == 0 && q[n - 1] == 0, "%s: a zero row", sets[s]);
+    }
+    vt_kernels_select("ref");
+    free(x), free(q);
+}
+
+/* y = x W^T + b in int8: against the definition evaluated with int64 sums, and the same bits on
+ * every kernel set and with 1 or 2 threads */
+static void test_linear(void) {
+    int shapes[][3] = {{1, 1, 1}, {3, 31, 5}, {7, 33, 13}, {197, 64, 96}, {16, 384, 1152}, {5, 1536, 384}};
+    for (int c = 0; c < 6; c++) {
+        int M = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+        float *x = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *y = malloc(sizeof(float) * M * N), *ref = malloc(sizeof(float) * M * N), *y0 = malloc(sizeof(float) * M * N);
+        for (int i = 0; i < M * K; i++) x[i] = next_f() * (1 + i % 7);
+        for (int i = 0; i < N * K; i++) W[i] = next_f() * 0.05f;
+        for (int i = 0; i < N; i++) b[i] = next_f();
+        vt_kernels_select("ref");
+        vt_q8_linear_w *q = vt_q8_linear_quantize(W, N, K);
+        int8_t *xq = malloc((size_t)K);
+        for (int m = 0; m < M; m++) {
+            float sx = vt_q8_quantize_row(xq, x + (size_t)m * K, K);
+            for (int n = 0; n < N; n++) {
+                int64_t s = 0;
+                for (int k = 0; k < K; k++) s += (int64_t)xq[k] * q->w[(size_t)n * q->Kp + k];
+                float v = (float)s * (sx * q->scale[n]);
+                ref[(size_t)m * N + n] = v + b[n];
+            }
+        }
+        int first = 1;
+        for (int s = 0; s < 4; s++)
+            for (int th = 1; th <= 2; th++) {
+                if (vt_kernels_select(sets[s])) continue;
+                vt_set_threads(th);
+                CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_NONE) == 0, "linear");
+                CHECK(!memcmp(y, ref, sizeof(float) * M * N), "%dx%dx%d %s, %d threads: differs from the int64 definition (%g)",
+                      M, K, N, sets[s], th, (double)max_abs_diff(y, ref, (size_t)M * N));
+                if (first) memcpy(y0, y, sizeof(float) * M * N), first = 0;
+                CHECK(!memcmp(y, y0, sizeof(float) * M * N), "%dx%dx%d %s, %d threads: not the ref kernel's bits", M, K, N,
+                      sets[s], th);
+            }
+        /* the GELU epilogue is the float one applied to the dequantized values */
+        memcpy(y0, ref, sizeof(float) * M * N);
+        vt_gelu(y0, (size_t)M * N);
+        CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_GELU) == 0 && !memcmp(y, y0, sizeof(float) * M * N),
+              "%dx%dx%d: GELU epilogue", M, K, N);
+        /* static scale: inputs beyond it clamp to +-127 */
+        q->in_scale = 0.01f;
+        CHECK(vt_q8_linear(y, x, q, NULL, M, VT_EPILOGUE_NONE) == 0, "static linear");
+        int okk = 1;
+        for (int m = 0; m < M && okk; m++)
+            for (int n = 0; n < N && okk; n++) {
+                int64_t s = 0;
+                for (int k = 0; k < K; k++) s += (int64_t)vt_q8_round(x[(size_t)m * K + k] * (1.0f / 0.01f)) * q->w[(size_t)n * q->Kp + k];
+                okk = y[(size_t)m * N + n] == (float)s * (0.01f * q->scale[n]);
+            }
+        CHECK(okk, "%dx%dx%d: static scale", M, K, N);
+        vt_set_threads(0);
+        vt_q8_linear_free(q);
+        free(x), free(W), free(b), free(y), free(ref), free(y0), free(xq);
+    }
+    vt_kernels_select("ref");
+}
+
+static vitc_model *small_model(void) {
+    vt_vit_config c;
+    vt_config_defaults(&c);
+    snprintf(c.name, sizeof c.name, "int8-test");
+    c.dim = 64, c.depth = 2, c.heads = 2, c.mlp_dim = 128, c.patch = 8, c.img_size = 32, c.num_classes = 5;
+    vitc_model *m;
+    if (vt_model_new(&c, &m)) return NULL;
+    vt_model_init_random(m, 7, 1.0f);
+    return m;
+}
+
+/* Rewrites src into dst with one change: a tensor dropped, replaced as F32, a value changed, or the
+ * vitc.quant metadata replaced. */
+enum { DROP, AS_F32, SET_VALUE, META };
+static int rewrite(const char *src, const char *dst, int what, const char *name, float value, const char *meta) {
+    vt_safetensors *st;
+    if (vt_st_open(src, &st)) return -1;
+    vt_st_write_tensor *ts = calloc(st->n_tensors, sizeof *ts);
+    void **bufs = calloc(st->n_tensors, sizeof *bufs);
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_tensors; i++) {
+        const vt_st_tensor *t = &st->tensors[i];
+        int hit = !strcmp(t->name, name);
+        if (hit && what == DROP) continue;
+        vt_st_write_tensor *w = &ts[n++];
+        w->name = t->name, w->ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) w->shape[d] = t->shape[d];
+        if (t->dtype == VT_DTYPE_I8 && !(hit && what == AS_F32)) {
+            int8_t *c = malloc((size_t)t->numel);
+            memcpy(c, t->data, (size_t)t->numel);
+            if (hit && what == SET_VALUE) c[3] = (int8_t)value;
+            w->data_i8 = c, bufs[i] = c;
+        } else {
+            float *c = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+            for (int64_t k = 0; k < t->numel; k++)
+                c[k] = t->dtype == VT_DTYPE_I8 ? (float)(int8_t)t->data[k] : ((const float *)t->data)[k];
+            if (hit && what == SET_VALUE) c[t->numel > 3 ? 3 : 0] = value;
+            w->data = c, bufs[i] = c;
+        }
+    }
+    const char *keys[8], *vals[8];
+    size_t nm = 0;
+    for (size_t i = 0; st->metadata && i < st->metadata->count && nm < 8; i++) {
+        keys[nm] = st->metadata->keys[i];
+        vals[nm] = what == META && !strcmp(keys[nm], "vitc.quant") ? meta : st->metadata->items[i].string;
+        nm++;
+    }
+    int rc = vt_st_write(dst, ts, n, keys, vals, nm) ? -1 : 0;
+    for (size_t i = 0; i < st->n_tensors; i++) free(bufs[i]);
+    free(bufs), free(ts);
+    vt_st_close(st);
+    return rc;
+}
+
+static void refused(const char *what, const char *path, vitc_status want) {
+    vitc_model *m = NULL;
+    vitc_status s = vitc_model_load(path, NULL, &m);
+    const char *e = vitc_last_error();
+    CHECK(s == want && !m, "%s: status %d (want %d): %s", what, s, want, e);
+    CHECK(e && *e && !strchr(e, '\n'), "%s: a one-line message", what);
+    vitc_model_free(m);
+}
+
+static void test_files(void) {
+    vitc_model *m = small_model();
+    CHECK(m != NULL, "model");
+    if (!m) return;
+    int n = 3, H = 32, C = 5;
+    float *img = malloc(sizeof(float) * n * 3 * H * H), *zf = malloc(sizeof(float) * n * C);
+    float *z8 = malloc(sizeof(float) * n * C), *zq = malloc(sizeof(float) * n * C);
+    for (int i = 0; i < n * 3 * H * H; i++) img[i] = next_f() * 2.0f;
+    char dir[] = "/tmp/vitc-int8-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    char qd[128], qs[128], bad[128];
+    snprintf(qd, sizeof qd, "%s/dyn.safetensors", dir);
+    snprintf(qs, sizeof qs, "%s/static.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    CHECK(vitc_model_classify(m, img, n, H, H, zf) == VITC_OK, "float");
+    CHECK(vitc_model_set_int8(m, 1) == VITC_OK && vitc_model_classify(m, img, n, H, H, z8) == VITC_OK, "int8");
+    CHECK(memcmp(zf, z8, sizeof(float) * n * C) != 0, "int8 logits are not the float ones");
+    CHECK(vitc_model_set_bf16(m, 1) != VITC_OK, "int8 and bf16 together refused");
+    CHECK(vitc_model_save_int8(m, qd, 0) == VITC_OK, "save dynamic: %s", vitc_last_error());
+    CHECK(vitc_model_save_int8(m, qs, 1) != VITC_OK, "static without calibration refused");
+    CHECK(vitc_model_calibrate(m, img, n, H, H, 1) != VITC_OK, "calibration needs the float model");
+    CHECK(vitc_model_set_int8(m, 0) == VITC_OK, "back to float");
+    CHECK(vitc_model_calibrate(m, img, n, H, H, 1) == VITC_OK, "calibrate: %s", vitc_last_error());
+    CHECK(vitc_model_save_int8(m, qs, 1) == VITC_OK, "save static: %s", vitc_last_error());
+
+    vitc_model *q = NULL;
+    CHECK(vitc_model_load(qd, NULL, &q) == VITC_OK && vitc_model_int8(q) == 1, "load dynamic: %s", vitc_last_error());
+    if (q) {
+        CHECK(vitc_model_classify(q, img, n, H, H, zq) == VITC_OK && !memcmp(zq, z8, sizeof(float) * n * C),
+              "the dynamic file gives the in-memory int8 bits");
+        CHECK(vitc_model_save_int8(q, bad, 0) != VITC_OK && access(bad, F_OK) != 0, "re-quantizing refused, no file left");
+        CHECK(vt_model_save(q, bad) != VITC_OK && access(bad, F_OK) != 0, "saving as float refused, no file left");
+        vitc_model_free(q);
+    }
+    q = NULL;
+    CHECK(vitc_model_load(qs, NULL, &q) == VITC_OK && vitc_model_int8(q) == 2, "load static: %s", vitc_last_error());
+    if (q) {
+        CHECK(vitc_model_classify(q, img, n, H, H, zq) == VITC_OK, "static forward");
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < n * C; i++) ab += (double)zq[i] * zf[i], aa += (double)zq[i] * zq[i], bb += (double)zf[i] * zf[i];
+        CHECK(ab / sqrt(aa * bb) > 0.99, "static int8 logits cosine %.5f on its calibration images", ab / sqrt(aa * bb));
+        vitc_model_free(q);
+    }
+    /* corrupt quantized files */
+    CHECK(!rewrite(qd, bad, DROP, "blocks.1.mlp.fc2.weight_scale", 0, NULL), "rewrite");
+    refused("scale missing", bad, VITC_ERR_MISSING);
+    CHECK(!rewrite(qd, bad, AS_F32, "blocks.0.attn.qkv.weight", 0, NULL), "rewrite");
+    refused("weight not I8", bad, VITC_ERR_SHAPE);
+    CHECK(!rewrite(qd, bad, AS_F32, "blocks.0.attn.proj.weight_scale", 0, NULL), "rewrite");
+    CHECK(!rewrite(bad, bad, SET_VALUE, "blocks.0.attn.proj.weight_scale", 0.0f, NULL), "rewrite");
+    refused("zero scale", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, SET_VALUE, "blocks.0.attn.proj.weight_scale", NAN, NULL), "rewrite");
+    refused("NaN scale", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, SET_VALUE, "blocks.1.mlp.fc1.weight", -128, NULL), "rewrite");
+    refused("-128 in a weight", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, META, "", 0, "{\"scheme\":\"int4\",\"activations\":\"dynamic\"}"), "rewrite");
+    refused("unknown scheme", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, META, "", 0, "{\"scheme\":\"int8\",\"activations\":\"static\"}"), "rewrite");
+    refused("static without input scales", bad, VITC_ERR_MISSING);
+    CHECK(!rewrite(qs, bad, SET_VALUE, "blocks.0.mlp.fc1.input_scale", -1.0f, NULL), "rewrite");
+    refused("negative input scale", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, META, "", 0, "not json"), "rewrite");
+    refused("metadata not JSON", bad, VITC_ERR_FORMAT);
+    remove(qd), remove(qs), remove(bad), rmdir(dir);
+    vitc_model_free(m);
+    free(img), free(zf), free(z8), free(zq);
+}
+
+int main(void) {
+    vt_kernels_init();
+    const char *was = vt_kernels_name();
+    test_tiles();
+    test_quantize_row();
+    test_linear();
+    vt_kernels_select(was);
+    test_files();
+    return check_report("test_int8");
+}
