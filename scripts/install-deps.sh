@@ -18,8 +18,9 @@ mpi_pkgs=(libopenmpi-dev openmpi-bin)  # build/vitc-mpi (data-parallel training)
 data_pkgs=(opencv-doc)
 # Node.js for ONNX Runtime (plus npm below, unless the nodejs build installed ships its own); OpenBLAS so
 # Debian's PyTorch does not run its matmuls on the reference BLAS (libblas3, a few GFLOP/s): the
-# alternatives system points libblas.so.3 at OpenBLAS once it is installed.
-bench_pkgs=(nodejs libopenblas0-pthread)
+# alternatives system points libblas.so.3 at OpenBLAS once it is installed. python3-onnx: bench/onnx_int8.py
+# writes ONNX Runtime's int8 peer model.
+bench_pkgs=(nodejs libopenblas0-pthread python3-onnx)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" || "${1:-}" == "--mpi" ]] || want+=("${test_pkgs[@]}")

@@ -166,7 +166,7 @@ const char *vt_q8_kernel_name(void) {
 
 /* ---- the layer */
 
-/* The calling thread's quantized input: Mp x Kp bytes and M scales, grown as needed. */
+/* The calling thread's quantized input: Mp rows of x_q and |x_q| (2 Kp bytes) and M scales, grown as needed. */
 static _Thread_local int8_t *tls_xq;
 static _Thread_local float *tls_sx;
 static _Thread_local size_t tls_xq_size, tls_sx_size;
@@ -207,10 +207,10 @@ static void quantize_task(void *ctx, int tid, int nt) {
     long lo, hi;
     vt_split(j->Mp, tid, nt, &lo, &hi);
     for (long m = lo; m < hi; m++) {
-        int8_t *q = j->xq + (size_t)m * w->Kp;
+        int8_t *q = j->xq + (size_t)m * 2 * w->Kp, *a = q + w->Kp; /* x_q, then |x_q| (the AVX2 panel's) */
         memset(q + w->K, 0, (size_t)(w->Kp - w->K));
         if (m >= j->M) { /* the padding row of an odd M */
-            memset(q, 0, (size_t)w->K);
+            memset(q, 0, 2 * (size_t)w->Kp);
             continue;
         }
         const float *x = j->x + (size_t)m * w->K;
@@ -220,6 +220,7 @@ static void quantize_task(void *ctx, int tid, int nt) {
         } else {
             j->sx[m] = quantize_row(&j->im, q, x, w->K);
         }
+        for (int k = 0; k < w->Kp; k++) a[k] = (int8_t)(q[k] < 0 ? -q[k] : q[k]);
     }
 }
 
@@ -235,7 +236,7 @@ static void gemm_task(void *ctx, int tid, int nt) {
     for (long c = lo; c < hi; c++) {
         int n0 = (int)(c * Q8_CHUNK), n1 = n0 + Q8_CHUNK < w->Np ? n0 + Q8_CHUNK : w->Np;
         for (int m = 0; m < j->Mp; m += 2)
-            j->im.panel(j->xq + (size_t)m * w->Kp, (size_t)w->Kp, w, n0, n1, j->sx + m, j->b, j->y + (size_t)m * w->N,
+            j->im.panel(j->xq + (size_t)m * 2 * w->Kp, 2 * (size_t)w->Kp, w, n0, n1, j->sx + m, j->b, j->y + (size_t)m * w->N,
                         (size_t)w->N, m + 1 < j->M ? 2 : 1);
     }
 }
@@ -250,7 +251,7 @@ static void gelu_task(void *ctx, int tid, int nt) {
 int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
     if (M <= 0) return 0;
     int Mp = (M + 1) / 2 * 2;
-    if (q8_scratch((size_t)Mp * w->Kp, (size_t)M)) return -1;
+    if (q8_scratch((size_t)Mp * 2 * w->Kp, (size_t)M)) return -1;
     q8_job j = {y, x, b, w, tls_xq, tls_sx, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};
     int nt = vt_usable_threads();
     long chunks = (w->Np + Q8_CHUNK - 1) / Q8_CHUNK;

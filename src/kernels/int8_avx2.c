@@ -71,26 +71,57 @@ void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv) {
     for (; i < n; i++) q[i] = vt_q8_round(x[i] * inv);
 }
 
-/* Rows m, m+1 (rows = 1 or 2 of them real) of y for columns [n0, n1) (multiples of 4 within Np):
- * the tile's sums dequantized as the portable store does, (float)sum * (sx * scale) + b, in the
- * same order of float operations. */
+/* The panel's tile: |x| rows (a0, a1) loaded once per step, x's signs taken from memory by vpsignb,
+ * so the eight accumulators, the two |x| vectors and the weights stay in registers. */
+static inline void tile_abs(const int8_t *s0, const int8_t *s1, const int8_t *a0p, const int8_t *a1p, const int8_t *w,
+                            size_t ldw, int Kp, __m128i *r0, __m128i *r1) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    const int8_t *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    for (int k = 0; k < Kp; k += 32) {
+        __m256i a0 = _mm256_loadu_si256((const __m256i *)(a0p + k)), a1 = _mm256_loadu_si256((const __m256i *)(a1p + k));
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(s0 + k)), x1 = _mm256_loadu_si256((const __m256i *)(s1 + k));
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
+        Q8_STEP(c00, a0, x0, wv);
+        Q8_STEP(c10, a1, x1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w1 + k));
+        Q8_STEP(c01, a0, x0, wv);
+        Q8_STEP(c11, a1, x1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w2 + k));
+        Q8_STEP(c02, a0, x0, wv);
+        Q8_STEP(c12, a1, x1, wv);
+        wv = _mm256_loadu_si256((const __m256i *)(w3 + k));
+        Q8_STEP(c03, a0, x0, wv);
+        Q8_STEP(c13, a1, x1, wv);
+    }
+    *r0 = hsum4(c00, c01, c02, c03);
+    *r1 = hsum4(c10, c11, c12, c13);
+}
+
+/* Rows m, m+1 (rows = 1 or 2 of them real) of y for columns [n0, n1) (multiples of 4 within Np),
+ * x laid out as int8.c's scratch: each row x_q then |x_q| (Kp bytes each, ldx = 2 Kp). The sums are
+ * dequantized as the portable store does, (float)sum * (sx * scale) + b, in the same order of
+ * float operations. */
 void vt_q8_panel_avx2(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
                       const float *b, float *y, size_t ldy, int rows) {
-    int32_t t[2][4];
+    int Kp = w->Kp;
     for (int n = n0; n < n1; n += 4) {
-        vt_q8_tile_avx2(x, ldx, w->w + (size_t)n * w->Kp, (size_t)w->Kp, w->Kp, t);
         int cols = w->N - n < 4 ? w->N - n : 4;
         if (cols <= 0) break;
+        __m128i t[2];
+        tile_abs(x, x + ldx, x + Kp, x + ldx + Kp, w->w + (size_t)n * Kp, (size_t)Kp, Kp, &t[0], &t[1]);
         for (int i = 0; i < rows; i++) {
             float *yr = y + (size_t)i * ldy + n;
             if (cols == 4) {
-                __m128 v = _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)t[i]));
+                __m128 v = _mm_cvtepi32_ps(t[i]);
                 v = _mm_mul_ps(v, _mm_mul_ps(_mm_set1_ps(sx[i]), _mm_loadu_ps(w->scale + n)));
                 if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + n));
                 _mm_storeu_ps(yr, v);
             } else {
+                int32_t tt[4];
+                _mm_storeu_si128((__m128i *)tt, t[i]);
                 for (int q = 0; q < cols; q++) {
-                    float v = (float)t[i][q] * (sx[i] * w->scale[n + q]);
+                    float v = (float)tt[q] * (sx[i] * w->scale[n + q]);
                     yr[q] = b ? v + b[n + q] : v;
                 }
             }

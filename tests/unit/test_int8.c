@@ -25,9 +25,11 @@ static const char *const sets[] = {"ref", "avx2", "avx512", "neon"};
  * saturate int16 if the kernel did not keep |x| <= 127) */
 static void test_tiles(void) {
     int Kps[] = {32, 64, 96, 384, 3072};
+    printf("  int8 kernels checked:");
     for (int s = 0; s < 4; s++) {
         if (vt_kernels_select(sets[s])) continue;
         vt_q8_tile_fn tile = vt_q8_tile_active();
+        printf(" %s (with the %s set)", vt_q8_kernel_name(), sets[s]);
         for (int ki = 0; ki < 5; ki++)
             for (int mode = 0; mode < 3; mode++) {
                 int Kp = Kps[ki];
@@ -49,6 +51,7 @@ static void test_tiles(void) {
                 free(x), free(w);
             }
     }
+    printf("\n");
     vt_kernels_select("ref");
 }
 
