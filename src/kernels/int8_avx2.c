@@ -73,14 +73,15 @@ void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv) {
 
 /* The panel's tile: |x| rows (a0, a1) loaded once per step, x's signs taken from memory by vpsignb,
  * so the eight accumulators, the two |x| vectors and the weights stay in registers. */
-static inline void tile_abs(const int8_t *s0, const int8_t *s1, const int8_t *a0p, const int8_t *a1p, const int8_t *w,
+__attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s1, const int8_t *a0p, const int8_t *a1p, const int8_t *w,
                             size_t ldw, int Kp, __m128i *r0, __m128i *r1) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
     const int8_t *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
     for (int k = 0; k < Kp; k += 32) {
         __m256i a0 = _mm256_loadu_si256((const __m256i *)(a0p + k)), a1 = _mm256_loadu_si256((const __m256i *)(a1p + k));
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)(s0 + k)), x1 = _mm256_loadu_si256((const __m256i *)(s1 + k));
+#define x0 _mm256_loadu_si256((const __m256i *)(s0 + k)) /* vpsignb's memory operand: keeps a register free */
+#define x1 _mm256_loadu_si256((const __m256i *)(s1 + k))
         __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
         Q8_STEP(c00, a0, x0, wv);
         Q8_STEP(c10, a1, x1, wv);
@@ -93,6 +94,8 @@ static inline void tile_abs(const int8_t *s0, const int8_t *s1, const int8_t *a0
         wv = _mm256_loadu_si256((const __m256i *)(w3 + k));
         Q8_STEP(c03, a0, x0, wv);
         Q8_STEP(c13, a1, x1, wv);
+#undef x0
+#undef x1
     }
     *r0 = hsum4(c00, c01, c02, c03);
     *r1 = hsum4(c10, c11, c12, c13);
