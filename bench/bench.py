@@ -383,11 +383,12 @@ def int8_table(rows, agree_int8, meta):
     def ratio(peer, v):
         return "–" if not peer or not v else f"{peer / v:.2f}×"
 
-    L = ["\n## int8\n", "Dynamic int8: weights int8 per output channel, activations quantized per tensor at run "
-         "time. ORT int8: the fp32 export rewritten by bench/onnx_int8.py (every weight MatMul/Gemm as "
+    L = ["\n## int8\n", "Dynamic int8: weights int8 per output channel, activations quantized at run time (ORT: per "
+         "tensor, uint8 with a zero point; vitc: per token, symmetric int8, exact int32 sums). ORT int8: the fp32 export rewritten by bench/onnx_int8.py (every weight MatMul/Gemm as "
          "DynamicQuantizeLinear + MatMulInteger, which onnxruntime fuses into DynamicQuantizeMatMul; "
          f"{'7-bit weights (--ort-int8-reduce-range)' if meta.get('ort_int8_reduce_range') else '8-bit weights'}"
-         "; the patch embedding and attention's activation products stay fp32). vitc int8: `vitc quantize`. "
+         "; the patch embedding and attention's activation products stay fp32). vitc int8: `vitc quantize` (the "
+         "blocks' Linear layers; patch embedding, attention's products and the head stay fp32). "
          "'A / B' columns are A's ms over B's; 'X vs Y' columns are Y's ms over X's, as in the tables above: "
          "above 1 means the int8 engine (B, X) is faster.\n",
          "| model | batch | ORT fp32 | ORT int8 | ORT fp32 / int8 | vitc fp32 | vitc int8 | vitc fp32 / int8 "

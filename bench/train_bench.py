@@ -39,9 +39,14 @@ def main():
                          "in every round)")
     ap.add_argument("--torch-bf16", action="store_true",
                     help="PyTorch under torch.autocast('cpu', dtype=torch.bfloat16) (its mixed precision)")
+    ap.add_argument("--openblas-threads", type=int, default=1,
+                    help="OPENBLAS_NUM_THREADS for PyTorch (default 1: Debian's torch runs its matmuls through "
+                         "OpenBLAS, whose own pthreads then compete with torch's threads; on the 2-core Zen 3 VM "
+                         "(2026-12-07) 1 gave 74.5 img/s against 25.0 with 2, so 1 is PyTorch's best)")
     a = ap.parse_args()
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = str(a.threads)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(a.openblas_threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
     import torch.nn.functional as F
