@@ -16,31 +16,6 @@ static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
 /* |x| times w with x's sign, pair sums widened to int32 and added to acc */
 #define Q8_STEP(acc, a, s, wv) acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(wv, s)), ones))
 
-void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    /* eight named accumulators: an array of them is spilled to the stack by gcc -O2 */
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    const int8_t *x1 = x + ldx, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-    for (int k = 0; k < Kp; k += 32) {
-        __m256i s0 = _mm256_loadu_si256((const __m256i *)(x + k)), s1 = _mm256_loadu_si256((const __m256i *)(x1 + k));
-        __m256i a0 = _mm256_abs_epi8(s0), a1 = _mm256_abs_epi8(s1);
-        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
-        Q8_STEP(c00, a0, s0, wv);
-        Q8_STEP(c10, a1, s1, wv);
-        wv = _mm256_loadu_si256((const __m256i *)(w1 + k));
-        Q8_STEP(c01, a0, s0, wv);
-        Q8_STEP(c11, a1, s1, wv);
-        wv = _mm256_loadu_si256((const __m256i *)(w2 + k));
-        Q8_STEP(c02, a0, s0, wv);
-        Q8_STEP(c12, a1, s1, wv);
-        wv = _mm256_loadu_si256((const __m256i *)(w3 + k));
-        Q8_STEP(c03, a0, s0, wv);
-        Q8_STEP(c13, a1, s1, wv);
-    }
-    _mm_storeu_si128((__m128i *)out[0], hsum4(c00, c01, c02, c03));
-    _mm_storeu_si128((__m128i *)out[1], hsum4(c10, c11, c12, c13));
-}
-
 /* The largest |x| (NaN ignored, as the portable loop ignores it: max(a, m) keeps m unless a > m). */
 float vt_q8_amax_avx2(const float *x, int n) {
     __m256 m8 = _mm256_setzero_ps();
@@ -99,6 +74,26 @@ __attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s
     }
     *r0 = hsum4(c00, c01, c02, c03);
     *r1 = hsum4(c10, c11, c12, c13);
+}
+
+/* The tile on plain x_q rows (tests, see int8.h): |x_q| made 512 bytes at a time on the stack and
+ * tile_abs run over each slice, the slices' exact sums added. */
+void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
+    int8_t a[2][512];
+    __m128i s0 = _mm_setzero_si128(), s1 = s0;
+    for (int k0 = 0; k0 < Kp; k0 += 512) {
+        int kb = Kp - k0 < 512 ? Kp - k0 : 512;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < kb; k++) {
+                int8_t v = x[i * ldx + k0 + k];
+                a[i][k] = (int8_t)(v < 0 ? -v : v);
+            }
+        __m128i r0, r1;
+        tile_abs(x + k0, x + ldx + k0, a[0], a[1], w + k0, ldw, kb, &r0, &r1);
+        s0 = _mm_add_epi32(s0, r0), s1 = _mm_add_epi32(s1, r1);
+    }
+    _mm_storeu_si128((__m128i *)out[0], s0);
+    _mm_storeu_si128((__m128i *)out[1], s1);
 }
 
 /* Rows m, m+1 (rows = 1 or 2 of them real) of y for columns [n0, n1) (multiples of 4 within Np),
