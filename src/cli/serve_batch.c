@@ -1,6 +1,7 @@
 /* vitc serve's batching queue (see serve_batch.h). */
 #include "cli/serve_batch.h"
 #include "cli/cli_util.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -58,6 +59,32 @@ static void run_batch(vt_served_model *s, vt_job **jobs, int n) {
     }
 }
 
+/* Segment jobs of a segmentation model: each image preprocessed as the model says into the batch, one
+ * batched pass for the per-patch scores, then each image's scores mapped back onto it (what
+ * vitc_model_segment_image does for one image). */
+static void run_segment_batch(vt_served_model *s, vt_job **jobs, int n) {
+    const vitc_preprocess_params *pp = &s->info.preprocess;
+    int S = pp->size, P = s->info.patch_size, C = s->info.num_classes, k = 0;
+    size_t in = (size_t)3 * S * S, cells = (size_t)C * (S / P) * (S / P);
+    vt_job *ok[n];
+    for (int i = 0; i < n; i++) {
+        vitc_status st = vitc_preprocess(jobs[i]->img, pp, s->batch_in + in * k);
+        if (st) fail(jobs[i], st);
+        else ok[k++] = jobs[i];
+    }
+    if (!k) return;
+    vitc_status st = vitc_model_segment_grid(s->model, s->batch_in, k, S, S, s->batch_grid);
+    for (int i = 0; i < k; i++) {
+        if (!st) {
+            vitc_status sm = vt_segment_map_back(s->model, s->batch_grid + cells * i, vitc_image_width(ok[i]->img),
+                                                 vitc_image_height(ok[i]->img), NULL, ok[i]->mask);
+            if (sm) fail(ok[i], sm);
+        } else {
+            fail(ok[i], st);
+        }
+    }
+}
+
 static void run_single(vt_served_model *s, vt_job *j) {
     vitc_status st = j->kind == VT_JOB_SEGMENT
                          ? vitc_model_segment_image(s->model, j->img, NULL, j->mask)
@@ -74,7 +101,7 @@ static void *worker(void *arg) {
         if (!s->head) break; /* stopping, nothing left */
         vt_job *first = s->head;
         int n;
-        if (first->kind == VT_JOB_CLASSIFY || first->kind == VT_JOB_EMBED) {
+        if (first->kind == VT_JOB_CLASSIFY || first->kind == VT_JOB_EMBED || (first->kind == VT_JOB_SEGMENT && s->batch_grid)) {
             /* Wait for companions until the first job has waited `window` in all: under load the
              * queue already holds them and nobody waits. */
             n = take(s, first->kind, jobs, 0);
@@ -88,7 +115,8 @@ static void *worker(void *arg) {
                 if (rc == ETIMEDOUT) break;
             }
             pthread_mutex_unlock(&s->lock);
-            run_batch(s, jobs, n);
+            if (first->kind == VT_JOB_SEGMENT) run_segment_batch(s, jobs, n);
+            else run_batch(s, jobs, n);
             pthread_mutex_lock(&s->lock);
             s->passes++;
             s->images += n;
@@ -110,8 +138,15 @@ static void *worker(void *arg) {
 
 int vt_served_start(vt_served_model *s) {
     size_t S = (size_t)s->pp.size, ow = (size_t)(s->info.num_classes > s->info.dim ? s->info.num_classes : s->info.dim);
+    int seg = !strcmp(s->info.task, "segment") && s->info.patch_size > 0 && s->info.preprocess.size % s->info.patch_size == 0;
+    if (seg && (size_t)s->info.preprocess.size > S) S = (size_t)s->info.preprocess.size; /* segment's own size */
     s->batch_in = malloc(sizeof(float) * 3 * S * S * (size_t)s->max_batch);
     s->batch_out = malloc(sizeof(float) * ow * (size_t)s->max_batch);
+    s->batch_grid = NULL;
+    if (seg) { /* per-patch scores of a batch of segment jobs */
+        size_t g = (size_t)s->info.preprocess.size / (size_t)s->info.patch_size;
+        if (!(s->batch_grid = malloc(sizeof(float) * (size_t)s->info.num_classes * g * g * (size_t)s->max_batch))) goto fail;
+    }
     s->head = s->tail = NULL;
     s->stop = 0;
     s->passes = s->images = 0;
@@ -134,7 +169,8 @@ int vt_served_start(vt_served_model *s) {
 fail:
     free(s->batch_in);
     free(s->batch_out);
-    s->batch_in = s->batch_out = NULL;
+    free(s->batch_grid);
+    s->batch_in = s->batch_out = s->batch_grid = NULL;
     return -1;
 }
 
@@ -165,7 +201,8 @@ void vt_served_stop(vt_served_model *s) {
     pthread_cond_destroy(&s->done);
     free(s->batch_in);
     free(s->batch_out);
-    s->batch_in = s->batch_out = NULL;
+    free(s->batch_grid);
+    s->batch_in = s->batch_out = s->batch_grid = NULL;
     s->started = 0;
 }
 

@@ -1,7 +1,9 @@
 /* vitc serve's batching queue: one worker thread per loaded model takes the requests queued for it
  * and runs them through the C API. Classify and embed requests of one model that arrive within the
- * batch window (or until max_batch are waiting) go through one batched forward pass; segment and
- * detect requests work on the image itself (its own size, mapped back onto it) and run one by one.
+ * batch window (or until max_batch are waiting) go through one batched forward pass, and so do
+ * segment requests (each image preprocessed to the model's size, the scores mapped back onto it);
+ * detect requests keep each image's own aspect (YOLOS' resize), so their inputs differ in size and
+ * they run one by one.
  * The HTTP threads decode and preprocess, submit, and block until their job is done. */
 #ifndef VT_CLI_SERVE_BATCH_H
 #define VT_CLI_SERVE_BATCH_H
@@ -43,7 +45,8 @@ typedef struct vt_served_model {
     int stop, started;
     pthread_t thread;
     float *batch_in, *batch_out; /* max_batch inputs and outputs of one forward pass */
-    int64_t passes, images; /* forward passes run and the images in them (classify and embed) */
+    float *batch_grid;           /* segmentation models: max_batch jobs' per-patch scores, else NULL */
+    int64_t passes, images; /* forward passes run and the images in them (classify, embed, segment) */
 } vt_served_model;
 
 /* Allocates the batch buffers and starts the worker; returns 0, or -1 (nothing started). */

@@ -200,6 +200,26 @@ a, b = (json.load(open(f))['models'][0] for f in ('$TMP/models0', '$TMP/models1'
 passes, images = b['forward_passes'] - a['forward_passes'], b['batched_images'] - a['batched_images']
 assert images == 26 and passes < images, (passes, images)
 print(f'  batching: 26 requests in {passes} forward passes')"; then ok; else bad "no batching: $(cat "$TMP/models1")"; fi
+# parallel segment requests: batched too, and the same masks as the CLI's
+curl -s "$URL/v1/models" >"$TMP/models2"
+args=(); files=()
+for k in $(seq 0 7); do
+  i=$((k % ${#SCENES[@]}))
+  args+=(--data-binary "@${SCENES[$i]}" -o "$TMP/pseg$k" "$URL/v1/segment?model=segment")
+  [[ $k -lt 7 ]] && args+=(--next)
+  files+=("$TMP/pseg$k")
+done
+curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 8 "${args[@]}"
+"$VITC" segment "$SEG" "${SCENES[@]}" --json --out "$TMP/pseg_cli" >"$TMP/cli_pseg2" 2>/dev/null
+for k in $(seq 0 7); do sed -n "$((k % ${#SCENES[@]} + 1))p" "$TMP/cli_pseg2"; done >"$TMP/cli_pseg"  # the requests' order
+cmp_json "parallel segment = CLI" segment "$TMP/cli_pseg" "${files[@]}"
+curl -s "$URL/v1/models" >"$TMP/models3"
+if $PY -c "
+import json
+a, b = (json.load(open(f))['models'][1] for f in ('$TMP/models2', '$TMP/models3'))
+passes, images = b['forward_passes'] - a['forward_passes'], b['batched_images'] - a['batched_images']
+assert images == 8 and passes < images, (passes, images)
+print(f'  segment batching: 8 requests in {passes} forward passes')"; then ok; else bad "no segment batching: $(cat "$TMP/models3")"; fi
 
 # a short load run with wrk (loopback, 3 s): no errors, no memory growth
 if command -v wrk >/dev/null; then
