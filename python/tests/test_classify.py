@@ -84,3 +84,19 @@ def test_threads_option_gives_same_numbers():
     a = vitc.Model(DEFAULT, threads=1).logits(IMAGES)
     b = vitc.Model(DEFAULT, threads=2).logits(IMAGES)
     assert np.array_equal(a, b)
+
+
+def test_int8_matches_cli_and_quantized_file(tmp_path):
+    q8 = str(tmp_path / "q8.safetensors")
+    cli("quantize", DEFAULT, "--out", q8)
+    ref = cli_json("classify", DEFAULT, *IMAGES, "--json", "--logits", "--int8")
+    m = vitc.Model(DEFAULT, int8=True)
+    f = vitc.Model(q8)
+    assert m.int8 == 1 and f.int8 == 1 and vitc.Model(DEFAULT).int8 == 0
+    lg, lf = m.logits(IMAGES), f.logits(IMAGES)
+    assert np.array_equal(lg, lf)
+    for row, r in zip(lg, ref):
+        assert np.array_equal(row, np.array(r["logits"], dtype=np.float32))
+    fp = vitc.Model(DEFAULT).logits(IMAGES)
+    cos = (fp * lg).sum(1) / np.linalg.norm(fp, axis=1) / np.linalg.norm(lg, axis=1)
+    assert cos.min() > 0.999 and (fp.argmax(1) == lg.argmax(1)).all()

@@ -139,9 +139,11 @@ class Model:
 
     threads: threads for this model's forward passes (None: $VITC_NUM_THREADS, else every core).
     heads, labels, config: as the CLI's --heads, --labels FILE, --config config.json.
+    int8: True runs the blocks' Linear layers in int8 (the CLI's --int8; a `vitc quantize` file is int8
+    without it). `.int8` is 0 (float), 1 (dynamic) or 2 (static input scales).
     """
 
-    def __init__(self, path, threads=None, heads=None, labels=None, config=None):
+    def __init__(self, path, threads=None, heads=None, labels=None, config=None, int8=False):
         lib = library()
         self._h = None
         self._lock = threading.Lock()
@@ -161,6 +163,9 @@ class Model:
         h = ctypes.c_void_p()
         _check(lib.vitc_model_load(os.fsencode(path), ctypes.byref(lp), ctypes.byref(h)))
         self._h = h
+        if int8:
+            _check(lib.vitc_model_set_int8(h, 1))
+        self.int8 = lib.vitc_model_int8(h)
         self.path = os.fspath(path)
         ci = _capi.ModelInfo()
         lib.vitc_model_get_info(h, ctypes.byref(ci))

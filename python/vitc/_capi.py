@@ -64,6 +64,8 @@ _SIGNATURES = {
     "vitc_model_get_info": (None, [c_void_p, ctypes.POINTER(ModelInfo)]),
     "vitc_model_label": (c_char_p, [c_void_p, c_int]),
     "vitc_model_set_threads": (None, [c_void_p, c_int]),
+    "vitc_model_set_int8": (c_int, [c_void_p, c_int]),
+    "vitc_model_int8": (c_int, [c_void_p]),
     "vitc_model_classify": (c_int, [c_void_p, P_float, c_int, c_int, c_int, P_float]),
     "vitc_model_embed": (c_int, [c_void_p, P_float, c_int, c_int, c_int, P_float]),
     "vitc_model_num_tokens": (c_int, [c_void_p, c_int, c_int]),
