@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 typedef struct calib_ctx {
     vitc_model *m;
@@ -110,6 +109,40 @@ static int calibrate_dataset(calib_ctx *c, const char *spec, int count) {
     return rc;
 }
 
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int has_images(const char *dir) {
+    DIR *d = opendir(dir);
+    int any = 0;
+    for (struct dirent *e; d && !any && (e = readdir(d));) any = is_image_name(e->d_name);
+    if (d) closedir(d);
+    return any;
+}
+
+/* Static scales from `count` images of spec: a scene folder's (or any folder's) images/ sub-folder, a
+ * flat folder of images, else a dataset (mnist, fashion-mnist, IDX or class folders: the training split). */
+static int calibrate(vitc_model *m, const char *spec, int count) {
+    vitc_model_info info;
+    vitc_model_get_info(m, &info);
+    int chans = m->cfg.in_chans > 3 ? m->cfg.in_chans : 3;
+    calib_ctx c = {.m = m, .cap = 16};
+    c.batch = malloc(sizeof(float) * (size_t)chans * info.preprocess.size * info.preprocess.size * (size_t)c.cap);
+    if (!c.batch) return fprintf(stderr, "vitc quantize: out of memory\n"), 1;
+    int rc = 0;
+    char imgs[4096];
+    snprintf(imgs, sizeof imgs, "%s/images", spec);
+    if (vitc_model_calibrate(m, NULL, 0, 0, 0, 1)) rc = (fprintf(stderr, "vitc quantize: %s\n", vitc_last_error()), 1);
+    else if (!vt_dataset_is_idx(spec) && is_dir(imgs)) rc = calibrate_files(&c, imgs, count);
+    else if (!vt_dataset_is_idx(spec) && is_dir(spec) && has_images(spec)) rc = calibrate_files(&c, spec, count);
+    else rc = calibrate_dataset(&c, spec, count);
+    if (!rc) fprintf(stderr, "vitc quantize: calibrated on %d images\n", c.total);
+    free(c.batch);
+    return rc;
+}
+
 int cmd_quantize(int argc, char **argv) {
     vt_model_opts mo;
     const char *out = NULL, *mode = "dynamic", *calib = NULL;
@@ -141,34 +174,7 @@ int cmd_quantize(int argc, char **argv) {
     if (!m) return 1;
     int rc = 0;
     if (m->q8src) rc = (fprintf(stderr, "vitc quantize: %s is already quantized\n", pos[0]), 1);
-    if (!rc && is_static) {
-        vitc_model_info info;
-        vitc_model_get_info(m, &info);
-        calib_ctx c = {.m = m, .cap = 16};
-        size_t px = (size_t)m->cfg.in_chans * info.preprocess.size * info.preprocess.size;
-        if (px < (size_t)3 * info.preprocess.size * info.preprocess.size) px = (size_t)3 * info.preprocess.size * info.preprocess.size;
-        if (!(c.batch = malloc(sizeof(float) * px * (size_t)c.cap))) rc = (fprintf(stderr, "vitc quantize: out of memory\n"), 1);
-        char ann[4096], imgs[4096];
-        snprintf(ann, sizeof ann, "%s/annotations.json", calib);
-        snprintf(imgs, sizeof imgs, "%s/images", calib);
-        struct stat st;
-        if (!rc && vitc_model_calibrate(m, NULL, 0, 0, 0, 1)) rc = (fprintf(stderr, "vitc quantize: %s\n", vitc_last_error()), 1);
-        if (!rc) {
-            if (access(ann, F_OK) == 0) rc = calibrate_files(&c, imgs, count); /* a scene folder */
-            else if (!vt_dataset_is_idx(calib) && stat(calib, &st) == 0 && S_ISDIR(st.st_mode) && !stat(imgs, &st) &&
-                     S_ISDIR(st.st_mode))
-                rc = calibrate_files(&c, imgs, count);
-            else if (!vt_dataset_is_idx(calib) && stat(calib, &st) == 0 && S_ISDIR(st.st_mode)) {
-                DIR *d = opendir(calib);
-                int flat = 0;
-                for (struct dirent *e; d && (e = readdir(d));) flat |= is_image_name(e->d_name);
-                if (d) closedir(d);
-                rc = flat ? calibrate_files(&c, calib, count) : calibrate_dataset(&c, calib, count);
-            } else rc = calibrate_dataset(&c, calib, count);
-        }
-        if (!rc) fprintf(stderr, "vitc quantize: calibrated on %d images\n", c.total);
-        free(c.batch);
-    }
+    if (!rc && is_static) rc = calibrate(m, calib, count);
     if (!rc && vitc_model_save_int8(m, out, is_static)) rc = (fprintf(stderr, "vitc quantize: %s\n", vitc_last_error()), 1);
     if (!rc) printf("wrote %s (int8 blocks, %s activations)\n", out, is_static ? "static" : "dynamic");
     vitc_model_free(m);

@@ -46,8 +46,8 @@ void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv) {
     for (; i < n; i++) q[i] = vt_q8_round(x[i] * inv);
 }
 
-/* The panel's tile: |x| rows (a0, a1) loaded once per step, x's signs taken from memory by vpsignb,
- * so the eight accumulators, the two |x| vectors and the weights stay in registers. */
+/* The panel's tile: |x| rows (a0, a1) precomputed with x_q (no vpabsb in the loop), 2 rows x 4 weight rows,
+ * 32 bytes of k per step. */
 __attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s1, const int8_t *a0p, const int8_t *a1p, const int8_t *w,
                             size_t ldw, int Kp, __m128i *r0, __m128i *r1) {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -55,8 +55,7 @@ __attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s
     const int8_t *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
     for (int k = 0; k < Kp; k += 32) {
         __m256i a0 = _mm256_loadu_si256((const __m256i *)(a0p + k)), a1 = _mm256_loadu_si256((const __m256i *)(a1p + k));
-#define x0 _mm256_loadu_si256((const __m256i *)(s0 + k)) /* vpsignb's memory operand: keeps a register free */
-#define x1 _mm256_loadu_si256((const __m256i *)(s1 + k))
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(s0 + k)), x1 = _mm256_loadu_si256((const __m256i *)(s1 + k));
         __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
         Q8_STEP(c00, a0, x0, wv);
         Q8_STEP(c10, a1, x1, wv);
@@ -69,8 +68,6 @@ __attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s
         wv = _mm256_loadu_si256((const __m256i *)(w3 + k));
         Q8_STEP(c03, a0, x0, wv);
         Q8_STEP(c13, a1, x1, wv);
-#undef x0
-#undef x1
     }
     *r0 = hsum4(c00, c01, c02, c03);
     *r1 = hsum4(c10, c11, c12, c13);

@@ -19,6 +19,17 @@ int vt_model_keep_owned(vitc_model *m, void *p) {
     return 0;
 }
 
+vitc_status vt_model_tensor_f32(vitc_model *m, const vt_st_tensor *t, const float **out) {
+    int owned;
+    vitc_status s = vt_st_to_f32(m->st, t, out, &owned);
+    if (s) return s;
+    if (owned && vt_model_keep_owned(m, (void *)*out)) {
+        free((void *)*out);
+        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", m->st->path);
+    }
+    return VITC_OK;
+}
+
 static const vt_st_tensor *find(const vt_safetensors *st, const char *name) { return vt_st_find(st, name); }
 
 /* ---- timm: the architecture from the tensors */
@@ -225,13 +236,8 @@ static vitc_status bind_tensor(vitc_model *m, const vt_param *p, const vt_st_ten
     if (t->numel != p->numel) goto bad_shape;
     /* the same numbers in the same order; allow squeezed/expanded leading 1s */
     const float *data;
-    int owned;
-    vitc_status s = vt_st_to_f32(m->st, t, &data, &owned);
+    vitc_status s = vt_model_tensor_f32(m, t, &data);
     if (s) return s;
-    if (owned && vt_model_keep_owned(m, (void *)data)) {
-        free((void *)data);
-        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
-    }
     *dst = (float *)data; /* read-only mapping: inference never writes parameters */
     {
         int i = t->ndim - 1, j = p->ndim - 1;
@@ -263,13 +269,9 @@ static vitc_status bind_dinov2_registers(vitc_model *m, const vt_param *p, const
         return vt_error(VITC_ERR_SHAPE, "%s: tensor %s has %lld values, expected (1, %lld, %lld)", path, name,
                         (long long)pt->numel, (long long)(grid + 1), (long long)D);
     const float *pos;
-    int owned;
-    vitc_status s = vt_st_to_f32(m->st, pt, &pos, &owned);
+    vitc_status s = vt_model_tensor_f32(m, pt, &pos);
     if (s) return s;
-    if (owned && vt_model_keep_owned(m, (void *)pos)) {
-        free((void *)pos);
-        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
-    }
+    int owned;
     if (!strcmp(p->name, "pos_embed")) {
         *p->slot = (float *)pos + D;
         return VITC_OK;

@@ -75,7 +75,7 @@ vitc_status vitc_model_save_int8(vitc_model *m, const char *path, int static_sca
             int i = l * 4 + j, N, K;
             q8_dims(c, j, &N, &K);
             qbuf[i] = malloc((size_t)N * K), sbuf[i] = malloc(sizeof(float) * (size_t)N);
-            if (!qbuf[i] || !sbuf[i] || !W[j]) {
+            if (!qbuf[i] || !sbuf[i]) {
                 s = vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
                 break;
             }
@@ -135,13 +135,8 @@ static vitc_status positive_vector(vitc_model *m, const char *name, int64_t n, c
     if (t->dtype != VT_DTYPE_F32 || t->numel != n)
         return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be F32 with %lld values", path, name, (long long)n);
     const float *v;
-    int owned;
-    vitc_status s = vt_st_to_f32(m->st, t, &v, &owned);
+    vitc_status s = vt_model_tensor_f32(m, t, &v);
     if (s) return s;
-    if (owned && vt_model_keep_owned(m, (void *)v)) {
-        free((void *)v);
-        return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
-    }
     for (int64_t i = 0; i < n; i++)
         if (!(v[i] > 0.0f) || !isfinite(v[i]))
             return vt_error(VITC_ERR_FORMAT, "%s: tensor %s has a scale that is not finite and positive (%g at %lld)",

@@ -13,5 +13,7 @@ vitc_status vt_q8_begin(vitc_model *m, const char *meta_json);
 vitc_status vt_q8_bind(vitc_model *m, const char *name, int layer, int which, float **slot);
 /* Keeps a malloc'ed block owned by the model (freed with it): 0, or -1 out of memory. */
 int vt_model_keep_owned(vitc_model *m, void *p);
+/* A floating tensor of the model's file as floats (in place, or a converted copy the model keeps). */
+vitc_status vt_model_tensor_f32(vitc_model *m, const vt_st_tensor *t, const float **out);
 
 #endif
