@@ -446,6 +446,7 @@ static int train_main(int argc, char **argv) {
     if ((rc = vt_dist_shard("vitc train", batch, &nb, &off))) goto done;
     if (RK) quiet = 1; /* rank 0 alone reports */
     t->image_offset = off;
+    if (NP > 1) vt_trainer_on_grad_ready(t, vt_dist_sum_ready, NULL); /* each block's sums start at once */
     int spe = tr.n / batch;
     t->hp.total_steps = (int64_t)epochs * spe; /* --epochs may extend a resumed run */
     int64_t total = t->hp.total_steps;
@@ -574,13 +575,15 @@ static int train_main(int argc, char **argv) {
                 float *lg = pass ? NULL : logits;
                 if (pass) st = vt_trainer_sam_ascend(t, t->hp.sam_rho);
                 if (st) break;
+                /* the mean over the global batch: the shards' means, each weighted 1/N, summed in rank
+                 * order, block by block as the backward pass finishes them */
+                vt_dist_sum_begin(t->grad, t->numel, 1.0f / (float)NP);
                 if (teach.n && deit)
                     st = vt_trainer_forward_backward_deit(t, x, mixed ? NULL : y, mixed ? q : NULL, tq, nb, lp, lg);
                 else if (teach.n) st = vt_trainer_forward_backward_soft(t, x, qs, nb, lp, lg);
                 else if (mixed) st = vt_trainer_forward_backward_soft(t, x, q, nb, lp, lg);
                 else st = vt_trainer_forward_backward(t, x, y, nb, lp, lg);
-                /* the mean over the global batch: the shards' means, each weighted 1/N, summed in rank order */
-                if (!st) vt_dist_sum_floats(t->grad, t->numel, 1.0f / (float)NP);
+                if (!st) vt_dist_sum_end();
             }
             if (passes == 2) vt_trainer_sam_descend(t);
             if (st) {
@@ -693,7 +696,8 @@ static int train_main(int argc, char **argv) {
     }
     if (!rc) printf("saved %s (checkpoint %s)\n", out, ckpt);
     if (!rc && NP > 1)
-        printf("gradient sums across the %d processes: %.2f s of %.2f s\n", NP, vt_dist_sum_seconds(), vt_cli_now() - t_start);
+        printf("gradient sums across the %d processes: %.2f s of %.2f s waited for after the backward passes "
+               "(%.2f s in flight)\n", NP, vt_dist_sum_seconds(), vt_cli_now() - t_start, vt_dist_sum_flight_seconds());
 loop_done:
     free(order), free(bufs[0]), free(bufs[1]), free(labs[0]), free(labs[1]), free(tgts[0]), free(tgts[1]);
     free(conf), free(logits), free(tq), free(qs), free(offline);

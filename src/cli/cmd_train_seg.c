@@ -426,6 +426,7 @@ int cmd_train_segment(int argc, char **argv) {
     if ((rc = vt_dist_shard("vitc train", batch, &nb, &off))) goto done;
     if (RK) quiet = 1; /* rank 0 alone reports */
     t->image_offset = off;
+    if (NP > 1) vt_trainer_on_grad_ready(t, vt_dist_sum_ready, NULL); /* each block's sums start at once */
     t->hp.total_steps = (int64_t)epochs * spe;
     int64_t total = t->hp.total_steps;
     int S = c->img_size;
@@ -488,13 +489,14 @@ int cmd_train_segment(int argc, char **argv) {
                     t->det_norm_images = batch, t->det_norm_boxes = (int)boxes;
                 }
                 vt_detr_losses dl;
+                vt_dist_sum_begin(t->grad, t->numel, 1.0f); /* the blocks' sums overlap the backward pass */
                 if (vt_trainer_forward_backward_det(t, x, nb, n_t, t_cls, t_box, &dl, NULL, NULL)) {
                     rc = fail(vitc_last_error());
                     if (NP > 1) vt_dist_abort(rc);
                     break;
                 }
                 if (NP > 1) {
-                    vt_dist_sum_floats(t->grad, t->numel, 1.0f);
+                    vt_dist_sum_end();
                     double v[4] = {dl.total, dl.ce, dl.l1, dl.giou};
                     vt_dist_sum_doubles(v, 4);
                     dl.total = v[0], dl.ce = v[1], dl.l1 = v[2], dl.giou = v[3];
@@ -502,18 +504,22 @@ int cmd_train_segment(int argc, char **argv) {
                 loss = dl.total;
                 ep_parts[0] += dl.ce, ep_parts[1] += dl.l1, ep_parts[2] += dl.giou;
             } else {
+                double w = 1.0; /* the mean over the global batch's counted pixels: each shard weighted by its share */
+                if (NP > 1) {
+                    double cnt[2] = {0, 0};
+                    for (size_t i = 0; i < HW * (size_t)nb; i++) cnt[0] += mk[i] != 255;
+                    cnt[1] = cnt[0];
+                    vt_dist_sum_doubles(cnt + 1, 1);
+                    w = cnt[1] > 0 ? cnt[0] / cnt[1] : 0.0;
+                }
+                vt_dist_sum_begin(t->grad, t->numel, (float)w); /* the blocks' sums overlap the backward pass */
                 if (vt_trainer_forward_backward_seg(t, x, mk, nb, &loss, NULL)) {
                     rc = fail(vitc_last_error());
                     if (NP > 1) vt_dist_abort(rc);
                     break;
                 }
-                if (NP > 1) { /* the mean over the global batch's counted pixels: each shard weighted by its share */
-                    double cnt[2] = {0, 0};
-                    for (size_t i = 0; i < HW * (size_t)nb; i++) cnt[0] += mk[i] != 255;
-                    cnt[1] = cnt[0];
-                    vt_dist_sum_doubles(cnt + 1, 1);
-                    double w = cnt[1] > 0 ? cnt[0] / cnt[1] : 0.0;
-                    vt_dist_sum_floats(t->grad, t->numel, (float)w);
+                if (NP > 1) {
+                    vt_dist_sum_end();
                     double v = loss * w;
                     vt_dist_sum_doubles(&v, 1);
                     loss = v;

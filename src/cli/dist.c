@@ -15,6 +15,10 @@ int vt_dist_rank(void) { return 0; }
 int vt_dist_size(void) { return 1; }
 void vt_dist_finalize(void) {}
 void vt_dist_sum_floats(float *x, int64_t n, float weight) {}
+void vt_dist_sum_begin(float *x, int64_t n, float weight) {}
+void vt_dist_sum_ready(void *ctx, int64_t lo, int64_t hi) {}
+void vt_dist_sum_end(void) {}
+double vt_dist_sum_flight_seconds(void) { return 0.0; }
 void vt_dist_sum_doubles(double *v, int k) {}
 void vt_dist_error(const char *cmd, const char *msg) { fprintf(stderr, "%s: %s\n", cmd, msg); }
 int vt_dist_agree(int rc) { return rc; }
@@ -38,10 +42,9 @@ static double now_s(void) {
 
 static int g_init, g_done, g_rank, g_size = 1, g_agreed, g_saved_err = -1;
 static char g_msg[1024];
-static float *g_recv;  /* N slices of this rank's part of the buffer */
-static int64_t g_recv_n;
-static int *g_counts;  /* 4 x N: send counts, send offsets, receive counts, receive offsets */
 static double g_sum_s;
+static void sums_setup(int provided);
+static void sums_free(void);
 
 static void on_term(int sig) {
     static const char line[] = "vitc train: stopped: another process of this MPI job ended (checkpoints on disk are complete)\n";
@@ -56,10 +59,12 @@ void vt_dist_init(int *argc, char ***argv) {
     if (g_init) return;
     g_init = 1;
     int provided;
-    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    /* threads: the gradient sums' communication thread calls MPI while the main thread computes */
+    MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     if (g_size < 2) return;
+    sums_setup(provided);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
@@ -84,49 +89,248 @@ int vt_dist_size(void) { return g_size; }
 void vt_dist_finalize(void) {
     if (!g_init || g_done) return;
     g_done = 1;
-    free(g_recv), free(g_counts);
-    g_recv = NULL, g_counts = NULL;
+    sums_free();
     fflush(stdout), fflush(stderr);
     MPI_Finalize();
+}
+
+/* ---------------------------------------------------------------- the gradient sums
+ * A step's buffer x is summed in ranges ("buckets"): the backward pass hands each block's
+ * gradients over as soon as they are final (vt_dist_sum_ready) and the rest follows at
+ * vt_dist_sum_end. A bucket is summed as the whole buffer once was: the owner of each slice of it
+ * receives that slice from every rank (MPI_Ialltoallv), adds them in rank order, and the sums go
+ * back to every rank (MPI_Iallgatherv). Every element is added in the same order whatever the
+ * buckets, so the bits do not depend on them. The two phases use communicators of their own, each
+ * with its collectives started in bucket order on every rank (as MPI requires), whichever order
+ * their completions are seen in. */
+#include <pthread.h>
+
+#define MAX_READY 256 /* ranges kept from sum_ready per step; the rest of x goes at sum_end */
+#define MAX_BUCKETS (2 * MAX_READY + 1)
+
+typedef struct {
+    int64_t lo, len; /* x[lo, lo + len) */
+    float *recv;     /* the N slices of this rank's part, from every rank */
+    int *counts;     /* 4 x N: send counts, send offsets, receive counts, receive offsets */
+    MPI_Request req;
+} sum_bucket;
+
+static struct {
+    MPI_Comm scatter, gather; /* dups of MPI_COMM_WORLD for the two phases */
+    float *x;
+    int64_t n;
+    float weight;
+    sum_bucket b[MAX_BUCKETS];
+    int *counts;         /* MAX_BUCKETS x 4 x N */
+    float *recv;         /* the buckets' receive slices, one after another */
+    int64_t recv_cap, recv_used;
+    int kept;            /* ranges from sum_ready this step */
+    int posted;          /* buckets handed to the thread (under mu) */
+    int closing, finished, quit; /* under mu */
+    int started, summed, done;   /* the thread's own: buckets scattered, summed + gathering, done */
+    double t_first;      /* when this step's first bucket started */
+    int threaded, overlap, active;
+    int poll_us;         /* the thread's polling interval */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+} S = {.poll_us = 50, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
+static double g_flight_s;
+
+_Noreturn static void sums_nomem(void) {
+    fprintf(stderr, "vitc: rank %d: out of memory for the gradient sums\n", g_rank);
+    vt_dist_abort(1);
 }
 
 /* slice r of n floats: [n r / N, n (r + 1) / N) */
 static int64_t slice_at(int64_t n, int r) { return n * r / g_size; }
 
-void vt_dist_sum_floats(float *x, int64_t n, float weight) {
-    if (g_size < 2) return;
-    double t0 = now_s();
+static void bucket_scatter(sum_bucket *k) {
     int N = g_size, R = g_rank;
-    int64_t lo = slice_at(n, R), len = slice_at(n, R + 1) - lo;
-    if (!g_counts && !(g_counts = malloc(sizeof(int) * 4 * (size_t)N))) {
-        fprintf(stderr, "vitc: rank %d: out of memory for the gradient sums\n", R);
-        vt_dist_abort(1);
-    }
-    if (g_recv_n < len * N) {
-        free(g_recv);
-        g_recv_n = len * N;
-        if (!(g_recv = malloc(sizeof(float) * (size_t)g_recv_n))) {
-            fprintf(stderr, "vitc: rank %d: out of memory for the gradient sums\n", R);
-            vt_dist_abort(1);
-        }
-    }
-    if (weight != 1.0f)
-        for (int64_t i = 0; i < n; i++) x[i] *= weight;
-    int *sc = g_counts, *so = sc + N, *rc = so + N, *ro = rc + N;
+    int64_t part = slice_at(k->len, R + 1) - slice_at(k->len, R);
+    float *x = S.x + k->lo;
+    if (S.weight != 1.0f)
+        for (int64_t i = 0; i < k->len; i++) x[i] *= S.weight;
+    int *sc = k->counts, *so = sc + N, *rc = so + N, *ro = rc + N;
     for (int r = 0; r < N; r++) {
-        sc[r] = (int)(slice_at(n, r + 1) - slice_at(n, r)), so[r] = (int)slice_at(n, r);
-        rc[r] = (int)len, ro[r] = (int)(len * r);
+        sc[r] = (int)(slice_at(k->len, r + 1) - slice_at(k->len, r)), so[r] = (int)slice_at(k->len, r);
+        rc[r] = (int)part, ro[r] = (int)(part * r);
     }
-    MPI_Alltoallv(x, sc, so, MPI_FLOAT, g_recv, rc, ro, MPI_FLOAT, MPI_COMM_WORLD);
-    float *mine = x + lo;
-    for (int64_t i = 0; i < len; i++) { /* rank order, one rounding per addition */
-        float s = g_recv[i];
-        for (int r = 1; r < N; r++) s += g_recv[(int64_t)r * len + i];
+    MPI_Ialltoallv(x, sc, so, MPI_FLOAT, k->recv, rc, ro, MPI_FLOAT, S.scatter, &k->req);
+}
+
+static void bucket_sum_gather(sum_bucket *k) {
+    int N = g_size, R = g_rank;
+    int64_t part = slice_at(k->len, R + 1) - slice_at(k->len, R);
+    float *mine = S.x + k->lo + slice_at(k->len, R);
+    for (int64_t i = 0; i < part; i++) { /* rank order, one rounding per addition */
+        float s = k->recv[i];
+        for (int r = 1; r < N; r++) s += k->recv[(int64_t)r * part + i];
         mine[i] = s;
     }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x, sc, so, MPI_FLOAT, MPI_COMM_WORLD);
-    g_sum_s += now_s() - t0;
+    int *sc = k->counts, *so = sc + N;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, S.x + k->lo, sc, so, MPI_FLOAT, S.gather, &k->req);
 }
+
+/* Starts the buckets up to `posted` and moves the others on as far as they have got; returns 1
+ * when all `posted` are done. wait = 1: blocks until they are. */
+static int sums_advance(int posted, int wait) {
+    while (S.started < posted) {
+        if (!S.started) S.t_first = now_s();
+        bucket_scatter(&S.b[S.started++]);
+    }
+    while (S.summed < S.started) {
+        int flag = 1;
+        if (wait) MPI_Wait(&S.b[S.summed].req, MPI_STATUS_IGNORE);
+        else MPI_Test(&S.b[S.summed].req, &flag, MPI_STATUS_IGNORE);
+        if (!flag) break;
+        bucket_sum_gather(&S.b[S.summed++]);
+    }
+    while (S.done < S.summed) {
+        int flag = 1;
+        if (wait) MPI_Wait(&S.b[S.done].req, MPI_STATUS_IGNORE);
+        else MPI_Test(&S.b[S.done].req, &flag, MPI_STATUS_IGNORE);
+        if (!flag) break;
+        S.done++;
+    }
+    return S.done == posted;
+}
+
+/* The communication thread: sums what is posted, polling while anything is in flight. */
+static void *sums_thread(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&S.mu);
+    for (;;) {
+        while (!S.quit && S.started == S.posted && S.done == S.started && !S.closing)
+            pthread_cond_wait(&S.wake, &S.mu);
+        if (S.quit) break;
+        int posted = S.posted, closing = S.closing;
+        pthread_mutex_unlock(&S.mu);
+        int all = sums_advance(posted, 0);
+        pthread_mutex_lock(&S.mu);
+        if (all && closing && posted == S.posted) {
+            S.closing = 0, S.finished = 1;
+            pthread_cond_signal(&S.idle);
+        } else if (all ? 0 : S.posted == posted) { /* nothing new: let the transfers run a while */
+            pthread_mutex_unlock(&S.mu);
+            nanosleep(&(struct timespec){0, 1000L * S.poll_us}, NULL);
+            pthread_mutex_lock(&S.mu);
+        }
+    }
+    pthread_mutex_unlock(&S.mu);
+    return NULL;
+}
+
+static void sums_stop_thread(void) {
+    if (!S.threaded) return;
+    pthread_mutex_lock(&S.mu);
+    S.quit = 1;
+    pthread_cond_signal(&S.wake);
+    pthread_mutex_unlock(&S.mu);
+    pthread_join(S.thread, NULL);
+    S.threaded = 0;
+}
+
+static void sums_free(void) {
+    if (g_size < 2) return;
+    sums_stop_thread();
+    MPI_Comm_free(&S.scatter);
+    MPI_Comm_free(&S.gather);
+    free(S.recv), free(S.counts);
+    S.recv = NULL, S.counts = NULL;
+}
+
+/* Once per job: the communicators, the counts, the thread (when MPI allows threads). */
+static void sums_setup(int provided) {
+    MPI_Comm_dup(MPI_COMM_WORLD, &S.scatter);
+    MPI_Comm_dup(MPI_COMM_WORLD, &S.gather);
+    if (!(S.counts = malloc(sizeof(int) * 4 * (size_t)g_size * MAX_BUCKETS))) sums_nomem();
+    for (int i = 0; i < MAX_BUCKETS; i++) S.b[i].counts = S.counts + (size_t)i * 4 * g_size;
+    const char *e = getenv("VITC_MPI_OVERLAP");
+    S.overlap = !(e && !strcmp(e, "0"));
+    const char *p = getenv("VITC_MPI_POLL_US");
+    if (p && atoi(p) > 0) S.poll_us = atoi(p);
+    if (S.overlap && !(e && !strcmp(e, "inline")) && provided >= MPI_THREAD_SERIALIZED &&
+        !pthread_create(&S.thread, NULL, sums_thread, NULL))
+        S.threaded = 1;
+}
+
+static void sums_post(int64_t lo, int64_t len) {
+    sum_bucket *k = &S.b[S.posted];
+    k->lo = lo, k->len = len;
+    k->recv = S.recv + S.recv_used;
+    S.recv_used += (slice_at(len, g_rank + 1) - slice_at(len, g_rank)) * g_size;
+    S.posted++;
+}
+
+void vt_dist_sum_begin(float *x, int64_t n, float weight) {
+    if (g_size < 2) return;
+    int64_t need = n + (int64_t)g_size * MAX_BUCKETS;
+    if (S.recv_cap < need) {
+        free(S.recv);
+        if (!(S.recv = malloc(sizeof(float) * (size_t)need))) sums_nomem();
+        S.recv_cap = need;
+    }
+    pthread_mutex_lock(&S.mu);
+    S.x = x, S.n = n, S.weight = weight;
+    S.kept = S.posted = S.started = S.summed = S.done = 0, S.recv_used = 0, S.finished = 0;
+    S.active = 1;
+    pthread_mutex_unlock(&S.mu);
+}
+
+void vt_dist_sum_ready(void *ctx, int64_t lo, int64_t hi) {
+    (void)ctx;
+    if (g_size < 2 || !S.active || !S.overlap || S.kept >= MAX_READY || lo < 0 || hi > S.n || hi <= lo) return;
+    pthread_mutex_lock(&S.mu);
+    sums_post(lo, hi - lo);
+    S.kept++;
+    if (S.threaded) pthread_cond_signal(&S.wake);
+    else sums_advance(S.posted, 0); /* no thread: the transfers move on only here */
+    pthread_mutex_unlock(&S.mu);
+}
+
+static int by_lo(const void *a, const void *b) {
+    int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+    return (x > y) - (x < y);
+}
+
+void vt_dist_sum_end(void) {
+    if (g_size < 2 || !S.active) return;
+    double t0 = now_s();
+    /* the rest of x: what the kept ranges leave, in ascending order (kept ranges do not overlap) */
+    int64_t kept[2 * MAX_READY];
+    pthread_mutex_lock(&S.mu);
+    int nk = S.kept;
+    for (int i = 0; i < nk; i++) kept[2 * i] = S.b[i].lo, kept[2 * i + 1] = S.b[i].lo + S.b[i].len;
+    qsort(kept, (size_t)nk, 2 * sizeof(int64_t), by_lo);
+    int64_t at = 0;
+    for (int i = 0; i <= nk; i++) {
+        int64_t to = i < nk ? kept[2 * i] : S.n;
+        if (to > at) sums_post(at, to - at);
+        if (i < nk && kept[2 * i + 1] > at) at = kept[2 * i + 1];
+    }
+    if (S.threaded) {
+        S.closing = 1;
+        pthread_cond_signal(&S.wake);
+        while (!S.finished) pthread_cond_wait(&S.idle, &S.mu);
+        S.finished = 0;
+    } else {
+        sums_advance(S.posted, 1);
+    }
+    S.active = 0;
+    pthread_mutex_unlock(&S.mu);
+    double t1 = now_s();
+    g_sum_s += t1 - t0;
+    if (S.posted) g_flight_s += t1 - S.t_first;
+}
+
+void vt_dist_sum_floats(float *x, int64_t n, float weight) {
+    if (g_size < 2) return;
+    vt_dist_sum_begin(x, n, weight);
+    vt_dist_sum_end();
+}
+
+double vt_dist_sum_flight_seconds(void) { return g_flight_s; }
 
 void vt_dist_sum_doubles(double *v, int k) {
     if (g_size < 2 || k <= 0 || k > 16) return;

@@ -27,6 +27,16 @@ void vt_dist_finalize(void);
 /* x[0..n) = sum over ranks of weight * x_r, in rank order; the same bits on every rank. N = 1: x
  * is left alone (weight is not applied). */
 void vt_dist_sum_floats(float *x, int64_t n, float weight);
+/* The same sums, overlapped with the backward pass that makes x: sum_begin(x, n, weight) before the
+ * pass, sum_ready(ctx, lo, hi) as soon as x[lo, hi) is final (a trainer's grad_ready hook: every
+ * rank reports the same ranges in the same order), sum_end after it: the rest of x, then waits. x
+ * then holds the same bits as vt_dist_sum_floats(x, n, weight) gives, since every element is
+ * still added up in rank order. The ranges' sums run on a communication thread (MPI_Ialltoallv,
+ * the rank-order adds, MPI_Iallgatherv, polled every 50 us) while the backward pass goes on.
+ * VITC_MPI_OVERLAP=0 in the environment: sum_ready does nothing and sum_end does it all. */
+void vt_dist_sum_begin(float *x, int64_t n, float weight);
+void vt_dist_sum_ready(void *ctx, int64_t lo, int64_t hi);
+void vt_dist_sum_end(void);
 /* v[0..k) = sum over ranks of v_r, in rank order (k <= 16). */
 void vt_dist_sum_doubles(double *v, int k);
 /* An error of the command `cmd` (e.g. "vitc train"): one process: printed now. Several, before the
@@ -58,8 +68,12 @@ int vt_dist_capture_end(int rc);
 _Noreturn void vt_dist_abort(int code);
 /* hold = 1: SIGTERM and SIGINT wait until hold = 0 (around checkpoint writes). */
 void vt_dist_hold_signals(int hold);
-/* Seconds spent in vt_dist_sum_floats so far (the all-reduce time of the gradients). */
+/* Seconds the callers waited in vt_dist_sum_floats and vt_dist_sum_end so far: the gradient
+ * all-reduce's time not hidden behind the backward pass (waiting for slower ranks included). */
 double vt_dist_sum_seconds(void);
+/* Seconds from each step's first range handed to the communication thread to its last sum done,
+ * added up: the all-reduce's time in flight, overlapped or not. */
+double vt_dist_sum_flight_seconds(void);
 /* Test hook (several processes only): VITC_TEST_KILL_RANK=R and VITC_TEST_KILL_STEP=S make rank R
  * kill itself (SIGKILL, as a crash would) when step reaches S. */
 void vt_dist_test_hook(int64_t step);

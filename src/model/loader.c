@@ -109,6 +109,65 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
     return vt_config_validate(c, path);
 }
 
+/* timm's CLIP and SigLIP towers. The tensors say SigLIP (attn_pool.*, its attention-pooling head;
+ * timm's vit_*_siglip_* all use the tanh GELU); CLIP needs the config.json that timm's hub files carry
+ * ({"architecture": "vit_*_clip_*", "pretrained_cfg": {...}}): its LayerNorms' eps 1e-5, quick_gelu
+ * for *_quickgelu_*, and the visual projection as a head without bias (after _convert_openai_clip: a
+ * zero head.bias), which becomes the embedding projection. Other timm files are left as they are. */
+static vitc_status timm_family(const vt_safetensors *st, const vt_json *cj, vt_vit_config *c) {
+    const char *arch = cj ? vt_json_get_string(cj, "architecture", "") : "";
+    if (find(st, "attn_pool.latent")) {
+        if (c->class_token || c->dist_token || c->reg_tokens || c->fc_norm)
+            return vt_error(VITC_ERR_UNSUPPORTED, "%s: an attention-pooling head (attn_pool) with prefix tokens or "
+                            "fc_norm is not supported", st->path);
+        c->family = VT_FAMILY_SIGLIP;
+        c->map_head = 1;
+        c->act = VT_ACT_GELU_TANH;
+        c->pool = VITC_POOL_AVG;
+    } else if (strstr(arch, "_clip_") && c->pre_norm && c->class_token && !c->dist_token && !c->fc_norm) {
+        c->family = VT_FAMILY_CLIP;
+        c->ln_eps = 1e-5f;
+        const vt_st_tensor *hb = find(st, "head.bias");
+        int zero_bias = 1;
+        if (hb && c->num_classes) {
+            const float *b;
+            int owned;
+            vitc_status s = vt_st_to_f32(st, hb, &b, &owned);
+            if (s) return s;
+            for (int64_t i = 0; i < hb->numel; i++) zero_bias &= b[i] == 0.0f;
+            if (owned) free((void *)b);
+        }
+        if (c->num_classes && zero_bias) c->proj_dim = c->num_classes, c->num_classes = 0;
+    }
+    if (strstr(arch, "quickgelu")) c->act = VT_ACT_QUICK_GELU;
+    if (c->family != VT_FAMILY_VIT && *arch) snprintf(c->name, sizeof c->name, "%s", arch);
+    return vt_config_validate(c, st->path);
+}
+
+/* pretrained_cfg of a timm hub config.json: mean, std, crop_pct, interpolation */
+static void timm_pretrained_cfg(const vt_json *cj, vitc_preprocess_params *p) {
+    const vt_json *pc = cj ? vt_json_get(cj, "pretrained_cfg") : NULL;
+    if (!pc || pc->type != VT_JSON_OBJECT) return;
+    const char *keys[2] = {"mean", "std"};
+    float *dst[2] = {p->mean, p->std};
+    for (int k = 0; k < 2; k++) {
+        const vt_json *a = vt_json_get(pc, keys[k]);
+        if (!a || a->type != VT_JSON_ARRAY || a->count != 3) continue;
+        float v[3];
+        int ok = 1;
+        for (int i = 0; i < 3; i++) {
+            ok &= a->items[i].type == VT_JSON_NUMBER && (k == 0 || a->items[i].number > 0);
+            v[i] = ok ? (float)a->items[i].number : 0.0f;
+        }
+        if (ok) memcpy(dst[k], v, sizeof v);
+    }
+    double crop = vt_json_get_number(pc, "crop_pct", p->crop_pct);
+    if (crop > 0 && crop <= 1) p->crop_pct = (float)crop;
+    const char *interp = vt_json_get_string(pc, "interpolation", "");
+    if (!strcmp(interp, "bilinear")) p->interp = VITC_INTERP_BILINEAR;
+    else if (!strcmp(interp, "bicubic")) p->interp = VITC_INTERP_BICUBIC;
+}
+
 static void timm_preprocess(const vt_vit_config *c, vitc_preprocess_params *p) {
     *p = vitc_preprocess_default_params();
     p->size = c->img_size;
@@ -295,6 +354,45 @@ static vitc_status bind_dinov2_registers(vitc_model *m, const vt_param *p, const
     return VITC_OK;
 }
 
+/* timm's AttentionPoolLatent (attn_pool.*) as the attention-pooling head: latent is the probe, q and kv
+ * (the key rows, then the value rows) stacked are nn.MultiheadAttention's in_proj, proj its out_proj. */
+static vitc_status bind_timm_attn_pool(vitc_model *m, const vt_param *p) {
+    const char *path = m->st->path, *rest = p->name + 9;
+    char name[160];
+    int w = !strcmp(rest, "attention.in_proj_weight"), b = !strcmp(rest, "attention.in_proj_bias");
+    if (!w && !b) {
+        static const struct { const char *vitc, *timm; } map[] = {
+            {"probe", "latent"}, {"attention.out_proj.", "proj."}, {"layernorm.", "norm."}, {"mlp.", "mlp."}};
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            size_t l = strlen(map[i].vitc);
+            if (strncmp(rest, map[i].vitc, l)) continue;
+            snprintf(name, sizeof name, "attn_pool.%s%s", map[i].timm, rest + l);
+            const vt_st_tensor *t = find(m->st, name);
+            return t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+        }
+        return vt_error(VITC_ERR_UNSUPPORTED, "%s: %s has no timm equivalent", path, p->name);
+    }
+    float *in = malloc(sizeof(float) * (size_t)p->numel);
+    if (!in || vt_model_keep_owned(m, in)) {
+        free(in);
+        return vt_error(VITC_ERR_NOMEM, "out of memory");
+    }
+    vt_param part = *p;
+    int64_t D = p->shape[0] / 3, per_row = p->numel / p->shape[0];
+    vitc_status s = VITC_OK;
+    for (int j = 0; j < 2 && !s; j++) { /* q: D rows, kv: 2 D rows */
+        snprintf(name, sizeof name, "attn_pool.%s.%s", j ? "kv" : "q", w ? "weight" : "bias");
+        part.shape[0] = j ? 2 * D : D;
+        part.numel = part.shape[0] * per_row;
+        const vt_st_tensor *t = find(m->st, name);
+        float *src = NULL;
+        s = t ? bind_tensor(m, &part, t, &src) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+        if (!s) memcpy(in + (j ? D * per_row : 0), src, sizeof(float) * (size_t)part.numel);
+    }
+    *p->slot = in;
+    return s;
+}
+
 static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
     vt_param *table;
     int n = vt_param_table(&m->cfg, &m->w, &table);
@@ -308,9 +406,16 @@ static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
             s = vt_q8_bind(m, p->name, layer, which, p->slot);
             continue;
         }
+        int timm = !hf_prefix && !strcmp(m->source, "timm"); /* else vitc's own names */
+        if (timm && m->cfg.family == VT_FAMILY_SIGLIP && !strncmp(p->name, "map_head.", 9)) {
+            s = bind_timm_attn_pool(m, p);
+            continue;
+        }
         if (!hf_prefix) {
-            const vt_st_tensor *t = find(m->st, p->name);
-            s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, p->name);
+            const char *name =
+                timm && m->cfg.family == VT_FAMILY_CLIP && !strcmp(p->name, "embed_proj.weight") ? "head.weight" : p->name;
+            const vt_st_tensor *t = find(m->st, name);
+            s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
             continue;
         }
         if (m->cfg.family == VT_FAMILY_DINOV2 && m->cfg.reg_tokens &&
@@ -401,8 +506,11 @@ vitc_status vitc_model_load(const char *path, const vitc_load_params *params, vi
         if (s) goto fail;
     } else if (find(m->st, "patch_embed.proj.weight")) {
         snprintf(m->source, sizeof m->source, "timm");
-        if ((s = infer_timm(m->st, params->heads, &m->cfg))) goto fail;
+        cfg_json = read_json_beside(path, params->config_path, "config.json", &s);
+        if (s) goto fail;
+        if ((s = infer_timm(m->st, params->heads, &m->cfg)) || (s = timm_family(m->st, cfg_json, &m->cfg))) goto fail;
         timm_preprocess(&m->cfg, &m->pre);
+        timm_pretrained_cfg(cfg_json, &m->pre);
     } else if ((hf_prefix = vt_hf_prefix(m->st))) {
         snprintf(m->source, sizeof m->source, "hf");
         cfg_json = read_json_beside(path, params->config_path, "config.json", &s);

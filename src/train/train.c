@@ -8,6 +8,8 @@
 #include "train/train_internal.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +78,8 @@ float vt_train_lr(const vt_train_hparams *hp, int64_t step) {
 
 /* ---------------------------------------------------------------- lifetime */
 
+static int block_spans(vt_trainer *t);
+
 vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int threads, vt_trainer **out) {
     *out = NULL;
     const vt_vit_config *c = &m->cfg;
@@ -107,6 +111,10 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     memset(t->adam_m, 0, sizeof(float) * (size_t)t->numel);
     memset(t->adam_v, 0, sizeof(float) * (size_t)t->numel);
     for (int i = 0; i < t->n_params; i++) t->offsets[i] = *t->params[i].slot - m->param_buf;
+    if (block_spans(t)) {
+        vt_trainer_free(t);
+        return vt_error(VITC_ERR_NOMEM, "out of memory for training state");
+    }
     if (hp->ema_decay > 0.0f) {
         vitc_status s = vt_trainer_start_ema(t, hp->ema_decay);
         if (s) {
@@ -116,6 +124,35 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     }
     *out = t;
     return VITC_OK;
+}
+
+/* Each backbone block's gradients as one range of grad (params "blocks.L.*"), for grad_ready; a
+ * block whose parameters are not contiguous gets an empty range (its gradients are then final
+ * only at the end). */
+static int block_spans(vt_trainer *t) {
+    int L = t->m->cfg.depth;
+    if (!(t->block_span = calloc((size_t)(L > 0 ? 2 * L : 2), sizeof(int64_t)))) return -1;
+    int64_t *covered = calloc((size_t)(L > 0 ? L : 1), sizeof(int64_t));
+    if (!covered) return -1;
+    for (int l = 0; l < L; l++) t->block_span[2 * l] = INT64_MAX;
+    for (int i = 0; i < t->n_params; i++) {
+        int l, end = 0;
+        if (sscanf(t->params[i].name, "blocks.%d.%n", &l, &end) != 1 || !end || l < 0 || l >= L) continue;
+        int64_t lo = t->offsets[i], len = (t->params[i].numel + 15) & ~(int64_t)15; /* the slices' alignment */
+        if (lo < t->block_span[2 * l]) t->block_span[2 * l] = lo;
+        if (lo + len > t->block_span[2 * l + 1]) t->block_span[2 * l + 1] = lo + len;
+        covered[l] += len;
+    }
+    for (int l = 0; l < L; l++)
+        if (t->block_span[2 * l] == INT64_MAX || covered[l] != t->block_span[2 * l + 1] - t->block_span[2 * l])
+            t->block_span[2 * l] = t->block_span[2 * l + 1] = 0;
+    free(covered);
+    return 0;
+}
+
+void vt_trainer_on_grad_ready(vt_trainer *t, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx) {
+    t->grad_ready = fn;
+    t->grad_ready_ctx = ctx;
 }
 
 vitc_status vt_trainer_start_ema(vt_trainer *t, float decay) {
@@ -150,6 +187,7 @@ void vt_trainer_free(vt_trainer *t) {
     free(t->norm_parts);
     free(t->params);
     free(t->offsets);
+    free(t->block_span);
     vt_seg_acts_free(t->seg);
     vt_det_acts_free(t->det);
     vt_map_acts_free(t->map);
@@ -525,6 +563,11 @@ static void zero_grads(vt_trainer *t) {
     for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
 }
 
+static void block_grads_ready(vt_trainer *t, int l) {
+    const int64_t *sp = t->block_span + 2 * l;
+    if (t->grad_ready && sp[1] > sp[0]) t->grad_ready(t->grad_ready_ctx, sp[0], sp[1]);
+}
+
 /* The backbone's backward pass from the gradient of its final tokens: dxn is A->dtmp (with a
  * final norm) or A->dres (fc_norm models: the raw stream). Parameter gradients accumulate. */
 static void backbone_backward(vt_trainer *t, int n) {
@@ -556,6 +599,7 @@ static void backbone_backward(vt_trainer *t, int n) {
         if (fused) {
             vt_tr_block p = block_params(t, bw, gw, B, l, n, T);
             vt_tr_block_backward(&p, A->dres);
+            block_grads_ready(t, l);
             continue;
         }
         /* res[l+1] = mid + s_b ls2 * y2 (s_b: drop path) */
@@ -604,6 +648,7 @@ static void backbone_backward(vt_trainer *t, int n) {
                               D, 3 * D, 0.0f);
         vt_tr_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
                               rows, D);
+        block_grads_ready(t, l);
     }
 
     const float *dx0 = A->dres;

@@ -65,11 +65,22 @@ typedef struct vt_trainer {
      * normalizes by the global batch's images and boxes when these are > 0 (0: this batch's) */
     int image_offset;
     int det_norm_images, det_norm_boxes;
+    /* called by the backward pass as soon as a block's parameter gradients are final (blocks last
+     * to first): [lo, hi) of grad, so that their all-reduce overlaps the rest of the backward pass
+     * (vt_trainer_on_grad_ready); NULL: not called */
+    void (*grad_ready)(void *ctx, int64_t lo, int64_t hi);
+    void *grad_ready_ctx;
+    int64_t *block_span;     /* per block: its gradients' [lo, hi) in grad; lo = hi = 0 when not contiguous */
 } vt_trainer;
 
 /* Takes ownership of m, which must hold its parameters in m->param_buf (vt_model_new). */
 vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int threads, vt_trainer **out);
 void vt_trainer_free(vt_trainer *t);
+/* fn(ctx, lo, hi) is called during every backward pass when a backbone block's gradients
+ * grad[lo, hi) are final for the step (the ranges of different blocks do not overlap and are
+ * 64-byte aligned); fn = NULL stops it. The gradients outside these ranges are final only when the
+ * forward_backward call returns. */
+void vt_trainer_on_grad_ready(vt_trainer *t, void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
 
 /* Zeroes the gradients, runs n images (n x in_chans x img x img floats) forward and backward.
  * Returns the mean loss in *loss; logits (n x classes, may be NULL) receive the model's output. */

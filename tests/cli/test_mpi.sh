@@ -2,7 +2,7 @@
 # CLI: data-parallel training over MPI (build/vitc-mpi under mpirun). The same 20 steps (global batch 8,
 # augmentation, drop path, EMA) on 1 (build/vitc), 2 and 4 processes: the same loss curve and
 # validation losses to the printed digits, the same weights within 1e-5 (measured: about 1e-6), the
-# same bits when repeated; a run stopped on 2 processes and resumed on 1; --batch not a multiple of
+# same bits when repeated and with the all-reduce overlapped with the backward pass or not; a run stopped on 2 processes and resumed on 1; --batch not a multiple of
 # the processes; a process killed at step 7 ends the job non-zero with one line and leaves complete
 # checkpoints only; eval and classify over 2 and 3 processes print what one does. Skips when mpirun or build/vitc-mpi is missing, or without Fashion-MNIST.
 source "$(dirname "$0")/lib.sh"
@@ -43,6 +43,12 @@ done
 # the same processes again: the same bits (fixed-order sums)
 expect_ok "train: 2 processes again" "${MPIRUN[@]}" -np 2 "$MPIVITC" train "${TR[@]}" --out "$TMP/r2.safetensors"
 cmp -s "$TMP/n2.ckpt.safetensors" "$TMP/r2.ckpt.safetensors" && ok || bad "2 processes twice: different checkpoints"
+# the blocks' sums overlapped with the backward pass (the default) or all after it: the same bits
+for n in 2 4; do
+  expect_ok "train: $n processes, sums after the backward pass" env VITC_MPI_OVERLAP=0 "${MPIRUN[@]}" -x VITC_MPI_OVERLAP \
+    -np $n "$MPIVITC" train "${TR[@]}" --out "$TMP/o$n.safetensors"
+  cmp -s "$TMP/n$n.ckpt.safetensors" "$TMP/o$n.ckpt.safetensors" && ok || bad "$n processes: overlapped sums change the bits"
+done
 
 # stopped after 12 steps on 2 processes (checkpoints every 4), resumed on 1
 expect_ok "train: 2 processes, stopped" "${MPIRUN[@]}" -np 2 "$MPIVITC" train "${TR[@]}" --max-steps 12 --save-every 4 --out "$TMP/s.safetensors"

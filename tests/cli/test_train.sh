@@ -340,7 +340,7 @@ PYEOF
   # GELU, the attention-pooling head): a run that learns something and writes a loadable classifier; CLIP's
   # projection (embeddings only) comes out as it went in
   F=$VITC_FIXTURES/families
-  for fam in dinov2_reg_swiglu_timm dinov2_reg_swiglu_hf clip_proj_hf siglip_hf; do
+  for fam in dinov2_reg_swiglu_timm dinov2_reg_swiglu_hf clip_proj_hf clip_quickgelu_timm siglip_hf siglip_timm; do
     [[ -f $F/$fam/model.safetensors ]] || { bad "family fixture $fam missing"; continue; }
     expect_ok "train --init $fam" "$VITC" train --init "$F/$fam/model.safetensors" --heads 2 --data fashion-mnist \
       --limit 128 --val-limit 32 --batch 16 --epochs 1 --threads 2 --quiet --out "$TMP/fam_$fam.safetensors"

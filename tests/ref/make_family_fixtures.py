@@ -16,6 +16,9 @@ A float64 restatement, in torch.nn.functional primitives, of
     embeddings on the patches, gelu_pytorch_tanh, post_layernorm on every token, pooler_output = the
     attention-pooling head: nn.MultiheadAttention's kernel (F.multi_head_attention_forward) from a learned probe,
     then x + MLP(LayerNorm(x)); position embeddings at other sizes with torch's plain bicubic, size=).
+  - the same CLIP and SigLIP towers under timm's names (vit_*_clip_quickgelu_*: the projection as a zero-bias
+    head; vit_*_siglip_*: attn_pool.latent / q / kv / proj / norm / mlp) with the config.json timm's hub files
+    carry (architecture, pretrained_cfg), position embeddings resampled as timm does (antialiased bicubic).
 Seeded random weights, written under HF names with config.json (and timm names where timm has the family).
 Each case: DIR/families/<case>/model.safetensors, config.json, input.npy, blocks.npy (depth x N x T x D, the
 residual stream after each block in vitc's token order [class, registers, patches]), features.npy (the pooled
@@ -202,6 +205,57 @@ def timm_dinov2(p, s):
     return o
 
 
+def timm_blocks(p, s, o):
+    for i in range(s["depth"]):
+        b, l = f"b{i}.", f"blocks.{i}."
+        o[l + "norm1.weight"], o[l + "norm1.bias"] = p[b + "n1w"], p[b + "n1b"]
+        o[l + "attn.qkv.weight"], o[l + "attn.qkv.bias"] = p[b + "qkvw"], p[b + "qkvb"]
+        o[l + "attn.proj.weight"], o[l + "attn.proj.bias"] = p[b + "projw"], p[b + "projb"]
+        o[l + "norm2.weight"], o[l + "norm2.bias"] = p[b + "n2w"], p[b + "n2b"]
+        o[l + "mlp.fc1.weight"], o[l + "mlp.fc1.bias"] = p[b + "fc1w"], p[b + "fc1b"]
+        o[l + "mlp.fc2.weight"], o[l + "mlp.fc2.bias"] = p[b + "fc2w"], p[b + "fc2b"]
+    o["norm.weight"], o["norm.bias"] = p["norm_w"], p["norm_b"]
+    return o
+
+
+def timm_clip(p, s):
+    """timm's vit_*_clip_* after its _convert_openai_clip: norm_pre, patch conv without bias, the visual
+    projection as head.weight with a zero head.bias (the model's 'classes' are the embedding)."""
+    o = {"patch_embed.proj.weight": p["patch_w"], "cls_token": p["cls"], "pos_embed": p["pos"],
+         "norm_pre.weight": p["pre_w"], "norm_pre.bias": p["pre_b"]}
+    timm_blocks(p, s, o)
+    o["head.weight"] = p["proj"]
+    o["head.bias"] = torch.zeros(s["proj"], dtype=torch.float64)
+    return o
+
+
+def timm_siglip(p, s):
+    """timm's vit_*_siglip_*: no class token, pos_embed on the patches, AttentionPoolLatent as attn_pool.*
+    (latent, q, kv = the key and value rows of nn.MultiheadAttention's in_proj, proj, norm, mlp)."""
+    D = s["dim"]
+    o = {"patch_embed.proj.weight": p["patch_w"], "patch_embed.proj.bias": p["patch_b"], "pos_embed": p["pos"]}
+    timm_blocks(p, s, o)
+    a = "attn_pool."
+    o[a + "latent"] = p["probe"]
+    o[a + "q.weight"], o[a + "q.bias"] = p["in_w"][:D], p["in_b"][:D]
+    o[a + "kv.weight"], o[a + "kv.bias"] = p["in_w"][D:], p["in_b"][D:]
+    o[a + "proj.weight"], o[a + "proj.bias"] = p["out_w"], p["out_b"]
+    o[a + "norm.weight"], o[a + "norm.bias"] = p["mln_w"], p["mln_b"]
+    o[a + "mlp.fc1.weight"], o[a + "mlp.fc1.bias"] = p["mfc1w"], p["mfc1b"]
+    o[a + "mlp.fc2.weight"], o[a + "mlp.fc2.bias"] = p["mfc2w"], p["mfc2b"]
+    return o
+
+
+def timm_config(s, arch):
+    """The config.json of a timm model on the Hugging Face hub: its architecture and pretrained_cfg."""
+    mean = [0.48145466, 0.4578275, 0.40821073] if s["family"] == "clip" else [0.5, 0.5, 0.5]
+    std = [0.26862954, 0.26130258, 0.27577711] if s["family"] == "clip" else [0.5, 0.5, 0.5]
+    return {"architecture": arch, "num_classes": s["proj"], "num_features": s["dim"],
+            "pretrained_cfg": {"tag": "test", "input_size": [3, s["grid"] * s["patch"], s["grid"] * s["patch"]],
+                               "interpolation": "bicubic", "crop_pct": 1.0 if s["family"] == "siglip" else 0.9,
+                               "crop_mode": "center", "mean": mean, "std": std, "num_classes": s["proj"]}}
+
+
 def hf_clip(p, s, with_text=False):
     D, o, v = s["dim"], {}, "vision_model."
     o[v + "embeddings.class_embedding"] = p["cls"].reshape(D)
@@ -276,6 +330,10 @@ DINO_REG = spec(seed=32, regs=4, swiglu=True, mlp=128, interp="timm")  # HF's Sw
 CLIP_PROJ = spec(family="clip", dim=32, heads=2, mlp=128, patch=8, grid=4, act="quick_gelu", proj=24, eps=1e-5,
                  seed=41)
 SIGLIP = spec(family="siglip", dim=32, heads=2, mlp=96, patch=8, grid=4, act="gelu_pytorch_tanh", eps=1e-6, seed=51)
+CLIP_TIMM = spec(family="clip", dim=32, heads=2, mlp=128, patch=8, grid=4, act="quick_gelu", proj=24, eps=1e-5,
+                 interp="timm", seed=43)  # timm's resample_abs_pos_embed: antialiased bicubic
+SIGLIP_TIMM = spec(family="siglip", dim=32, heads=2, mlp=96, patch=8, grid=4, act="gelu_pytorch_tanh", eps=1e-6,
+                   interp="timm", seed=52)
 CLIP_GELU = spec(family="clip", dim=64, heads=4, mlp=160, patch=8, grid=5, act="gelu", proj=40, eps=1e-5, seed=42)
 
 # the refused checkpoints: tiny models of each family
@@ -296,6 +354,10 @@ CASES = {
     "clip_proj_hf_48x40": (CLIP_PROJ, "hf-clip", "CLIPVisionModelWithProjection", 2, (48, 40), None),
     "clip_gelu_clipmodel": (CLIP_GELU, "hf-clipmodel", "CLIPModel", 2, (40, 40), None),
     "clip_gelu_clipmodel_56x48": (CLIP_GELU, "hf-clipmodel", "CLIPModel", 1, (56, 48), None),
+    "clip_quickgelu_timm": (CLIP_TIMM, "timm-clip", "vit_base_patch16_clip_quickgelu_224", 2, (32, 32), None),
+    "clip_quickgelu_timm_48x40": (CLIP_TIMM, "timm-clip", "vit_base_patch16_clip_quickgelu_224", 1, (48, 40), None),
+    "siglip_timm": (SIGLIP_TIMM, "timm-siglip", "vit_base_patch16_siglip_224", 2, (32, 32), None),
+    "siglip_timm_40x48": (SIGLIP_TIMM, "timm-siglip", "vit_base_patch16_siglip_224", 1, (40, 48), None),
     "siglip_hf": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (32, 32), None),
     "siglip_hf_48x40": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (48, 40), None),
     "bad_siglip_no_probe": (BAD_SIGLIP, "hf-siglip", "SiglipVisionModel", 1, (32, 32), "vision_model.head.probe"),
@@ -318,6 +380,10 @@ def make_case(out, name, case, written):
         tensors, cfg = hf_dinov2(p, s), dinov2_config(s, arch)
     elif fmt == "timm":
         tensors, cfg = timm_dinov2(p, s), None
+    elif fmt == "timm-clip":
+        tensors, cfg = timm_clip(p, s), timm_config(s, arch)
+    elif fmt == "timm-siglip":
+        tensors, cfg = timm_siglip(p, s), timm_config(s, arch)
     elif fmt == "hf-siglip":
         tensors = hf_siglip(p, s)
         cfg = {"architectures": [arch], "model_type": "siglip_vision_model", "hidden_size": s["dim"],
@@ -350,7 +416,7 @@ def make_case(out, name, case, written):
     save_npy(os.path.join(d, "input.npy"), x)
     for k, v in r.items():
         save_npy(os.path.join(d, f"{k}.npy"), v)
-    heads = s["heads"] if fmt == "timm" else 0  # timm files do not say; real DINOv2s have dim / 64 heads
+    heads = s["heads"] if fmt.startswith("timm") else 0  # timm files do not say; real DINOv2s have dim / 64 heads
     return f"{name} {model_dir} {s['family']} {missing or 'ok'} {heads}"
 
 

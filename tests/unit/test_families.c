@@ -1,4 +1,4 @@
-/* Parity of the model families (issue 21: DINOv2, CLIP's vision tower) against the float64 PyTorch
+/* Parity of the model families (issue 21: DINOv2, CLIP's vision tower, under HF's and timm's names) against the float64 PyTorch
  * restatement in tests/ref/make_family_fixtures.py (and SigLIP's vision tower): per-block activations, the pooled output, DINOv2's
  * class + mean patch feature and CLIP's projected embedding within 1e-4 of max(1, |x|), the top-5 order
  * of the embedding identical; the family recognized; saved as a vitc file and loaded back, the same bits;
@@ -61,6 +61,14 @@ static void run_ok(const char *name, const char *dir, const char *model_dir, con
     const vt_vit_config *c = &m->cfg;
     CHECK(!strcmp(vt_family_name(c->family), family), "%s: family %s, expected %s", name, vt_family_name(c->family),
           family);
+    if (strstr(name, "_timm") && c->family != VT_FAMILY_DINOV2) { /* the hub config.json's pretrained_cfg */
+        int clip = c->family == VT_FAMILY_CLIP;
+        CHECK(!strcmp(m->source, "timm") && fabsf(m->pre.mean[0] - (clip ? 0.48145466f : 0.5f)) < 1e-7f &&
+                  fabsf(m->pre.crop_pct - (clip ? 0.9f : 1.0f)) < 1e-7f && m->pre.interp == VITC_INTERP_BICUBIC,
+              "%s: timm's pretrained_cfg not applied (mean %g, crop %g)", name, m->pre.mean[0], m->pre.crop_pct);
+        CHECK(!strncmp(c->name, "vit_base_patch16_", 17), "%s: named %s, not the config's architecture", name, c->name);
+        CHECK(c->act == (clip ? VT_ACT_QUICK_GELU : VT_ACT_GELU_TANH), "%s: activation %d", name, (int)c->act);
+    }
     vt_param *table;
     int np = vt_param_table(c, &m->w, &table);
     int64_t count = 0;
@@ -179,7 +187,7 @@ int main(void) {
         cases++;
     }
     fclose(fp);
-    CHECK(cases >= 15, "only %d cases in the manifest", cases);
+    CHECK(cases >= 19, "only %d cases in the manifest", cases);
     printf("  worst relative errors: blocks %.2e, pooled %.2e, cls+mean / projected %.2e (tolerance %.0e)\n",
            worst_blocks, worst_feats, worst_extra, TOL);
     return check_report("test_families");
