@@ -47,6 +47,7 @@ int cmd_info(int argc, char **argv) {
                              vt_family_name(fc->family), fc->mlp_swiglu ? "swiglu" : "mlp",
                              fc->mlp_swiglu ? "silu" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
                              : fc->act == VT_ACT_GELU_TANH ? "gelu_tanh" : "gelu", fc->proj_dim);
+        if (fc->rel_pos_bias) vt_strbuf_printf(&b, ",\"rel_pos_bias\":true");
         if (i.decoder)
             vt_strbuf_printf(&b, ",\"decoder\":{\"type\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d}", i.decoder,
                              i.dec_dim, i.dec_depth, i.dec_heads);
@@ -97,8 +98,10 @@ int cmd_info(int argc, char **argv) {
                    fc->mlp_swiglu ? "SwiGLU" : fc->act == VT_ACT_QUICK_GELU ? "quick_gelu"
                    : fc->act == VT_ACT_GELU_TANH ? "tanh GELU" : "gelu",
                    fc->map_head ? "the attention-pooling head over post_layernorm(tokens)"
-                   : fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)" : "layernorm(class token)",
-                   fc->proj_dim ? ", projected to the image embedding" : "");
+                   : fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)"
+                   : fc->fc_norm ? "fc_norm(mean patch token)" : "layernorm(class token)",
+                   fc->proj_dim ? ", projected to the image embedding"
+                   : fc->rel_pos_bias ? "; a relative position bias per block (at the trained grid only)" : "");
         if (!i.num_classes && !strcmp(i.task, "classify"))
             printf("head:         none: features only (vitc embed; %s)\n",
                    fc->proj_dim ? "the projected embedding by default"

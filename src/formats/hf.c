@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *prefixes[] = {"vit.", "deit.", ""};
+static const char *prefixes[] = {"vit.", "deit.", "beit.", "data2vec_vision.", ""};
 
 const char *vt_hf_prefix(const vt_safetensors *st) {
     char name[160];
@@ -79,8 +79,32 @@ static int family_name(const vt_vit_config *c, const char *timm, const char *pre
     return 0;
 }
 
+/* BeitModel / BeitForImageClassification and Data2VecVision*: HF ViT's block names plus lambda_1 /
+ * lambda_2 (LayerScale), the pooler's layernorm (mean pooling) and the classifier. The relative position
+ * bias tables, the q / v biases and absent position embeddings are bound by the loader (vt_hf_beit_*). */
+static int beit_name(const char *timm, const char *prefix, char parts[3][160]) {
+    int layer, used = 0;
+    char rest[96];
+    if (sscanf(timm, "blocks.%d.%95s%n", &layer, rest, &used) == 2 && timm[used] == '\0') {
+        const char *hf = !strcmp(rest, "ls1.gamma") ? "lambda_1" : !strcmp(rest, "ls2.gamma") ? "lambda_2" : NULL;
+        if (!hf) return -1; /* as HF ViT */
+        snprintf(parts[0], 160, "%sencoder.layer.%d.%s", prefix, layer, hf);
+        return 1;
+    }
+    if (!strncmp(timm, "fc_norm.", 8)) {
+        snprintf(parts[0], 160, "%spooler.layernorm.%s", prefix, timm + 8);
+        return 1;
+    }
+    return -1;
+}
+
 int vt_hf_name(const vt_vit_config *c, const char *timm, const char *prefix, char parts[3][160]) {
-    if (c->family != VT_FAMILY_VIT) return family_name(c, timm, prefix, parts);
+    if (c->family == VT_FAMILY_BEIT) {
+        int k = beit_name(timm, prefix, parts);
+        if (k >= 0) return k;
+    } else if (c->family != VT_FAMILY_VIT) {
+        return family_name(c, timm, prefix, parts);
+    }
     int dist_average = c->dist_average;
     int layer, used = 0;
     char rest[96];
@@ -418,6 +442,79 @@ static vitc_status siglip_config(const vt_safetensors *st, const char *prefix, c
     return vt_config_validate(c, path);
 }
 
+/* BeitModel / BeitForImageClassification / Data2VecVision*: HF ViT's layout with the relative position bias
+ * (per layer, or one shared table under encoder.relative_position_bias), query and value biases without a
+ * key bias, LayerScale (lambda_1 / lambda_2), mean pooling through pooler.layernorm (use_mean_pooling) or the
+ * final layernorm on the class token, absolute position embeddings only when the file has them. */
+static vitc_status beit_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
+                               vt_vit_config *c) {
+    const char *path = st->path;
+    char name[200];
+    c->family = VT_FAMILY_BEIT;
+    c->rel_pos_bias = 1;
+    c->class_token = 1;
+    c->dist_token = c->dist_average = 0;
+    c->ln_eps = 1e-12f;
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%sencoder.layer.%d.layernorm_before.weight", prefix, c->depth);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
+    const vt_st_tensor *fc1 = vt_st_find(st, name);
+    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.query.bias", prefix);
+    c->qkv_bias = vt_st_find(st, name) != NULL;
+    snprintf(name, sizeof name, "%sencoder.layer.0.lambda_1", prefix);
+    c->layer_scale = vt_st_find(st, name) != NULL;
+    snprintf(name, sizeof name, "%spooler.layernorm.weight", prefix);
+    c->fc_norm = vt_st_find(st, name) != NULL;
+    c->pool = c->fc_norm ? VITC_POOL_AVG : VITC_POOL_TOKEN;
+    const vt_st_tensor *head = vt_st_find(st, "classifier.weight");
+    c->num_classes = head && head->ndim == 2 ? (int)head->shape[0] : 0;
+    const vt_st_tensor *tab = vt_hf_beit_table(st, prefix, 0);
+    if (!tab) {
+        snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.relative_position_bias.relative_position_bias_table",
+                 prefix);
+        return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s (or a shared %sencoder.relative_position_bias."
+                        "relative_position_bias_table)", path, name, prefix);
+    }
+    int64_t side = tab->ndim == 2 ? (int64_t)llround(sqrt((double)(tab->shape[0] - 3))) : 0;
+    if (tab->ndim != 2 || side < 1 || side * side != tab->shape[0] - 3 || side % 2 == 0)
+        return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be ((2 g - 1)^2 + 3, heads) for a g x g patch grid", path,
+                        tab->name);
+    int g = (int)(side + 1) / 2;
+    c->img_size = g * c->patch;
+    c->heads = (int)tab->shape[1];
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    const vt_st_tensor *pe = vt_st_find(st, name);
+    if (pe && (pe->ndim != 3 || pe->shape[1] != (int64_t)g * g + 1 || pe->shape[2] != c->dim))
+        return vt_error(VITC_ERR_SHAPE, "%s: %s must be (1, %d, %d)", path, name, g * g + 1, c->dim);
+    snprintf(c->name, sizeof c->name, "%s", c->num_classes ? "BeitForImageClassification" : "BeitModel");
+    if (cj) {
+        vitc_status s = config_common(cj, path, VT_ACT_GELU, 1u << VT_ACT_GELU, 1e-12, c);
+        if (s) return s;
+        arch_name(cj, c);
+        int cfg_heads = cfg_int(cj, "num_attention_heads", c->heads);
+        if (cfg_heads != (int)tab->shape[1])
+            return vt_error(VITC_ERR_SHAPE, "%s: config.json has %d heads, the relative position bias %lld", path,
+                            cfg_heads, (long long)tab->shape[1]);
+    }
+    if (heads_override > 0) c->heads = heads_override;
+    return vt_config_validate(c, path);
+}
+
+const vt_st_tensor *vt_hf_beit_table(const vt_safetensors *st, const char *prefix, int layer) {
+    char name[200];
+    snprintf(name, sizeof name, "%sencoder.layer.%d.attention.attention.relative_position_bias.relative_position_bias_table",
+             prefix, layer);
+    const vt_st_tensor *t = vt_st_find(st, name);
+    if (t) return t;
+    snprintf(name, sizeof name, "%sencoder.relative_position_bias.relative_position_bias_table", prefix);
+    return vt_st_find(st, name);
+}
+
 vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_json *cj, int heads_override,
                          vt_vit_config *c) {
     const char *path = st->path;
@@ -442,6 +539,7 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
     c->dim = (int)pw->shape[0];
     c->in_chans = (int)pw->shape[1];
     c->patch = (int)pw->shape[2];
+    if (vt_hf_beit_table(st, prefix, 0)) return beit_config(st, prefix, cj, heads_override, c);
     snprintf(name, sizeof name, "%sencoder.layer.0.norm1.weight", prefix);
     const vt_st_tensor *dino_norm = vt_st_find(st, name);
     snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);

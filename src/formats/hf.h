@@ -23,6 +23,8 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
                          vt_vit_config *c);
 
 /* Preprocessing from preprocessor_config.json (pp_json may be NULL: HF's defaults for the model). */
+/* BEiT: layer's relative position bias table, or the shared one when the file has that; NULL: neither. */
+const vt_st_tensor *vt_hf_beit_table(const vt_safetensors *st, const char *prefix, int layer);
 void vt_hf_preprocess(const vt_json *pp_json, const vt_vit_config *c, vitc_preprocess_params *p);
 
 #endif

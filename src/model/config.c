@@ -74,6 +74,9 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
         return vt_error(VITC_ERR_FORMAT, "%s: invalid model configuration (non-positive size)", what);
     if (c->dim % c->heads)
         return vt_error(VITC_ERR_FORMAT, "%s: embedding dim %d is not divisible by %d heads", what, c->dim, c->heads);
+    if (c->rel_pos_bias && (c->class_token != 1 || c->dist_token || c->reg_tokens || c->det_tokens))
+        return vt_error(VITC_ERR_FORMAT, "%s: a relative position bias needs exactly one prefix token (the class token)",
+                        what);
     if (c->img_size % c->patch)
         return vt_error(VITC_ERR_FORMAT, "%s: image size %d is not a multiple of patch size %d", what, c->img_size,
                         c->patch);
@@ -117,7 +120,7 @@ vitc_status vt_config_validate(const vt_vit_config *c, const char *what) {
         return vt_error(VITC_ERR_FORMAT, "%s: invalid projection width %d", what, c->proj_dim);
     if (c->mlp_swiglu && c->mlp_dim > 1 << 19)
         return vt_error(VITC_ERR_LIMIT, "%s: model configuration exceeds vitc's limits", what);
-    if ((unsigned)c->act > VT_ACT_GELU_TANH || (unsigned)c->family > VT_FAMILY_SIGLIP)
+    if ((unsigned)c->act > VT_ACT_GELU_TANH || (unsigned)c->family > VT_FAMILY_BEIT)
         return vt_error(VITC_ERR_FORMAT, "%s: invalid activation or family", what);
     if (c->pos_gh < 0 || c->pos_gw < 0 || c->pos_gh > 16384 || c->pos_gw > 16384 || (!c->pos_gh) != (!c->pos_gw))
         return vt_error(VITC_ERR_FORMAT, "%s: invalid position-embedding grid %dx%d", what, c->pos_gh, c->pos_gw);
@@ -204,6 +207,7 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     else if (!strcmp(fam, "dinov2")) c->family = VT_FAMILY_DINOV2;
     else if (!strcmp(fam, "clip")) c->family = VT_FAMILY_CLIP;
     else if (!strcmp(fam, "siglip")) c->family = VT_FAMILY_SIGLIP;
+    else if (!strcmp(fam, "beit")) c->family = VT_FAMILY_BEIT;
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown model family '%s'", what, fam);
     const char *act = vt_json_get_string(j, "act", "gelu");
     if (!strcmp(act, "gelu")) c->act = VT_ACT_GELU;
@@ -216,6 +220,7 @@ vitc_status vt_config_from_json(const vt_json *j, vt_vit_config *c, const char *
     else return vt_error(VITC_ERR_FORMAT, "%s: unknown MLP kind '%s'", what, mlp);
     c->proj_dim = get_int(j, "proj_dim", 0, &bad);
     c->map_head = get_int(j, "map_head", 0, &bad);
+    c->rel_pos_bias = get_int(j, "rel_pos_bias", 0, &bad);
     if (bad) return vt_error(VITC_ERR_FORMAT, "%s: model config has a non-integer field", what);
     return vt_config_validate(c, what);
 }
@@ -254,6 +259,7 @@ char *vt_config_to_json(const vt_vit_config *c) {
     if (c->act == VT_ACT_QUICK_GELU) vt_strbuf_printf(&b, ",\"act\":\"quick_gelu\"");
     if (c->act == VT_ACT_GELU_TANH) vt_strbuf_printf(&b, ",\"act\":\"gelu_tanh\"");
     if (c->map_head) vt_strbuf_printf(&b, ",\"map_head\":1");
+    if (c->rel_pos_bias) vt_strbuf_printf(&b, ",\"rel_pos_bias\":1");
     if (c->mlp_swiglu) vt_strbuf_printf(&b, ",\"mlp\":\"swiglu\"");
     if (c->proj_dim) vt_strbuf_printf(&b, ",\"proj_dim\":%d", c->proj_dim);
     vt_strbuf_append(&b, "}", 1);
@@ -289,6 +295,7 @@ int64_t vt_config_num_params(const vt_vit_config *c) {
     int64_t H1 = vt_fc1_rows(c);
     blk += H1 * D + H1 + D * H + D;                         /* mlp */
     blk += c->layer_scale ? 2 * D : 0;
+    blk += c->rel_pos_bias ? (int64_t)vt_rel_pos_rows(vt_pos_grid_h(c), vt_pos_grid_w(c)) * c->heads : 0;
     n += blk * c->depth;
     n += 2 * D;                                             /* norm or fc_norm */
     n += (int64_t)c->proj_dim * D;                          /* CLIP's projection */

@@ -31,7 +31,8 @@ typedef enum vt_family {
     VT_FAMILY_VIT = 0,     /* timm VisionTransformer, HF ViT / DeiT / YOLOS */
     VT_FAMILY_DINOV2 = 1,  /* DINOv2 (LayerScale, patch 14, optional registers / SwiGLU) */
     VT_FAMILY_CLIP = 2,    /* CLIP's vision tower (pre-norm, post-norm on the class token, projection) */
-    VT_FAMILY_SIGLIP = 3   /* SigLIP's vision tower (no class token, attention-pooling head, tanh GELU) */
+    VT_FAMILY_SIGLIP = 3,  /* SigLIP's vision tower (no class token, attention-pooling head, tanh GELU) */
+    VT_FAMILY_BEIT = 4     /* BEiT / data2vec-vision (relative position bias, q and v biases, LayerScale) */
 } vt_family;
 
 /* Segmenter's decoders (Strudel et al. 2021). */
@@ -75,6 +76,10 @@ typedef struct vt_vit_config {
                                         fc2 (dim, mlp_dim) (timm SwiGLUPacked, HF Dinov2SwiGLUFFN) */
     int proj_dim;                    /* CLIP: the pooled features projected by embed_proj (proj_dim x dim, no
                                         bias): the image embedding. 0: none */
+    int rel_pos_bias;                /* BEiT: a relative position bias per block, blocks.i.attn.
+                                        relative_position_bias_table ((2 gh - 1)(2 gw - 1) + 3 rows x heads, the
+                                        last three for cls->token, token->cls, cls->cls), added to the attention
+                                        scores; only at the position grid it was trained at */
     int map_head;                    /* SigLIP: the pooled output is a multihead attention-pooling head over the
                                         final tokens (a learned probe query; out_proj; x + MLP(LayerNorm(x))) */
 } vt_vit_config;
@@ -99,8 +104,12 @@ static inline int vt_pos_len(const vt_vit_config *c) {
 /* fc1's output rows: the hidden width, twice it for SwiGLU (gate | value). */
 static inline int vt_fc1_rows(const vt_vit_config *c) { return c->mlp_swiglu ? 2 * c->mlp_dim : c->mlp_dim; }
 static inline const char *vt_family_name(vt_family f) {
-    return f == VT_FAMILY_DINOV2 ? "dinov2" : f == VT_FAMILY_CLIP ? "clip" : f == VT_FAMILY_SIGLIP ? "siglip" : "vit";
+    return f == VT_FAMILY_DINOV2 ? "dinov2" : f == VT_FAMILY_CLIP ? "clip" : f == VT_FAMILY_SIGLIP ? "siglip"
+         : f == VT_FAMILY_BEIT ? "beit" : "vit";
 }
+
+/* Rows of a BEiT relative position bias table for the gh x gw grid. */
+static inline int vt_rel_pos_rows(int gh, int gw) { return (2 * gh - 1) * (2 * gw - 1) + 3; }
 
 static inline int vt_has_cls_head(const vt_vit_config *c) {
     return c->task == VT_TASK_CLASSIFY && c->num_classes > 0;

@@ -137,6 +137,7 @@ static void att_release(void) {
 typedef struct att_job {
     float *out, *att;
     const float *qkv;
+    const float *bias; /* heads x T x T added to the scaled scores, or NULL */
     int B, T, D, heads, tile, ntiles, nslots;
     float scale;
     atomic_int fail;
@@ -171,6 +172,13 @@ static void attention_task(void *ctx, int tid, int nt) {
             packed_bh = bh;
         }
         vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
+        if (j->bias)
+            for (int i = 0; i < m; i++) {
+                float *si = S + (size_t)i * T;
+                const float *bi = j->bias + ((size_t)h * T + i0 + i) * T;
+#pragma omp simd
+                for (int t = 0; t < T; t++) si[t] += bi[t];
+            }
         vt_softmax_rows(S, m, T, (size_t)T, j->att ? NULL : inv);
         if (j->att)
             for (int i = 0; i < m; i++)
@@ -203,12 +211,18 @@ static int attention_tiles(long pairs, int T, int nt) {
 
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                           const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps) {
+    vt_attention_forward_bias(out, att, qkv, B, T, D, heads, qn_w, qn_b, kn_w, kn_b, eps, NULL);
+}
+
+void vt_attention_forward_bias(float *out, float *att, float *qkv, int B, int T, int D, int heads,
+                               const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps,
+                               const float *bias) {
     int hd = D / heads;
     if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
     int nt = vt_usable_threads();
     int ntiles = attention_tiles((long)B * heads, T, nt);
-    att_job j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .D = D, .heads = heads,
+    att_job j = {.out = out, .att = att, .qkv = qkv, .bias = bias, .B = B, .T = T, .D = D, .heads = heads,
                  .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
     j.ntiles = (T + j.tile - 1) / j.tile;
     j.nslots = nt < ATT_SLOTS ? nt : ATT_SLOTS;

@@ -29,6 +29,11 @@ void vt_swiglu_forward(float *out, const float *inp, int N, int H);
  * modified in place). */
 void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                           const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps);
+/* The same with bias (heads x T x T, the same for every image; NULL: none) added to the scaled
+ * scores before the softmax: BEiT's relative position bias. */
+void vt_attention_forward_bias(float *out, float *att, float *qkv, int B, int T, int D, int heads,
+                               const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps,
+                               const float *bias);
 
 /* Unfolds B images (C x H x W) into (B * H/P * W/P) rows of C*k*k values in (c, y, x) order, patches
  * in row-major grid order — the layout a Conv2d(k, stride P, padding (k - P) / 2) weight flattens

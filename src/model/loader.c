@@ -66,6 +66,15 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
     c->qkv_bias = c->depth == 0 || find(st, "blocks.0.attn.qkv.bias") != NULL;
     c->qk_norm = find(st, "blocks.0.attn.q_norm.weight") != NULL;
     c->layer_scale = find(st, "blocks.0.ls1.gamma") != NULL;
+    /* timm's Beit: relative position bias (per block or shared), q_bias / v_bias, gamma_1 / gamma_2 */
+    const vt_st_tensor *rel = find(st, "blocks.0.attn.relative_position_bias_table");
+    if (!rel) rel = find(st, "rel_pos_bias.relative_position_bias_table");
+    if (rel) {
+        c->family = VT_FAMILY_BEIT;
+        c->rel_pos_bias = 1;
+        c->qkv_bias = find(st, "blocks.0.attn.q_bias") != NULL;
+        c->layer_scale = find(st, "blocks.0.gamma_1") != NULL;
+    }
     c->fc_norm = find(st, "fc_norm.weight") != NULL;
     c->pool = c->fc_norm || !c->class_token ? VITC_POOL_AVG : VITC_POOL_TOKEN;
     const vt_st_tensor *head = find(st, "head.weight");
@@ -74,6 +83,20 @@ static vitc_status infer_timm(const vt_safetensors *st, int heads, vt_vit_config
     c->num_classes = head ? (int)head->shape[0] : 0;
     c->dist_average = c->dist_token && find(st, "head_dist.weight") != NULL;
     const vt_st_tensor *pe = find(st, "pos_embed");
+    if (rel) { /* the grid from the bias table: (2 g - 1)^2 + 3 rows, heads columns */
+        int64_t side = rel->ndim == 2 ? (int64_t)llround(sqrt((double)(rel->shape[0] - 3))) : 0;
+        if (rel->ndim != 2 || side < 1 || side * side != rel->shape[0] - 3 || side % 2 == 0)
+            return vt_error(VITC_ERR_SHAPE, "%s: tensor %s must be ((2 g - 1)^2 + 3, heads) for a g x g patch grid",
+                            path, rel->name);
+        int g = (int)(side + 1) / 2;
+        if (pe && (pe->ndim != 3 || pe->shape[1] != (int64_t)g * g + 1))
+            return vt_error(VITC_ERR_SHAPE, "%s: pos_embed must be (1, %d, dim) beside the relative position bias", path,
+                            g * g + 1);
+        c->img_size = g * c->patch;
+        c->heads = heads > 0 ? heads : (int)rel->shape[1];
+        snprintf(c->name, sizeof c->name, "beit");
+        return vt_config_validate(c, path);
+    }
     if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor pos_embed", path);
     if (pe->ndim != 3) return vt_error(VITC_ERR_SHAPE, "%s: pos_embed must be (1, tokens, dim)", path);
     int prefix = vt_prefix_tokens(c);
@@ -393,6 +416,75 @@ static vitc_status bind_timm_attn_pool(vitc_model *m, const vt_param *p) {
     return s;
 }
 
+/* A zero-filled parameter the model owns (BEiT without absolute position embeddings). */
+static vitc_status bind_zeros(vitc_model *m, const vt_param *p) {
+    float *z = calloc((size_t)p->numel, sizeof(float));
+    if (!z || vt_model_keep_owned(m, z)) {
+        free(z);
+        return vt_error(VITC_ERR_NOMEM, "out of memory");
+    }
+    *p->slot = z;
+    return VITC_OK;
+}
+
+/* BEiT's parameters that are not one tensor each in timm's or HF's files (hf_prefix NULL: timm):
+ * position embeddings (zeros when absent: BEiT uses none), the qkv bias = [q bias, 0, v bias] (no key
+ * bias), the relative position bias table (the block's, or the one shared by every block), LayerScale
+ * (timm's gamma_1 / gamma_2). Returns 1 when p is not one of them. */
+static int bind_beit(vitc_model *m, const vt_param *p, const char *hf_prefix, vitc_status *s) {
+    const char *path = m->st->path, *pre = hf_prefix ? hf_prefix : "";
+    char name[200], rest[96];
+    int l, used = 0;
+    if (!strcmp(p->name, "pos_embed")) {
+        snprintf(name, sizeof name, hf_prefix ? "%sembeddings.position_embeddings" : "%spos_embed", pre);
+        const vt_st_tensor *t = find(m->st, name);
+        *s = t ? bind_tensor(m, p, t, p->slot) : bind_zeros(m, p);
+        return 0;
+    }
+    if (sscanf(p->name, "blocks.%d.%95s%n", &l, rest, &used) != 2 || p->name[used]) return 1;
+    if (!strcmp(rest, "attn.relative_position_bias_table")) {
+        const vt_st_tensor *t;
+        if (hf_prefix) {
+            snprintf(name, sizeof name,
+                     "%sencoder.layer.%d.attention.attention.relative_position_bias.relative_position_bias_table", pre, l);
+            t = vt_hf_beit_table(m->st, hf_prefix, l);
+        } else {
+            snprintf(name, sizeof name, "blocks.%d.attn.relative_position_bias_table", l);
+            if (!(t = find(m->st, name))) t = find(m->st, "rel_pos_bias.relative_position_bias_table");
+        }
+        *s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+        return 0;
+    }
+    if (!hf_prefix && (!strcmp(rest, "ls1.gamma") || !strcmp(rest, "ls2.gamma"))) {
+        snprintf(name, sizeof name, "blocks.%d.gamma_%c", l, rest[2]);
+        const vt_st_tensor *t = find(m->st, name);
+        *s = t ? bind_tensor(m, p, t, p->slot) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+        return 0;
+    }
+    if (strcmp(rest, "attn.qkv.bias")) return 1;
+    float *b = calloc((size_t)p->numel, sizeof(float));
+    if (!b || vt_model_keep_owned(m, b)) {
+        free(b);
+        *s = vt_error(VITC_ERR_NOMEM, "out of memory");
+        return 0;
+    }
+    vt_param part = *p;
+    part.shape[0] /= 3, part.numel /= 3;
+    *s = VITC_OK;
+    for (int j = 0; j < 2 && !*s; j++) { /* q into the first third, v into the last; k stays 0 */
+        if (hf_prefix)
+            snprintf(name, sizeof name, "%sencoder.layer.%d.attention.attention.%s.bias", pre, l, j ? "value" : "query");
+        else
+            snprintf(name, sizeof name, "blocks.%d.attn.%c_bias", l, j ? 'v' : 'q');
+        const vt_st_tensor *t = find(m->st, name);
+        float *src = NULL;
+        *s = t ? bind_tensor(m, &part, t, &src) : vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
+        if (!*s) memcpy(b + (size_t)(j ? 2 : 0) * part.numel, src, sizeof(float) * (size_t)part.numel);
+    }
+    *p->slot = b;
+    return 0;
+}
+
 static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
     vt_param *table;
     int n = vt_param_table(&m->cfg, &m->w, &table);
@@ -407,6 +499,7 @@ static vitc_status bind_weights(vitc_model *m, const char *hf_prefix) {
             continue;
         }
         int timm = !hf_prefix && !strcmp(m->source, "timm"); /* else vitc's own names */
+        if ((timm || hf_prefix) && m->cfg.family == VT_FAMILY_BEIT && !bind_beit(m, p, hf_prefix, &s)) continue;
         if (timm && m->cfg.family == VT_FAMILY_SIGLIP && !strncmp(p->name, "map_head.", 9)) {
             s = bind_timm_attn_pool(m, p);
             continue;

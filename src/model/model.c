@@ -205,6 +205,8 @@ void vt_model_weights_changed(vitc_model *m) {
     free(m->pos_cache);
     m->pos_cache = NULL;
     m->pos_gh = m->pos_gw = 0;
+    free(m->rel_bias);
+    m->rel_bias = NULL;
 }
 
 void vitc_model_free(vitc_model *m) {
@@ -277,6 +279,37 @@ static int fill_pos_cache(vitc_model *m, int gh, int gw) {
     m->pos_cache = cache;
     m->pos_gh = gh;
     m->pos_gw = gw;
+    return 0;
+}
+
+/* BEiT's relative position index of query token i and key token j (token 0 the class token) on a
+ * gh x gw grid: (dy + gh - 1) (2 gw - 1) + (dx + gw - 1) between patches, then the table's last three
+ * rows for class -> patch, patch -> class and class -> class. */
+static int rel_index(int i, int j, int gh, int gw) {
+    int R = vt_rel_pos_rows(gh, gw);
+    if (i == 0) return j == 0 ? R - 1 : R - 3;
+    if (j == 0) return R - 2;
+    int yi = (i - 1) / gw, xi = (i - 1) % gw, yj = (j - 1) / gw, xj = (j - 1) % gw;
+    return (yi - yj + gh - 1) * (2 * gw - 1) + (xi - xj + gw - 1);
+}
+
+int vt_model_rel_bias(vitc_model *m) {
+    const vt_vit_config *c = &m->cfg;
+    if (m->rel_bias || !c->rel_pos_bias) return 0;
+    int gh = vt_pos_grid_h(c), gw = vt_pos_grid_w(c), T = gh * gw + 1, H = c->heads;
+    size_t plane = (size_t)T * T;
+    float *b = malloc(sizeof(float) * plane * (size_t)H * (size_t)(c->depth > 0 ? c->depth : 1));
+    if (!b) return -1;
+    for (int l = 0; l < c->depth; l++) {
+        const float *table = m->w.blocks[l].rel_bias; /* rows x heads */
+        float *bl = b + (size_t)l * H * plane;
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++) {
+                const float *row = table + (size_t)rel_index(i, j, gh, gw) * H;
+                for (int h = 0; h < H; h++) bl[(size_t)h * plane + (size_t)i * T + j] = row[h];
+            }
+    }
+    m->rel_bias = b;
     return 0;
 }
 

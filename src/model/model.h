@@ -58,6 +58,7 @@ struct vitc_model {
     vt_arena *img_arenas;    /* one per thread for whole-image forward passes (vit.c) */
     int n_img_arenas;
     float *pos_cache;        /* position embeddings resampled for pos_gh x pos_gw */
+    float *rel_bias;         /* BEiT: every block's heads x T x T bias from its table (vt_model_rel_bias) */
     int pos_gh, pos_gw;
     vt_model_packed packed;  /* built on first use; dropped by vt_model_weights_changed */
     int is_packed;
@@ -99,6 +100,9 @@ vitc_status vt_model_need_float(const vitc_model *m, const char *what);
 /* Creates a model with zeroed parameters in one owned buffer (tests, training from scratch). */
 vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);
 /* Position embeddings for a gh x gw patch grid (resampled and cached when it differs). */
+/* BEiT: fills m->rel_bias (depth x heads x T x T at the trained grid, from each block's table and
+ * BEiT's relative position index) unless it is there; -1: out of memory. */
+int vt_model_rel_bias(vitc_model *m);
 const float *vt_model_pos_embed(vitc_model *m, int gh, int gw);
 /* YOLOS' mid position embeddings for gh x gw: (depth - 1) tables of the position embeddings' layout,
  * or NULL when the model has none (or out of memory). */

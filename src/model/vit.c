@@ -115,6 +115,7 @@ typedef struct block_run {
     const float *mid_pos;               /* YOLOS: (L - 1) x T x D added to every sequence after blocks 0..L-2 */
     int n_all;                          /* the batch the optional outputs are laid out for */
     float *calib;                       /* L x 4: max |input| per Linear (calibration), or NULL */
+    const float *rel_bias;              /* BEiT: L x heads x T x T relative position biases, or NULL */
     atomic_int *failed;                 /* set to 1 when an int8 product runs out of memory */
 } block_run;
 
@@ -157,8 +158,9 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
         block_linear(r, l, VT_Q8_QKV, r->qkv, ln, bp, bw->qkv.b, rows, D, VT_EPILOGUE_NONE);
         size_t per_block = (size_t)r->n_all * r->heads * T * T;
         float *att = r->attn_blocks ? r->attn_blocks + (size_t)l * per_block : l == L - 1 ? r->attn_last : NULL;
-        vt_attention_forward(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b,
-                             r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps);
+        vt_attention_forward_bias(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL,
+                                  bw->q_norm.b, r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps,
+                                  r->rel_bias ? r->rel_bias + (size_t)l * r->heads * T * T : NULL);
         block_linear(r, l, VT_Q8_PROJ, ln, r->ao, bp, bw->proj.b, rows, D, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
         if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
@@ -320,7 +322,7 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
                     .swiglu = c->mlp_swiglu, .act = c->act, .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
                     .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all,
-                    .calib = m->calibrating ? m->calib : NULL, .failed = &m->q8_failed};
+                    .calib = m->calibrating ? m->calib : NULL, .failed = &m->q8_failed, .rel_bias = m->rel_bias};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     if (c->map_head) map_pool(c, w, xn, n, T, qkv, hid, vt_arena_floats(a, (size_t)(2 * n + 1) * D), pooled);
@@ -400,6 +402,13 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     const float *pos = vt_model_pos_embed(m, gh, gw), *mid_pos = vt_model_mid_pos_embed(m, gh, gw);
     if (!pos || (m->w.mid_pos_embed && !mid_pos))
         return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
+    if (c->rel_pos_bias) {
+        if (gh != vt_pos_grid_h(c) || gw != vt_pos_grid_w(c))
+            return vt_error(VITC_ERR_UNSUPPORTED, "input %dx%d: this model's relative position bias covers the %dx%d "
+                            "patch grid it was trained at (%dx%d pixels) only", height, width, vt_pos_grid_h(c),
+                            vt_pos_grid_w(c), vt_pos_grid_h(c) * c->patch, vt_pos_grid_w(c) * c->patch);
+        if (vt_model_rel_bias(m)) return vt_error(VITC_ERR_NOMEM, "out of memory for the relative position bias");
+    }
 
     int nt = vt_usable_threads();
     /* whole rounds of images (not while calibrating: the maxima are gathered by one thread) */

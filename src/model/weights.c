@@ -55,12 +55,14 @@ static void add_linear(table_builder *tb, vt_linear_w *l, int64_t out, int64_t i
 
 /* A pre-norm transformer block's parameters under prefix.i (timm's names). */
 static void add_block(table_builder *t, vt_block_w *b, const char *prefix, int i, int64_t D, int64_t mlp,
-                      int64_t fc1_rows, int heads, int qkv_bias, int qk_norm, int layer_scale) {
+                      int64_t fc1_rows, int heads, int qkv_bias, int qk_norm, int layer_scale, int64_t rel_rows) {
     char name[96];
     snprintf(name, sizeof name, "%s.%d.norm1", prefix, i);
     add_norm(t, &b->norm1, D, name);
     snprintf(name, sizeof name, "%s.%d.attn.qkv", prefix, i);
     add_linear(t, &b->qkv, 3 * D, D, qkv_bias, name);
+    if (rel_rows)
+        add(t, &b->rel_bias, 1, 2, SHAPE(rel_rows, heads), "%s.%d.attn.relative_position_bias_table", prefix, i);
     if (qk_norm) {
         snprintf(name, sizeof name, "%s.%d.attn.q_norm", prefix, i);
         add_norm(t, &b->q_norm, D / heads, name);
@@ -94,7 +96,7 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
     if (c->pre_norm) add_norm(&t, &w->norm_pre, D, "norm_pre");
     for (int i = 0; i < c->depth; i++)
         add_block(&t, &w->blocks[i], "blocks", i, D, c->mlp_dim, vt_fc1_rows(c), c->heads, c->qkv_bias, c->qk_norm,
-                  c->layer_scale);
+                  c->layer_scale, c->rel_pos_bias ? vt_rel_pos_rows(vt_pos_grid_h(c), vt_pos_grid_w(c)) : 0);
     if (c->task == VT_TASK_DETECT && c->mid_pos && c->depth > 1)
         add(&t, &w->mid_pos_embed, 1, 4, SHAPE(c->depth - 1, 1, vt_pos_len(c), D), "mid_pos_embed");
     if (c->fc_norm) add_norm(&t, &w->fc_norm, D, "fc_norm");
@@ -120,7 +122,7 @@ int vt_param_table(const vt_vit_config *c, vt_vit_weights *w, vt_param **out) {
         add_linear(&t, &w->dec_proj, E, D, 1, "decoder.proj_dec");
         ADD3(&w->cls_emb, 1, 1, C, E, "decoder.cls_emb");
         for (int i = 0; i < c->dec_depth; i++)
-            add_block(&t, &w->dec_blocks[i], "decoder.blocks", i, E, 4 * E, 4 * E, c->dec_heads, 1, 0, 0);
+            add_block(&t, &w->dec_blocks[i], "decoder.blocks", i, E, 4 * E, 4 * E, c->dec_heads, 1, 0, 0, 0);
         add_norm(&t, &w->dec_norm, E, "decoder.decoder_norm");
         add_linear(&t, &w->proj_patch, E, E, 0, "decoder.proj_patch");
         add_linear(&t, &w->proj_classes, E, E, 0, "decoder.proj_classes");

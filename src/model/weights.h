@@ -14,6 +14,7 @@ typedef struct vt_block_w {
     vt_linear_w qkv, proj, fc1, fc2;
     vt_norm_w q_norm, k_norm;
     float *ls1, *ls2;
+    float *rel_bias;     /* BEiT: the relative position bias table (vt_rel_pos_rows x heads), or NULL */
 } vt_block_w;
 
 typedef struct vt_vit_weights {

@@ -85,6 +85,9 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
+    if (c->rel_pos_bias)
+        return vt_error(VITC_ERR_UNSUPPORTED, "training a model with a relative position bias (BEiT, data2vec-vision) "
+                        "is not supported yet: it runs for inference only");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));

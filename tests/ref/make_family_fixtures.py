@@ -42,7 +42,8 @@ from vit_ref import save_npy, write_safetensors
 
 def spec(**kw):
     s = dict(family="dinov2", dim=48, depth=2, heads=2, mlp=192, swiglu=False, patch=14, grid=4, regs=0,
-             act="gelu", proj=0, eps=1e-6, interp="torch", seed=1)
+             act="gelu", proj=0, eps=1e-6, interp="torch", seed=1, classes=0, abs_pos=True, shared_rel=False,
+             mean_pool=False)
     s.update(kw)
     return s
 
@@ -52,11 +53,14 @@ def make_params(s):
     g = torch.Generator().manual_seed(s["seed"])
     D, P, L, H = s["dim"], s["patch"], s["depth"], s["mlp"]
     r = lambda *shape, std=1.0: (torch.randn(*shape, generator=g, dtype=torch.float64) * std)
-    siglip = s["family"] == "siglip"
+    siglip, beit = s["family"] == "siglip", s["family"] == "beit"
     p = {"patch_w": r(D, 3, P, P, std=1 / math.sqrt(3 * P * P)), "cls": r(1, 1, D, std=0.5),
          "pos": r(1, (0 if siglip else 1) + s["grid"] ** 2, D, std=0.5)}
-    if s["family"] in ("dinov2", "siglip"):
+    if s["family"] in ("dinov2", "siglip", "beit"):
         p["patch_b"] = r(D, std=0.05)
+    if beit and not s["abs_pos"]:
+        del p["pos"]
+    R = (2 * s["grid"] - 1) ** 2 + 3  # BEiT's relative position bias table rows
     if s["regs"]:
         p["reg"] = r(1, s["regs"], D, std=0.5)
     if s["family"] == "clip":
@@ -70,10 +74,15 @@ def make_params(s):
         H1 = 2 * H if s["swiglu"] else H
         p[b + "fc1w"], p[b + "fc1b"] = r(H1, D, std=1 / math.sqrt(D)), r(H1, std=0.05)
         p[b + "fc2w"], p[b + "fc2b"] = r(D, H, std=1 / math.sqrt(H)), r(D, std=0.05)
-        if s["family"] == "dinov2":
+        if s["family"] in ("dinov2", "beit"):
             p[b + "ls1"] = 0.5 + 0.5 * torch.rand(D, generator=g, dtype=torch.float64)
             p[b + "ls2"] = 0.5 + 0.5 * torch.rand(D, generator=g, dtype=torch.float64)
+        if beit:  # q and v biases (no k bias), the block's relative position bias table
+            p[b + "qkvb"][D:2 * D] = 0.0
+            p[b + "rel"] = r(R, s["heads"], std=0.5) if not s["shared_rel"] or i == 0 else p["b0.rel"]
     p["norm_w"], p["norm_b"] = 1 + r(D, std=0.1), r(D, std=0.05)
+    if s["classes"]:
+        p["head_w"], p["head_b"] = r(s["classes"], D, std=1 / math.sqrt(D)), r(s["classes"], std=0.05)
     if s["proj"]:
         p["proj"] = r(s["proj"], D, std=1 / math.sqrt(D))
     if siglip:  # SiglipMultiheadAttentionPoolingHead
@@ -94,15 +103,33 @@ def act(h, s):
     return F.gelu(h)
 
 
+def beit_rel_index(gh, gw):
+    """BEiT's relative_position_index (T x T, T = 1 + gh gw), built as HF's BeitRelativePositionBias does."""
+    coords = torch.stack(torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += gh - 1
+    rel[:, :, 1] += gw - 1
+    rel[:, :, 0] *= 2 * gw - 1
+    R = (2 * gh - 1) * (2 * gw - 1) + 3
+    idx = torch.zeros(gh * gw + 1, gh * gw + 1, dtype=torch.long)
+    idx[1:, 1:] = rel.sum(-1)
+    idx[0, 0:] = R - 3
+    idx[0:, 0] = R - 2
+    idx[0, 0] = R - 1
+    return idx
+
+
 def forward(p, s, img):
     D, heads, eps, L = s["dim"], s["heads"], s["eps"], s["depth"]
     B = img.shape[0]
     x = F.conv2d(img, p["patch_w"], p.get("patch_b"), stride=s["patch"])
     gh, gw = x.shape[2], x.shape[3]
     x = x.flatten(2).transpose(1, 2)
-    pos = p["pos"]
+    pos = p.get("pos")
     g, keep = s["grid"], 0 if s["family"] == "siglip" else 1
-    if (gh, gw) != (g, g):
+    if pos is None:
+        pos = torch.zeros(1, 1 + gh * gw, D, dtype=torch.float64)
+    elif (gh, gw) != (g, g):
         grid = pos[:, keep:].reshape(1, g, g, D).permute(0, 3, 1, 2)
         grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False,
                              antialias=s["interp"] == "timm")
@@ -120,9 +147,13 @@ def forward(p, s, img):
         b = f"b{i}."
         h = F.layer_norm(x, (D,), p[b + "n1w"], p[b + "n1b"], eps)
         qkv = F.linear(h, p[b + "qkvw"], p[b + "qkvb"]).reshape(B, T, 3, heads, hd).permute(2, 0, 3, 1, 4)
-        att = ((qkv[0] * hd ** -0.5) @ qkv[1].transpose(-2, -1)).softmax(-1)
+        att = (qkv[0] * hd ** -0.5) @ qkv[1].transpose(-2, -1)
+        if s["family"] == "beit":
+            idx = beit_rel_index(gh, gw)
+            att = att + p[b + "rel"][idx.view(-1)].view(T, T, heads).permute(2, 0, 1).unsqueeze(0)
+        att = att.softmax(-1)
         a = F.linear((att @ qkv[2]).transpose(1, 2).reshape(B, T, D), p[b + "projw"], p[b + "projb"])
-        if s["family"] == "dinov2":
+        if s["family"] in ("dinov2", "beit"):
             a = a * p[b + "ls1"]
         x = x + a
         h = F.linear(F.layer_norm(x, (D,), p[b + "n2w"], p[b + "n2b"], eps), p[b + "fc1w"], p[b + "fc1b"])
@@ -132,7 +163,7 @@ def forward(p, s, img):
         else:
             h = act(h, s)
         m = F.linear(h, p[b + "fc2w"], p[b + "fc2b"])
-        if s["family"] == "dinov2":
+        if s["family"] in ("dinov2", "beit"):
             m = m * p[b + "ls2"]
         x = x + m
         blocks.append(x)
@@ -147,6 +178,13 @@ def forward(p, s, img):
         m = F.linear(act(F.linear(F.layer_norm(a, (D,), p["mln_w"], p["mln_b"], eps), p["mfc1w"], p["mfc1b"]), s),
                      p["mfc2w"], p["mfc2b"])
         out["features"] = (a + m)[:, 0]
+    elif s["family"] == "beit":  # mean pooling: fc_norm (HF pooler.layernorm) of the mean patch token
+        if s["mean_pool"]:
+            out["features"] = F.layer_norm(x[:, 1:].mean(dim=1), (D,), p["norm_w"], p["norm_b"], eps)
+        else:
+            out["features"] = F.layer_norm(x, (D,), p["norm_w"], p["norm_b"], eps)[:, 0]
+        if s["classes"]:
+            out["logits"] = F.linear(out["features"], p["head_w"], p["head_b"])
     elif s["family"] == "dinov2":
         xn = F.layer_norm(x, (D,), p["norm_w"], p["norm_b"], eps)
         out["features"] = xn[:, 0]  # Dinov2Model's pooler_output
@@ -256,6 +294,75 @@ def timm_config(s, arch):
                                "crop_mode": "center", "mean": mean, "std": std, "num_classes": s["proj"]}}
 
 
+def timm_beit(p, s):
+    """timm's Beit: q_bias / v_bias, blocks.i.attn.relative_position_bias_table (and its index buffer), gamma_1 /
+    gamma_2, fc_norm with mean pooling, no pos_embed (use_abs_pos_emb False)."""
+    D = s["dim"]
+    o = {"patch_embed.proj.weight": p["patch_w"], "patch_embed.proj.bias": p["patch_b"], "cls_token": p["cls"]}
+    if "pos" in p:
+        o["pos_embed"] = p["pos"]
+    timm_blocks(p, s, o)
+    for i in range(s["depth"]):
+        b, l = f"b{i}.", f"blocks.{i}."
+        del o[l + "attn.qkv.bias"]
+        o[l + "attn.q_bias"], o[l + "attn.v_bias"] = p[b + "qkvb"][:D], p[b + "qkvb"][2 * D:]
+        o[l + "attn.relative_position_bias_table"] = p[b + "rel"]
+        o[l + "attn.relative_position_index"] = beit_rel_index(s["grid"], s["grid"]).to(torch.float64)
+        o[l + "gamma_1"], o[l + "gamma_2"] = p[b + "ls1"], p[b + "ls2"]
+    if s["mean_pool"]:
+        o["fc_norm.weight"], o["fc_norm.bias"] = o.pop("norm.weight"), o.pop("norm.bias")
+    if s["classes"]:
+        o["head.weight"], o["head.bias"] = p["head_w"], p["head_b"]
+    return o
+
+
+def hf_beit(p, s, prefix):
+    """HF's BeitForImageClassification / Data2VecVisionModel: query / key (no bias) / value, lambda_1 / lambda_2,
+    the relative position bias per layer or shared (encoder.relative_position_bias), pooler.layernorm."""
+    D, o, v = s["dim"], {}, prefix
+    o[v + "embeddings.cls_token"] = p["cls"]
+    o[v + "embeddings.mask_token"] = torch.zeros(1, 1, D, dtype=torch.float64)
+    o[v + "embeddings.patch_embeddings.projection.weight"] = p["patch_w"]
+    o[v + "embeddings.patch_embeddings.projection.bias"] = p["patch_b"]
+    if "pos" in p:
+        o[v + "embeddings.position_embeddings"] = p["pos"]
+    rel = "relative_position_bias.relative_position_bias_table"
+    if s["shared_rel"]:
+        o[v + "encoder." + rel] = p["b0.rel"]
+    for i in range(s["depth"]):
+        b, l = f"b{i}.", f"{v}encoder.layer.{i}."
+        for j, nm in enumerate(["query", "key", "value"]):
+            o[l + f"attention.attention.{nm}.weight"] = p[b + "qkvw"][j * D:(j + 1) * D]
+            if nm != "key":
+                o[l + f"attention.attention.{nm}.bias"] = p[b + "qkvb"][j * D:(j + 1) * D]
+        if not s["shared_rel"]:
+            o[l + "attention.attention." + rel] = p[b + "rel"]
+        o[l + "attention.output.dense.weight"], o[l + "attention.output.dense.bias"] = p[b + "projw"], p[b + "projb"]
+        o[l + "layernorm_before.weight"], o[l + "layernorm_before.bias"] = p[b + "n1w"], p[b + "n1b"]
+        o[l + "layernorm_after.weight"], o[l + "layernorm_after.bias"] = p[b + "n2w"], p[b + "n2b"]
+        o[l + "intermediate.dense.weight"], o[l + "intermediate.dense.bias"] = p[b + "fc1w"], p[b + "fc1b"]
+        o[l + "output.dense.weight"], o[l + "output.dense.bias"] = p[b + "fc2w"], p[b + "fc2b"]
+        o[l + "lambda_1"], o[l + "lambda_2"] = p[b + "ls1"], p[b + "ls2"]
+    n = "pooler.layernorm." if s["mean_pool"] else "layernorm."
+    o[v + n + "weight"], o[v + n + "bias"] = p["norm_w"], p["norm_b"]
+    if s["classes"]:
+        o["classifier.weight"], o["classifier.bias"] = p["head_w"], p["head_b"]
+    return o
+
+
+def beit_config(s, arch, model_type):
+    c = {"architectures": [arch], "model_type": model_type, "hidden_size": s["dim"], "num_hidden_layers": s["depth"],
+         "num_attention_heads": s["heads"], "intermediate_size": s["mlp"], "hidden_act": "gelu",
+         "layer_norm_eps": s["eps"], "image_size": s["grid"] * s["patch"], "patch_size": s["patch"],
+         "num_channels": 3, "use_mask_token": True, "use_absolute_position_embeddings": s["abs_pos"],
+         "use_relative_position_bias": not s["shared_rel"], "use_shared_relative_position_bias": s["shared_rel"],
+         "layer_scale_init_value": 0.1, "use_mean_pooling": s["mean_pool"]}
+    if s["classes"]:
+        c["id2label"] = {str(i): f"class{i}" for i in range(s["classes"])}
+        c["label2id"] = {f"class{i}": i for i in range(s["classes"])}
+    return c
+
+
 def hf_clip(p, s, with_text=False):
     D, o, v = s["dim"], {}, "vision_model."
     o[v + "embeddings.class_embedding"] = p["cls"].reshape(D)
@@ -334,6 +441,14 @@ CLIP_TIMM = spec(family="clip", dim=32, heads=2, mlp=128, patch=8, grid=4, act="
                  interp="timm", seed=43)  # timm's resample_abs_pos_embed: antialiased bicubic
 SIGLIP_TIMM = spec(family="siglip", dim=32, heads=2, mlp=96, patch=8, grid=4, act="gelu_pytorch_tanh", eps=1e-6,
                    interp="timm", seed=52)
+BEIT = spec(family="beit", dim=32, heads=4, mlp=96, patch=8, grid=4, eps=1e-6, classes=7, abs_pos=False,
+            mean_pool=True, seed=71)
+BEIT_HF = spec(family="beit", dim=48, heads=3, mlp=128, patch=8, grid=3, eps=1e-12, classes=5, abs_pos=False,
+               mean_pool=True, seed=72)
+DATA2VEC = spec(family="beit", dim=32, heads=2, mlp=64, patch=8, grid=4, eps=1e-12, abs_pos=True, shared_rel=True,
+                mean_pool=False, seed=73)
+BAD_BEIT = spec(family="beit", dim=16, heads=2, mlp=32, patch=8, grid=2, eps=1e-12, classes=3, abs_pos=False,
+                mean_pool=True, seed=74)
 CLIP_GELU = spec(family="clip", dim=64, heads=4, mlp=160, patch=8, grid=5, act="gelu", proj=40, eps=1e-5, seed=42)
 
 # the refused checkpoints: tiny models of each family
@@ -360,6 +475,11 @@ CASES = {
     "siglip_timm_40x48": (SIGLIP_TIMM, "timm-siglip", "vit_base_patch16_siglip_224", 1, (40, 48), None),
     "siglip_hf": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (32, 32), None),
     "siglip_hf_48x40": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (48, 40), None),
+    "beit_timm": (BEIT, "timm-beit", "beit_base_patch16_224", 2, (32, 32), None),
+    "beit_hf": (BEIT_HF, "hf-beit", "BeitForImageClassification", 2, (24, 24), None),
+    "data2vec_shared_hf": (DATA2VEC, "hf-data2vec", "Data2VecVisionModel", 2, (32, 32), None),
+    "bad_beit_no_table": (BAD_BEIT, "hf-beit", "BeitForImageClassification", 1, (16, 16),
+                          "beit.encoder.layer.1.attention.attention.relative_position_bias.relative_position_bias_table"),
     "bad_siglip_no_probe": (BAD_SIGLIP, "hf-siglip", "SiglipVisionModel", 1, (32, 32), "vision_model.head.probe"),
     "bad_dinov2_no_ls": (BAD_DINO, "hf-dinov2", "Dinov2Model", 1, (56, 56), "encoder.layer.1.layer_scale1.lambda1"),
     "bad_clip_no_prenorm": (BAD_CLIP, "hf-clip", "CLIPVisionModelWithProjection", 1, (32, 32),
@@ -384,6 +504,12 @@ def make_case(out, name, case, written):
         tensors, cfg = timm_clip(p, s), timm_config(s, arch)
     elif fmt == "timm-siglip":
         tensors, cfg = timm_siglip(p, s), timm_config(s, arch)
+    elif fmt == "timm-beit":
+        tensors, cfg = timm_beit(p, s), None
+    elif fmt == "hf-beit":
+        tensors, cfg = hf_beit(p, s, "beit."), beit_config(s, arch, "beit")
+    elif fmt == "hf-data2vec":
+        tensors, cfg = hf_beit(p, s, "data2vec_vision."), beit_config(s, arch, "data2vec-vision")
     elif fmt == "hf-siglip":
         tensors = hf_siglip(p, s)
         cfg = {"architectures": [arch], "model_type": "siglip_vision_model", "hidden_size": s["dim"],

@@ -1,4 +1,5 @@
-/* Parity of the model families (issue 21: DINOv2, CLIP's vision tower, under HF's and timm's names) against the float64 PyTorch
+/* Parity of the model families (issue 21: DINOv2, CLIP's vision tower, BEiT / data2vec-vision, under HF's
+ * and timm's names) against the float64 PyTorch
  * restatement in tests/ref/make_family_fixtures.py (and SigLIP's vision tower): per-block activations, the pooled output, DINOv2's
  * class + mean patch feature and CLIP's projected embedding within 1e-4 of max(1, |x|), the top-5 order
  * of the embedding identical; the family recognized; saved as a vitc file and loaded back, the same bits;
@@ -61,7 +62,7 @@ static void run_ok(const char *name, const char *dir, const char *model_dir, con
     const vt_vit_config *c = &m->cfg;
     CHECK(!strcmp(vt_family_name(c->family), family), "%s: family %s, expected %s", name, vt_family_name(c->family),
           family);
-    if (strstr(name, "_timm") && c->family != VT_FAMILY_DINOV2) { /* the hub config.json's pretrained_cfg */
+    if (strstr(name, "_timm") && (c->family == VT_FAMILY_CLIP || c->family == VT_FAMILY_SIGLIP)) { /* the hub config.json's pretrained_cfg */
         int clip = c->family == VT_FAMILY_CLIP;
         CHECK(!strcmp(m->source, "timm") && fabsf(m->pre.mean[0] - (clip ? 0.48145466f : 0.5f)) < 1e-7f &&
                   fabsf(m->pre.crop_pct - (clip ? 0.9f : 1.0f)) < 1e-7f && m->pre.interp == VITC_INTERP_BICUBIC,
@@ -120,9 +121,32 @@ static void run_ok(const char *name, const char *dir, const char *model_dir, con
     float *pub = calloc((size_t)n * D, sizeof(float));
     CHECK(vitc_model_embed(m, in.data, n, H, W, pub) == VITC_OK && !memcmp(pub, got_feats, sizeof(float) * (size_t)n * D),
           "%s: vitc_model_embed differs from the forward's pooled output", name);
-    float z = 0.0f;
-    CHECK(vitc_model_classify(m, in.data, n, H, W, &z) == VITC_ERR_UNSUPPORTED, "%s: classify without a head refused",
-          name);
+    vt_npy logits;
+    if (!load_npy(dir, "logits.npy", &logits, 0)) { /* a classifier (BEiT): its logits */
+        float *got = calloc(logits.count + 1, sizeof(float));
+        CHECK(c->num_classes > 0 && logits.count == (size_t)n * c->num_classes, "%s: %d classes", name, c->num_classes);
+        if (logits.count == (size_t)n * c->num_classes) {
+            CHECK(vitc_model_classify(m, in.data, n, H, W, got) == VITC_OK, "%s: classify: %s", name, vitc_last_error());
+            float e = rel_err(got, logits.data, logits.count);
+            CHECK(e <= TOL, "%s: logits error %g", name, e);
+            top5_same(name, got, logits.data, n, c->num_classes);
+            worst_extra = fmaxf(worst_extra, e);
+        }
+        free(got);
+        vt_npy_free(&logits);
+    } else {
+        float z = 0.0f;
+        CHECK(vitc_model_classify(m, in.data, n, H, W, &z) == VITC_ERR_UNSUPPORTED,
+              "%s: classify without a head refused", name);
+    }
+    if (c->rel_pos_bias) { /* only at the grid its tables were trained at: another size is refused */
+        float *big = calloc((size_t)3 * (H + c->patch) * W, sizeof(float)), *f = calloc((size_t)D, sizeof(float));
+        s = vitc_model_embed(m, big, 1, H + c->patch, W, f);
+        CHECK(s == VITC_ERR_UNSUPPORTED && strstr(vitc_last_error(), "relative position bias"),
+              "%s: another input size: status %d (%s)", name, (int)s, vitc_last_error());
+        free(big);
+        free(f);
+    }
 
     /* saved as a vitc file (timm names + metadata) and loaded back: the same architecture, the same bits */
     char saved[256];
@@ -187,8 +211,8 @@ int main(void) {
         cases++;
     }
     fclose(fp);
-    CHECK(cases >= 19, "only %d cases in the manifest", cases);
-    printf("  worst relative errors: blocks %.2e, pooled %.2e, cls+mean / projected %.2e (tolerance %.0e)\n",
+    CHECK(cases >= 23, "only %d cases in the manifest", cases);
+    printf("  worst relative errors: blocks %.2e, pooled %.2e, cls+mean / projected / logits %.2e (tolerance %.0e)\n",
            worst_blocks, worst_feats, worst_extra, TOL);
     return check_report("test_families");
 }
