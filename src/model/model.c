@@ -293,22 +293,34 @@ static int rel_index(int i, int j, int gh, int gw) {
     return (yi - yj + gh - 1) * (2 * gw - 1) + (xi - xj + gw - 1);
 }
 
+void vt_rel_bias_expand(const vt_vit_config *c, const float *table, float *out) {
+    int gh = vt_pos_grid_h(c), gw = vt_pos_grid_w(c), T = gh * gw + 1, H = c->heads;
+    size_t plane = (size_t)T * T;
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+            const float *row = table + (size_t)rel_index(i, j, gh, gw) * H;
+            for (int h = 0; h < H; h++) out[(size_t)h * plane + (size_t)i * T + j] = row[h];
+        }
+}
+
+void vt_rel_bias_grad(const vt_vit_config *c, const float *dfull, float *dtable) {
+    int gh = vt_pos_grid_h(c), gw = vt_pos_grid_w(c), T = gh * gw + 1, H = c->heads;
+    size_t plane = (size_t)T * T;
+    for (int i = 0; i < T; i++) /* a fixed order: every table row sums its pairs row by row */
+        for (int j = 0; j < T; j++) {
+            float *row = dtable + (size_t)rel_index(i, j, gh, gw) * H;
+            for (int h = 0; h < H; h++) row[h] += dfull[(size_t)h * plane + (size_t)i * T + j];
+        }
+}
+
 int vt_model_rel_bias(vitc_model *m) {
     const vt_vit_config *c = &m->cfg;
     if (m->rel_bias || !c->rel_pos_bias) return 0;
-    int gh = vt_pos_grid_h(c), gw = vt_pos_grid_w(c), T = gh * gw + 1, H = c->heads;
+    int T = vt_pos_grid_h(c) * vt_pos_grid_w(c) + 1, H = c->heads;
     size_t plane = (size_t)T * T;
     float *b = malloc(sizeof(float) * plane * (size_t)H * (size_t)(c->depth > 0 ? c->depth : 1));
     if (!b) return -1;
-    for (int l = 0; l < c->depth; l++) {
-        const float *table = m->w.blocks[l].rel_bias; /* rows x heads */
-        float *bl = b + (size_t)l * H * plane;
-        for (int i = 0; i < T; i++)
-            for (int j = 0; j < T; j++) {
-                const float *row = table + (size_t)rel_index(i, j, gh, gw) * H;
-                for (int h = 0; h < H; h++) bl[(size_t)h * plane + (size_t)i * T + j] = row[h];
-            }
-    }
+    for (int l = 0; l < c->depth; l++) vt_rel_bias_expand(c, m->w.blocks[l].rel_bias, b + (size_t)l * H * plane);
     m->rel_bias = b;
     return 0;
 }

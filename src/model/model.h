@@ -103,6 +103,10 @@ vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);
 /* BEiT: fills m->rel_bias (depth x heads x T x T at the trained grid, from each block's table and
  * BEiT's relative position index) unless it is there; -1: out of memory. */
 int vt_model_rel_bias(vitc_model *m);
+/* One block's bias (heads x T x T, T = 1 + the trained grid) from its table (rows x heads), and the
+ * table's gradient from the bias's: dtable[index(i, j)][h] += dfull[h][i][j]. */
+void vt_rel_bias_expand(const vt_vit_config *c, const float *table, float *out);
+void vt_rel_bias_grad(const vt_vit_config *c, const float *dfull, float *dtable);
 const float *vt_model_pos_embed(vitc_model *m, int gh, int gw);
 /* YOLOS' mid position embeddings for gh x gw: (depth - 1) tables of the position embeddings' layout,
  * or NULL when the model has none (or out of memory). */

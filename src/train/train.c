@@ -38,6 +38,7 @@ struct vt_train_acts {
     /* backward scratch */
     float *dres, *dtmp, *dtmp2, *dqkv, *dao, *dh, *dhpre, *dx0, *demb, *demb2, *dfeat, *dfeat2, *dpooled;
     float *dbranch;                      /* drop path outside the fused block: d loss / d branch output */
+    float *relb, *drelb;                 /* BEiT: a block's relative position bias (heads x T x T), its gradient */
 };
 
 /* ---------------------------------------------------------------- hyperparameters, schedule */
@@ -85,9 +86,6 @@ vitc_status vt_trainer_new(vitc_model *m, const vt_train_hparams *hp, int thread
     const vt_vit_config *c = &m->cfg;
     if (!m->param_buf) return vt_error(VITC_ERR_ARG, "training needs a model with its own parameter buffer");
     if (!c->num_classes) return vt_error(VITC_ERR_UNSUPPORTED, "training needs a classification head");
-    if (c->rel_pos_bias)
-        return vt_error(VITC_ERR_UNSUPPORTED, "training a model with a relative position bias (BEiT, data2vec-vision) "
-                        "is not supported yet: it runs for inference only");
     if (vt_pos_grid_h(c) != c->img_size / c->patch || vt_pos_grid_w(c) != c->img_size / c->patch)
         return vt_error(VITC_ERR_UNSUPPORTED, "training runs at the position embeddings' own grid, and this model's "
                         "(%dx%d) is not square", vt_pos_grid_h(c), vt_pos_grid_w(c));
@@ -218,7 +216,7 @@ static float *take(layout *L, size_t n) {
 /* The fused block (train_block.c) serves blocks without q/k norm or LayerScale whose MLP is the
  * plain one with the exact GELU. */
 static int fused_block(const vt_vit_config *c) {
-    return !c->qk_norm && !c->layer_scale && !c->mlp_swiglu && c->act == VT_ACT_GELU;
+    return !c->qk_norm && !c->layer_scale && !c->mlp_swiglu && c->act == VT_ACT_GELU && !c->rel_pos_bias;
 }
 
 static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, layout *L, size_t n) {
@@ -287,6 +285,10 @@ static void lay_out(const vt_vit_config *c, float drop_path, vt_train_acts *A, l
     if (drop_path > 0.0f) {
         A->dp_scale = take(L, (size_t)c->depth * 2 * n);
         if (!fused_block(c)) A->dbranch = take(L, rows * D);
+    }
+    if (c->rel_pos_bias) {
+        A->relb = take(L, hs * T * T);
+        A->drelb = take(L, hs * T * T);
     }
     A->dtmp = take(L, rows * D);
     A->dtmp2 = take(L, rows * D);
@@ -527,7 +529,12 @@ static const float *backbone_forward(vt_trainer *t, const float *images, int n) 
             ln_fwd(A->dtmp, B->km, B->kr, B->kraw, &bw->k_norm, rows * hs, hd, eps);
             scatter(B->qkv + D, 3 * D, A->dtmp, (size_t)rows, D);
         }
-        vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
+        if (c->rel_pos_bias) { /* BEiT: the block's bias on the scores (the inference kernel keeps att too) */
+            vt_rel_bias_expand(c, bw->rel_bias, A->relb);
+            vt_attention_forward_bias(B->ao, B->att, B->qkv, n, T, D, hs, NULL, NULL, NULL, NULL, eps, A->relb);
+        } else {
+            vt_tr_attention_forward(B->ao, B->att, B->qkv, n, T, D, hs);
+        }
         const float *dp1 = drop_scales(t, l, 0, n), *dp2 = drop_scales(t, l, 1, n);
         if (dp1) { /* mid = res + s_b ls1 y1 */
             vt_tr_linear_forward(B->y1, B->ao, bw->proj.w, bw->proj.b, rows, D, D);
@@ -564,6 +571,38 @@ static void zero_grads(vt_trainer *t) {
     int64_t ng = t->numel;
 #pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if (ng > 262144)
     for (int64_t i = 0; i < ng; i++) gz[i] = 0.0f;
+}
+
+/* BEiT: d loss / d bias[h][i][j] = sum over images of dS = P (dP - rowsum(P dP)), dP_ij = dO_i . v_j
+ * (the softmax's input gradient, without the 1/sqrt(hd) the scores carry), then into the table. */
+static void rel_bias_backward(const vt_vit_config *c, vt_train_acts *A, const block_acts *B, vt_block_w *gw, int n,
+                              int T) {
+    int D = c->dim, H = c->heads, hd = D / H, C3 = 3 * D;
+    size_t plane = (size_t)T * T;
+    memset(A->drelb, 0, sizeof(float) * plane * (size_t)H);
+#pragma omp parallel for num_threads(vt_get_threads()) schedule(static)
+    for (int hi = 0; hi < H * T; hi++) { /* (head, query): each owns its row of drelb */
+        int h = hi / T, i = hi % T;
+        float *drow = A->drelb + (size_t)h * plane + (size_t)i * T;
+        for (int b = 0; b < n; b++) {
+            const float *p = B->att + (((size_t)b * H + h) * T + i) * T;
+            const float *dO = A->dao + ((size_t)b * T + i) * D + (size_t)h * hd;
+            double dot = 0.0;
+            for (int j = 0; j < T; j++) {
+                const float *v = B->qkv + ((size_t)b * T + j) * C3 + 2 * D + (size_t)h * hd;
+                float s = 0.0f;
+                for (int d = 0; d < hd; d++) s += dO[d] * v[d];
+                dot += (double)p[j] * s;
+            }
+            for (int j = 0; j < T; j++) {
+                const float *v = B->qkv + ((size_t)b * T + j) * C3 + 2 * D + (size_t)h * hd;
+                float s = 0.0f;
+                for (int d = 0; d < hd; d++) s += dO[d] * v[d];
+                drow[j] += p[j] * (s - (float)dot);
+            }
+        }
+    }
+    vt_rel_bias_grad(c, A->drelb, gw->rel_bias);
 }
 
 static void block_grads_ready(vt_trainer *t, int l) {
@@ -635,6 +674,7 @@ static void backbone_backward(vt_trainer *t, int n) {
         }
         vt_tr_linear_backward(A->dao, gw->proj.w, gw->proj.b, dy1, B->ao, bw->proj.w, rows, D, D, 0.0f);
         vt_tr_attention_backward(A->dqkv, A->dao, B->qkv, B->att, n, T, D, hs);
+        if (c->rel_pos_bias) rel_bias_backward(c, A, B, gw, n, T);
         if (c->qk_norm) {
             for (int part = 0; part < 2; part++) {
                 float *col = A->dqkv + (size_t)part * D;
@@ -649,6 +689,7 @@ static void backbone_backward(vt_trainer *t, int n) {
         }
         vt_tr_linear_backward(A->dtmp, gw->qkv.w, c->qkv_bias ? gw->qkv.b : NULL, A->dqkv, B->ln1, bw->qkv.w, rows,
                               D, 3 * D, 0.0f);
+        if (c->rel_pos_bias && c->qkv_bias) memset(gw->qkv.b + D, 0, sizeof(float) * (size_t)D); /* BEiT: no k bias */
         vt_tr_layernorm_backward(A->dres, gw->norm1.w, gw->norm1.b, A->dtmp, A->res[l], bw->norm1.w, B->ln1_m, B->ln1_r,
                               rows, D);
         block_grads_ready(t, l);

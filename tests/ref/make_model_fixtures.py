@@ -97,6 +97,10 @@ def vitc_metadata(c, name):
         cfg["patch_kernel"] = c.patch_kernel
     if c.global_pool == "map":
         cfg.update(pool="avg", fc_norm=0, map_head=1)
+    if getattr(c, "rel_pos_bias", False):
+        cfg.update(family="beit", rel_pos_bias=1)
+    if c.global_pool == "avg" and getattr(c, "rel_pos_bias", False):
+        cfg["fc_norm"] = 1
     if c.act != "gelu":
         cfg["act"] = c.act
     if c.mlp != "mlp":

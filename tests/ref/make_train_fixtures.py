@@ -19,7 +19,7 @@ For each case, DIR/train/<case>/:
                       distillation: the mean of the class head's cross-entropy against the labels and
                       the distillation head's against these teacher probabilities, and its gradients
 All computed with PyTorch autograd and torch.optim.AdamW in float64: parameter groups without
-weight decay for norms, biases, LayerScale, tokens and position embeddings; the learning rate of
+weight decay for norms, biases, LayerScale, tokens, position embeddings and BEiT's relative position bias tables; the learning rate of
 step s (0-based) = lr*(s+1)/warmup during warm-up, then cosine from lr to min_lr at `total`;
 torch.nn.utils.clip_grad_norm_ before each step.
 
@@ -60,6 +60,9 @@ CASES = {
     # SigLIP's shape: no class token, the tanh GELU, the attention-pooling head after the final norm
     "map": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, act="gelu_tanh", class_token=False,
                 global_pool="map"), 28),
+    # BEiT's shape: the relative position bias per block, q / v biases (no k bias), LayerScale, mean pooling
+    "beit": (Cfg(dim=32, depth=2, heads=2, patch=4, img_size=16, num_classes=4, layer_scale=True, global_pool="avg",
+                 rel_pos_bias=True), 29),
 }
 
 
@@ -88,7 +91,8 @@ def lr_scale(name, depth, d):
 
 
 def no_decay(name, p):
-    return p.dim() <= 1 or name.endswith("token") or name.endswith("probe") or name == "pos_embed"
+    return p.dim() <= 1 or name.endswith("token") or name.endswith("probe") or name == "pos_embed" or \
+        name.endswith("relative_position_bias_table")  # as timm's BEiT (no_weight_decay)
 
 
 SAM_RHO = 0.05
@@ -138,10 +142,14 @@ def main():
         torch.manual_seed(seed)
         model = RefViT(cfg)
         randomize(model, seed, head_std=0.25)
+        if cfg.rel_pos_bias:  # BEiT has no k bias: the k third of qkv.bias is 0 and stays so
+            with torch.no_grad():
+                for blk in model.blocks:
+                    blk.attn.qkv.bias[cfg.dim:2 * cfg.dim] = 0
         # timm names; with vitc metadata where timm has no word for the architecture (overlapping patches,
         # the families' activations, SwiGLU, the attention-pooling head)
         meta = vitc_metadata(cfg, case) if cfg.patch_kernel or cfg.act != "gelu" or cfg.mlp != "mlp" or \
-            cfg.global_pool == "map" else None
+            cfg.global_pool == "map" or cfg.rel_pos_bias else None
         write_safetensors(os.path.join(d, "model.safetensors"), dict(model.state_dict()), meta)
         model = model.double()
         g = torch.Generator().manual_seed(seed + 100)

@@ -39,6 +39,7 @@ class Cfg:
         self.dist_average = True  # DeiT distilled: mean of both heads (HF DeiTForImageClassification: cls only)
         self.act = "gelu"  # or "quick_gelu" (CLIP), "gelu_tanh" (SigLIP)
         self.mlp = "mlp"  # or "swiglu" (DINOv2 giant: fc1 gives gate | value, silu(gate) * value)
+        self.rel_pos_bias = False  # BEiT: a relative position bias table per block (class token, trained grid)
         for k, v in kw.items():
             assert hasattr(self, k), k
             setattr(self, k, v)
@@ -58,6 +59,22 @@ class LayerScale(nn.Module):
         self.gamma = nn.Parameter(torch.ones(dim))
 
 
+def beit_rel_index(gh, gw):
+    """BEiT's relative_position_index (T x T, T = 1 + gh gw), as HF's BeitRelativePositionBias builds it."""
+    coords = torch.stack(torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += gh - 1
+    rel[:, :, 1] += gw - 1
+    rel[:, :, 0] *= 2 * gw - 1
+    R = (2 * gh - 1) * (2 * gw - 1) + 3
+    idx = torch.zeros(gh * gw + 1, gh * gw + 1, dtype=torch.long)
+    idx[1:, 1:] = rel.sum(-1)
+    idx[0, 0:] = R - 3
+    idx[0:, 0] = R - 2
+    idx[0, 0] = R - 1
+    return idx
+
+
 class Attn(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -68,6 +85,14 @@ class Attn(nn.Module):
             self.k_norm = nn.LayerNorm(hd, eps=c.ln_eps)
         self.proj = nn.Linear(c.dim, c.dim)
         self.c = c
+        if c.rel_pos_bias:  # BEiT: (2 g - 1)^2 + 3 rows x heads; q and v biases only (the k third kept at 0)
+            g = c.grid
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * g - 1) ** 2 + 3, c.heads))
+            self.register_buffer("rel_index", beit_rel_index(g, g), persistent=False)
+            if c.qkv_bias:
+                keep = torch.ones(3 * c.dim)
+                keep[c.dim:2 * c.dim] = 0
+                self.qkv.bias.register_hook(lambda grad: grad * keep.to(grad.dtype))
 
     def forward(self, x):
         c = self.c
@@ -78,6 +103,9 @@ class Attn(nn.Module):
         if c.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         att = (q * hd ** -0.5) @ k.transpose(-2, -1)
+        if c.rel_pos_bias:
+            rel = self.relative_position_bias_table[self.rel_index.view(-1)].view(T, T, c.heads)
+            att = att + rel.permute(2, 0, 1).unsqueeze(0)
         att = att.softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, D)
         return self.proj(y)

@@ -735,7 +735,7 @@ static void test_mix(void) {
 
 int main(void) {
     vt_set_threads(2);
-    const char *cases[] = {"full", "distilled", "avg", "overlap", "quick_gelu", "gelu_tanh", "swiglu", "map"};
+    const char *cases[] = {"full", "distilled", "avg", "overlap", "quick_gelu", "gelu_tanh", "swiglu", "map", "beit"};
     const int ncases = (int)(sizeof cases / sizeof *cases);
     for (int i = 0; i < ncases; i++) run_case(cases[i]);
     for (int i = 0; i < ncases; i++) run_case_soft(cases[i]);
