@@ -113,7 +113,8 @@ int cmd_bench(int argc, char **argv) {
     int npos;
     int r = vt_parse_args("bench",
                           "vitc bench MODEL [--batch N] [--threads N] [--iters N] [--warmup N] [--size N] [--bf16] [--json]\n"
-                          "Times the forward pass on random normalized input; reports the median over --iters.",
+                          "Times the forward pass on random normalized input (a model without a classifier: up to its pooled\n"
+                          "output, as vitc embed); reports the median over --iters.",
                           argc, argv, opts, N_OPTS, pos, 1, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos != 1) {
@@ -155,11 +156,7 @@ int cmd_bench(int argc, char **argv) {
         vitc_model_free(m);
         return 2;
     }
-    if (info.num_classes <= 0) {
-        fprintf(stderr, "vitc bench: %s: the model has no classification head\n", pos[0]);
-        vitc_model_free(m);
-        return 1;
-    }
+    int embed = info.num_classes <= 0; /* a feature model (CLIP, SigLIP, DINOv2 towers): its pooled output */
     if (opts[3].seen) vitc_model_set_threads(m, mo.threads);
     if (bf16 && vitc_model_set_bf16(m, 1)) {
         fprintf(stderr, "vitc bench: %s\n", vitc_last_error());
@@ -169,7 +166,7 @@ int cmd_bench(int argc, char **argv) {
 
     size_t in_floats = (size_t)batch * info.in_chans * size * size;
     float *input = malloc(sizeof(float) * in_floats);
-    float *logits = malloc(sizeof(float) * (size_t)batch * info.num_classes);
+    float *logits = malloc(sizeof(float) * (size_t)batch * (size_t)(embed ? info.dim : info.num_classes));
     double *times = malloc(sizeof(double) * (size_t)iters);
     if (!input || !logits || !times) {
         fprintf(stderr, "vitc bench: out of memory for batch %d at %dx%d\n", batch, size, size);
@@ -182,7 +179,9 @@ int cmd_bench(int argc, char **argv) {
     int rc = 0;
     for (int i = 0; i < warmup + iters && !rc; i++) {
         double s = now_ms();
-        if (vitc_model_classify(m, input, batch, size, size, logits) != VITC_OK) {
+        vitc_status st = embed ? vitc_model_embed(m, input, batch, size, size, logits)
+                               : vitc_model_classify(m, input, batch, size, size, logits);
+        if (st != VITC_OK) {
             fprintf(stderr, "vitc bench: %s: %s\n", pos[0], vitc_last_error());
             rc = 1;
             break;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Row-parallel steps run on the kernels' thread pool: contiguous row ranges per thread. */
@@ -69,32 +70,98 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void vt_quick_gelu_forward(float *out, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = x / (1.0f + expf(-1.702f * x));
+/* The families' activations are all x * sigmoid(a z(x)) (quick_gelu: z = x, a = 1.702; the tanh GELU:
+ * 0.5 (1 + tanh(u)) = sigmoid(2 u); SiLU: a = 1), so one vectorizable exp serves them: exp(t) = 2^n p(r),
+ * n = round(t / ln 2) by the 1.5 * 2^23 trick, r = t - n ln 2 (two-part ln 2), p the degree-7 Taylor
+ * polynomial (relative error below 1e-7 on |r| <= ln2 / 2), t clamped to [-87, 88] so that 2^n is a normal
+ * float; 1 / (1 + exp(-z)) then goes to 0 or 1 as it should. Plain float arithmetic: the compiler
+ * vectorizes the loops for whatever ISA it targets, and each element's result does not depend on threads. */
+static inline float sigmoid_fast(float z) {
+    float t = -z;
+    t = t < -87.0f ? -87.0f : t > 88.0f ? 88.0f : t;
+    float n = (t * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = t - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187045e-06f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return 1.0f / (1.0f + p * scale);
+}
+
+typedef struct act_job {
+    float *out;
+    const float *inp;
+    size_t n;
+    int kind; /* 0 quick_gelu, 1 the tanh GELU */
+} act_job;
+
+static void act_task(void *ctx, int tid, int nt) {
+    act_job *j = ctx;
+    long lo, hi;
+    vt_split((long)j->n, tid, nt, &lo, &hi);
+    float *o = j->out;
+    const float *x = j->inp;
+    if (j->kind == 0) {
+#pragma omp simd
+        for (long i = lo; i < hi; i++) o[i] = x[i] * sigmoid_fast(1.702f * x[i]);
+    } else {
+        const float k2 = 2.0f * 0.7978845608028654f; /* 2 sqrt(2 / pi) */
+#pragma omp simd
+        for (long i = lo; i < hi; i++) {
+            float v = x[i];
+            o[i] = v * sigmoid_fast(k2 * (v + 0.044715f * v * v * v));
+        }
     }
 }
 
+void vt_quick_gelu_forward(float *out, const float *inp, size_t n) {
+    act_job j = {out, inp, n, 0};
+    vt_parallel_run(act_task, &j, rows_threads(n));
+}
+
 void vt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
-    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    act_job j = {out, inp, n, 1};
+    vt_parallel_run(act_task, &j, rows_threads(n));
+}
+
+typedef struct swiglu_job {
+    float *out;
+    const float *inp;
+    int N, H;
+} swiglu_job;
+
+static void swiglu_task(void *ctx, int tid, int nt) {
+    swiglu_job *j = ctx;
+    long lo, hi;
+    vt_split(j->N, tid, nt, &lo, &hi);
+    int H = j->H;
+    for (long r = lo; r < hi; r++) {
+        const float *g = j->inp + (size_t)r * 2 * H, *v = g + H;
+        float *o = j->out + (size_t)r * H;
+        if (o == g) { /* row 0 in place: each element after its own reads */
+            for (int c = 0; c < H; c++) o[c] = g[c] * sigmoid_fast(g[c]) * v[c];
+            continue;
+        }
+#pragma omp simd
+        for (int c = 0; c < H; c++) o[c] = g[c] * sigmoid_fast(g[c]) * v[c];
     }
 }
 
 void vt_swiglu_forward(float *out, const float *inp, int N, int H) {
     /* row r is written to [r H, r H + H) after it is read from [2 r H, 2 r H + 2 H): for r >= 1 the
-     * writes land on rows already read, for r = 0 each element after its own reads */
-    for (int r = 0; r < N; r++) {
-        const float *g = inp + (size_t)r * 2 * H, *v = g + H;
-        float *o = out + (size_t)r * H;
-        for (int j = 0; j < H; j++) {
-            float a = g[j], b = v[j];
-            o[j] = a / (1.0f + expf(-a)) * b;
-        }
-    }
+     * writes land on rows already read, for r = 0 each element after its own reads; in place (out ==
+     * inp), row r's output overlaps the input of rows r / 2 and below only, so the rows run in order on
+     * one thread */
+    swiglu_job j = {out, inp, N, H};
+    vt_parallel_run(swiglu_task, &j, out == inp ? 1 : rows_threads((size_t)N * H));
 }
 
 static void norm_heads(float *qkv, int rows, int stride, int D, int heads, const float *w, const float *b, float eps) {

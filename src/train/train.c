@@ -442,7 +442,7 @@ static void mlp_hidden_forward(const vt_vit_config *c, block_acts *B, const vt_b
     }
     vt_tr_linear_forward(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, vt_fc1_rows(c));
     size_t n = (size_t)rows * Hm;
-    if (c->mlp_swiglu) vt_swiglu_forward(B->hact, B->hpre, rows, Hm);
+    if (c->mlp_swiglu) vt_swiglu_forward_exact(B->hact, B->hpre, rows, Hm);
     else if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(B->hact, B->hpre, n);
     else vt_gelu_tanh_forward(B->hact, B->hpre, n);
 }
