@@ -474,6 +474,7 @@ CASES = {
     "siglip_timm": (SIGLIP_TIMM, "timm-siglip", "vit_base_patch16_siglip_224", 2, (32, 32), None),
     "siglip_timm_40x48": (SIGLIP_TIMM, "timm-siglip", "vit_base_patch16_siglip_224", 1, (40, 48), None),
     "siglip_hf": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (32, 32), None),
+    "siglip_siglipmodel": (SIGLIP, "hf-siglipmodel", "SiglipModel", 2, (32, 32), None),
     "siglip_hf_48x40": (SIGLIP, "hf-siglip", "SiglipVisionModel", 2, (48, 40), None),
     "beit_timm": (BEIT, "timm-beit", "beit_base_patch16_224", 2, (32, 32), None),
     "beit_hf": (BEIT_HF, "hf-beit", "BeitForImageClassification", 2, (24, 24), None),
@@ -516,6 +517,16 @@ def make_case(out, name, case, written):
                "intermediate_size": s["mlp"], "num_hidden_layers": s["depth"], "num_attention_heads": s["heads"],
                "num_channels": 3, "image_size": s["grid"] * s["patch"], "patch_size": s["patch"],
                "hidden_act": s["act"], "layer_norm_eps": s["eps"], "vision_use_head": True}
+    elif fmt == "hf-siglipmodel":  # SiglipModel (SigLIP and fixed-resolution SigLIP 2): the text half ignored
+        tensors = hf_siglip(p, s)
+        tensors["text_model.embeddings.token_embedding.weight"] = torch.zeros(16, 8, dtype=torch.float64)
+        tensors["logit_scale"] = torch.tensor([2.3], dtype=torch.float64)
+        tensors["logit_bias"] = torch.tensor([-10.0], dtype=torch.float64)
+        cfg = {"architectures": [arch], "model_type": "siglip", "text_config": {"hidden_size": 8},
+               "vision_config": {"hidden_size": s["dim"], "intermediate_size": s["mlp"],
+                                 "num_hidden_layers": s["depth"], "num_attention_heads": s["heads"],
+                                 "num_channels": 3, "image_size": s["grid"] * s["patch"], "patch_size": s["patch"],
+                                 "hidden_act": s["act"], "layer_norm_eps": s["eps"]}}
     elif fmt == "hf-clip":
         tensors = hf_clip(p, s)
         cfg = dict(clip_vision_config(s), architectures=[arch], model_type="clip_vision_model")
