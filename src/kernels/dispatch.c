@@ -161,6 +161,10 @@ void vt_linear_packed(float *y, const float *x, const vt_packed_b *W, const floa
 
 void vt_gelu(float *x, size_t n) { get_active()->gelu(x, n); }
 
+void vt_gated_act(float *out, const float *in, size_t n, int kind) {
+    if (n) get_active()->act(out, in, n, kind);
+}
+
 void vt_layernorm_rows(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
                        int C, float eps) {
     if (N > 0 && C > 0) get_active()->layernorm(y, mean, rstd, x, w, b, N, C, eps);

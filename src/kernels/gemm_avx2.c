@@ -315,8 +315,35 @@ static void softmax256(float *S, int N, int n, size_t ld, float *inv_sum) {
     if (i < N) softmax_rows256(S + (size_t)i * ld, ld, 1, n, inv_sum ? inv_sum + i : NULL);
 }
 
+/* vt_gated_act: x sigmoid(z) with e = exp(-|z|) (exp256's domain), sigmoid = 1 / (1 + e) or e / (1 + e). */
+static inline __m256 act8(__m256 x, int kind) {
+    __m256 z;
+    if (kind == VT_ACT_KIND_QUICK_GELU) {
+        z = _mm256_mul_ps(x, _mm256_set1_ps(1.702f));
+    } else {
+        const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        z = _mm256_mul_ps(_mm256_fmadd_ps(x3, _mm256_set1_ps(0.044715f), x), _mm256_set1_ps(2.0f * 0.7978845608028654f));
+    }
+    const __m256 neg_abs = _mm256_or_ps(z, _mm256_set1_ps(-0.0f));
+    const __m256 e = exp256(neg_abs), one = _mm256_set1_ps(1.0f);
+    const __m256 num = _mm256_blendv_ps(one, e, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return _mm256_mul_ps(x, _mm256_div_ps(num, _mm256_add_ps(one, e)));
+}
+
+static void act256(float *out, const float *in, size_t n, int kind) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, act8(_mm256_loadu_ps(in + i), kind));
+    if (i < n) {
+        float t[8] = {0};
+        memcpy(t, in + i, sizeof(float) * (n - i));
+        _mm256_storeu_ps(t, act8(_mm256_loadu_ps(t), kind));
+        memcpy(out + i, t, sizeof(float) * (n - i));
+    }
+}
+
 #define VT_LAYERNORM layernorm256
 #define VT_ADD_LAYERNORM add_layernorm256
 #define VT_SOFTMAX softmax256
+#define VT_ACT act256
 
 #include "kernels/gemm_driver.h"

@@ -266,8 +266,33 @@ static void softmax512(float *S, int N, int n, size_t ld, float *inv_sum) {
     if (i < N) softmax_rows512(S + (size_t)i * ld, ld, 1, n, inv_sum ? inv_sum + i : NULL);
 }
 
+/* vt_gated_act: x sigmoid(z) with e = exp(-|z|) (exp512's domain), sigmoid = 1 / (1 + e) or e / (1 + e). */
+static inline __m512 act16(__m512 x, int kind) {
+    __m512 z;
+    if (kind == VT_ACT_KIND_QUICK_GELU) {
+        z = _mm512_mul_ps(x, _mm512_set1_ps(1.702f));
+    } else {
+        const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        z = _mm512_mul_ps(_mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x), _mm512_set1_ps(2.0f * 0.7978845608028654f));
+    }
+    const __m512 neg_abs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000u)));
+    const __m512 e = exp512(neg_abs), one = _mm512_set1_ps(1.0f);
+    const __m512 num = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ), one, e);
+    return _mm512_mul_ps(x, _mm512_div_ps(num, _mm512_add_ps(one, e)));
+}
+
+static void act512(float *out, const float *in, size_t n, int kind) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, act16(_mm512_loadu_ps(in + i), kind));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, act16(_mm512_maskz_loadu_ps(m, in + i), kind));
+    }
+}
+
 #define VT_LAYERNORM layernorm512
 #define VT_ADD_LAYERNORM add_layernorm512
 #define VT_SOFTMAX softmax512
+#define VT_ACT act512
 
 #include "kernels/gemm_driver.h"

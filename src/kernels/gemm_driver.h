@@ -479,5 +479,8 @@ static void drv_gemm_packed(int trans_a, int M, float alpha, const float *A, int
 #ifndef VT_SOFTMAX
 #define VT_SOFTMAX vt_softmax_ref
 #endif
+#ifndef VT_ACT
+#define VT_ACT vt_act_ref
+#endif
 const vt_kernel_table VT_TABLE = {VT_TABLE_NAME, drv_sgemm_ex,     drv_pack_b, drv_gemm_packed,
-                                  gelu_vec,      VT_LAYERNORM,     VT_ADD_LAYERNORM, VT_SOFTMAX};
+                                  gelu_vec,      VT_LAYERNORM,     VT_ADD_LAYERNORM, VT_SOFTMAX, VT_ACT};

@@ -165,4 +165,14 @@ void vt_softmax_ref(float *S, int N, int n, size_t ld, float *inv_sum) {
 }
 
 const vt_kernel_table vt_kernels_ref = {"ref", sgemm_ref, pack_b_ref, gemm_packed_ref, gelu_ref,
-                                        vt_layernorm_ref, vt_add_layernorm_ref, vt_softmax_ref};
+                                        vt_layernorm_ref, vt_add_layernorm_ref, vt_softmax_ref, vt_act_ref};
+
+/* x sigmoid(z), sigmoid from exp(-|z|) (never overflows): 1 / (1 + e) for z >= 0, e / (1 + e) below. */
+void vt_act_ref(float *out, const float *in, size_t n, int kind) {
+    const float k2 = 2.0f * 0.7978845608028654f; /* 2 sqrt(2 / pi) */
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i], z = kind == VT_ACT_KIND_QUICK_GELU ? 1.702f * x : k2 * (x + 0.044715f * x * x * x);
+        float e = expf(-fabsf(z)), s = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        out[i] = x * s;
+    }
+}

@@ -60,6 +60,11 @@ int vt_pack_b_reuse(vt_packed_b **pb, int trans_b, int K, int N, const float *B,
 
 /* Exact GELU in place (the same vectorized function the epilogue uses). */
 void vt_gelu(float *x, size_t n);
+/* The families' gated activations, out[i] = x sigmoid(z(x)) (out == in allowed), single-threaded:
+ * VT_ACT_KIND_QUICK_GELU z = 1.702 x (CLIP), VT_ACT_KIND_GELU_TANH z = 2 sqrt(2/pi) (x + 0.044715 x^3)
+ * (0.5 (1 + tanh(u)) = sigmoid(2 u): SigLIP's gelu_pytorch_tanh). */
+enum { VT_ACT_KIND_QUICK_GELU = 0, VT_ACT_KIND_GELU_TANH = 1 };
+void vt_gated_act(float *out, const float *in, size_t n, int kind);
 
 /* Row kernels, single-threaded (callers split rows across threads).
  * LayerNorm of N rows of C: y = (x - mean) * rstd * w + b; mean, rstd (N each) may be NULL.

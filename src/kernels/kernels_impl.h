@@ -44,6 +44,7 @@ typedef void (*vt_layernorm_fn)(float *y, float *mean, float *rstd, const float 
 typedef void (*vt_add_layernorm_fn)(float *x, const float *r, const float *g, float *y, float *mean,
                                     float *rstd, const float *w, const float *b, int N, int C, float eps);
 typedef void (*vt_softmax_fn)(float *S, int N, int n, size_t ld, float *inv_sum);
+typedef void (*vt_act_fn)(float *out, const float *in, size_t n, int kind);
 
 typedef struct vt_kernel_table {
     const char *name;
@@ -54,6 +55,7 @@ typedef struct vt_kernel_table {
     vt_layernorm_fn layernorm;
     vt_add_layernorm_fn add_layernorm;
     vt_softmax_fn softmax;
+    vt_act_fn act;
 } vt_kernel_table;
 
 extern const vt_kernel_table vt_kernels_ref;
@@ -69,6 +71,7 @@ void vt_layernorm_ref(float *y, float *mean, float *rstd, const float *x, const 
 void vt_add_layernorm_ref(float *x, const float *r, const float *g, float *y, float *mean, float *rstd,
                           const float *w, const float *b, int N, int C, float eps);
 void vt_softmax_ref(float *S, int N, int n, size_t ld, float *inv_sum);
+void vt_act_ref(float *out, const float *in, size_t n, int kind);
 /* Storage for pb->data of at least n floats (reused when pb->cap suffices). Returns 0 or -1. */
 int vt_packed_b_reserve(vt_packed_b *pb, size_t n);
 /* C = beta*C (beta == 0: C not read) + bias, then epilogue: the K == 0 / alpha == 0 case. */

@@ -70,12 +70,10 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-/* The families' activations are all x * sigmoid(a z(x)) (quick_gelu: z = x, a = 1.702; the tanh GELU:
- * 0.5 (1 + tanh(u)) = sigmoid(2 u); SiLU: a = 1), so one vectorizable exp serves them: exp(t) = 2^n p(r),
- * n = round(t / ln 2) by the 1.5 * 2^23 trick, r = t - n ln 2 (two-part ln 2), p the degree-7 Taylor
- * polynomial (relative error below 1e-7 on |r| <= ln2 / 2), t clamped to [-87, 88] so that 2^n is a normal
- * float; 1 / (1 + exp(-z)) then goes to 0 or 1 as it should. Plain float arithmetic: the compiler
- * vectorizes the loops for whatever ISA it targets, and each element's result does not depend on threads. */
+/* quick_gelu and the tanh GELU run in the kernel sets (vt_gated_act: x sigmoid(z), vectorized). SwiGLU's
+ * SiLU here: sigmoid(z) = 1 / (1 + exp(-z)), exp(t) = 2^n p(r), n = round(t / ln 2) by the 1.5 * 2^23
+ * trick, r = t - n ln 2 (two-part ln 2), p the degree-7 Taylor polynomial, t clamped to [-87, 88] so
+ * that 2^n is a normal float. */
 static inline float sigmoid_fast(float z) {
     float t = -z;
     t = t < -87.0f ? -87.0f : t > 88.0f ? 88.0f : t;
@@ -100,35 +98,23 @@ typedef struct act_job {
     float *out;
     const float *inp;
     size_t n;
-    int kind; /* 0 quick_gelu, 1 the tanh GELU */
+    int kind; /* VT_ACT_KIND_QUICK_GELU or VT_ACT_KIND_GELU_TANH */
 } act_job;
 
 static void act_task(void *ctx, int tid, int nt) {
     act_job *j = ctx;
     long lo, hi;
     vt_split((long)j->n, tid, nt, &lo, &hi);
-    float *o = j->out;
-    const float *x = j->inp;
-    if (j->kind == 0) {
-#pragma omp simd
-        for (long i = lo; i < hi; i++) o[i] = x[i] * sigmoid_fast(1.702f * x[i]);
-    } else {
-        const float k2 = 2.0f * 0.7978845608028654f; /* 2 sqrt(2 / pi) */
-#pragma omp simd
-        for (long i = lo; i < hi; i++) {
-            float v = x[i];
-            o[i] = v * sigmoid_fast(k2 * (v + 0.044715f * v * v * v));
-        }
-    }
+    if (hi > lo) vt_gated_act(j->out + lo, j->inp + lo, (size_t)(hi - lo), j->kind);
 }
 
 void vt_quick_gelu_forward(float *out, const float *inp, size_t n) {
-    act_job j = {out, inp, n, 0};
+    act_job j = {out, inp, n, VT_ACT_KIND_QUICK_GELU};
     vt_parallel_run(act_task, &j, rows_threads(n));
 }
 
 void vt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
-    act_job j = {out, inp, n, 1};
+    act_job j = {out, inp, n, VT_ACT_KIND_GELU_TANH};
     vt_parallel_run(act_task, &j, rows_threads(n));
 }
 

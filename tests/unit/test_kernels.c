@@ -371,6 +371,33 @@ static void test_softmax_exp(const char *impl) {
 
 /* The row kernels through the layers' thread split (1 and 2 threads): the same bits as one call
  * over all rows, each row being computed alone. */
+/* The families' gated activations (vt_gated_act) against double precision: quick_gelu and the tanh GELU
+ * over [-30, 30] (both tails, the sign switch at 0) and odd lengths, in place and not. */
+static void test_gated_act(const char *impl) {
+    enum { N = 1003 };
+    float x[N], y[N], z[N];
+    for (int i = 0; i < N; i++) x[i] = -30.0f + 60.0f * (float)i / (N - 1);
+    x[7] = 0.0f, x[8] = -0.0f, x[9] = 1e-30f;
+    for (int kind = 0; kind < 2; kind++) {
+        double worst = 0.0;
+        int same = 1;
+        for (int n = 1; n <= N; n += n < 40 ? 1 : 321) {
+            vt_gated_act(y, x, (size_t)n, kind);
+            memcpy(z, x, sizeof(float) * (size_t)n);
+            vt_gated_act(z, z, (size_t)n, kind);
+            for (int i = 0; i < n; i++) {
+                double v = x[i], u = kind == VT_ACT_KIND_QUICK_GELU ? 1.702 * v
+                                                                     : 2.0 * 0.7978845608028654 * (v + 0.044715 * v * v * v);
+                double want = v / (1.0 + exp(-u)), err = fabs(y[i] - want) / fmax(1e-30, fmax(fabs(want), 1e-3));
+                if (err > worst) worst = err;
+                same &= y[i] == z[i];
+            }
+        }
+        CHECK(same, "%s: gated act %d differs in place", impl, kind);
+        CHECK(worst < 2e-6, "%s: gated act %d worst error %g", impl, kind, worst);
+    }
+}
+
 static void test_rows_threads(const char *impl) {
     const int N = 181, C = 197; /* 35657 values: above the layers' threading threshold */
     size_t n = (size_t)N * C;
@@ -543,6 +570,7 @@ int main(void) {
         test_impl(impls[i]);
         test_rows(impls[i]);
         test_softmax_exp(impls[i]);
+        test_gated_act(impls[i]);
         test_rows_threads(impls[i]);
         test_pack_reuse(impls[i]);
         tested++;
