@@ -37,7 +37,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from vit_ref import save_npy, write_safetensors
+from vit_ref import beit_rel_index, save_npy, write_safetensors
 
 
 def spec(**kw):
@@ -101,22 +101,6 @@ def act(h, s):
     if s["act"] == "gelu_pytorch_tanh":
         return F.gelu(h, approximate="tanh")
     return F.gelu(h)
-
-
-def beit_rel_index(gh, gw):
-    """BEiT's relative_position_index (T x T, T = 1 + gh gw), built as HF's BeitRelativePositionBias does."""
-    coords = torch.stack(torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij")).flatten(1)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += gh - 1
-    rel[:, :, 1] += gw - 1
-    rel[:, :, 0] *= 2 * gw - 1
-    R = (2 * gh - 1) * (2 * gw - 1) + 3
-    idx = torch.zeros(gh * gw + 1, gh * gw + 1, dtype=torch.long)
-    idx[1:, 1:] = rel.sum(-1)
-    idx[0, 0:] = R - 3
-    idx[0:, 0] = R - 2
-    idx[0, 0] = R - 1
-    return idx
 
 
 def forward(p, s, img):
