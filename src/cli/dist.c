@@ -211,7 +211,7 @@ static void *sums_thread(void *arg) {
         if (all && closing && posted == S.posted) {
             S.closing = 0, S.finished = 1;
             pthread_cond_signal(&S.idle);
-        } else if (all ? 0 : S.posted == posted) { /* nothing new: let the transfers run a while */
+        } else if (!all && S.posted == posted) { /* nothing new: let the transfers run a while */
             pthread_mutex_unlock(&S.mu);
             nanosleep(&(struct timespec){0, 1000L * S.poll_us}, NULL);
             pthread_mutex_lock(&S.mu);

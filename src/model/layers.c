@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 
 /* Row-parallel steps run on the kernels' thread pool: contiguous row ranges per thread. */
@@ -70,30 +69,7 @@ void vt_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-/* quick_gelu and the tanh GELU run in the kernel sets (vt_gated_act: x sigmoid(z), vectorized). SwiGLU's
- * SiLU here: sigmoid(z) = 1 / (1 + exp(-z)), exp(t) = 2^n p(r), n = round(t / ln 2) by the 1.5 * 2^23
- * trick, r = t - n ln 2 (two-part ln 2), p the degree-7 Taylor polynomial, t clamped to [-87, 88] so
- * that 2^n is a normal float. */
-static inline float sigmoid_fast(float z) {
-    float t = -z;
-    t = t < -87.0f ? -87.0f : t > 88.0f ? 88.0f : t;
-    float n = (t * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = t - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187045e-06f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return 1.0f / (1.0f + p * scale);
-}
-
+/* quick_gelu and the tanh GELU run in the kernel sets (vt_gated_act: x sigmoid(z), vectorized). */
 typedef struct act_job {
     float *out;
     const float *inp;
@@ -132,12 +108,7 @@ static void swiglu_task(void *ctx, int tid, int nt) {
     for (long r = lo; r < hi; r++) {
         const float *g = j->inp + (size_t)r * 2 * H, *v = g + H;
         float *o = j->out + (size_t)r * H;
-        if (o == g) { /* row 0 in place: each element after its own reads */
-            for (int c = 0; c < H; c++) o[c] = g[c] * sigmoid_fast(g[c]) * v[c];
-            continue;
-        }
-#pragma omp simd
-        for (int c = 0; c < H; c++) o[c] = g[c] * sigmoid_fast(g[c]) * v[c];
+        for (int c = 0; c < H; c++) o[c] = g[c] / (1.0f + expf(-g[c])) * v[c];
     }
 }
 

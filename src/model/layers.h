@@ -81,10 +81,6 @@ void vt_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, siz
 /* SwiGLU (vt_swiglu_forward): from dout (N rows of H) and the forward's input (N rows of 2H, gate |
  * value), dinp (N rows of 2H) = d gate | d value. dinp must not alias inp or dout. */
 void vt_swiglu_backward(float *dinp, const float *inp, const float *dout, int N, int H);
-/* SwiGLU's forward with libm's expf (out must not alias inp): the training pass, whose parameters after
- * ten AdamW steps are checked against PyTorch's to 1e-4 and move by more than that with the inference
- * path's polynomial exp. */
-void vt_swiglu_forward_exact(float *out, const float *inp, int N, int H);
 
 /* Linear y = x W^T + b (x: M x K, W: N x K). dx = dy W (beta_dx 0: overwrite, 1: accumulate; dx NULL
  * skips), dW += dy^T x, db += column sums of dy (db NULL skips). */

@@ -214,12 +214,3 @@ double vt_xent_soft_forward_backward(float *dlogits, const float *logits, const 
     }
     return total / B;
 }
-
-void vt_swiglu_forward_exact(float *out, const float *inp, int N, int H) {
-#pragma omp parallel for schedule(static) num_threads(vt_get_threads()) if ((size_t)N * H > 32768)
-    for (int r = 0; r < N; r++) {
-        const float *g = inp + (size_t)r * 2 * H, *v = g + H;
-        float *o = out + (size_t)r * H;
-        for (int j = 0; j < H; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * v[j];
-    }
-}

@@ -442,7 +442,7 @@ static void mlp_hidden_forward(const vt_vit_config *c, block_acts *B, const vt_b
     }
     vt_tr_linear_forward(B->hpre, B->ln2, bw->fc1.w, bw->fc1.b, rows, D, vt_fc1_rows(c));
     size_t n = (size_t)rows * Hm;
-    if (c->mlp_swiglu) vt_swiglu_forward_exact(B->hact, B->hpre, rows, Hm);
+    if (c->mlp_swiglu) vt_swiglu_forward(B->hact, B->hpre, rows, Hm);
     else if (c->act == VT_ACT_QUICK_GELU) vt_quick_gelu_forward(B->hact, B->hpre, n);
     else vt_gelu_tanh_forward(B->hact, B->hpre, n);
 }
@@ -580,27 +580,29 @@ static void rel_bias_backward(const vt_vit_config *c, vt_train_acts *A, const bl
     int D = c->dim, H = c->heads, hd = D / H, C3 = 3 * D;
     size_t plane = (size_t)T * T;
     memset(A->drelb, 0, sizeof(float) * plane * (size_t)H);
-#pragma omp parallel for num_threads(vt_get_threads()) schedule(static)
-    for (int hi = 0; hi < H * T; hi++) { /* (head, query): each owns its row of drelb */
-        int h = hi / T, i = hi % T;
-        float *drow = A->drelb + (size_t)h * plane + (size_t)i * T;
-        for (int b = 0; b < n; b++) {
-            const float *p = B->att + (((size_t)b * H + h) * T + i) * T;
-            const float *dO = A->dao + ((size_t)b * T + i) * D + (size_t)h * hd;
-            double dot = 0.0;
-            for (int j = 0; j < T; j++) {
-                const float *v = B->qkv + ((size_t)b * T + j) * C3 + 2 * D + (size_t)h * hd;
-                float s = 0.0f;
-                for (int d = 0; d < hd; d++) s += dO[d] * v[d];
-                dot += (double)p[j] * s;
-            }
-            for (int j = 0; j < T; j++) {
-                const float *v = B->qkv + ((size_t)b * T + j) * C3 + 2 * D + (size_t)h * hd;
-                float s = 0.0f;
-                for (int d = 0; d < hd; d++) s += dO[d] * v[d];
-                drow[j] += p[j] * (s - (float)dot);
+#pragma omp parallel num_threads(vt_get_threads())
+    {
+        float *dp = malloc(sizeof(float) * (size_t)T); /* dP of one query row */
+        if (!dp) abort();
+#pragma omp for schedule(static)
+        for (int hi = 0; hi < H * T; hi++) { /* (head, query): each owns its row of drelb */
+            int h = hi / T, i = hi % T;
+            float *drow = A->drelb + (size_t)h * plane + (size_t)i * T;
+            for (int b = 0; b < n; b++) {
+                const float *p = B->att + (((size_t)b * H + h) * T + i) * T;
+                const float *dO = A->dao + ((size_t)b * T + i) * D + (size_t)h * hd;
+                double dot = 0.0;
+                for (int j = 0; j < T; j++) {
+                    const float *v = B->qkv + ((size_t)b * T + j) * C3 + 2 * D + (size_t)h * hd;
+                    float s = 0.0f;
+                    for (int d = 0; d < hd; d++) s += dO[d] * v[d];
+                    dp[j] = s;
+                    dot += (double)p[j] * s;
+                }
+                for (int j = 0; j < T; j++) drow[j] += p[j] * (dp[j] - (float)dot);
             }
         }
+        free(dp);
     }
     vt_rel_bias_grad(c, A->drelb, gw->rel_bias);
 }
