@@ -170,6 +170,24 @@ static int cfg_int(const vt_json *j, const char *key, int fallback) {
     return fallback;
 }
 
+/* From an HF layout's tensors prefix + layers + ".i." + name: depth (the layers that have `norm`), mlp_dim
+ * (layer 0's `fc1` rows; absent: 4 dim) and qkv_bias (layer 0 has `qbias`, or there are no layers). */
+static void hf_block_shape(const vt_safetensors *st, const char *prefix, const char *layers, const char *norm,
+                           const char *fc1, const char *qbias, vt_vit_config *c) {
+    char name[200];
+    c->depth = 0;
+    for (;;) {
+        snprintf(name, sizeof name, "%s%s.%d.%s", prefix, layers, c->depth, norm);
+        if (!vt_st_find(st, name)) break;
+        c->depth++;
+    }
+    snprintf(name, sizeof name, "%s%s.0.%s", prefix, layers, fc1);
+    const vt_st_tensor *t = vt_st_find(st, name);
+    c->mlp_dim = t && t->ndim == 2 ? (int)t->shape[0] : 4 * c->dim;
+    snprintf(name, sizeof name, "%s%s.0.%s", prefix, layers, qbias);
+    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+}
+
 /* The config.json settings every family reads alike: hidden_act (one of `acts`, a mask of 1 << vt_act;
  * absent: act_default), num_attention_heads, layer_norm_eps (absent: eps_default), and hidden_size /
  * num_hidden_layers checked against the weights. */
@@ -349,17 +367,7 @@ static vitc_status clip_config(const vt_safetensors *st, const char *prefix, con
     c->num_classes = 0;
     c->dist_token = c->dist_average = 0;
     c->pos_interp = VT_POS_TORCH;
-    c->depth = 0;
-    for (;;) {
-        snprintf(name, sizeof name, "%sencoder.layers.%d.layer_norm1.weight", prefix, c->depth);
-        if (!vt_st_find(st, name)) break;
-        c->depth++;
-    }
-    snprintf(name, sizeof name, "%sencoder.layers.0.mlp.fc1.weight", prefix);
-    const vt_st_tensor *fc1 = vt_st_find(st, name);
-    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
-    snprintf(name, sizeof name, "%sencoder.layers.0.self_attn.q_proj.bias", prefix);
-    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    hf_block_shape(st, prefix, "encoder.layers", "layer_norm1.weight", "mlp.fc1.weight", "self_attn.q_proj.bias", c);
     const vt_st_tensor *proj = vt_st_find(st, "visual_projection.weight");
     if (proj && (proj->ndim != 2 || proj->shape[1] != c->dim || proj->shape[0] < 1))
         return vt_error(VITC_ERR_SHAPE, "%s: visual_projection.weight must be (projection_dim, %d)", path, c->dim);
@@ -404,17 +412,7 @@ static vitc_status siglip_config(const vt_safetensors *st, const char *prefix, c
     c->pos_interp = VT_POS_TORCH;
     snprintf(name, sizeof name, "%sembeddings.patch_embedding.bias", prefix);
     c->patch_bias = vt_st_find(st, name) != NULL;
-    c->depth = 0;
-    for (;;) {
-        snprintf(name, sizeof name, "%sencoder.layers.%d.layer_norm1.weight", prefix, c->depth);
-        if (!vt_st_find(st, name)) break;
-        c->depth++;
-    }
-    snprintf(name, sizeof name, "%sencoder.layers.0.mlp.fc1.weight", prefix);
-    const vt_st_tensor *fc1 = vt_st_find(st, name);
-    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
-    snprintf(name, sizeof name, "%sencoder.layers.0.self_attn.q_proj.bias", prefix);
-    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    hf_block_shape(st, prefix, "encoder.layers", "layer_norm1.weight", "mlp.fc1.weight", "self_attn.q_proj.bias", c);
     snprintf(name, sizeof name, "%sembeddings.position_embedding.weight", prefix);
     const vt_st_tensor *pe = vt_st_find(st, name);
     if (!pe) return vt_error(VITC_ERR_MISSING, "%s: missing tensor %s", path, name);
@@ -455,17 +453,8 @@ static vitc_status beit_config(const vt_safetensors *st, const char *prefix, con
     c->class_token = 1;
     c->dist_token = c->dist_average = 0;
     c->ln_eps = 1e-12f;
-    c->depth = 0;
-    for (;;) {
-        snprintf(name, sizeof name, "%sencoder.layer.%d.layernorm_before.weight", prefix, c->depth);
-        if (!vt_st_find(st, name)) break;
-        c->depth++;
-    }
-    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
-    const vt_st_tensor *fc1 = vt_st_find(st, name);
-    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
-    snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.query.bias", prefix);
-    c->qkv_bias = vt_st_find(st, name) != NULL;
+    hf_block_shape(st, prefix, "encoder.layer", "layernorm_before.weight", "intermediate.dense.weight",
+                   "attention.attention.query.bias", c);
     snprintf(name, sizeof name, "%sencoder.layer.0.lambda_1", prefix);
     c->layer_scale = vt_st_find(st, name) != NULL;
     snprintf(name, sizeof name, "%spooler.layernorm.weight", prefix);
@@ -547,17 +536,8 @@ vitc_status vt_hf_config(const vt_safetensors *st, const char *prefix, const vt_
     snprintf(name, sizeof name, "%sembeddings.distillation_token", prefix);
     c->dist_token = vt_st_find(st, name) != NULL;
     c->dist_average = vt_st_find(st, "cls_classifier.weight") != NULL;
-    c->depth = 0;
-    for (;;) {
-        snprintf(name, sizeof name, "%sencoder.layer.%d.layernorm_before.weight", prefix, c->depth);
-        if (!vt_st_find(st, name)) break;
-        c->depth++;
-    }
-    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
-    const vt_st_tensor *fc1 = vt_st_find(st, name);
-    c->mlp_dim = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->dim;
-    snprintf(name, sizeof name, "%sencoder.layer.0.attention.attention.query.bias", prefix);
-    c->qkv_bias = c->depth == 0 || vt_st_find(st, name) != NULL;
+    hf_block_shape(st, prefix, "encoder.layer", "layernorm_before.weight", "intermediate.dense.weight",
+                   "attention.attention.query.bias", c);
     const vt_st_tensor *head = vt_st_find(st, c->dist_average ? "cls_classifier.weight" : "classifier.weight");
     c->num_classes = head && head->ndim == 2 ? (int)head->shape[0] : 0;
     snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
