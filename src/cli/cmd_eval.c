@@ -37,8 +37,9 @@ static void sum_over_ranks(double *x, size_t n) {
 
 static int eval_main(int argc, char **argv);
 
-/* build/vitc-mpi under mpirun: each process evaluates a contiguous share of a classifier's images; the
- * confusion matrices and losses are summed (dist.h) and rank 0 reports */
+/* build/vitc-mpi under mpirun: each process evaluates a contiguous share of the images (or scenes); a
+ * classifier's or segmentation model's confusion matrices (and losses) are summed, a detector's
+ * predictions gathered in scene order (dist.h), and rank 0 reports */
 int cmd_eval(int argc, char **argv) {
     vt_cli_passive_omp(argv - 1); /* argv[-1]: the program, as main received it (before MPI starts) */
     vt_dist_init(&argc, &argv);
@@ -92,12 +93,6 @@ static int eval_main(int argc, char **argv) {
             return 1;
         }
     vitc_model *m = models[0]; /* the ensemble's classes, labels and preprocessing are the first model's */
-    if (vt_dist_size() > 1 && m->cfg.task != VT_TASK_CLASSIFY) {
-        fprintf(stderr, "vitc eval: over several processes for classifiers only (%s is a %s model)\n", pos[0],
-                vt_task_name(m->cfg.task));
-        free_models(models, npos);
-        return 1;
-    }
     if (m->cfg.task == VT_TASK_SEGMENT) { /* a scene folder: mIoU, pixel accuracy, per-class IoU */
         int srv = 1;
         if (npos > 1) fprintf(stderr, "vitc eval: segmentation models are evaluated one at a time\n");

@@ -1,6 +1,9 @@
 /* vitc eval on a detection model: COCO mAP@[.5:.95], mAP@0.5, mAP@0.75 and per-class AP on a scene
- * folder (pycocotools' definition, det_eval.h), every detection token's prediction scored. */
+ * folder (pycocotools' definition, det_eval.h), every detection token's prediction scored. Under
+ * mpirun each process runs a contiguous share of the scenes; the predictions are gathered and
+ * scored in scene order, so the figures are those of one process, to the bit. */
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "core/json.h"
 #include "model/model.h"
 #include "train/det_scene_eval.h"
@@ -26,10 +29,21 @@ int cmd_eval_detect(vitc_model *m, const char *model_path, const char *data, con
     double *ap = malloc(sizeof(double) * (size_t)C), *ap50 = malloc(sizeof(double) * (size_t)C);
     vt_det_eval *e = NULL;
     vt_det_scores sc = {0};
-    if (!ap || !ap50 || vt_det_eval_create(C, &e) || vt_det_evaluate(m, &s, e) || vt_det_eval_scores(e, &sc, ap, ap50)) {
-        fprintf(stderr, "vitc eval: %s\n", ap && ap50 ? vitc_last_error() : "out of memory");
+    int64_t lo, hi, R = vt_det_record_floats(m), total = 0;
+    vt_dist_share(s.n, &lo, &hi);
+    float *mine = malloc(sizeof(float) * (size_t)(R * (hi - lo + 1))), *all = NULL;
+    if (!ap || !ap50 || !mine) vt_dist_error("vitc eval", "out of memory"), rc = 1;
+    else if (vt_det_predict_scenes(m, &s, (int)lo, (int)hi, mine)) vt_dist_error("vitc eval", vitc_last_error()), rc = 1;
+    if (!(rc = vt_dist_agree(rc)) && (vt_dist_gather_floats(mine, R * (hi - lo), &all, &total) || total != R * s.n)) {
+        fprintf(stderr, "vitc eval: out of memory gathering the detections\n");
         rc = 1;
     }
+    if (!rc && (vt_det_eval_create(C, &e) || vt_det_add_records(m, &s, all, e) || vt_det_eval_scores(e, &sc, ap, ap50))) {
+        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+        rc = 1;
+    }
+    free(mine);
+    free(all);
     int *count = calloc((size_t)C + 1, sizeof(int));
     for (int k = 0; count && k < s.n_boxes; k++)
         if (s.boxes[k].category >= 0 && s.boxes[k].category < C) count[s.boxes[k].category]++;

@@ -1,6 +1,8 @@
 /* vitc eval on a segmentation model: mIoU over the classes, pixel accuracy and per-class IoU on a
- * scene folder, from the confusion matrix summed over every pixel of every scene. */
+ * scene folder, from the confusion matrix summed over every pixel of every scene. Under mpirun each
+ * process scores a contiguous share of the scenes and the matrices are summed (exact integers). */
 #include "cli/commands.h"
+#include "cli/dist.h"
 #include "core/json.h"
 #include "model/model.h"
 #include "train/scenes.h"
@@ -22,13 +24,16 @@ int cmd_eval_segment(vitc_model *m, const char *model_path, const char *data, co
     int C = m->cfg.num_classes, rc = 0;
     int64_t *conf = calloc((size_t)C * C, sizeof *conf);
     double *iou = malloc(sizeof(double) * (size_t)C);
+    int64_t lo, hi;
+    vt_dist_share(s.n, &lo, &hi);
     if (!conf || !iou) {
-        fprintf(stderr, "vitc eval: out of memory\n");
+        vt_dist_error("vitc eval", "out of memory");
         rc = 1;
-    } else if (vt_seg_evaluate(m, &s, batch, conf)) {
-        fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
+    } else if (vt_seg_evaluate_range(m, &s, (int)lo, (int)hi, batch, conf)) {
+        vt_dist_error("vitc eval", vitc_last_error());
         rc = 1;
     }
+    if (!(rc = vt_dist_agree(rc))) vt_dist_sum_int64(conf, (int64_t)C * C);
     if (!rc) {
         vt_seg_scores sc = vt_seg_scores_of(conf, C, iou);
         if (json) {

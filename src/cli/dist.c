@@ -20,6 +20,14 @@ void vt_dist_sum_ready(void *ctx, int64_t lo, int64_t hi) {}
 void vt_dist_sum_end(void) {}
 double vt_dist_sum_flight_seconds(void) { return 0.0; }
 void vt_dist_sum_doubles(double *v, int k) {}
+void vt_dist_sum_int64(int64_t *x, int64_t n) {}
+int vt_dist_gather_floats(const float *x, int64_t n, float **all, int64_t *total) {
+    *all = NULL, *total = n;
+    if (n <= 0) return 0;
+    if (!(*all = malloc(sizeof(float) * (size_t)n))) return 1;
+    memcpy(*all, x, sizeof(float) * (size_t)n);
+    return 0;
+}
 void vt_dist_error(const char *cmd, const char *msg) { fprintf(stderr, "%s: %s\n", cmd, msg); }
 int vt_dist_agree(int rc) { return rc; }
 int vt_dist_start(int rc) { return rc; }
@@ -346,6 +354,40 @@ void vt_dist_sum_doubles(double *v, int k) {
         v[j] = s;
     }
     free(all);
+}
+
+void vt_dist_sum_int64(int64_t *x, int64_t n) {
+    for (int64_t at = 0; g_size > 1 && at < n; at += 1 << 20) {
+        int k = n - at < (1 << 20) ? (int)(n - at) : 1 << 20;
+        MPI_Allreduce(MPI_IN_PLACE, x + at, k, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    }
+}
+
+int vt_dist_gather_floats(const float *x, int64_t n, float **all, int64_t *total) {
+    *all = NULL, *total = 0;
+    int np = g_size < 1 ? 1 : g_size;
+    int *count = malloc(sizeof(int) * (size_t)np), *at = malloc(sizeof(int) * (size_t)np);
+    int mine = n > 0 && n <= INT32_MAX ? (int)n : n > 0 ? -1 : 0, failed = !count || !at || mine < 0;
+    int any = failed;
+    if (g_size > 1) MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) goto out;
+    if (g_size > 1) MPI_Allgather(&mine, 1, MPI_INT, count, 1, MPI_INT, MPI_COMM_WORLD);
+    else count[0] = mine;
+    int64_t sum = 0;
+    for (int r = 0; r < np; r++) at[r] = (int)sum, sum += count[r];
+    failed = sum > INT32_MAX || (sum && !(*all = malloc(sizeof(float) * (size_t)sum)));
+    any = failed;
+    if (g_size > 1) MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+        free(*all), *all = NULL;
+        goto out;
+    }
+    if (g_size > 1) MPI_Allgatherv(x, mine, MPI_FLOAT, *all, count, at, MPI_FLOAT, MPI_COMM_WORLD);
+    else if (sum) memcpy(*all, x, sizeof(float) * (size_t)sum);
+    *total = sum;
+out:
+    free(count), free(at);
+    return any;
 }
 
 void vt_dist_error(const char *cmd, const char *msg) {

@@ -39,6 +39,12 @@ void vt_dist_sum_ready(void *ctx, int64_t lo, int64_t hi);
 void vt_dist_sum_end(void);
 /* v[0..k) = sum over ranks of v_r, in rank order (k <= 16). */
 void vt_dist_sum_doubles(double *v, int k);
+/* x[0..n) = sum over ranks of x_r (integers: exact, in any order). */
+void vt_dist_sum_int64(int64_t *x, int64_t n);
+/* all[0..total) on every rank = every rank's x[0..n) one after another in rank order; *all is
+ * malloc'ed (the caller frees it; NULL when total is 0), *total their sum. Non-zero (on every
+ * rank) when the memory is missing on one; one process: a copy of x. */
+int vt_dist_gather_floats(const float *x, int64_t n, float **all, int64_t *total);
 /* An error of the command `cmd` (e.g. "vitc train"): one process: printed now. Several, before the
  * first vt_dist_agree: rank 0 prints it now, other ranks keep it for vt_dist_agree; after that:
  * printed now, with "rank R: " before it on ranks other than 0. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-vitc_status vt_seg_evaluate(vitc_model *m, const vt_scenes *s, int batch, int64_t *conf) {
+vitc_status vt_seg_evaluate_range(vitc_model *m, const vt_scenes *s, int lo, int hi, int batch, int64_t *conf) {
     const vt_vit_config *c = &m->cfg;
     if (c->task != VT_TASK_SEGMENT)
         return vt_error(VITC_ERR_UNSUPPORTED, "the model is a classifier, not a segmentation model");
@@ -22,8 +22,8 @@ vitc_status vt_seg_evaluate(vitc_model *m, const vt_scenes *s, int batch, int64_
     vitc_image *img = NULL;
     vitc_status st = vt_image_alloc(s->w, s->h, &img);
     if (!st && (!x || !grid || !pred)) st = vt_error(VITC_ERR_NOMEM, "out of memory for evaluation");
-    for (int b0 = 0; b0 < s->n && !st; b0 += batch) {
-        int nb = s->n - b0 < batch ? s->n - b0 : batch;
+    for (int b0 = lo; b0 < hi && !st; b0 += batch) {
+        int nb = hi - b0 < batch ? hi - b0 : batch;
         for (int i = 0; i < nb && !st; i++) {
             const uint8_t *px = s->pixels + (size_t)(b0 + i) * HW * s->c;
             for (size_t p = 0; p < HW; p++)
@@ -43,6 +43,10 @@ vitc_status vt_seg_evaluate(vitc_model *m, const vt_scenes *s, int batch, int64_
     free(grid);
     free(pred);
     return st;
+}
+
+vitc_status vt_seg_evaluate(vitc_model *m, const vt_scenes *s, int batch, int64_t *conf) {
+    return vt_seg_evaluate_range(m, s, 0, s->n, batch, conf);
 }
 
 vt_seg_scores vt_seg_scores_of(const int64_t *conf, int C, double *iou) {

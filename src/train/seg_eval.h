@@ -10,6 +10,8 @@
 /* conf (C x C, C = the model's classes; row: truth, column: prediction) += the scenes' pixels;
  * pixels marked 255 are left out. The scenes' classes must fit the model's. */
 vitc_status vt_seg_evaluate(vitc_model *m, const vt_scenes *s, int batch, int64_t *conf);
+/* The same for scenes [lo, hi) of s only (processes sharing the scenes). */
+vitc_status vt_seg_evaluate_range(vitc_model *m, const vt_scenes *s, int lo, int hi, int batch, int64_t *conf);
 
 typedef struct vt_seg_scores {
     double miou;          /* mean IoU over the classes that occur (in truth or prediction) */

@@ -4,7 +4,8 @@
 # validation losses to the printed digits, the same weights within 1e-5 (measured: about 1e-6), the
 # same bits when repeated and with the all-reduce overlapped with the backward pass or not; a run stopped on 2 processes and resumed on 1; --batch not a multiple of
 # the processes; a process killed at step 7 ends the job non-zero with one line and leaves complete
-# checkpoints only; eval and classify over 2 and 3 processes print what one does. Skips when mpirun or build/vitc-mpi is missing, or without Fashion-MNIST.
+# checkpoints only; eval (classifiers, segmentation models, detectors) and classify over 2 and 3 processes
+# print what one does. Skips when mpirun or build/vitc-mpi is missing, or without Fashion-MNIST.
 source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 MPIVITC=${VITC_BUILD:-$(dirname "$VITC")}/vitc-mpi
@@ -118,7 +119,21 @@ printf 'not an image' >"$TMP/bad.png"
 [[ $(wc -l <"$TMP/b2.out") -eq 2 ]] && cmp -s "$TMP/b1.out" "$TMP/b2.out" && ok || bad "classify with a bad image: other lines"
 [[ $(wc -l <"$TMP/b2.err") -eq 1 ]] && grep -q "bad.png: unknown image format" "$TMP/b2.err" && cmp -s "$TMP/b1.err" "$TMP/b2.err" &&
   ok || bad "classify with a bad image: other error: $(head -c 300 "$TMP/b2.err")"
-expect_fail "eval: a segmentation model over MPI" "classifiers only" "${MPIRUN[@]}" -np 2 "$MPIVITC" eval \
-  models/segment.safetensors --data "$TMP/sc"
+# eval of a segmentation model (confusion matrices summed) and a detector (predictions gathered in scene
+# order): the report of one process, to the digit
+for mdl in models/segment.safetensors "$TMP/segment-1.safetensors" "$TMP/detect-1.safetensors"; do
+  for j in "" --json; do
+    expect_ok "eval $(basename "$mdl") $j: 1 process" "$VITC" eval "$mdl" --data "$TMP/sc" --limit 37 --batch 4 --threads 1 $j
+    cp "$TMP/out" "$TMP/se1.txt"
+    for n in 2 3; do
+      expect_ok "eval $(basename "$mdl") $j: $n processes" "${MPIRUN[@]}" -np $n "$MPIVITC" eval "$mdl" --data "$TMP/sc" \
+        --limit 37 --batch 4 --threads 1 $j
+      cmp -s "$TMP/se1.txt" "$TMP/out" && ok || bad "eval $mdl $j on $n processes differs: $(diff "$TMP/se1.txt" "$TMP/out" | head -5)"
+    done
+  done
+done
+grep -q '"map50":' "$TMP/se1.txt" && ok || bad "detector eval: no mAP in $(head -c 200 "$TMP/se1.txt")"
+expect_fail "eval over MPI: a classifier's data for a detector" "no annotations.json" "${MPIRUN[@]}" -np 2 "$MPIVITC" eval \
+  "$TMP/detect-1.safetensors" --data fashion-mnist
 
 report test_mpi
