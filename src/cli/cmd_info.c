@@ -101,7 +101,7 @@ int cmd_info(int argc, char **argv) {
                    : fc->family == VT_FAMILY_CLIP ? "post_layernorm(class token)"
                    : fc->fc_norm ? "fc_norm(mean patch token)" : "layernorm(class token)",
                    fc->proj_dim ? ", projected to the image embedding"
-                   : fc->rel_pos_bias ? "; a relative position bias per block (at the trained grid only)" : "");
+                   : fc->rel_pos_bias ? "; a relative position bias per block" : "");
         if (!i.num_classes && !strcmp(i.task, "classify"))
             printf("head:         none: features only (vitc embed; %s)\n",
                    fc->proj_dim ? "the projected embedding by default"

@@ -450,6 +450,7 @@ static vitc_status beit_config(const vt_safetensors *st, const char *prefix, con
     char name[200];
     c->family = VT_FAMILY_BEIT;
     c->rel_pos_bias = 1;
+    c->pos_interp = VT_POS_TORCH; /* at other sizes: bicubic position embeddings, bilinear bias tables (HF's rules) */
     c->class_token = 1;
     c->dist_token = c->dist_average = 0;
     c->ln_eps = 1e-12f;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "image/resample.h"
 #include "kernels/kernels.h"
+#include "model/layers.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -207,6 +208,7 @@ void vt_model_weights_changed(vitc_model *m) {
     m->pos_gh = m->pos_gw = 0;
     free(m->rel_bias);
     m->rel_bias = NULL;
+    m->rel_gh = m->rel_gw = 0;
 }
 
 void vitc_model_free(vitc_model *m) {
@@ -293,14 +295,19 @@ static int rel_index(int i, int j, int gh, int gw) {
     return (yi - yj + gh - 1) * (2 * gw - 1) + (xi - xj + gw - 1);
 }
 
-void vt_rel_bias_expand(const vt_vit_config *c, const float *table, float *out) {
-    int gh = vt_pos_grid_h(c), gw = vt_pos_grid_w(c), T = gh * gw + 1, H = c->heads;
+/* One block's bias (heads x T x T) on a gh x gw grid from a table for that grid. */
+static void rel_bias_expand_grid(const float *table, int gh, int gw, int H, float *out) {
+    int T = gh * gw + 1;
     size_t plane = (size_t)T * T;
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
             const float *row = table + (size_t)rel_index(i, j, gh, gw) * H;
             for (int h = 0; h < H; h++) out[(size_t)h * plane + (size_t)i * T + j] = row[h];
         }
+}
+
+void vt_rel_bias_expand(const vt_vit_config *c, const float *table, float *out) {
+    rel_bias_expand_grid(table, vt_pos_grid_h(c), vt_pos_grid_w(c), c->heads, out);
 }
 
 void vt_rel_bias_grad(const vt_vit_config *c, const float *dfull, float *dtable) {
@@ -313,15 +320,110 @@ void vt_rel_bias_grad(const vt_vit_config *c, const float *dfull, float *dtable)
         }
 }
 
-int vt_model_rel_bias(vitc_model *m) {
+/* timm's sample positions of a trained table's src = 2 g0 - 1 offsets along one axis, for dst = 2 g - 1
+ * new ones: 0, then +-1, +-(1 + q), +-(1 + q + q^2), ... with q in [1.01, 1.5] bisected (in doubles, to
+ * 1e-6, the last midpoint kept, as timm does) so that the sum of the src / 2 terms reaches dst / 2;
+ * the positions then become float32 (torch.tensor of the list). */
+static void timm_rel_positions(int src, int dst, double *pos) {
+    double left = 1.01, right = 1.5, q = 1.25;
+    int n = src / 2;
+    while (right - left > 1e-6) {
+        q = (left + right) / 2.0;
+        double gp = (1.0 - pow(q, n)) / (1.0 - q);
+        if (gp > dst / 2) right = q;
+        else left = q;
+    }
+    double cur = 1.0;
+    pos[n] = 0.0;
+    for (int i = 0; i < n; i++) {
+        pos[n + 1 + i] = (double)(float)cur;
+        pos[n - 1 - i] = -(double)(float)cur;
+        cur += pow(q, i + 1);
+    }
+}
+
+/* timm's RegularGridInterpolator along one axis: the bracketing points of x (the first point >= x on
+ * the right, clamped to the ends) and their distances, both set to 1 when both are 0. */
+static void grid_bracket(const double *p, int m, double x, int *l, int *r, double *dl, double *dr) {
+    int i = 0;
+    while (i < m && p[i] < x) i++;
+    if (i >= m) i = m - 1;
+    *r = i;
+    *l = i - 1 < 0 ? 0 : i - 1;
+    *dl = x - p[*l], *dr = p[*r] - x;
+    if (*dl < 0) *dl = 0;
+    if (*dr < 0) *dr = 0;
+    if (*dl == 0 && *dr == 0) *dl = *dr = 1;
+}
+
+int vt_rel_table_resample(const vt_vit_config *c, const float *table, int gh, int gw, float *out) {
+    int H = c->heads, g0h = vt_pos_grid_h(c), g0w = vt_pos_grid_w(c);
+    int sh = 2 * g0h - 1, sw = 2 * g0w - 1, dh = 2 * gh - 1, dw = 2 * gw - 1;
+    size_t n_old = (size_t)sh * sw, n_new = (size_t)dh * dw;
+    if (c->pos_interp == VT_POS_TORCH) {
+        /* HF views the offsets as (2 g0w - 1) rows of (2 g0h - 1): the same for the square grids of its configs */
+        float *src = malloc(sizeof(float) * n_old * H), *dst = malloc(sizeof(float) * n_new * H);
+        if (!src || !dst) {
+            free(src), free(dst);
+            return -1;
+        }
+        for (size_t r = 0; r < n_old; r++)
+            for (int h = 0; h < H; h++) src[(size_t)h * n_old + r] = table[r * H + h];
+        vt_bilinear_planes(dst, src, H, sw, sh, dh, dw, (double)sw / dh, 0.0, (double)sh / dw, 0.0);
+        for (size_t r = 0; r < n_new; r++)
+            for (int h = 0; h < H; h++) out[r * H + h] = dst[(size_t)h * n_new + r];
+        free(src), free(dst);
+    } else {
+        double *py = malloc(sizeof(double) * (size_t)sh), *px = malloc(sizeof(double) * (size_t)sw);
+        if (!py || !px) {
+            free(py), free(px);
+            return -1;
+        }
+        timm_rel_positions(sh, dh, py);
+        timm_rel_positions(sw, dw, px);
+        for (int y = 0; y < dh; y++) {
+            int y0, y1, x0, x1;
+            double ay, by, ax, bx;
+            grid_bracket(py, sh, (double)(y - dh / 2), &y0, &y1, &ay, &by);
+            for (int x = 0; x < dw; x++) {
+                grid_bracket(px, sw, (double)(x - dw / 2), &x0, &x1, &ax, &bx);
+                const float *v00 = table + ((size_t)y0 * sw + x0) * H, *v01 = table + ((size_t)y0 * sw + x1) * H;
+                const float *v10 = table + ((size_t)y1 * sw + x0) * H, *v11 = table + ((size_t)y1 * sw + x1) * H;
+                float *o = out + ((size_t)y * dw + x) * H;
+                for (int h = 0; h < H; h++) /* each end weighted by the distance to the other */
+                    o[h] = (float)((v00[h] * by * bx + v01[h] * by * ax + v10[h] * ay * bx + v11[h] * ay * ax) /
+                                   ((ay + by) * (ax + bx)));
+            }
+        }
+        free(py), free(px);
+    }
+    memcpy(out + n_new * H, table + n_old * H, sizeof(float) * 3 * (size_t)H); /* class-token rows */
+    return 0;
+}
+
+int vt_model_rel_bias(vitc_model *m, int gh, int gw) {
     const vt_vit_config *c = &m->cfg;
-    if (m->rel_bias || !c->rel_pos_bias) return 0;
-    int T = vt_pos_grid_h(c) * vt_pos_grid_w(c) + 1, H = c->heads;
+    if (!c->rel_pos_bias || (m->rel_bias && m->rel_gh == gh && m->rel_gw == gw)) return 0;
+    int T = gh * gw + 1, H = c->heads, trained = gh == vt_pos_grid_h(c) && gw == vt_pos_grid_w(c);
     size_t plane = (size_t)T * T;
     float *b = malloc(sizeof(float) * plane * (size_t)H * (size_t)(c->depth > 0 ? c->depth : 1));
-    if (!b) return -1;
-    for (int l = 0; l < c->depth; l++) vt_rel_bias_expand(c, m->w.blocks[l].rel_bias, b + (size_t)l * H * plane);
+    float *tab = trained ? NULL : malloc(sizeof(float) * (size_t)vt_rel_pos_rows(gh, gw) * H);
+    if (!b || (!trained && !tab)) {
+        free(b), free(tab);
+        return -1;
+    }
+    for (int l = 0; l < c->depth; l++) {
+        const float *t = m->w.blocks[l].rel_bias;
+        if (!trained && vt_rel_table_resample(c, t, gh, gw, tab)) {
+            free(b), free(tab);
+            return -1;
+        }
+        rel_bias_expand_grid(trained ? t : tab, gh, gw, H, b + (size_t)l * H * plane);
+    }
+    free(tab);
+    free(m->rel_bias);
     m->rel_bias = b;
+    m->rel_gh = gh, m->rel_gw = gw;
     return 0;
 }
 

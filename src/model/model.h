@@ -58,8 +58,9 @@ struct vitc_model {
     vt_arena *img_arenas;    /* one per thread for whole-image forward passes (vit.c) */
     int n_img_arenas;
     float *pos_cache;        /* position embeddings resampled for pos_gh x pos_gw */
-    float *rel_bias;         /* BEiT: every block's heads x T x T bias from its table (vt_model_rel_bias) */
+    float *rel_bias;         /* BEiT: every block's heads x T x T bias for rel_gh x rel_gw (vt_model_rel_bias) */
     int pos_gh, pos_gw;
+    int rel_gh, rel_gw;
     vt_model_packed packed;  /* built on first use; dropped by vt_model_weights_changed */
     int is_packed;
 };
@@ -100,9 +101,17 @@ vitc_status vt_model_need_float(const vitc_model *m, const char *what);
 /* Creates a model with zeroed parameters in one owned buffer (tests, training from scratch). */
 vitc_status vt_model_new(const vt_vit_config *cfg, vitc_model **out);
 /* Position embeddings for a gh x gw patch grid (resampled and cached when it differs). */
-/* BEiT: fills m->rel_bias (depth x heads x T x T at the trained grid, from each block's table and
- * BEiT's relative position index) unless it is there; -1: out of memory. */
-int vt_model_rel_bias(vitc_model *m);
+/* BEiT: fills m->rel_bias (depth x heads x T x T, T = 1 + gh gw, from each block's table and BEiT's
+ * relative position index) unless it is there for gh x gw; -1: out of memory. At a grid other than
+ * the trained one each table is first resampled (vt_rel_table_resample). */
+int vt_model_rel_bias(vitc_model *m, int gh, int gw);
+/* BEiT's table (vt_rel_pos_rows(trained grid) x heads) for a gh x gw grid (vt_rel_pos_rows(gh, gw) x
+ * heads), the three class-token rows kept: pos_interp VT_POS_TORCH as HF's BeitRelativePositionBias
+ * (the (2 g - 1)^2 offsets as an image, F.interpolate bilinear, align_corners=False), VT_POS_TIMM as
+ * timm's resize_rel_pos_bias_table when a checkpoint is loaded at another size (the trained offsets
+ * placed on a geometric progression reaching the new grid's, then linear interpolation, clamped at
+ * the ends). Returns 0, or -1 out of memory. */
+int vt_rel_table_resample(const vt_vit_config *c, const float *table, int gh, int gw, float *out);
 /* One block's bias (heads x T x T, T = 1 + the trained grid) from its table (rows x heads), and the
  * table's gradient from the bias's: dtable[index(i, j)][h] += dfull[h][i][j]. */
 void vt_rel_bias_expand(const vt_vit_config *c, const float *table, float *out);

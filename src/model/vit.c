@@ -402,13 +402,7 @@ vitc_status vt_vit_forward(vitc_model *m, const float *images, int n, int height
     const float *pos = vt_model_pos_embed(m, gh, gw), *mid_pos = vt_model_mid_pos_embed(m, gh, gw);
     if (!pos || (m->w.mid_pos_embed && !mid_pos))
         return vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
-    if (c->rel_pos_bias) {
-        if (gh != vt_pos_grid_h(c) || gw != vt_pos_grid_w(c))
-            return vt_error(VITC_ERR_UNSUPPORTED, "input %dx%d: this model's relative position bias covers the %dx%d "
-                            "patch grid it was trained at (%dx%d pixels) only", height, width, vt_pos_grid_h(c),
-                            vt_pos_grid_w(c), vt_pos_grid_h(c) * c->patch, vt_pos_grid_w(c) * c->patch);
-        if (vt_model_rel_bias(m)) return vt_error(VITC_ERR_NOMEM, "out of memory for the relative position bias");
-    }
+    if (vt_model_rel_bias(m, gh, gw)) return vt_error(VITC_ERR_NOMEM, "out of memory for the relative position bias");
 
     int nt = vt_usable_threads();
     /* whole rounds of images (not while calibrating: the maxima are gathered by one thread) */

@@ -103,6 +103,67 @@ def act(h, s):
     return F.gelu(h)
 
 
+def hf_rel_table(table, g, gh, gw):
+    """HF BeitRelativePositionBias at a gh x gw window: the (2 g - 1)^2 offsets viewed as an image (HF's
+    (old_width, old_height) order), F.interpolate bilinear (align_corners=False) to (2 gh - 1, 2 gw - 1), the
+    three class-token rows appended unchanged."""
+    H, old = table.shape[1], 2 * g - 1
+    sub = table[:-3].reshape(1, old, old, H).permute(0, 3, 1, 2)
+    sub = F.interpolate(sub, size=(2 * gh - 1, 2 * gw - 1), mode="bilinear")
+    return torch.cat([sub.permute(0, 2, 3, 1).reshape(-1, H), table[-3:]])
+
+
+def timm_rel_positions(src, dst):
+    """timm resize_rel_pos_bias_table's sample positions of src trained offsets for dst new ones: a geometric
+    progression whose ratio is bisected in [1.01, 1.5] (the last midpoint kept); float32 as torch.tensor makes
+    them."""
+    left, right, q = 1.01, 1.5, None
+    while right - left > 1e-6:
+        q = (left + right) / 2.0
+        if (1.0 - q ** (src // 2)) / (1.0 - q) > dst // 2:
+            right = q
+        else:
+            left = q
+    dis, cur = [], 1
+    for i in range(src // 2):
+        dis.append(cur)
+        cur += q ** (i + 1)
+    return torch.tensor([-d for d in reversed(dis)] + [0] + dis, dtype=torch.float32).double()
+
+
+def grid_linear(points, values, queries):
+    """timm's RegularGridInterpolator (linear on a rectilinear grid, clamped at the ends) at the outer grid of
+    the query vectors, restated in float64."""
+    (py, px), (qy, qx) = points, queries
+    def bracket(p, x):
+        r = torch.bucketize(x, p).clamp(max=p.shape[0] - 1)
+        l = (r - 1).clamp(0, p.shape[0] - 1)
+        dl, dr = (x - p[l]).clamp(min=0), (p[r] - x).clamp(min=0)
+        both = (dl == 0) & (dr == 0)
+        dl, dr = torch.where(both, 1.0, dl), torch.where(both, 1.0, dr)
+        return l, r, dl, dr
+    yl, yr, ay, by = bracket(py, qy)
+    xl, xr, ax, bx = bracket(px, qx)
+    v = lambda iy, ix: values[iy][:, ix]
+    num = (v(yl, xl) * by[:, None] * bx[None] + v(yl, xr) * by[:, None] * ax[None] +
+           v(yr, xl) * ay[:, None] * bx[None] + v(yr, xr) * ay[:, None] * ax[None])
+    return num / ((ay + by)[:, None] * (ax + bx)[None])
+
+
+def timm_rel_table(table, g, gh, gw):
+    """timm's checkpoint_filter_fn for BEiT built at another size: resize_rel_pos_bias_table without scipy."""
+    H, src, dh, dw = table.shape[1], 2 * g - 1, 2 * gh - 1, 2 * gw - 1
+    py, px = timm_rel_positions(src, dh), timm_rel_positions(src, dw)
+    qy = torch.arange(-(dh // 2), dh // 2 + 1, dtype=torch.float64)
+    qx = torch.arange(-(dw // 2), dw // 2 + 1, dtype=torch.float64)
+    cols = [grid_linear((py, px), table[:-3, h].reshape(src, src), (qy, qx)).reshape(-1, 1) for h in range(H)]
+    return torch.cat([torch.cat(cols, dim=1), table[-3:]])
+
+
+def resample_rel_table(table, g, gh, gw, interp):
+    return hf_rel_table(table, g, gh, gw) if interp == "torch" else timm_rel_table(table, g, gh, gw)
+
+
 def forward(p, s, img):
     D, heads, eps, L = s["dim"], s["heads"], s["eps"], s["depth"]
     B = img.shape[0]
@@ -134,7 +195,8 @@ def forward(p, s, img):
         att = (qkv[0] * hd ** -0.5) @ qkv[1].transpose(-2, -1)
         if s["family"] == "beit":
             idx = beit_rel_index(gh, gw)
-            att = att + p[b + "rel"][idx.view(-1)].view(T, T, heads).permute(2, 0, 1).unsqueeze(0)
+            table = p[b + "rel"] if (gh, gw) == (g, g) else resample_rel_table(p[b + "rel"], g, gh, gw, s["interp"])
+            att = att + table[idx.view(-1)].view(T, T, heads).permute(2, 0, 1).unsqueeze(0)
         att = att.softmax(-1)
         a = F.linear((att @ qkv[2]).transpose(1, 2).reshape(B, T, D), p[b + "projw"], p[b + "projb"])
         if s["family"] in ("dinov2", "beit"):
@@ -426,7 +488,7 @@ CLIP_TIMM = spec(family="clip", dim=32, heads=2, mlp=128, patch=8, grid=4, act="
 SIGLIP_TIMM = spec(family="siglip", dim=32, heads=2, mlp=96, patch=8, grid=4, act="gelu_pytorch_tanh", eps=1e-6,
                    interp="timm", seed=52)
 BEIT = spec(family="beit", dim=32, heads=4, mlp=96, patch=8, grid=4, eps=1e-6, classes=7, abs_pos=False,
-            mean_pool=True, seed=71)
+            mean_pool=True, interp="timm", seed=71)  # timm's table resizing at other sizes
 BEIT_HF = spec(family="beit", dim=48, heads=3, mlp=128, patch=8, grid=3, eps=1e-12, classes=5, abs_pos=False,
                mean_pool=True, seed=72)
 DATA2VEC = spec(family="beit", dim=32, heads=2, mlp=64, patch=8, grid=4, eps=1e-12, abs_pos=True, shared_rel=True,
@@ -463,6 +525,11 @@ CASES = {
     "beit_timm": (BEIT, "timm-beit", "beit_base_patch16_224", 2, (32, 32), None),
     "beit_hf": (BEIT_HF, "hf-beit", "BeitForImageClassification", 2, (24, 24), None),
     "data2vec_shared_hf": (DATA2VEC, "hf-data2vec", "Data2VecVisionModel", 2, (32, 32), None),
+    "beit_timm_48x40": (BEIT, "timm-beit", "beit_base_patch16_224", 1, (48, 40), None),
+    "beit_timm_24x24": (BEIT, "timm-beit", "beit_base_patch16_224", 1, (24, 24), None),
+    "beit_hf_40x32": (BEIT_HF, "hf-beit", "BeitForImageClassification", 2, (40, 32), None),
+    "beit_hf_16x16": (BEIT_HF, "hf-beit", "BeitForImageClassification", 1, (16, 16), None),
+    "data2vec_shared_hf_48x40": (DATA2VEC, "hf-data2vec", "Data2VecVisionModel", 1, (48, 40), None),
     "bad_beit_no_table": (BAD_BEIT, "hf-beit", "BeitForImageClassification", 1, (16, 16),
                           "beit.encoder.layer.1.attention.attention.relative_position_bias.relative_position_bias_table"),
     "bad_siglip_no_probe": (BAD_SIGLIP, "hf-siglip", "SiglipVisionModel", 1, (32, 32), "vision_model.head.probe"),
