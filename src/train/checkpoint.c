@@ -131,6 +131,15 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
                              cfg->det_tokens);
             else memcpy(d, pos, sizeof(float) * (size_t)keep);
             for (int64_t k = keep; k < p->numel && !s; k++) d[k] = trunc_normal(&rng, 0.02);
+        } else if (q && cfg->rel_pos_bias && sc->rel_pos_bias && q->numel != p->numel &&
+                   strstr(p->name, ".attn.relative_position_bias_table")) {
+            /* BEiT fine-tuned at another size: the table resampled as its library does (timm's
+             * checkpoint_filter_fn, HF's interpolation) */
+            if (p->numel != (int64_t)vt_rel_pos_rows(vt_pos_grid_h(cfg), vt_pos_grid_w(cfg)) * sc->heads ||
+                cfg->heads != sc->heads)
+                s = vt_error(VITC_ERR_SHAPE, "%s: the initial model's heads differ", p->name);
+            else if (vt_rel_table_resample(sc, *q->slot, vt_pos_grid_h(cfg), vt_pos_grid_w(cfg), d))
+                s = vt_error(VITC_ERR_NOMEM, "out of memory resampling %s", p->name);
         } else if (is_det_new) {
             for (int64_t k = 0; k < p->numel; k++) d[k] = trunc_normal(&rng, 0.02);
         } else if (q && q->numel == p->numel) {

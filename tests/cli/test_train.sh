@@ -352,6 +352,11 @@ PYEOF
     --limit 128 --val-limit 32 --batch 16 --epochs 1 --threads 2 --quiet --out "$TMP/fam_beit.safetensors"
   expect_ok "classify with the fine-tuned beit_timm" "$VITC" classify "$TMP/fam_beit.safetensors" "$VITC_FIXTURES/images/chelsea.png" --json
   grep -q '"label"' "$TMP/out" && ok || bad "fine-tuned beit classifies nothing: $(head -c 200 "$TMP/out")"
+  # and at another size (HF's BEiT, 24x24 -> 40x40: the bias tables resampled as HF does)
+  expect_ok "train --init beit_hf --img-size 40" "$VITC" train --init "$F/beit_hf/model.safetensors" --data fashion-mnist \
+    --img-size 40 --limit 64 --val-limit 16 --batch 16 --epochs 1 --threads 2 --quiet --out "$TMP/fam_beit40.safetensors"
+  expect_ok "info on the 40x40 BEiT" "$VITC" info "$TMP/fam_beit40.safetensors" --json
+  grep -q '"image_size":40' "$TMP/out" && ok || bad "fine-tuned BEiT is not 40x40: $(head -c 300 "$TMP/out")"
   "$PY" - "$F/clip_proj_hf/model.safetensors" "$TMP/fam_clip_proj_hf.safetensors" <<'PY' && ok || bad "fine-tuning changed CLIP's projection"
 import sys
 sys.path.insert(0, "tests/cli")

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "core/npy.h"
 #include "model/model.h"
+#include "train/train.h"
 
 #include <unistd.h>
 
@@ -146,6 +147,25 @@ static void run_ok(const char *name, const char *dir, const char *model_dir, con
         CHECK(s == VITC_OK && isfinite(f[0]), "%s: another input size: %s", name, vitc_last_error());
         CHECK(vitc_model_embed(m, in.data, n, H, W, again) == VITC_OK &&
               !memcmp(again, pub, sizeof(float) * (size_t)n * D), "%s: back at %dx%d: other features", name, H, W);
+        /* fine-tuning at another size (train --init --img-size) starts from the tables resampled as the
+         * forward resamples them: the adapted model's features at that size are the original's */
+        vt_vit_config big_cfg = m->cfg;
+        big_cfg.img_size = H == W ? H + c->patch : vt_pos_grid_h(c) * c->patch + c->patch;
+        big_cfg.pos_gh = big_cfg.pos_gw = 0;
+        int S2 = big_cfg.img_size;
+        float *sq = calloc((size_t)3 * S2 * S2, sizeof(float)), *f1 = calloc((size_t)D, sizeof(float)),
+              *f2 = calloc((size_t)D, sizeof(float));
+        for (int k = 0; k < 3 * S2 * S2; k++) sq[k] = (float)sin(0.37 * k);
+        vitc_model *ad = NULL;
+        CHECK(vt_model_adapt(m, &big_cfg, 0, &ad) == VITC_OK, "%s: adapt to %d: %s", name, S2, vitc_last_error());
+        if (ad) {
+            CHECK(vitc_model_embed(m, sq, 1, S2, S2, f1) == VITC_OK && vitc_model_embed(ad, sq, 1, S2, S2, f2) == VITC_OK,
+                  "%s: embed at %d: %s", name, S2, vitc_last_error());
+            float e = rel_err(f2, f1, (size_t)D);
+            CHECK(e <= 1e-6f, "%s: adapted to %d: features differ by %g", name, S2, e);
+        }
+        vitc_model_free(ad);
+        free(sq), free(f1), free(f2);
         free(big);
         free(f);
         free(again);
