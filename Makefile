@@ -61,7 +61,7 @@ all: $(BUILD)/vitc $(BUILD)/libvitc.a $(BUILD)/libvitc.so
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(if $(findstring _avx512,$<),$(AVX512_FLAGS) $(if $(findstring _avx512bf16,$<),-mavx512bf16),$(if $(findstring _avx2,$<),$(AVX2_FLAGS))) $(if $(findstring int8_neon,$<),-march=armv8.2-a+dotprod) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(if $(findstring _avx512,$<),$(AVX512_FLAGS) $(if $(findstring _avx512bf16,$<),-mavx512bf16)$(if $(findstring vnni,$<), -mavx512vnni),$(if $(findstring _avx2,$<),$(AVX2_FLAGS)$(if $(findstring vnni,$<), -mavxvnni))) $(if $(findstring int8_neon,$<),-march=armv8.2-a+dotprod) -MMD -MP -c $< -o $@
 
 $(BUILD)/libvitc.a: $(LIB_OBJ)
 	@rm -f $@

@@ -60,6 +60,8 @@ while IFS= read -r src; do
   extra=()
   case $src in
     *_avx512bf16*) extra=("${AVX512_FLAGS[@]}" -mavx512bf16) ;;
+    *vnni_avx512*) extra=("${AVX512_FLAGS[@]}" -mavx512vnni) ;;
+    *vnni_avx2*) extra=("${AVX2_FLAGS[@]}" -mavxvnni) ;;
     *_avx512*) extra=("${AVX512_FLAGS[@]}") ;;
     *_avx2*) extra=("${AVX2_FLAGS[@]}") ;;
   esac

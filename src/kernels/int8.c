@@ -15,6 +15,12 @@ float vt_q8_amax_avx2(const float *x, int n);
 void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv);
 void vt_q8_panel_avx2(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
                       const float *b, float *y, size_t ldy, int rows);
+void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
+                       const float *sx, const float *b, float *y, size_t ldy);
+void vt_q8_vnni_avx2(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
+                     const float *sx, const float *b, float *y, size_t ldy);
+void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv);
+float vt_q8_amax_avx512(const float *x, int n);
 #endif
 #if defined(__aarch64__)
 void vt_q8_tile_neon(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
@@ -29,6 +35,11 @@ typedef struct q8_impl {
     /* rows (1 or 2) of y for columns [n0, n1): the tile's sums dequantized, + b */
     void (*panel)(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx, const float *b,
                   float *y, size_t ldy, int rows);
+    /* panel-layout weights: the VNNI kernel of panel width pw (vnni_ref for any other width), and
+     * the quantization to u8 (x_q + 128) */
+    vt_q8_vnni_fn vnni;
+    int pw;
+    void (*quantize_u8)(uint8_t *u, const float *x, int n, float inv);
 } q8_impl;
 
 static float amax_ref(const float *x, int n) {
@@ -68,11 +79,51 @@ static void panel_neon(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int
 }
 #endif
 
+static void quantize_u8_ref(uint8_t *u, const float *x, int n, float inv) {
+    for (int i = 0; i < n; i++) u[i] = (uint8_t)(vt_q8_round(x[i] * inv) + 128);
+}
+
+/* Any panel width, portably: the same integer sums and dequantizing store as the VNNI kernels. */
+static void vnni_ref(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
+                     const float *sx, const float *b, float *y, size_t ldy) {
+    for (int m = m0; m < m1; m++)
+        for (int n = p0 * w->pw; n < p1 * w->pw && n < w->N; n++) {
+            int32_t s = 0;
+            for (int k = 0; k < w->Kp; k++) s += (int32_t)a[(size_t)m * lda + k] * vt_q8_weight_at(w, n, k);
+            float v = (float)(s - 128 * w->colsum[n]) * (sx[m] * w->scale[n]);
+            y[(size_t)m * ldy + n] = b ? v + b[n] : v;
+        }
+}
+
+#if VT_X86
+static int cpu_vnni512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
+}
+static int cpu_avxvnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+}
+#endif
+
+int vt_q8_pack_width(void) {
+    vt_kernels_init();
+#if VT_X86
+    const char *k = vt_kernels_name();
+    if (!strcmp(k, "avx512") && cpu_vnni512()) return 64;
+    if ((!strcmp(k, "avx512") || !strcmp(k, "avx2")) && cpu_avxvnni()) return 16;
+#endif
+    return 0;
+}
+
 static q8_impl impl_active(void) {
-    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, panel_ref};
+    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, panel_ref, vnni_ref, 0, quantize_u8_ref};
     r.tile = vt_q8_tile_active();
 #if VT_X86
     if (r.tile == vt_q8_tile_avx2) r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2, r.panel = vt_q8_panel_avx2;
+    r.pw = vt_q8_pack_width();
+    if (r.pw == 64) r.vnni = vt_q8_vnni_avx512, r.quantize_u8 = vt_q8_quantize_u8_avx512, r.amax = vt_q8_amax_avx512;
+    if (r.pw == 16) r.vnni = vt_q8_vnni_avx2;
 #elif defined(__aarch64__)
     if (r.tile == vt_q8_tile_neon) r.panel = panel_neon;
 #endif
@@ -98,10 +149,16 @@ float vt_q8_quantize_row(int8_t *q, const float *x, int n) {
 static vt_q8_linear_w *q8_alloc(int N, int K) {
     vt_q8_linear_w *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    w->N = N, w->K = K, w->Np = (N + 3) / 4 * 4, w->Kp = (K + 31) / 32 * 32;
+    w->N = N, w->K = K, w->pw = vt_q8_pack_width();
+    if (w->pw) {
+        w->Np = (N + w->pw - 1) / w->pw * w->pw, w->Kp = (K + 3) / 4 * 4;
+        w->colsum = calloc((size_t)w->Np, sizeof(int32_t));
+    } else {
+        w->Np = (N + 3) / 4 * 4, w->Kp = (K + 31) / 32 * 32;
+    }
     w->w = aligned_alloc(64, ((size_t)w->Np * w->Kp + 63) / 64 * 64);
     w->scale = malloc(sizeof(float) * (size_t)(N ? N : 1));
-    if (!w->w || !w->scale) {
+    if (!w->w || !w->scale || (w->pw && !w->colsum)) {
         vt_q8_linear_free(w);
         return NULL;
     }
@@ -109,17 +166,40 @@ static vt_q8_linear_w *q8_alloc(int N, int K) {
     return w;
 }
 
+/* Row n (K values) into the weight's layout. */
+static void q8_put_row(vt_q8_linear_w *w, int n, const int8_t *q) {
+    if (!w->pw) {
+        memcpy(w->w + (size_t)n * w->Kp, q, (size_t)w->K);
+        return;
+    }
+    int8_t *p = w->w + (size_t)(n / w->pw) * w->Kp * w->pw + (size_t)(n % w->pw) * 4;
+    int32_t s = 0;
+    for (int k = 0; k < w->K; k++) {
+        p[(size_t)(k & ~3) * w->pw + (k & 3)] = q[k];
+        s += q[k];
+    }
+    w->colsum[n] = s;
+}
+
 vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
     vt_q8_linear_w *w = q8_alloc(N, K);
-    if (!w) return NULL;
-    for (int n = 0; n < N; n++) w->scale[n] = vt_q8_quantize_row(w->w + (size_t)n * w->Kp, W + (size_t)n * K, K);
+    int8_t *row = w ? malloc((size_t)(K ? K : 1)) : NULL;
+    if (!row) {
+        vt_q8_linear_free(w);
+        return NULL;
+    }
+    for (int n = 0; n < N; n++) {
+        w->scale[n] = vt_q8_quantize_row(row, W + (size_t)n * K, K);
+        q8_put_row(w, n, row);
+    }
+    free(row);
     return w;
 }
 
 vt_q8_linear_w *vt_q8_linear_from_q(const int8_t *q, const float *scale, int N, int K) {
     vt_q8_linear_w *w = q8_alloc(N, K);
     if (!w) return NULL;
-    for (int n = 0; n < N; n++) memcpy(w->w + (size_t)n * w->Kp, q + (size_t)n * K, (size_t)K);
+    for (int n = 0; n < N; n++) q8_put_row(w, n, q + (size_t)n * K);
     memcpy(w->scale, scale, sizeof(float) * (size_t)N);
     return w;
 }
@@ -128,6 +208,7 @@ void vt_q8_linear_free(vt_q8_linear_w *w) {
     if (!w) return;
     free(w->w);
     free(w->scale);
+    free(w->colsum);
     free(w);
 }
 
@@ -154,6 +235,9 @@ vt_q8_tile_fn vt_q8_tile_active(void) {
 }
 
 const char *vt_q8_kernel_name(void) {
+    int pw = vt_q8_pack_width();
+    if (pw == 64) return "avx512-vnni";
+    if (pw == 16) return "avx-vnni";
     vt_q8_tile_fn f = vt_q8_tile_active();
 #if VT_X86
     if (f == vt_q8_tile_avx2) return "avx2";
@@ -248,8 +332,65 @@ static void gelu_task(void *ctx, int tid, int nt) {
     if (hi > lo) vt_gelu(j->y + (size_t)lo * j->w->N, (size_t)(hi - lo) * j->w->N);
 }
 
+/* ---- panel-layout weights (the VNNI kernels) */
+
+/* One row of x as u8 (x_q + 128, Kp bytes, the padding 128: it meets zero weights); returns its
+ * scale, as quantize_row does (the same x_q, the same scale). */
+static float quantize_row_u8(const q8_impl *im, uint8_t *u, const float *x, const vt_q8_linear_w *w) {
+    if (w->Kp > w->K) memset(u + w->K, 128, (size_t)(w->Kp - w->K));
+    if (w->in_scale > 0.0f) {
+        im->quantize_u8(u, x, w->K, 1.0f / w->in_scale);
+        return w->in_scale;
+    }
+    float amax = w->K > 0 ? im->amax(x, w->K) : 0.0f;
+    if (!(amax > 0.0f) || !isfinite(amax)) {
+        if (w->K > 0) memset(u, 128, (size_t)w->K);
+        return amax > 0.0f ? amax : 1.0f;
+    }
+    im->quantize_u8(u, x, w->K, 127.0f / amax);
+    return amax / 127.0f;
+}
+
+static void quantize_u8_task(void *ctx, int tid, int nt) {
+    q8_job *j = ctx;
+    long lo, hi;
+    vt_split(j->M, tid, nt, &lo, &hi);
+    for (long m = lo; m < hi; m++)
+        j->sx[m] = quantize_row_u8(&j->im, (uint8_t *)j->xq + (size_t)m * j->w->Kp, j->x + (size_t)m * j->w->K, j->w);
+}
+
+/* Work items: a column panel x a block of rows, panel-major (a thread's items share panels, whose
+ * weights stay in its cache while the rows pass). */
+#define Q8_ROWS 192
+
+static void vnni_task(void *ctx, int tid, int nt) {
+    q8_job *j = ctx;
+    const vt_q8_linear_w *w = j->w;
+    vt_q8_vnni_fn f = w->pw == j->im.pw ? j->im.vnni : vnni_ref;
+    long blocks = (j->M + Q8_ROWS - 1) / Q8_ROWS, lo, hi;
+    vt_split((long)(w->Np / w->pw) * blocks, tid, nt, &lo, &hi);
+    for (long it = lo; it < hi; it++) {
+        int p = (int)(it / blocks), m0 = (int)(it % blocks) * Q8_ROWS, m1 = m0 + Q8_ROWS < j->M ? m0 + Q8_ROWS : j->M;
+        f((const uint8_t *)j->xq, (size_t)w->Kp, w, p, p + 1, m0, m1, j->sx, j->b, j->y, (size_t)w->N);
+    }
+}
+
+static int q8_linear_panels(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
+    if (q8_scratch((size_t)M * w->Kp, (size_t)M)) return -1;
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, M, M, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    int nt = vt_usable_threads();
+    long items = (long)(w->Np / w->pw) * ((M + Q8_ROWS - 1) / Q8_ROWS);
+    if ((long)nt > items) nt = (int)items;
+    if ((double)M * w->K * w->N < 2e5) nt = 1;
+    vt_parallel_run(quantize_u8_task, &j, nt);
+    vt_parallel_run(vnni_task, &j, nt);
+    if (j.gelu) vt_parallel_run(gelu_task, &j, nt);
+    return 0;
+}
+
 int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
     if (M <= 0) return 0;
+    if (w->pw) return q8_linear_panels(y, x, w, b, M, epilogue);
     int Mp = (M + 1) / 2 * 2;
     if (q8_scratch((size_t)Mp * 2 * w->Kp, (size_t)M)) return -1;
     q8_job j = {y, x, b, w, tls_xq, tls_sx, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};

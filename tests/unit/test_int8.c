@@ -29,7 +29,7 @@ static void test_tiles(void) {
     for (int s = 0; s < 4; s++) {
         if (vt_kernels_select(sets[s])) continue;
         vt_q8_tile_fn tile = vt_q8_tile_active();
-        printf(" %s (with the %s set)", vt_q8_kernel_name(), sets[s]);
+        printf(" %s (layer kernel %s)", sets[s], vt_q8_kernel_name());
         for (int ki = 0; ki < 5; ki++)
             for (int mode = 0; mode < 3; mode++) {
                 int Kp = Kps[ki];
@@ -46,8 +46,7 @@ static void test_tiles(void) {
                         for (int k = 0; k < Kp; k++) ref += (int64_t)x[i * ld + k] * w[j * ld + k];
                         bad += ref != got[i][j];
                     }
-                CHECK(!bad, "%s (%s int8 kernel): %d of 8 tile sums differ from int64 at Kp %d, mode %d", sets[s],
-                      vt_q8_kernel_name(), bad, Kp, mode);
+                CHECK(!bad, "%s: %d of 8 tile sums differ from int64 at Kp %d, mode %d", sets[s], bad, Kp, mode);
                 free(x), free(w);
             }
     }
@@ -75,58 +74,82 @@ static void test_quantize_row(void) {
 }
 
 /* y = x W^T + b in int8: against the definition evaluated with int64 sums, and the same bits on
- * every kernel set and with 1 or 2 threads */
+ * every kernel set and with 1 or 2 threads, for weights packed in each kernel set's layout (rows;
+ * VNNI panels of 64 or 16 where the CPU has them) and run on every set (a set without the layout's
+ * kernel runs it portably). Shapes with odd M (the 6-row tiles' tails), K (the 4-byte groups'), N
+ * (the panels'), and operands at +-127 everywhere (u8 1 and 255 in the VNNI kernels). */
 static void test_linear(void) {
-    int shapes[][3] = {{1, 1, 1}, {3, 31, 5}, {7, 33, 13}, {197, 64, 96}, {16, 384, 1152}, {5, 1536, 384}};
-    for (int c = 0; c < 6; c++) {
-        int M = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+    int shapes[][3] = {{1, 1, 1}, {3, 31, 5}, {7, 33, 13}, {197, 64, 96}, {16, 384, 1152}, {5, 1536, 384}, {13, 3072, 70}, {200, 96, 200}};
+    int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int c = 0; c < nshapes + 1; c++) {
+        int extreme = c == nshapes; /* |x_q| = |w_q| = 127 everywhere */
+        int M = extreme ? 11 : shapes[c][0], K = extreme ? 1027 : shapes[c][1], N = extreme ? 67 : shapes[c][2];
         float *x = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
         float *y = malloc(sizeof(float) * M * N), *ref = malloc(sizeof(float) * M * N), *y0 = malloc(sizeof(float) * M * N);
-        for (int i = 0; i < M * K; i++) x[i] = next_f() * (1 + i % 7);
-        for (int i = 0; i < N * K; i++) W[i] = next_f() * 0.05f;
+        for (int i = 0; i < M * K; i++) x[i] = extreme ? (i % 3 ? 5.0f : -5.0f) : next_f() * (1 + i % 7);
+        for (int i = 0; i < N * K; i++) W[i] = extreme ? (i % 5 < 2 ? -0.05f : 0.05f) : next_f() * 0.05f;
         for (int i = 0; i < N; i++) b[i] = next_f();
-        vt_kernels_select("ref");
-        vt_q8_linear_w *q = vt_q8_linear_quantize(W, N, K);
         int8_t *xq = malloc((size_t)K);
-        for (int m = 0; m < M; m++) {
-            float sx = vt_q8_quantize_row(xq, x + (size_t)m * K, K);
-            for (int n = 0; n < N; n++) {
-                int64_t s = 0;
-                for (int k = 0; k < K; k++) s += (int64_t)xq[k] * q->w[(size_t)n * q->Kp + k];
-                float v = (float)s * (sx * q->scale[n]);
-                ref[(size_t)m * N + n] = v + b[n];
-            }
-        }
         int first = 1;
-        for (int s = 0; s < 4; s++)
-            for (int th = 1; th <= 2; th++) {
-                if (vt_kernels_select(sets[s])) continue;
-                vt_set_threads(th);
-                CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_NONE) == 0, "linear");
-                CHECK(!memcmp(y, ref, sizeof(float) * M * N), "%dx%dx%d %s, %d threads: differs from the int64 definition (%g)",
-                      M, K, N, sets[s], th, (double)max_abs_diff(y, ref, (size_t)M * N));
-                if (first) memcpy(y0, y, sizeof(float) * M * N), first = 0;
-                CHECK(!memcmp(y, y0, sizeof(float) * M * N), "%dx%dx%d %s, %d threads: not the ref kernel's bits", M, K, N,
-                      sets[s], th);
+        for (int ps = 0; ps < 4; ps++) {
+            if (vt_kernels_select(sets[ps])) continue;
+            vt_q8_linear_w *q = vt_q8_linear_quantize(W, N, K);
+            CHECK(q && q->pw == vt_q8_pack_width(), "%s: packed in its layout", sets[ps]);
+            int8_t *wq = malloc((size_t)K);
+            int packed_ok = 1;
+            for (int n = 0; n < N; n++) {
+                int32_t cs = 0;
+                packed_ok &= vt_q8_quantize_row(wq, W + (size_t)n * K, K) == q->scale[n];
+                for (int k = 0; k < K; k++) packed_ok &= vt_q8_weight_at(q, n, k) == wq[k], cs += wq[k];
+                if (q->pw) packed_ok &= q->colsum[n] == cs;
             }
-        /* the GELU epilogue is the float one applied to the dequantized values */
-        memcpy(y0, ref, sizeof(float) * M * N);
-        vt_gelu(y0, (size_t)M * N);
-        CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_GELU) == 0 && !memcmp(y, y0, sizeof(float) * M * N),
-              "%dx%dx%d: GELU epilogue", M, K, N);
-        /* static scale: inputs beyond it clamp to +-127 */
-        q->in_scale = 0.01f;
-        CHECK(vt_q8_linear(y, x, q, NULL, M, VT_EPILOGUE_NONE) == 0, "static linear");
-        int okk = 1;
-        for (int m = 0; m < M && okk; m++)
-            for (int n = 0; n < N && okk; n++) {
-                int64_t s = 0;
-                for (int k = 0; k < K; k++) s += (int64_t)vt_q8_round(x[(size_t)m * K + k] * (1.0f / 0.01f)) * q->w[(size_t)n * q->Kp + k];
-                okk = y[(size_t)m * N + n] == (float)s * (0.01f * q->scale[n]);
+            for (int n = N; q->pw && n < q->Np; n++) packed_ok &= q->colsum[n] == 0;
+            CHECK(packed_ok, "%dx%d packed for %s (width %d): not the rows' quantized values, scales and sums", N, K, sets[ps], q->pw);
+            free(wq);
+            for (int m = 0; m < M; m++) {
+                float sx = vt_q8_quantize_row(xq, x + (size_t)m * K, K);
+                for (int n = 0; n < N; n++) {
+                    int64_t s = 0;
+                    for (int k = 0; k < K; k++) s += (int64_t)xq[k] * vt_q8_weight_at(q, n, k);
+                    float v = (float)s * (sx * q->scale[n]);
+                    ref[(size_t)m * N + n] = v + b[n];
+                }
             }
-        CHECK(okk, "%dx%dx%d: static scale", M, K, N);
-        vt_set_threads(0);
-        vt_q8_linear_free(q);
+            for (int s = 0; s < 4; s++)
+                for (int th = 1; th <= 2; th++) {
+                    if (vt_kernels_select(sets[s])) continue;
+                    vt_set_threads(th);
+                    CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_NONE) == 0, "linear");
+                    CHECK(!memcmp(y, ref, sizeof(float) * M * N),
+                          "%dx%dx%d packed for %s (width %d), run with %s, %d threads: differs from the int64 definition (%g)", M,
+                          K, N, sets[ps], q->pw, sets[s], th, (double)max_abs_diff(y, ref, (size_t)M * N));
+                    if (first) memcpy(y0, y, sizeof(float) * M * N), first = 0;
+                    CHECK(!memcmp(y, y0, sizeof(float) * M * N), "%dx%dx%d packed for %s, run with %s, %d threads: not the first kernel's bits",
+                          M, K, N, sets[ps], sets[s], th);
+                }
+            vt_kernels_select(sets[ps]);
+            /* the GELU epilogue is the float one applied to the dequantized values */
+            float *g = malloc(sizeof(float) * M * N);
+            memcpy(g, ref, sizeof(float) * M * N);
+            vt_gelu(g, (size_t)M * N);
+            CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_GELU) == 0 && !memcmp(y, g, sizeof(float) * M * N),
+                  "%dx%dx%d %s: GELU epilogue", M, K, N, sets[ps]);
+            free(g);
+            /* static scale: inputs beyond it clamp to +-127; no bias */
+            q->in_scale = 0.01f;
+            CHECK(vt_q8_linear(y, x, q, NULL, M, VT_EPILOGUE_NONE) == 0, "static linear");
+            int okk = 1;
+            for (int m = 0; m < M && okk; m++)
+                for (int n = 0; n < N && okk; n++) {
+                    int64_t s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (int64_t)vt_q8_round(x[(size_t)m * K + k] * (1.0f / 0.01f)) * vt_q8_weight_at(q, n, k);
+                    okk = y[(size_t)m * N + n] == (float)s * (0.01f * q->scale[n]);
+                }
+            CHECK(okk, "%dx%dx%d %s: static scale", M, K, N, sets[ps]);
+            vt_set_threads(0);
+            vt_q8_linear_free(q);
+        }
         free(x), free(W), free(b), free(y), free(ref), free(y0), free(xq);
     }
     vt_kernels_select("ref");
