@@ -13,14 +13,16 @@
 void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
 float vt_q8_amax_avx2(const float *x, int n);
 void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv);
+void vt_q8_quantize_u8_avx2(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
+void vt_q8_minmax_avx2(const float *x, int n, float *mn, float *mx);
 void vt_q8_panel_avx2(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
-                      const float *b, float *y, size_t ldy, int rows);
+                      const int32_t *zp, const float *b, float *y, size_t ldy, int rows);
 void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
-                       const float *sx, const float *b, float *y, size_t ldy);
+                       const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy);
 void vt_q8_vnni_avx2(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
-                     const float *sx, const float *b, float *y, size_t ldy);
-void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv);
-float vt_q8_amax_avx512(const float *x, int n);
+                     const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy);
+void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
+void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx);
 #endif
 #if defined(__aarch64__)
 void vt_q8_tile_neon(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
@@ -30,16 +32,19 @@ int vt_q8_neon_dotprod_supported(void);
 /* The active implementation's pieces. */
 typedef struct q8_impl {
     vt_q8_tile_fn tile;
+    /* weights: symmetric rows */
     float (*amax)(const float *x, int n);
     void (*quantize)(int8_t *q, const float *x, int n, float inv);
-    /* rows (1 or 2) of y for columns [n0, n1): the tile's sums dequantized, + b */
-    void (*panel)(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx, const float *b,
-                  float *y, size_t ldy, int rows);
-    /* panel-layout weights: the VNNI kernel of panel width pw (vnni_ref for any other width), and
-     * the quantization to u8 (x_q + 128) */
+    /* inputs: the range (from 0) and u8 with a zero point */
+    void (*minmax)(const float *x, int n, float *mn, float *mx);
+    void (*quantize_u8)(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
+    /* row-layout weights: rows (1 or 2) of y for columns [n0, n1), the tile's sums corrected and
+     * dequantized, + b */
+    void (*panel)(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                  const int32_t *zp, const float *b, float *y, size_t ldy, int rows);
+    /* panel-layout weights: the VNNI kernel of panel width pw (vnni_ref for any other width) */
     vt_q8_vnni_fn vnni;
     int pw;
-    void (*quantize_u8)(uint8_t *u, const float *x, int n, float inv);
 } q8_impl;
 
 static float amax_ref(const float *x, int n) {
@@ -55,42 +60,48 @@ static void quantize_ref(int8_t *q, const float *x, int n, float inv) {
     for (int i = 0; i < n; i++) q[i] = vt_q8_round(x[i] * inv);
 }
 
-/* Any tile function with the portable dequantizing store. */
+static void minmax_ref(const float *x, int n, float *mn, float *mx) {
+    float a = 0.0f, b = 0.0f;
+    for (int i = 0; i < n; i++) a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b; /* NaN ignored */
+    *mn = a, *mx = b;
+}
+
+static void quantize_u8_ref(uint8_t *u, const float *x, int n, float inv, int zp, int lo) {
+    for (int i = 0; i < n; i++) u[i] = vt_q8_round_u8(x[i] * inv, zp, lo);
+}
+
+/* Any tile function with the portable correction and dequantizing store. */
 static void panel_with(vt_q8_tile_fn tile, const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1,
-                       const float *sx, const float *b, float *y, size_t ldy, int rows) {
+                       const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy, int rows) {
     int32_t t[2][4];
     for (int n = n0; n < n1 && n < w->N; n += 4) {
         tile(x, ldx, w->w + (size_t)n * w->Kp, (size_t)w->Kp, w->Kp, t);
         for (int i = 0; i < rows; i++)
             for (int q = 0; q < 4 && n + q < w->N; q++) {
-                float v = (float)t[i][q] * (sx[i] * w->scale[n + q]);
+                float v = (float)(t[i][q] + (128 - zp[i]) * w->colsum[n + q]) * (sx[i] * w->scale[n + q]);
                 y[(size_t)i * ldy + n + q] = b ? v + b[n + q] : v;
             }
     }
 }
 static void panel_ref(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
-                      const float *b, float *y, size_t ldy, int rows) {
-    panel_with(vt_q8_tile_ref, x, ldx, w, n0, n1, sx, b, y, ldy, rows);
+                      const int32_t *zp, const float *b, float *y, size_t ldy, int rows) {
+    panel_with(vt_q8_tile_ref, x, ldx, w, n0, n1, sx, zp, b, y, ldy, rows);
 }
 #if defined(__aarch64__)
 static void panel_neon(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
-                       const float *b, float *y, size_t ldy, int rows) {
-    panel_with(vt_q8_tile_neon, x, ldx, w, n0, n1, sx, b, y, ldy, rows);
+                       const int32_t *zp, const float *b, float *y, size_t ldy, int rows) {
+    panel_with(vt_q8_tile_neon, x, ldx, w, n0, n1, sx, zp, b, y, ldy, rows);
 }
 #endif
 
-static void quantize_u8_ref(uint8_t *u, const float *x, int n, float inv) {
-    for (int i = 0; i < n; i++) u[i] = (uint8_t)(vt_q8_round(x[i] * inv) + 128);
-}
-
 /* Any panel width, portably: the same integer sums and dequantizing store as the VNNI kernels. */
 static void vnni_ref(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
-                     const float *sx, const float *b, float *y, size_t ldy) {
+                     const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy) {
     for (int m = m0; m < m1; m++)
         for (int n = p0 * w->pw; n < p1 * w->pw && n < w->N; n++) {
             int32_t s = 0;
             for (int k = 0; k < w->Kp; k++) s += (int32_t)a[(size_t)m * lda + k] * vt_q8_weight_at(w, n, k);
-            float v = (float)(s - 128 * w->colsum[n]) * (sx[m] * w->scale[n]);
+            float v = (float)(s - zp[m] * w->colsum[n]) * (sx[m] * w->scale[n]);
             y[(size_t)m * ldy + n] = b ? v + b[n] : v;
         }
 }
@@ -117,12 +128,18 @@ int vt_q8_pack_width(void) {
 }
 
 static q8_impl impl_active(void) {
-    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, panel_ref, vnni_ref, 0, quantize_u8_ref};
+    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, minmax_ref, quantize_u8_ref, panel_ref, vnni_ref, 0};
     r.tile = vt_q8_tile_active();
 #if VT_X86
-    if (r.tile == vt_q8_tile_avx2) r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2, r.panel = vt_q8_panel_avx2;
+    if (r.tile == vt_q8_tile_avx2) {
+        r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2, r.panel = vt_q8_panel_avx2;
+        r.minmax = vt_q8_minmax_avx2, r.quantize_u8 = vt_q8_quantize_u8_avx2;
+    }
     r.pw = vt_q8_pack_width();
-    if (r.pw == 64) r.vnni = vt_q8_vnni_avx512, r.quantize_u8 = vt_q8_quantize_u8_avx512, r.amax = vt_q8_amax_avx512;
+    if (r.pw == 64) {
+        r.vnni = vt_q8_vnni_avx512;
+        r.minmax = vt_q8_minmax_avx512, r.quantize_u8 = vt_q8_quantize_u8_avx512;
+    }
     if (r.pw == 16) r.vnni = vt_q8_vnni_avx2;
 #elif defined(__aarch64__)
     if (r.tile == vt_q8_tile_neon) r.panel = panel_neon;
@@ -150,15 +167,14 @@ static vt_q8_linear_w *q8_alloc(int N, int K) {
     vt_q8_linear_w *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->N = N, w->K = K, w->pw = vt_q8_pack_width();
-    if (w->pw) {
+    if (w->pw)
         w->Np = (N + w->pw - 1) / w->pw * w->pw, w->Kp = (K + 3) / 4 * 4;
-        w->colsum = calloc((size_t)w->Np, sizeof(int32_t));
-    } else {
+    else
         w->Np = (N + 3) / 4 * 4, w->Kp = (K + 31) / 32 * 32;
-    }
+    w->colsum = calloc((size_t)w->Np, sizeof(int32_t));
     w->w = aligned_alloc(64, ((size_t)w->Np * w->Kp + 63) / 64 * 64);
     w->scale = malloc(sizeof(float) * (size_t)(N ? N : 1));
-    if (!w->w || !w->scale || (w->pw && !w->colsum)) {
+    if (!w->w || !w->scale || !w->colsum) {
         vt_q8_linear_free(w);
         return NULL;
     }
@@ -168,17 +184,15 @@ static vt_q8_linear_w *q8_alloc(int N, int K) {
 
 /* Row n (K values) into the weight's layout. */
 static void q8_put_row(vt_q8_linear_w *w, int n, const int8_t *q) {
+    int32_t s = 0;
+    for (int k = 0; k < w->K; k++) s += q[k];
+    w->colsum[n] = s;
     if (!w->pw) {
         memcpy(w->w + (size_t)n * w->Kp, q, (size_t)w->K);
         return;
     }
     int8_t *p = w->w + (size_t)(n / w->pw) * w->Kp * w->pw + (size_t)(n % w->pw) * 4;
-    int32_t s = 0;
-    for (int k = 0; k < w->K; k++) {
-        p[(size_t)(k & ~3) * w->pw + (k & 3)] = q[k];
-        s += q[k];
-    }
-    w->colsum[n] = s;
+    for (int k = 0; k < w->K; k++) p[(size_t)(k & ~3) * w->pw + (k & 3)] = q[k];
 }
 
 vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
@@ -250,16 +264,44 @@ const char *vt_q8_kernel_name(void) {
 
 /* ---- the layer */
 
-/* The calling thread's quantized input: Mp rows of x_q and |x_q| (2 Kp bytes) and M scales, grown as needed. */
+/* One input row as u8 with its zero point (see int8.h); returns its scale. */
+static float quantize_input(const q8_impl *im, uint8_t *u, int32_t *zp, const float *x, int n, float in_scale) {
+    if (in_scale > 0.0f) {
+        *zp = 128;
+        im->quantize_u8(u, x, n, 1.0f / in_scale, 128, 1);
+        return in_scale;
+    }
+    float lo = 0.0f, hi = 0.0f;
+    if (n > 0) im->minmax(x, n, &lo, &hi);
+    float range = hi - lo;
+    *zp = 128;
+    if (!(range > 0.0f) || !isfinite(range)) { /* a zero row; an infinite one cannot be scaled either */
+        if (n > 0) memset(u, 128, (size_t)n);
+        return range > 0.0f ? range : 1.0f;
+    }
+    float inv = 255.0f / range;
+    *zp = vt_q8_round_u8(-lo * inv, 0, 0);
+    im->quantize_u8(u, x, n, inv, *zp, 0);
+    return range / 255.0f;
+}
+
+float vt_q8_quantize_input(uint8_t *u, int32_t *zp, const float *x, int n, float in_scale) {
+    q8_impl im = impl_active();
+    return quantize_input(&im, u, zp, x, n, in_scale);
+}
+
+/* The calling thread's quantized input (rows of u8, or of x_s and |x_s|), M scales and zero points,
+ * grown as needed. */
 static _Thread_local int8_t *tls_xq;
 static _Thread_local float *tls_sx;
+static _Thread_local int32_t *tls_zp;
 static _Thread_local size_t tls_xq_size, tls_sx_size;
 static void q8_release(void) {
-    free(tls_xq), free(tls_sx);
-    tls_xq = NULL, tls_sx = NULL, tls_xq_size = tls_sx_size = 0;
+    free(tls_xq), free(tls_sx), free(tls_zp);
+    tls_xq = NULL, tls_sx = NULL, tls_zp = NULL, tls_xq_size = tls_sx_size = 0;
 }
 static int q8_scratch(size_t xq_bytes, size_t m) {
-    if (!tls_xq && !tls_sx) vt_on_thread_exit(q8_release);
+    if (!tls_xq && !tls_sx && !tls_zp) vt_on_thread_exit(q8_release);
     if (xq_bytes > tls_xq_size) {
         free(tls_xq);
         tls_xq_size = 0;
@@ -267,9 +309,10 @@ static int q8_scratch(size_t xq_bytes, size_t m) {
         tls_xq_size = xq_bytes;
     }
     if (m > tls_sx_size) {
-        free(tls_sx);
+        free(tls_sx), free(tls_zp);
         tls_sx_size = 0;
-        if (!(tls_sx = malloc(sizeof(float) * m))) return -1;
+        tls_sx = malloc(sizeof(float) * m), tls_zp = malloc(sizeof(int32_t) * m);
+        if (!tls_sx || !tls_zp) return -1;
         tls_sx_size = m;
     }
     return 0;
@@ -281,30 +324,29 @@ typedef struct q8_job {
     const vt_q8_linear_w *w;
     int8_t *xq;
     float *sx;
+    int32_t *zp;
     int M, Mp, gelu;
     q8_impl im;
 } q8_job;
 
+/* Row-layout weights: each row as x_s = u - 128, then |x_s| (the AVX2 panel's), Kp bytes each. */
 static void quantize_task(void *ctx, int tid, int nt) {
     q8_job *j = ctx;
     const vt_q8_linear_w *w = j->w;
     long lo, hi;
     vt_split(j->Mp, tid, nt, &lo, &hi);
     for (long m = lo; m < hi; m++) {
-        int8_t *q = j->xq + (size_t)m * 2 * w->Kp, *a = q + w->Kp; /* x_q, then |x_q| (the AVX2 panel's) */
-        memset(q + w->K, 0, (size_t)(w->Kp - w->K));
-        if (m >= j->M) { /* the padding row of an odd M */
+        int8_t *q = j->xq + (size_t)m * 2 * w->Kp, *a = q + w->Kp;
+        if (m >= j->M) { /* the padding row of an odd M (its zero point is never read) */
             memset(q, 0, 2 * (size_t)w->Kp);
             continue;
         }
-        const float *x = j->x + (size_t)m * w->K;
-        if (w->in_scale > 0.0f) {
-            j->im.quantize(q, x, w->K, 1.0f / w->in_scale);
-            j->sx[m] = w->in_scale;
-        } else {
-            j->sx[m] = quantize_row(&j->im, q, x, w->K);
+        j->sx[m] = quantize_input(&j->im, (uint8_t *)q, &j->zp[m], j->x + (size_t)m * w->K, w->K, w->in_scale);
+        for (int k = 0; k < w->K; k++) {
+            int v = (uint8_t)q[k] - 128;
+            q[k] = (int8_t)v, a[k] = (int8_t)(v < 0 ? -v : v); /* |-128| is 128 as u8 */
         }
-        for (int k = 0; k < w->Kp; k++) a[k] = (int8_t)(q[k] < 0 ? -q[k] : q[k]);
+        if (w->Kp > w->K) memset(q + w->K, 0, (size_t)(w->Kp - w->K)), memset(a + w->K, 0, (size_t)(w->Kp - w->K));
     }
 }
 
@@ -320,8 +362,8 @@ static void gemm_task(void *ctx, int tid, int nt) {
     for (long c = lo; c < hi; c++) {
         int n0 = (int)(c * Q8_CHUNK), n1 = n0 + Q8_CHUNK < w->Np ? n0 + Q8_CHUNK : w->Np;
         for (int m = 0; m < j->Mp; m += 2)
-            j->im.panel(j->xq + (size_t)m * 2 * w->Kp, 2 * (size_t)w->Kp, w, n0, n1, j->sx + m, j->b, j->y + (size_t)m * w->N,
-                        (size_t)w->N, m + 1 < j->M ? 2 : 1);
+            j->im.panel(j->xq + (size_t)m * 2 * w->Kp, 2 * (size_t)w->Kp, w, n0, n1, j->sx + m, j->zp + m, j->b,
+                        j->y + (size_t)m * w->N, (size_t)w->N, m + 1 < j->M ? 2 : 1);
     }
 }
 
@@ -332,31 +374,18 @@ static void gelu_task(void *ctx, int tid, int nt) {
     if (hi > lo) vt_gelu(j->y + (size_t)lo * j->w->N, (size_t)(hi - lo) * j->w->N);
 }
 
-/* ---- panel-layout weights (the VNNI kernels) */
-
-/* One row of x as u8 (x_q + 128, Kp bytes, the padding 128: it meets zero weights); returns its
- * scale, as quantize_row does (the same x_q, the same scale). */
-static float quantize_row_u8(const q8_impl *im, uint8_t *u, const float *x, const vt_q8_linear_w *w) {
-    if (w->Kp > w->K) memset(u + w->K, 128, (size_t)(w->Kp - w->K));
-    if (w->in_scale > 0.0f) {
-        im->quantize_u8(u, x, w->K, 1.0f / w->in_scale);
-        return w->in_scale;
-    }
-    float amax = w->K > 0 ? im->amax(x, w->K) : 0.0f;
-    if (!(amax > 0.0f) || !isfinite(amax)) {
-        if (w->K > 0) memset(u, 128, (size_t)w->K);
-        return amax > 0.0f ? amax : 1.0f;
-    }
-    im->quantize_u8(u, x, w->K, 127.0f / amax);
-    return amax / 127.0f;
-}
+/* ---- panel-layout weights (the VNNI kernels): rows of u8, Kp bytes (the padding meets zero weights) */
 
 static void quantize_u8_task(void *ctx, int tid, int nt) {
     q8_job *j = ctx;
+    const vt_q8_linear_w *w = j->w;
     long lo, hi;
     vt_split(j->M, tid, nt, &lo, &hi);
-    for (long m = lo; m < hi; m++)
-        j->sx[m] = quantize_row_u8(&j->im, (uint8_t *)j->xq + (size_t)m * j->w->Kp, j->x + (size_t)m * j->w->K, j->w);
+    for (long m = lo; m < hi; m++) {
+        uint8_t *u = (uint8_t *)j->xq + (size_t)m * w->Kp;
+        j->sx[m] = quantize_input(&j->im, u, &j->zp[m], j->x + (size_t)m * w->K, w->K, w->in_scale);
+        if (w->Kp > w->K) memset(u + w->K, 0, (size_t)(w->Kp - w->K));
+    }
 }
 
 /* Work items: a column panel x a block of rows, panel-major (a thread's items share panels, whose
@@ -371,13 +400,13 @@ static void vnni_task(void *ctx, int tid, int nt) {
     vt_split((long)(w->Np / w->pw) * blocks, tid, nt, &lo, &hi);
     for (long it = lo; it < hi; it++) {
         int p = (int)(it / blocks), m0 = (int)(it % blocks) * Q8_ROWS, m1 = m0 + Q8_ROWS < j->M ? m0 + Q8_ROWS : j->M;
-        f((const uint8_t *)j->xq, (size_t)w->Kp, w, p, p + 1, m0, m1, j->sx, j->b, j->y, (size_t)w->N);
+        f((const uint8_t *)j->xq, (size_t)w->Kp, w, p, p + 1, m0, m1, j->sx, j->zp, j->b, j->y, (size_t)w->N);
     }
 }
 
 static int q8_linear_panels(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
     if (q8_scratch((size_t)M * w->Kp, (size_t)M)) return -1;
-    q8_job j = {y, x, b, w, tls_xq, tls_sx, M, M, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, M, epilogue == VT_EPILOGUE_GELU, impl_active()};
     int nt = vt_usable_threads();
     long items = (long)(w->Np / w->pw) * ((M + Q8_ROWS - 1) / Q8_ROWS);
     if ((long)nt > items) nt = (int)items;
@@ -393,7 +422,7 @@ int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float 
     if (w->pw) return q8_linear_panels(y, x, w, b, M, epilogue);
     int Mp = (M + 1) / 2 * 2;
     if (q8_scratch((size_t)Mp * 2 * w->Kp, (size_t)M)) return -1;
-    q8_job j = {y, x, b, w, tls_xq, tls_sx, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};
     int nt = vt_usable_threads();
     long chunks = (w->Np + Q8_CHUNK - 1) / Q8_CHUNK;
     if ((long)nt > chunks) nt = (int)chunks;

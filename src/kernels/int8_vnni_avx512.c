@@ -1,8 +1,8 @@
-/* The AVX-512 VNNI int8 kernel (see int8.h): vpdpbusd multiplies 4 u8 activations (x_q + 128,
+/* The AVX-512 VNNI int8 kernel (see int8.h): vpdpbusd multiplies 4 u8 activations (x quantized with a zero point,
  * broadcast as one int32) by 4 s8 weights in each of 16 int32 lanes and adds the 4 products, with
  * no saturation. A register tile is up to 6 rows x 64 columns (24 accumulators, 4 weight vectors,
  * one broadcast); each tile runs over the whole of K, so the sums are exact int32 and the result
- * is the portable kernel's bit for bit: sum = acc - 128 * colsum, then
+ * is the portable kernel's bit for bit: sum = acc - zp * colsum, then
  * (float)sum * (sx * scale) + b, in that order of float operations. */
 #include "kernels/int8.h"
 
@@ -13,7 +13,7 @@
 
 static inline __attribute__((always_inline)) void tile(const uint8_t *a, size_t lda, const int8_t *bp, int Kp, const int MR,
                                                        const int32_t *cs, const float *sw, const float *bias,
-                                                       const float *sx, float *y, size_t ldy, int cols) {
+                                                       const float *sx, const int32_t *zp, float *y, size_t ldy, int cols) {
     __m512i acc[6][4];
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++)
@@ -39,12 +39,12 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *a, size_t 
         int c = 16 * j;
         if (c >= cols) break;
         __mmask16 mask = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1);
-        __m512i corr = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, cs + c), 7);
+        __m512i csv = _mm512_maskz_loadu_epi32(mask, cs + c);
         __m512 s = _mm512_maskz_loadu_ps(mask, sw + c);
         __m512 bb = bias ? _mm512_maskz_loadu_ps(mask, bias + c) : _mm512_setzero_ps();
 #pragma GCC unroll 6
         for (int r = 0; r < MR; r++) {
-            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], corr));
+            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], _mm512_mullo_epi32(_mm512_set1_epi32(zp[r]), csv)));
             v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_set1_ps(sx[r]), s));
             if (bias) v = _mm512_add_ps(v, bb);
             _mm512_mask_storeu_ps(y + (size_t)r * ldy + c, mask, v);
@@ -54,8 +54,8 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *a, size_t 
 
 #define TILE_FN(R)                                                                                                      \
     static void tile##R(const uint8_t *a, size_t lda, const int8_t *bp, int Kp, const int32_t *cs, const float *sw,     \
-                        const float *bias, const float *sx, float *y, size_t ldy, int cols) {                           \
-        tile(a, lda, bp, Kp, R, cs, sw, bias, sx, y, ldy, cols);                                                        \
+                        const float *bias, const float *sx, const int32_t *zp, float *y, size_t ldy, int cols) {        \
+        tile(a, lda, bp, Kp, R, cs, sw, bias, sx, zp, y, ldy, cols);                                                    \
     }
 TILE_FN(1)
 TILE_FN(2)
@@ -65,9 +65,9 @@ TILE_FN(5)
 TILE_FN(6)
 
 void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
-                       const float *sx, const float *b, float *y, size_t ldy) {
+                       const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy) {
     static void (*const tiles[7])(const uint8_t *, size_t, const int8_t *, int, const int32_t *, const float *,
-                                  const float *, const float *, float *, size_t, int) = {NULL, tile1, tile2, tile3,
+                                  const float *, const float *, const int32_t *, float *, size_t, int) = {NULL, tile1, tile2, tile3,
                                                                                           tile4, tile5, tile6};
     for (int p = p0; p < p1; p++) {
         int n = p * PW, cols = w->N - n < PW ? w->N - n : PW;
@@ -75,36 +75,37 @@ void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, in
         for (int m = m0; m < m1; m += 6) {
             int rows = m1 - m < 6 ? m1 - m : 6;
             tiles[rows](a + (size_t)m * lda, lda, bp, w->Kp, w->colsum + n, w->scale + n, b ? b + n : NULL, sx + m,
-                        y + (size_t)m * ldy + n, ldy, cols);
+                        zp + m, y + (size_t)m * ldy + n, ldy, cols);
         }
     }
 }
 
-/* u = clamp(round(x * inv), -127, 127) + 128 (ties to even, as lrintf; NaN gives -127 + 128 as the
- * portable loop). */
-void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv) {
-    const __m512 vinv = _mm512_set1_ps(inv);
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+/* u = clamp(round(clamp(x * inv, -256, 256)) + zp, lo, 255), as vt_q8_round_u8 (ties to even;
+ * NaN as -256: max_ps returns its second operand when one is NaN). */
+void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv, int zp, int lo) {
+    const __m512 vinv = _mm512_set1_ps(inv), fl = _mm512_set1_ps(-256.0f), fh = _mm512_set1_ps(256.0f);
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(255), vzp = _mm512_set1_epi32(zp);
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv));
-        v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), off);
+        __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), fl), fh);
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), vzp);
+        v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi);
         _mm_storeu_si128((__m128i *)(u + i), _mm512_cvtepi32_epi8(v));
     }
-    for (; i < n; i++) u[i] = (uint8_t)(vt_q8_round(x[i] * inv) + 128);
+    for (; i < n; i++) u[i] = vt_q8_round_u8(x[i] * inv, zp, lo);
 }
 
-/* The largest |x| (NaN ignored: a lane keeps its maximum unless the new value is greater). */
-float vt_q8_amax_avx512(const float *x, int n) {
-    __m512 m16 = _mm512_setzero_ps();
+/* The smallest and largest x (NaN ignored: a lane keeps its value unless the new one is beyond it). */
+void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx) {
+    __m512 lo16 = _mm512_setzero_ps(), hi16 = lo16;
     int i = 0;
-    for (; i + 16 <= n; i += 16) m16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m16);
-    float lanes[16], amax = 0.0f;
-    _mm512_storeu_ps(lanes, m16);
-    for (int j = 0; j < 16; j++) amax = lanes[j] > amax ? lanes[j] : amax;
-    for (; i < n; i++) {
-        float v = x[i] < 0 ? -x[i] : x[i];
-        amax = v > amax ? v : amax;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        lo16 = _mm512_min_ps(v, lo16), hi16 = _mm512_max_ps(v, hi16);
     }
-    return amax;
+    float l[16], h[16], a = 0.0f, b = 0.0f;
+    _mm512_storeu_ps(l, lo16), _mm512_storeu_ps(h, hi16);
+    for (int j = 0; j < 16; j++) a = l[j] < a ? l[j] : a, b = h[j] > b ? h[j] : b;
+    for (; i < n; i++) a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b;
+    *mn = a, *mx = b;
 }

@@ -73,6 +73,39 @@ static void test_quantize_row(void) {
     free(x), free(q);
 }
 
+/* A layer's input row: u8 with a zero point, within half a step of x, the same on every kernel set;
+ * a one-signed row uses every level from its zero point; zero and NaN-holding rows. */
+static void test_quantize_input(void) {
+    int n = 301;
+    float *x = malloc(sizeof(float) * n);
+    uint8_t *u = malloc(n), *u0 = malloc(n);
+    int32_t zp0 = -1;
+    for (int pass = 0; pass < 3; pass++) {
+        int first = 1;
+        for (int s = 0; s < 4; s++) {
+            if (vt_kernels_select(sets[s])) continue;
+            rng = 0x1234 + pass;
+            for (int i = 0; i < n; i++) x[i] = pass == 1 ? fabsf(next_f()) * 2.0f - 0.1f : next_f() * 3.0f;
+            if (pass == 2) x[5] = NAN, x[77] = -INFINITY * 0.0f; /* NaN is ignored by the range, quantized as the lowest */
+            int32_t zp;
+            float sc = vt_q8_quantize_input(u, &zp, x, n, 0.0f), worst = 0.0f;
+            for (int i = 0; i < n; i++)
+                if (!isnan(x[i])) worst = fmaxf(worst, fabsf((float)(u[i] - zp) * sc - x[i]));
+            CHECK(worst <= sc * 0.5f * 1.001f, "%s pass %d: round trip error %g over half a step %g", sets[s], pass, (double)worst,
+                  (double)sc / 2);
+            if (pass == 1) CHECK(zp <= 13 && zp >= 11, "%s: a mostly positive row's zero point %d", sets[s], zp);
+            if (pass == 2) CHECK(u[5] == 0 && u[77] == 0, "%s: NaN quantized as the lowest level (%d %d)", sets[s], u[5], u[77]);
+            if (first) memcpy(u0, u, (size_t)n), zp0 = zp, first = 0;
+            CHECK(!memcmp(u, u0, (size_t)n) && zp == zp0, "%s pass %d: not the first kernel set's bytes", sets[s], pass);
+        }
+    }
+    for (int i = 0; i < n; i++) x[i] = 0.0f;
+    int32_t zp;
+    CHECK(vt_q8_quantize_input(u, &zp, x, n, 0.0f) == 1.0f && zp == 128 && u[0] == 128 && u[n - 1] == 128, "a zero row");
+    vt_kernels_select("ref");
+    free(x), free(u), free(u0);
+}
+
 /* y = x W^T + b in int8: against the definition evaluated with int64 sums, and the same bits on
  * every kernel set and with 1 or 2 threads, for weights packed in each kernel set's layout (rows;
  * VNNI panels of 64 or 16 where the CPU has them) and run on every set (a set without the layout's
@@ -89,7 +122,7 @@ static void test_linear(void) {
         for (int i = 0; i < M * K; i++) x[i] = extreme ? (i % 3 ? 5.0f : -5.0f) : next_f() * (1 + i % 7);
         for (int i = 0; i < N * K; i++) W[i] = extreme ? (i % 5 < 2 ? -0.05f : 0.05f) : next_f() * 0.05f;
         for (int i = 0; i < N; i++) b[i] = next_f();
-        int8_t *xq = malloc((size_t)K);
+        uint8_t *xu = malloc((size_t)K);
         int first = 1;
         for (int ps = 0; ps < 4; ps++) {
             if (vt_kernels_select(sets[ps])) continue;
@@ -107,10 +140,11 @@ static void test_linear(void) {
             CHECK(packed_ok, "%dx%d packed for %s (width %d): not the rows' quantized values, scales and sums", N, K, sets[ps], q->pw);
             free(wq);
             for (int m = 0; m < M; m++) {
-                float sx = vt_q8_quantize_row(xq, x + (size_t)m * K, K);
+                int32_t zp;
+                float sx = vt_q8_quantize_input(xu, &zp, x + (size_t)m * K, K, 0.0f);
                 for (int n = 0; n < N; n++) {
                     int64_t s = 0;
-                    for (int k = 0; k < K; k++) s += (int64_t)xq[k] * vt_q8_weight_at(q, n, k);
+                    for (int k = 0; k < K; k++) s += (int64_t)(xu[k] - zp) * vt_q8_weight_at(q, n, k);
                     float v = (float)s * (sx * q->scale[n]);
                     ref[(size_t)m * N + n] = v + b[n];
                 }
@@ -135,7 +169,7 @@ static void test_linear(void) {
             CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_GELU) == 0 && !memcmp(y, g, sizeof(float) * M * N),
                   "%dx%dx%d %s: GELU epilogue", M, K, N, sets[ps]);
             free(g);
-            /* static scale: inputs beyond it clamp to +-127; no bias */
+            /* static scale: symmetric (zero point 128), inputs beyond it clamp to +-127; no bias */
             q->in_scale = 0.01f;
             CHECK(vt_q8_linear(y, x, q, NULL, M, VT_EPILOGUE_NONE) == 0, "static linear");
             int okk = 1;
@@ -143,14 +177,14 @@ static void test_linear(void) {
                 for (int n = 0; n < N && okk; n++) {
                     int64_t s = 0;
                     for (int k = 0; k < K; k++)
-                        s += (int64_t)vt_q8_round(x[(size_t)m * K + k] * (1.0f / 0.01f)) * vt_q8_weight_at(q, n, k);
+                        s += (int64_t)(vt_q8_round_u8(x[(size_t)m * K + k] * (1.0f / 0.01f), 128, 1) - 128) * vt_q8_weight_at(q, n, k);
                     okk = y[(size_t)m * N + n] == (float)s * (0.01f * q->scale[n]);
                 }
             CHECK(okk, "%dx%dx%d %s: static scale", M, K, N, sets[ps]);
             vt_set_threads(0);
             vt_q8_linear_free(q);
         }
-        free(x), free(W), free(b), free(y), free(ref), free(y0), free(xq);
+        free(x), free(W), free(b), free(y), free(ref), free(y0), free(xu);
     }
     vt_kernels_select("ref");
 }
@@ -291,6 +325,7 @@ int main(void) {
     const char *was = vt_kernels_name();
     test_tiles();
     test_quantize_row();
+    test_quantize_input();
     test_linear();
     vt_kernels_select(was);
     test_files();

@@ -71,11 +71,11 @@ static void bf16_close(const char *name, vitc_model *m, const float *in, int n, 
     free(z);
 }
 
-/* int8 blocks (vitc_model_set_int8): per-image logits cosine >= INT8_COS against float (the goal
- * is 0.999; these random-weight fixtures' worst case is about 0.998, each of qkv, proj, fc1 and
- * fc2 in int8 costing a similar share, so the bound leaves a little room), top-1 agreement counted; the same model written as a quantized file and loaded gives the same bits;
+/* int8 blocks (vitc_model_set_int8): per-image logits cosine >= INT8_COS against float (the
+ * issue's goal; with per-token zero points the worst fixture is at 0.9996, hf_deit_teacher, which
+ * symmetric activations left at 0.9973), top-1 agreement counted; the same model written as a quantized file and loaded gives the same bits;
  * back to float, the float bits. */
-#define INT8_COS 0.997
+#define INT8_COS 0.999
 static double int8_worst_cos = 1.0;
 static int int8_top1_same, int8_images;
 static void int8_close(const char *name, vitc_model *m, const char *dir, const float *in, int n, int H, int W,
