@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if VT_X86
+#include <cpuid.h>
+#endif
 
 #if VT_X86
 void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
@@ -107,13 +110,15 @@ static void vnni_ref(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int 
 }
 
 #if VT_X86
+/* CPUID directly: not every compiler's __builtin_cpu_supports knows "avxvnni" (clang 14 does not).
+ * The kernel sets that use these already checked the OS saves the vector registers. */
 static int cpu_vnni512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1); /* AVX512_VNNI */
 }
 static int cpu_avxvnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avxvnni");
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1); /* AVX_VNNI */
 }
 #endif
 
