@@ -112,13 +112,19 @@ static void vnni_ref(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int 
 #if VT_X86
 /* CPUID directly: not every compiler's __builtin_cpu_supports knows "avxvnni" (clang 14 does not).
  * The kernel sets that use these already checked the OS saves the vector registers. */
+static int cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit) {
+    unsigned r[4];
+    return __get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]) && (r[reg] >> bit & 1);
+}
+/* Read once: every int8 layer call asks, and CPUID traps to the hypervisor in a VM. */
+static _Atomic int vnni512_bit = -1, avxvnni_bit = -1;
 static int cpu_vnni512(void) {
-    unsigned a, b, c, d;
-    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1); /* AVX512_VNNI */
+    if (vnni512_bit < 0) vnni512_bit = cpuid_bit(7, 0, 2, 11); /* ECX: AVX512_VNNI */
+    return vnni512_bit;
 }
 static int cpu_avxvnni(void) {
-    unsigned a, b, c, d;
-    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1); /* AVX_VNNI */
+    if (avxvnni_bit < 0) avxvnni_bit = cpuid_bit(7, 1, 0, 4); /* EAX: AVX_VNNI */
+    return avxvnni_bit;
 }
 #endif
 
