@@ -3,13 +3,17 @@
  *   gemm_bench [-r reps] [-t threads,...] [-i impl,...] [-s all|b|quick] [-m M]
  * Each shape is a Linear layer y[M,N] = x[M,K] . W[N,K]^T (trans_b = 1), the way a ViT uses it.
  * Columns: <impl>/sgemm (vt_sgemm, B packed per call), <impl>/packed (weights pre-packed once,
- * vt_gemm_packed), openblas (cblas_sgemm RowMajor NoTrans Trans). */
+ * vt_gemm_packed), openblas (cblas_sgemm RowMajor NoTrans Trans).
+ *   -q kernel,...  adds int8 columns: vt_q8_linear (dynamic per-token inputs, the weight packed for
+ *                  that int8 kernel: avx512-vnni, avx-vnni, avx512bw, avx2, ref), GOP/s counted as
+ *                  the float columns' 2 M N K, input quantization included. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "kernels/int8.h"
 #include "kernels/kernels.h"
 #ifdef VT_HAVE_OPENBLAS
 #include <cblas.h>
@@ -48,12 +52,12 @@ static void fill(float *x, size_t n, unsigned seed) {
     }
 }
 
-#define MAXCOL 8
+#define MAXCOL 16
 
 int main(int argc, char **argv) {
     int reps = 7;
     int threads[4] = {1, 2}, nthr = 2;
-    const char *impls_arg = NULL, *set = "b";
+    const char *impls_arg = NULL, *set = "b", *q8_arg = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
@@ -61,8 +65,9 @@ int main(int argc, char **argv) {
             for (char *s = strtok(argv[++i], ","); s && nthr < 4; s = strtok(NULL, ",")) threads[nthr++] = atoi(s);
         } else if (!strcmp(argv[i], "-i") && i + 1 < argc) impls_arg = argv[++i];
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) set = argv[++i];
+        else if (!strcmp(argv[i], "-q") && i + 1 < argc) q8_arg = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [-r reps] [-t 1,2] [-i avx512,avx2,ref] [-s b|all]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-r reps] [-t 1,2] [-i avx512,avx2,ref] [-s b|all] [-q avx512-vnni,avx2,...]\n", argv[0]);
             return 2;
         }
     }
@@ -74,6 +79,15 @@ int main(int argc, char **argv) {
     for (char *s = strtok(ibuf, ","); s && nimpl < 4; s = strtok(NULL, ","))
         if (vt_kernels_select(s) == 0) impls[nimpl++] = s;
         else fprintf(stderr, "skipping %s (not available on this CPU)\n", s);
+
+    const char *q8s[6];
+    int nq8 = 0;
+    char qbuf[128];
+    snprintf(qbuf, sizeof qbuf, "%s", q8_arg ? q8_arg : "");
+    for (char *s = strtok(qbuf, ","); s && nq8 < 6; s = strtok(NULL, ","))
+        if (vt_q8_select(s) == 0) q8s[nq8++] = s;
+        else fprintf(stderr, "skipping int8 %s (not available on this CPU)\n", s);
+    vt_q8_select("auto");
 
     shape list[32];
     int ns = 0;
@@ -87,6 +101,7 @@ int main(int argc, char **argv) {
 #ifdef VT_HAVE_OPENBLAS
     printf(" %9s %7s", "openblas", "best/ob");
 #endif
+    for (int c = 0; c < nq8; c++) printf(" %13s", q8s[c]);
     printf("\n");
 
     for (int s = 0; s < ns; s++) {
@@ -101,13 +116,18 @@ int main(int argc, char **argv) {
             vt_kernels_select(impls[c]);
             pw[c] = vt_pack_b(W, N, K);
         }
+        vt_q8_linear_w *qw[6];
+        for (int c = 0; c < nq8; c++) {
+            vt_q8_select(q8s[c]);
+            qw[c] = vt_q8_linear_quantize(W, N, K);
+        }
         double flop = 2.0 * M * N * K;
         for (int t = 0; t < nthr; t++) {
             vt_set_threads(threads[t]);
 #ifdef VT_HAVE_OPENBLAS
             openblas_set_num_threads(threads[t]);
 #endif
-            int ncol = 2 * nimpl + 1;
+            int ncol = 2 * nimpl + 1 + nq8;
             double *tm = malloc(sizeof(double) * (size_t)reps * MAXCOL);
             for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
                 for (int c = 0; c < ncol; c++) {
@@ -118,6 +138,9 @@ int main(int argc, char **argv) {
                             vt_sgemm(0, 1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
                         else
                             vt_gemm_packed(0, M, 1.0f, x, K, pw[c / 2], 0.0f, y, N, NULL, VT_EPILOGUE_NONE);
+                    } else if (c > 2 * nimpl) {
+                        vt_q8_select(q8s[c - 2 * nimpl - 1]);
+                        vt_q8_linear(y, x, qw[c - 2 * nimpl - 1], NULL, M, VT_EPILOGUE_NONE);
                     } else {
 #ifdef VT_HAVE_OPENBLAS
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
@@ -131,24 +154,29 @@ int main(int argc, char **argv) {
             }
             printf("%-9s %5d %5d %5d %3d", list[s].what, M, K, N, threads[t]);
             double best = 0;
+            double q8g[6];
             for (int c = 0; c < ncol; c++) {
 #ifndef VT_HAVE_OPENBLAS
-                if (c == ncol - 1) break;
+                if (c == 2 * nimpl) continue;
 #endif
                 qsort(tm + c * reps, (size_t)reps, sizeof(double), cmp_double);
                 double g = flop / tm[c * reps + reps / 2] * 1e-9;
                 if (c < 2 * nimpl) {
                     printf(" %13.1f", g);
                     if (g > best) best = g;
+                } else if (c > 2 * nimpl) {
+                    q8g[c - 2 * nimpl - 1] = g;
                 } else {
                     printf(" %9.1f %7.2f", g, best / g);
                 }
             }
+            for (int c = 0; c < nq8; c++) printf(" %13.1f", q8g[c]);
             printf("\n");
             fflush(stdout);
             free(tm);
         }
         for (int c = 0; c < nimpl; c++) vt_packed_b_free(pw[c]);
+        for (int c = 0; c < nq8; c++) vt_q8_linear_free(qw[c]);
         free(x);
         free(W);
         free(y);

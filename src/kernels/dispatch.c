@@ -67,6 +67,8 @@ int vt_kernels_select(const char *name) {
     return 0;
 }
 
+int vt_kernels_supported(const char *name) { return name && table_by_name(name) != NULL; }
+
 static const vt_kernel_table *get_active(void) {
     vt_kernels_init();
     return active;

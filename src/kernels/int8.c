@@ -6,6 +6,7 @@
 #include "kernels/kernels_impl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if VT_X86
@@ -25,6 +26,9 @@ void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, in
 void vt_q8_vnni_avx2(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
                      const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy);
 void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
+void vt_q8_tile_avx512bw(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
+void vt_q8_panel_avx512bw(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
+                          const int32_t *zp, const float *b, float *y, size_t ldy, int rows);
 void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx);
 #endif
 #if defined(__aarch64__)
@@ -116,7 +120,7 @@ static int cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit) {
     unsigned r[4];
     return __get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]) && (r[reg] >> bit & 1);
 }
-/* Read once: every int8 layer call asks, and CPUID traps to the hypervisor in a VM. */
+/* Read once: CPUID traps to the hypervisor in a VM. */
 static _Atomic int vnni512_bit = -1, avxvnni_bit = -1;
 static int cpu_vnni512(void) {
     if (vnni512_bit < 0) vnni512_bit = cpuid_bit(7, 0, 2, 11); /* ECX: AVX512_VNNI */
@@ -128,35 +132,102 @@ static int cpu_avxvnni(void) {
 }
 #endif
 
-int vt_q8_pack_width(void) {
-    vt_kernels_init();
+/* ---- the int8 kernels and the choice between them */
+
+typedef enum { Q8_REF, Q8_AVX2, Q8_AVX512BW, Q8_AVX_VNNI, Q8_AVX512_VNNI, Q8_NEON_DOT, Q8_KINDS } q8_kind;
+static const char *const q8_names[Q8_KINDS] = {"ref", "avx2", "avx512bw", "avx-vnni", "avx512-vnni", "neon-dotprod"};
+
+static int q8_supported(q8_kind k) {
+    switch (k) {
+    case Q8_REF: return 1;
 #if VT_X86
-    const char *k = vt_kernels_name();
-    if (!strcmp(k, "avx512") && cpu_vnni512()) return 64;
-    if ((!strcmp(k, "avx512") || !strcmp(k, "avx2")) && cpu_avxvnni()) return 16;
+    case Q8_AVX2: return vt_kernels_supported("avx2");
+    case Q8_AVX512BW: return vt_kernels_supported("avx512"); /* that set needs F, BW, DQ, VL */
+    case Q8_AVX_VNNI: return vt_kernels_supported("avx2") && cpu_avxvnni();
+    case Q8_AVX512_VNNI: return vt_kernels_supported("avx512") && cpu_vnni512();
+#elif defined(__aarch64__)
+    case Q8_NEON_DOT: return vt_q8_neon_dotprod_supported();
 #endif
-    return 0;
+    default: return 0;
+    }
 }
 
-static q8_impl impl_active(void) {
-    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, minmax_ref, quantize_u8_ref, panel_ref, vnni_ref, 0};
-    r.tile = vt_q8_tile_active();
+/* The kernel the active kernel set implies: the best this CPU has within that set's ISA (so
+ * VITC_KERNELS=avx2 runs AVX2 code everywhere, AVX-VNNI included where the CPU has it). */
+static q8_kind q8_auto(void) {
+    const char *k = vt_kernels_name();
 #if VT_X86
-    if (r.tile == vt_q8_tile_avx2) {
-        r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2, r.panel = vt_q8_panel_avx2;
+    if (!strcmp(k, "avx512"))
+        return q8_supported(Q8_AVX512_VNNI) ? Q8_AVX512_VNNI : q8_supported(Q8_AVX_VNNI) ? Q8_AVX_VNNI : Q8_AVX512BW;
+    if (!strcmp(k, "avx2")) return q8_supported(Q8_AVX_VNNI) ? Q8_AVX_VNNI : Q8_AVX2;
+#elif defined(__aarch64__)
+    if (!strcmp(k, "neon") && q8_supported(Q8_NEON_DOT)) return Q8_NEON_DOT;
+#endif
+    (void)k;
+    return Q8_REF;
+}
+
+/* -2: VITC_INT8 not read yet; -1: follow the kernel set; else a q8_kind chosen by name. */
+static _Atomic int q8_forced = -2;
+
+int vt_q8_select(const char *name) {
+    if (!name || !*name || !strcmp(name, "auto")) {
+        q8_forced = -1;
+        return 0;
+    }
+    for (int k = 0; k < Q8_KINDS; k++)
+        if (!strcmp(name, q8_names[k])) {
+            if (!q8_supported((q8_kind)k)) return -1;
+            q8_forced = k;
+            return 0;
+        }
+    return -1;
+}
+
+static q8_kind q8_kind_now(void) {
+    vt_kernels_init();
+    if (q8_forced == -2) {
+        const char *env = getenv("VITC_INT8");
+        if (vt_q8_select(env)) {
+            fprintf(stderr, "vitc: VITC_INT8=%s is unknown or unsupported on this CPU; using %s\n", env, q8_names[q8_auto()]);
+            q8_forced = -1;
+        }
+    }
+    int f = q8_forced;
+    return f >= 0 ? (q8_kind)f : q8_auto();
+}
+
+int vt_q8_pack_width(void) {
+    q8_kind k = q8_kind_now();
+    return k == Q8_AVX512_VNNI ? 64 : k == Q8_AVX_VNNI ? 16 : 0;
+}
+
+const char *vt_q8_kernel_name(void) { return q8_names[q8_kind_now()]; }
+
+/* Each kernel's pieces; a VNNI kernel runs row-layout weights with its ISA's row kernel. */
+static q8_impl impl_of(q8_kind k) {
+    q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, minmax_ref, quantize_u8_ref, panel_ref, vnni_ref, 0};
+#if VT_X86
+    if (k == Q8_AVX2 || k == Q8_AVX_VNNI) {
+        r.tile = vt_q8_tile_avx2, r.panel = vt_q8_panel_avx2;
+        r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2;
         r.minmax = vt_q8_minmax_avx2, r.quantize_u8 = vt_q8_quantize_u8_avx2;
     }
-    r.pw = vt_q8_pack_width();
-    if (r.pw == 64) {
-        r.vnni = vt_q8_vnni_avx512;
+    if (k == Q8_AVX512BW || k == Q8_AVX512_VNNI) {
+        r.tile = vt_q8_tile_avx512bw, r.panel = vt_q8_panel_avx512bw;
+        r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2;
         r.minmax = vt_q8_minmax_avx512, r.quantize_u8 = vt_q8_quantize_u8_avx512;
     }
-    if (r.pw == 16) r.vnni = vt_q8_vnni_avx2;
+    if (k == Q8_AVX_VNNI) r.vnni = vt_q8_vnni_avx2, r.pw = 16;
+    if (k == Q8_AVX512_VNNI) r.vnni = vt_q8_vnni_avx512, r.pw = 64;
 #elif defined(__aarch64__)
-    if (r.tile == vt_q8_tile_neon) r.panel = panel_neon;
+    if (k == Q8_NEON_DOT) r.tile = vt_q8_tile_neon, r.panel = panel_neon;
 #endif
+    (void)k;
     return r;
 }
+
+static q8_impl impl_active(void) { return impl_of(q8_kind_now()); }
 
 static float quantize_row(const q8_impl *im, int8_t *q, const float *x, int n) {
     if (n <= 0) return 1.0f;
@@ -247,31 +318,7 @@ void vt_q8_tile_ref(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, in
         }
 }
 
-vt_q8_tile_fn vt_q8_tile_active(void) {
-    vt_kernels_init();
-    const char *k = vt_kernels_name();
-#if VT_X86
-    if (!strcmp(k, "avx2") || !strcmp(k, "avx512")) return vt_q8_tile_avx2; /* those sets imply AVX2 */
-#elif defined(__aarch64__)
-    if (!strcmp(k, "neon") && vt_q8_neon_dotprod_supported()) return vt_q8_tile_neon;
-#endif
-    (void)k;
-    return vt_q8_tile_ref;
-}
-
-const char *vt_q8_kernel_name(void) {
-    int pw = vt_q8_pack_width();
-    if (pw == 64) return "avx512-vnni";
-    if (pw == 16) return "avx-vnni";
-    vt_q8_tile_fn f = vt_q8_tile_active();
-#if VT_X86
-    if (f == vt_q8_tile_avx2) return "avx2";
-#elif defined(__aarch64__)
-    if (f == vt_q8_tile_neon) return "neon-dotprod";
-#endif
-    (void)f;
-    return "ref";
-}
+vt_q8_tile_fn vt_q8_tile_active(void) { return impl_active().tile; }
 
 /* ---- the layer */
 

@@ -10,7 +10,8 @@
  * (x * inv is clamped to [-256, 256] before rounding, so NaN and huge inputs round alike everywhere.)
  * The zero point gives a token whose values are mostly of one sign (after GELU) all 256 levels.
  * Row-layout kernels take x_s = u - 128 (int8, -128..127) and add (128 - zp) * colsum[n]: the AVX2
- * kernel multiplies |x_s| (u8, <= 128) by w_q with x_s's sign (vpsignb + vpmaddubsw), whose pair
+ * and AVX-512 BW kernels multiply |x_s| (u8, <= 128) by w_q with x_s's sign (vpsignb, or a masked
+ * negation, + vpmaddubsw), whose pair
  * sums stay within int16 (2 * 128 * 127 < 32768); NEON SDOT multiplies s8 by s8. The VNNI kernels
  * (AVX-512 VNNI, AVX-VNNI) multiply u8 by s8 in vpdpbusd and subtract zp * colsum[n].
  * Every kernel set gives the same integer sums, so results are bitwise equal across kernel sets
@@ -45,8 +46,8 @@ static inline int8_t vt_q8_weight_at(const vt_q8_linear_w *w, int n, int k) {
     return w->w[((size_t)(n / w->pw) * w->Kp + (size_t)(k & ~3)) * w->pw + (size_t)(n % w->pw) * 4 + (k & 3)];
 }
 
-/* The layout a weight packed now gets: the panel width of the active kernel set's VNNI kernel on
- * this CPU, or 0 (rows). */
+/* The layout a weight packed now gets: the panel width of the int8 kernel in use if it is a VNNI
+ * one (64, 16), else 0 (rows). */
 int vt_q8_pack_width(void);
 
 /* clamp(round(v), -127, 127), ties to even (what the SIMD conversions do); NaN gives -127 as on x86. */
@@ -84,7 +85,7 @@ int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float 
  * at x and x + ldx, w rows at w + j * ldw, Kp a multiple of 32. */
 typedef void (*vt_q8_tile_fn)(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
 void vt_q8_tile_ref(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
-/* The tile kernel for the active kernel set (AVX2 on x86 CPUs that have it, else the portable one). */
+/* The row-layout tile of the int8 kernel in use (AVX2, AVX-512 BW, NEON dotprod or portable). */
 vt_q8_tile_fn vt_q8_tile_active(void);
 
 /* A VNNI kernel: y rows [m0, m1) for column panels [p0, p1) of a panel-layout weight, from u8
@@ -93,7 +94,12 @@ vt_q8_tile_fn vt_q8_tile_active(void);
  * be NULL). */
 typedef void (*vt_q8_vnni_fn)(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
                               const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy);
-/* Name of the int8 kernel in use: "avx512-vnni", "avx-vnni", "avx2", "neon-dotprod" or "ref". */
+/* Name of the int8 kernel in use: "avx512-vnni", "avx-vnni", "avx512bw", "avx2", "neon-dotprod" or
+ * "ref". By default the best one within the active kernel set's ISA; VITC_INT8=NAME (read once) or
+ * vt_q8_select(NAME) chooses another the CPU has ("auto" or NULL: back to the default). Returns
+ * -1 (nothing changed) for an unknown name or one this CPU cannot run. Weights keep the layout they
+ * were packed in: any kernel runs any layout (portably when it lacks that layout's kernel). */
 const char *vt_q8_kernel_name(void);
+int vt_q8_select(const char *name);
 
 #endif

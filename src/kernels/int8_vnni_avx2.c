@@ -13,21 +13,23 @@
 static inline __attribute__((always_inline)) void tile(const uint8_t *a, size_t lda, const int8_t *bp, int Kp, const int MR,
                                                        const int32_t *cs, const float *sw, const float *bias,
                                                        const float *sx, const int32_t *zp, float *y, size_t ldy, int cols) {
-    __m256i acc[6][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    /* Named accumulators, not an array: GCC kept an array of 12 in memory (stores in the loop). */
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+            c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#define VNNI_ROW(r)                                                                                  \
+    if (MR > r) {                                                                                    \
+        int32_t v;                                                                                   \
+        memcpy(&v, a + (size_t)r * lda + k, 4);                                                      \
+        __m256i av = _mm256_set1_epi32(v);                                                           \
+        c##r##0 = _mm256_dpbusd_avx_epi32(c##r##0, av, b0), c##r##1 = _mm256_dpbusd_avx_epi32(c##r##1, av, b1); \
+    }
     for (int k = 0; k < Kp; k += 4) {
         const int8_t *bk = bp + (size_t)k * PW;
         __m256i b0 = _mm256_loadu_si256((const __m256i *)bk), b1 = _mm256_loadu_si256((const __m256i *)(bk + 32));
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++) {
-            int32_t v;
-            memcpy(&v, a + (size_t)r * lda + k, 4);
-            __m256i av = _mm256_set1_epi32(v);
-            acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, b0);
-            acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, b1);
-        }
+        VNNI_ROW(0) VNNI_ROW(1) VNNI_ROW(2) VNNI_ROW(3) VNNI_ROW(4) VNNI_ROW(5)
     }
+#undef VNNI_ROW
+    __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (cols == PW) {
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++) {

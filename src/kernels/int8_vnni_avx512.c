@@ -79,33 +79,3 @@ void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, in
         }
     }
 }
-
-/* u = clamp(round(clamp(x * inv, -256, 256)) + zp, lo, 255), as vt_q8_round_u8 (ties to even;
- * NaN as -256: max_ps returns its second operand when one is NaN). */
-void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv, int zp, int lo) {
-    const __m512 vinv = _mm512_set1_ps(inv), fl = _mm512_set1_ps(-256.0f), fh = _mm512_set1_ps(256.0f);
-    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(255), vzp = _mm512_set1_epi32(zp);
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), fl), fh);
-        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), vzp);
-        v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi);
-        _mm_storeu_si128((__m128i *)(u + i), _mm512_cvtepi32_epi8(v));
-    }
-    for (; i < n; i++) u[i] = vt_q8_round_u8(x[i] * inv, zp, lo);
-}
-
-/* The smallest and largest x (NaN ignored: a lane keeps its value unless the new one is beyond it). */
-void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx) {
-    __m512 lo16 = _mm512_setzero_ps(), hi16 = lo16;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        lo16 = _mm512_min_ps(v, lo16), hi16 = _mm512_max_ps(v, hi16);
-    }
-    float l[16], h[16], a = 0.0f, b = 0.0f;
-    _mm512_storeu_ps(l, lo16), _mm512_storeu_ps(h, hi16);
-    for (int j = 0; j < 16; j++) a = l[j] < a ? l[j] : a, b = h[j] > b ? h[j] : b;
-    for (; i < n; i++) a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b;
-    *mn = a, *mx = b;
-}

@@ -15,6 +15,8 @@ const char *vt_kernels_name(void);
 /* Makes `name` ("ref", "avx2", "avx512", "neon") the active implementation. Returns 0, or -1 when it
  * is unknown or this CPU cannot run it (the active one is then unchanged). For tests/benchmarks. */
 int vt_kernels_select(const char *name);
+/* 1 when this CPU can run the kernel set called name. */
+int vt_kernels_supported(const char *name);
 
 /* C[M,N] = alpha * op(A)[M,K] . op(B)[K,N] + beta * C, row-major with leading dimensions.
  * trans_a: A is stored K x M; trans_b: B is stored N x K (a PyTorch Linear weight).

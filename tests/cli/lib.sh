@@ -8,12 +8,14 @@ expect_ok() { # description, command...
   local d=$1; shift
   if "$@" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "$d (exit $?): $(head -c 300 "$TMP/err")"; fi
 }
+# The whole of an error file (2000 bytes at most), its lines joined by " | ", to see what else was printed.
+show_err() { head -c 2000 "$1" | tr '\n' '|' | sed 's/|/ | /g'; }
 expect_fail() { # description, pattern the one-line error must contain, command...
   local d=$1 pat=$2; shift 2
   "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
   if [[ $rc -eq 0 ]]; then bad "$d: exit 0"; return; fi
   if [[ $rc -ge 128 ]]; then bad "$d: crashed (exit $rc)"; return; fi
-  if [[ $(wc -l <"$TMP/err") -ne 1 ]]; then bad "$d: error is not one line: $(head -c 300 "$TMP/err")"; return; fi
+  if [[ $(wc -l <"$TMP/err") -ne 1 ]]; then bad "$d: error is not one line: $(show_err "$TMP/err")"; return; fi
   if ! grep -q -- "$pat" "$TMP/err"; then bad "$d: error lacks '$pat': $(cat "$TMP/err")"; return; fi
   if [[ -s $TMP/out ]]; then bad "$d: printed to stdout"; return; fi
   ok

@@ -118,7 +118,7 @@ printf 'not an image' >"$TMP/bad.png"
 [[ $rc1 -eq 1 && $rc2 -eq 1 ]] && ok || bad "classify with a bad image: exit $rc1 (1 process), $rc2 (2)"
 [[ $(wc -l <"$TMP/b2.out") -eq 2 ]] && cmp -s "$TMP/b1.out" "$TMP/b2.out" && ok || bad "classify with a bad image: other lines"
 [[ $(wc -l <"$TMP/b2.err") -eq 1 ]] && grep -q "bad.png: unknown image format" "$TMP/b2.err" && cmp -s "$TMP/b1.err" "$TMP/b2.err" &&
-  ok || bad "classify with a bad image: other error: $(head -c 300 "$TMP/b2.err")"
+  ok || bad "classify with a bad image: other error: $(show_err "$TMP/b2.err") (1 process: $(show_err "$TMP/b1.err"))"
 # eval of a segmentation model (confusion matrices summed) and a detector (predictions gathered in scene
 # order): the report of one process, to the digit
 for mdl in models/segment.safetensors "$TMP/segment-1.safetensors" "$TMP/detect-1.safetensors"; do

@@ -38,6 +38,16 @@ for a, b, c in zip(f, q, r):
 PYEOF
 then ok; else bad "int8 logits disagree"; fi
 
+# every int8 kernel this CPU has (VITC_INT8) gives the same bits: the integer sums are exact
+for k in ref avx2 avx512bw avx-vnni avx512-vnni neon-dotprod; do
+  VITC_INT8=$k "$VITC" classify "$TMP/q.safetensors" "${IMGS[@]}" --json --logits >"$TMP/k.jsonl" 2>"$TMP/k.err" ||
+    { bad "VITC_INT8=$k: exit $?"; continue; }
+  if grep -q "unsupported on this CPU" "$TMP/k.err"; then continue; fi
+  cmp -s "$TMP/k.jsonl" "$TMP/q8.jsonl" && ok || bad "VITC_INT8=$k: not the default kernel's logits"
+done
+VITC_INT8=int4 "$VITC" classify "$TMP/q.safetensors" "${IMGS[0]}" >/dev/null 2>"$TMP/k.err" &&
+  grep -q "VITC_INT8=int4 is unknown" "$TMP/k.err" && ok || bad "VITC_INT8=int4: no warning: $(show_err "$TMP/k.err")"
+
 expect_ok "bench q8" "$VITC" bench "$TMP/q.safetensors" --iters 1 --warmup 0 --json
 grep -q '"kernel":"[a-z0-9]*+int8' "$TMP/out" || bad "bench: kernel does not say int8: $(head -c 300 "$TMP/out")"
 expect_ok "embed q8" "$VITC" embed "$TMP/q.safetensors" "${IMGS[0]}" --json

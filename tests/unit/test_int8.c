@@ -19,17 +19,20 @@ static uint32_t next_u32(void) {
 static float next_f(void) { return (float)(next_u32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
 static int8_t next_q(void) { return (int8_t)((int)(next_u32() % 255) - 127); }
 
-static const char *const sets[] = {"ref", "avx2", "avx512", "neon"};
+/* Every int8 kernel (vt_q8_select); those this CPU lacks are skipped. */
+static const char *const kinds[] = {"ref", "avx2", "avx512bw", "avx-vnni", "avx512-vnni", "neon-dotprod"};
+#define NK 6
+static int use(int k) { return vt_q8_select(kinds[k]) == 0; }
 
 /* 2 x 4 tiles over Kp, operands random or at the extremes (+-127 everywhere: the pair sums that would
  * saturate int16 if the kernel did not keep |x| <= 127) */
 static void test_tiles(void) {
     int Kps[] = {32, 64, 96, 384, 3072};
     printf("  int8 kernels checked:");
-    for (int s = 0; s < 4; s++) {
-        if (vt_kernels_select(sets[s])) continue;
+    for (int s = 0; s < NK; s++) {
+        if (!use(s)) continue;
         vt_q8_tile_fn tile = vt_q8_tile_active();
-        printf(" %s (layer kernel %s)", sets[s], vt_q8_kernel_name());
+        printf(" %s", kinds[s]);
         for (int ki = 0; ki < 5; ki++)
             for (int mode = 0; mode < 3; mode++) {
                 int Kp = Kps[ki];
@@ -46,30 +49,30 @@ static void test_tiles(void) {
                         for (int k = 0; k < Kp; k++) ref += (int64_t)x[i * ld + k] * w[j * ld + k];
                         bad += ref != got[i][j];
                     }
-                CHECK(!bad, "%s: %d of 8 tile sums differ from int64 at Kp %d, mode %d", sets[s], bad, Kp, mode);
+                CHECK(!bad, "%s: %d of 8 tile sums differ from int64 at Kp %d, mode %d", kinds[s], bad, Kp, mode);
                 free(x), free(w);
             }
     }
     printf("\n");
-    vt_kernels_select("ref");
+    vt_q8_select("auto");
 }
 
 static void test_quantize_row(void) {
     int n = 517;
     float *x = malloc(sizeof(float) * n);
     int8_t *q = malloc(n);
-    for (int s = 0; s < 4; s++) {
-        if (vt_kernels_select(sets[s])) continue;
+    for (int s = 0; s < NK; s++) {
+        if (!use(s)) continue;
         for (int i = 0; i < n; i++) x[i] = next_f() * 3.0f;
         x[7] = -4.0f; /* the largest |x|: quantized to -127 */
         float sc = vt_q8_quantize_row(q, x, n), worst = 0.0f;
         for (int i = 0; i < n; i++) worst = fmaxf(worst, fabsf((float)q[i] * sc - x[i]));
-        CHECK(fabsf(sc - 4.0f / 127.0f) < 1e-9f && q[7] == -127, "%s: scale %g, q[7] %d", sets[s], (double)sc, q[7]);
-        CHECK(worst <= sc * 0.5f * 1.0001f, "%s: round trip error %g over half a step %g", sets[s], (double)worst, (double)sc / 2);
+        CHECK(fabsf(sc - 4.0f / 127.0f) < 1e-9f && q[7] == -127, "%s: scale %g, q[7] %d", kinds[s], (double)sc, q[7]);
+        CHECK(worst <= sc * 0.5f * 1.0001f, "%s: round trip error %g over half a step %g", kinds[s], (double)worst, (double)sc / 2);
         for (int i = 0; i < n; i++) x[i] = 0.0f;
-        CHECK(vt_q8_quantize_row(q, x, n) == 1.0f && q[0] == 0 && q[n - 1] == 0, "%s: a zero row", sets[s]);
+        CHECK(vt_q8_quantize_row(q, x, n) == 1.0f && q[0] == 0 && q[n - 1] == 0, "%s: a zero row", kinds[s]);
     }
-    vt_kernels_select("ref");
+    vt_q8_select("auto");
     free(x), free(q);
 }
 
@@ -82,8 +85,8 @@ static void test_quantize_input(void) {
     int32_t zp0 = -1;
     for (int pass = 0; pass < 3; pass++) {
         int first = 1;
-        for (int s = 0; s < 4; s++) {
-            if (vt_kernels_select(sets[s])) continue;
+        for (int s = 0; s < NK; s++) {
+            if (!use(s)) continue;
             rng = 0x1234 + pass;
             for (int i = 0; i < n; i++) x[i] = pass == 1 ? fabsf(next_f()) * 2.0f - 0.1f : next_f() * 3.0f;
             if (pass == 2) x[5] = NAN, x[77] = -INFINITY * 0.0f; /* NaN is ignored by the range, quantized as the lowest */
@@ -91,18 +94,18 @@ static void test_quantize_input(void) {
             float sc = vt_q8_quantize_input(u, &zp, x, n, 0.0f), worst = 0.0f;
             for (int i = 0; i < n; i++)
                 if (!isnan(x[i])) worst = fmaxf(worst, fabsf((float)(u[i] - zp) * sc - x[i]));
-            CHECK(worst <= sc * 0.5f * 1.001f, "%s pass %d: round trip error %g over half a step %g", sets[s], pass, (double)worst,
+            CHECK(worst <= sc * 0.5f * 1.001f, "%s pass %d: round trip error %g over half a step %g", kinds[s], pass, (double)worst,
                   (double)sc / 2);
-            if (pass == 1) CHECK(zp <= 13 && zp >= 11, "%s: a mostly positive row's zero point %d", sets[s], zp);
-            if (pass == 2) CHECK(u[5] == 0 && u[77] == 0, "%s: NaN quantized as the lowest level (%d %d)", sets[s], u[5], u[77]);
+            if (pass == 1) CHECK(zp <= 13 && zp >= 11, "%s: a mostly positive row's zero point %d", kinds[s], zp);
+            if (pass == 2) CHECK(u[5] == 0 && u[77] == 0, "%s: NaN quantized as the lowest level (%d %d)", kinds[s], u[5], u[77]);
             if (first) memcpy(u0, u, (size_t)n), zp0 = zp, first = 0;
-            CHECK(!memcmp(u, u0, (size_t)n) && zp == zp0, "%s pass %d: not the first kernel set's bytes", sets[s], pass);
+            CHECK(!memcmp(u, u0, (size_t)n) && zp == zp0, "%s pass %d: not the first kernel's bytes", kinds[s], pass);
         }
     }
     for (int i = 0; i < n; i++) x[i] = 0.0f;
     int32_t zp;
     CHECK(vt_q8_quantize_input(u, &zp, x, n, 0.0f) == 1.0f && zp == 128 && u[0] == 128 && u[n - 1] == 128, "a zero row");
-    vt_kernels_select("ref");
+    vt_q8_select("auto");
     free(x), free(u), free(u0);
 }
 
@@ -124,10 +127,10 @@ static void test_linear(void) {
         for (int i = 0; i < N; i++) b[i] = next_f();
         uint8_t *xu = malloc((size_t)K);
         int first = 1;
-        for (int ps = 0; ps < 4; ps++) {
-            if (vt_kernels_select(sets[ps])) continue;
+        for (int ps = 0; ps < NK; ps++) {
+            if (!use(ps)) continue;
             vt_q8_linear_w *q = vt_q8_linear_quantize(W, N, K);
-            CHECK(q && q->pw == vt_q8_pack_width(), "%s: packed in its layout", sets[ps]);
+            CHECK(q && q->pw == vt_q8_pack_width(), "%s: packed in its layout", kinds[ps]);
             int8_t *wq = malloc((size_t)K);
             int packed_ok = 1;
             for (int n = 0; n < N; n++) {
@@ -137,7 +140,7 @@ static void test_linear(void) {
                 if (q->pw) packed_ok &= q->colsum[n] == cs;
             }
             for (int n = N; q->pw && n < q->Np; n++) packed_ok &= q->colsum[n] == 0;
-            CHECK(packed_ok, "%dx%d packed for %s (width %d): not the rows' quantized values, scales and sums", N, K, sets[ps], q->pw);
+            CHECK(packed_ok, "%dx%d packed for %s (width %d): not the rows' quantized values, scales and sums", N, K, kinds[ps], q->pw);
             free(wq);
             for (int m = 0; m < M; m++) {
                 int32_t zp;
@@ -149,25 +152,25 @@ static void test_linear(void) {
                     ref[(size_t)m * N + n] = v + b[n];
                 }
             }
-            for (int s = 0; s < 4; s++)
+            for (int s = 0; s < NK; s++)
                 for (int th = 1; th <= 2; th++) {
-                    if (vt_kernels_select(sets[s])) continue;
+                    if (!use(s)) continue;
                     vt_set_threads(th);
                     CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_NONE) == 0, "linear");
                     CHECK(!memcmp(y, ref, sizeof(float) * M * N),
                           "%dx%dx%d packed for %s (width %d), run with %s, %d threads: differs from the int64 definition (%g)", M,
-                          K, N, sets[ps], q->pw, sets[s], th, (double)max_abs_diff(y, ref, (size_t)M * N));
+                          K, N, kinds[ps], q->pw, kinds[s], th, (double)max_abs_diff(y, ref, (size_t)M * N));
                     if (first) memcpy(y0, y, sizeof(float) * M * N), first = 0;
                     CHECK(!memcmp(y, y0, sizeof(float) * M * N), "%dx%dx%d packed for %s, run with %s, %d threads: not the first kernel's bits",
-                          M, K, N, sets[ps], sets[s], th);
+                          M, K, N, kinds[ps], kinds[s], th);
                 }
-            vt_kernels_select(sets[ps]);
+            use(ps);
             /* the GELU epilogue is the float one applied to the dequantized values */
             float *g = malloc(sizeof(float) * M * N);
             memcpy(g, ref, sizeof(float) * M * N);
             vt_gelu(g, (size_t)M * N);
             CHECK(vt_q8_linear(y, x, q, b, M, VT_EPILOGUE_GELU) == 0 && !memcmp(y, g, sizeof(float) * M * N),
-                  "%dx%dx%d %s: GELU epilogue", M, K, N, sets[ps]);
+                  "%dx%dx%d %s: GELU epilogue", M, K, N, kinds[ps]);
             free(g);
             /* static scale: symmetric (zero point 128), inputs beyond it clamp to +-127; no bias */
             q->in_scale = 0.01f;
@@ -180,13 +183,36 @@ static void test_linear(void) {
                         s += (int64_t)(vt_q8_round_u8(x[(size_t)m * K + k] * (1.0f / 0.01f), 128, 1) - 128) * vt_q8_weight_at(q, n, k);
                     okk = y[(size_t)m * N + n] == (float)s * (0.01f * q->scale[n]);
                 }
-            CHECK(okk, "%dx%dx%d %s: static scale", M, K, N, sets[ps]);
+            CHECK(okk, "%dx%dx%d %s: static scale", M, K, N, kinds[ps]);
             vt_set_threads(0);
             vt_q8_linear_free(q);
         }
         free(x), free(W), free(b), free(y), free(ref), free(y0), free(xu);
     }
-    vt_kernels_select("ref");
+    vt_q8_select("auto");
+}
+
+/* The default kernel follows the kernel set (VITC_KERNELS=avx2 runs no AVX-512 int8 code); a name
+ * the CPU cannot run, or an unknown one, is refused and changes nothing. */
+static void test_select(void) {
+    static const char *const sets[] = {"ref", "avx2", "avx512", "neon"};
+    static const char *const allowed[] = {"ref", "avx2 avx-vnni", "avx512bw avx-vnni avx512-vnni", "ref neon-dotprod"};
+    vt_q8_select("auto");
+    for (int s = 0; s < 4; s++) {
+        if (vt_kernels_select(sets[s])) continue;
+        const char *k = vt_q8_kernel_name();
+        CHECK(strstr(allowed[s], k) != NULL, "kernel set %s: int8 kernel %s", sets[s], k);
+    }
+    const char *was = vt_q8_kernel_name();
+    CHECK(vt_q8_select("int4") == -1 && !strcmp(vt_q8_kernel_name(), was), "an unknown int8 kernel refused");
+    for (int k = 0; k < NK; k++)
+        if (!use(k)) {
+            CHECK(!strcmp(vt_q8_kernel_name(), was), "%s refused, nothing changed", kinds[k]);
+        } else {
+            CHECK(!strcmp(vt_q8_kernel_name(), kinds[k]), "%s chosen", kinds[k]);
+            vt_q8_select(was);
+        }
+    vt_q8_select("auto");
 }
 
 static vitc_model *small_model(void) {
@@ -327,7 +353,9 @@ int main(void) {
     test_quantize_row();
     test_quantize_input();
     test_linear();
+    test_select();
     vt_kernels_select(was);
+    vt_q8_select("auto");
     test_files();
     return check_report("test_int8");
 }
