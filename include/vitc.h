@@ -137,6 +137,12 @@ vitc_status vitc_model_set_bf16(vitc_model *model, int on);
 vitc_status vitc_model_set_int8(vitc_model *model, int on);
 /* 0: float blocks; 1: int8 with per-token (dynamic) input scales; 2: int8 with calibrated (static) ones. */
 int vitc_model_int8(const vitc_model *model);
+/* on = 1 (an int8 model only, else VITC_ERR_ARG): attention's two products, Q.K^T and P.V, in int8
+ * as well: per head, K quantized per key and V per channel (symmetric), the queries and the softmax
+ * probabilities per row (u8 with a zero point); the softmax stays float. Quantized files record it
+ * (vitc_model_save_int8). on = 0: float attention (the default). */
+vitc_status vitc_model_set_int8_attention(vitc_model *model, int on);
+int vitc_model_int8_attention(const vitc_model *model);
 /* Writes the model with its blocks' Linear weights quantized (I8 tensors beside F32 per-channel
  * `<name>_scale` tensors; static: also `<name>.input_scale` from calibration, see
  * vitc_model_calibrate). The other tensors stay float. */

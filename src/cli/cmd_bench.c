@@ -205,7 +205,8 @@ int cmd_bench(int argc, char **argv) {
         double file_mb = stat(pos[0], &st) == 0 ? st.st_size / 1e6 : -1;
         int threads = vt_get_threads(); /* the forward pass applied the model's thread count */
         char kernel[32];
-        snprintf(kernel, sizeof kernel, "%s%s", vt_kernels_name(), bf16 ? "+bf16" : vitc_model_int8(m) ? "+int8" : "");
+        snprintf(kernel, sizeof kernel, "%s%s", vt_kernels_name(),
+                 bf16 ? "+bf16" : vitc_model_int8_attention(m) ? "+int8+int8attn" : vitc_model_int8(m) ? "+int8" : "");
         char cpu[160], isa[96];
         cpu_desc(cpu, sizeof cpu, isa, sizeof isa);
         if (json) {

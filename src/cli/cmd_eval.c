@@ -50,7 +50,7 @@ int cmd_eval(int argc, char **argv) {
 
 static int eval_main(int argc, char **argv) {
     const char *data = NULL, *split = "test";
-    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0, int8 = 0;
+    int json = 0, threads = 0, batch = 256, limit = 0, heads = 0, tta_flip = 0, bf16 = 0, int8 = 0, int8_attn = 0;
     float val_frac = 0;
     vt_option opts[] = {
         {"data", VT_OPT_STRING, &data, "mnist, fashion-mnist, an IDX folder, an image folder, or (segmentation models) a scene folder", 0},
@@ -64,6 +64,7 @@ static int eval_main(int argc, char **argv) {
         {"json", VT_OPT_FLAG, &json, "print JSON", 0},
         {"bf16", VT_OPT_FLAG, &bf16, "the blocks' products in bfloat16 (AVX512-BF16 CPUs)", 0},
         {"int8", VT_OPT_FLAG, &int8, "the blocks' Linear layers in int8 (per-token dynamic quantization)", 0},
+        {"int8-attention", VT_OPT_FLAG, &int8_attn, "attention's Q.K^T and P.V in int8 too (an int8 model)", 0},
     };
     const char *pos[MAX_MODELS + 1]; /* one more, to name the limit instead of a generic error */
     int npos;
@@ -86,7 +87,7 @@ static int eval_main(int argc, char **argv) {
     vitc_model *models[MAX_MODELS] = {0};
     for (int e = 0; e < npos; e++)
         if (vitc_model_load(pos[e], &lp, &models[e]) || (bf16 && vitc_model_set_bf16(models[e], 1)) ||
-            (int8 && vitc_model_set_int8(models[e], 1))) {
+            (int8 && vitc_model_set_int8(models[e], 1)) || (int8_attn && vitc_model_set_int8_attention(models[e], 1))) {
             fprintf(stderr, "vitc eval: %s\n", vitc_last_error());
             vitc_model_free(models[e]);
             for (int j = 0; j < e; j++) vitc_model_free(models[j]);

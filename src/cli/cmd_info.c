@@ -41,6 +41,7 @@ int cmd_info(int argc, char **argv) {
         vt_strbuf_json_string(&b, i.name);
         vt_strbuf_printf(&b, ",\"task\":\"%s\"", i.task);
         if (vitc_model_int8(m)) vt_strbuf_printf(&b, ",\"int8\":\"%s\"", vitc_model_int8(m) == 2 ? "static" : "dynamic");
+        if (vitc_model_int8(m)) vt_strbuf_printf(&b, ",\"int8_attention\":%s", vitc_model_int8_attention(m) ? "true" : "false");
         const vt_vit_config *fc = &m->cfg; /* the families' keys: absent for plain ViTs */
         if (fc->family != VT_FAMILY_VIT)
             vt_strbuf_printf(&b, ",\"family\":\"%s\",\"mlp\":\"%s\",\"act\":\"%s\",\"proj_dim\":%d",
@@ -120,8 +121,9 @@ int cmd_info(int argc, char **argv) {
                i.num_params * 4.0 / 1e6);
         printf("FLOPs:        %.3f G per image at %dx%d\n", i.flops / 1e9, i.image_size, i.image_size);
         if (vitc_model_int8(m))
-            printf("int8:         blocks' Linear weights per-channel int8, %s input scales (%s kernel)\n",
-                   vitc_model_int8(m) == 2 ? "static (calibrated)" : "dynamic (per-token)", vt_q8_kernel_name());
+            printf("int8:         blocks' Linear weights per-channel int8, %s input scales, %s attention (%s kernel)\n",
+                   vitc_model_int8(m) == 2 ? "static (calibrated)" : "dynamic (per-token)",
+                   vitc_model_int8_attention(m) ? "int8" : "float", vt_q8_kernel_name());
         if (p->max_size > 0)
             printf("preprocess:   shorter side to %d, longer at most %d (no crop), %s, mean %g,%g,%g, std %g,%g,%g\n",
                    p->size, p->max_size, interp, (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],

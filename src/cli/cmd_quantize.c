@@ -159,7 +159,7 @@ int cmd_quantize(int argc, char **argv) {
     memcpy(opts + VT_MODEL_OPTS_COUNT, own, sizeof own);
     const char *pos[2];
     int npos;
-    int r = vt_parse_args("quantize", "vitc quantize MODEL --out Q.safetensors [--mode dynamic|static --calib DATA [--calib-count N]]",
+    int r = vt_parse_args("quantize", "vitc quantize MODEL --out Q.safetensors [--mode dynamic|static --calib DATA [--calib-count N]] [--int8-attention]",
                           argc, argv, opts, VT_MODEL_OPTS_COUNT + OWN, pos, 2, &npos);
     if (r) return r == 1 ? 0 : 2;
     if (npos != 1) return fprintf(stderr, "vitc quantize: needs exactly one MODEL\n"), 2;
@@ -170,13 +170,18 @@ int cmd_quantize(int argc, char **argv) {
     if (!is_static && calib) return fprintf(stderr, "vitc quantize: --calib is for --mode static\n"), 2;
     if (count <= 0) return fprintf(stderr, "vitc quantize: --calib-count must be positive\n"), 2;
     if (mo.int8) return fprintf(stderr, "vitc quantize: --int8 does not apply (the output is int8)\n"), 2;
+    int att8 = mo.int8_attn; /* recorded in the file: set once the float model has been calibrated */
+    mo.int8_attn = 0;
     vitc_model *m = vt_model_opts_load("quantize", pos[0], &mo, opts);
     if (!m) return 1;
     int rc = 0;
     if (m->q8src) rc = (fprintf(stderr, "vitc quantize: %s is already quantized\n", pos[0]), 1);
     if (!rc && is_static) rc = calibrate(m, calib, count);
+    if (!rc && att8 && (vitc_model_set_int8(m, 1) || vitc_model_set_int8_attention(m, 1)))
+        rc = (fprintf(stderr, "vitc quantize: %s\n", vitc_last_error()), 1);
     if (!rc && vitc_model_save_int8(m, out, is_static)) rc = (fprintf(stderr, "vitc quantize: %s\n", vitc_last_error()), 1);
-    if (!rc) printf("wrote %s (int8 blocks, %s activations)\n", out, is_static ? "static" : "dynamic");
+    if (!rc)
+        printf("wrote %s (int8 blocks, %s activations%s)\n", out, is_static ? "static" : "dynamic", att8 ? ", int8 attention" : "");
     vitc_model_free(m);
     return rc;
 }

@@ -18,6 +18,7 @@ void vt_model_opts_bind(vt_model_opts *o, vt_option *opts) {
         {"std", VT_OPT_FLOAT3, o->std, "normalization std R,G,B (default: the model's)", 0},
         {"squash", VT_OPT_FLAG, &o->squash, "resize both sides instead of the shorter one", 0},
         {"int8", VT_OPT_FLAG, &o->int8, "the blocks' Linear layers in int8 (per-token dynamic quantization)", 0},
+        {"int8-attention", VT_OPT_FLAG, &o->int8_attn, "attention's Q.K^T and P.V in int8 too (an int8 model)", 0},
     };
     memcpy(opts, shared, sizeof shared);
 }
@@ -48,7 +49,7 @@ vitc_model *vt_model_opts_load(const char *command, const char *path, const vt_m
         fprintf(stderr, "vitc %s: %s\n", command, vitc_last_error());
         return NULL;
     }
-    if (o->int8 && vitc_model_set_int8(m, 1)) {
+    if ((o->int8 && vitc_model_set_int8(m, 1)) || (o->int8_attn && vitc_model_set_int8_attention(m, 1))) {
         fprintf(stderr, "vitc %s: %s\n", command, vitc_last_error());
         vitc_model_free(m);
         return NULL;

@@ -6,13 +6,13 @@
 #include "vitc.h"
 
 typedef struct vt_model_opts {
-    int heads, threads, size, squash, int8;
+    int heads, threads, size, squash, int8, int8_attn;
     float crop_pct;
     const char *labels, *config, *interp;
     float mean[3], std[3];
 } vt_model_opts;
 
-#define VT_MODEL_OPTS_COUNT 11
+#define VT_MODEL_OPTS_COUNT 12
 /* Fills opts[0..VT_MODEL_OPTS_COUNT) with the shared options bound to o. */
 void vt_model_opts_bind(vt_model_opts *o, vt_option *opts);
 /* Loads the model with the load-time options; prints a one-line error and returns NULL on failure. */

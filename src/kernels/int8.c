@@ -292,6 +292,23 @@ vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
     return w;
 }
 
+int vt_q8_requantize(vt_q8_linear_w **pw, const float *W, size_t ldw, int N, int K) {
+    vt_q8_linear_w *w = *pw;
+    if (w && (w->N != N || w->K != K || w->pw != vt_q8_pack_width())) vt_q8_linear_free(w), w = *pw = NULL;
+    if (!w && !(w = *pw = q8_alloc(N, K))) return -1;
+    /* the padding (beyond K, beyond N) was zeroed at allocation and is never written */
+    q8_impl im = impl_active();
+    int8_t stack[1024], *row = K <= 1024 ? stack : malloc((size_t)K);
+    if (!row) return -1;
+    for (int n = 0; n < N; n++) {
+        w->scale[n] = quantize_row(&im, row, W + (size_t)n * ldw, K);
+        q8_put_row(w, n, row);
+    }
+    if (row != stack) free(row);
+    w->in_scale = 0.0f;
+    return 0;
+}
+
 vt_q8_linear_w *vt_q8_linear_from_q(const int8_t *q, const float *scale, int N, int K) {
     vt_q8_linear_w *w = q8_alloc(N, K);
     if (!w) return NULL;
@@ -384,6 +401,7 @@ typedef struct q8_job {
     float *sx;
     int32_t *zp;
     int M, Mp, gelu;
+    size_t ldx, ldy; /* x's and y's row strides */
     q8_impl im;
 } q8_job;
 
@@ -399,7 +417,7 @@ static void quantize_task(void *ctx, int tid, int nt) {
             memset(q, 0, 2 * (size_t)w->Kp);
             continue;
         }
-        j->sx[m] = quantize_input(&j->im, (uint8_t *)q, &j->zp[m], j->x + (size_t)m * w->K, w->K, w->in_scale);
+        j->sx[m] = quantize_input(&j->im, (uint8_t *)q, &j->zp[m], j->x + (size_t)m * j->ldx, w->K, w->in_scale);
         for (int k = 0; k < w->K; k++) {
             int v = (uint8_t)q[k] - 128;
             q[k] = (int8_t)v, a[k] = (int8_t)(v < 0 ? -v : v); /* |-128| is 128 as u8 */
@@ -421,7 +439,7 @@ static void gemm_task(void *ctx, int tid, int nt) {
         int n0 = (int)(c * Q8_CHUNK), n1 = n0 + Q8_CHUNK < w->Np ? n0 + Q8_CHUNK : w->Np;
         for (int m = 0; m < j->Mp; m += 2)
             j->im.panel(j->xq + (size_t)m * 2 * w->Kp, 2 * (size_t)w->Kp, w, n0, n1, j->sx + m, j->zp + m, j->b,
-                        j->y + (size_t)m * w->N, (size_t)w->N, m + 1 < j->M ? 2 : 1);
+                        j->y + (size_t)m * j->ldy, j->ldy, m + 1 < j->M ? 2 : 1);
     }
 }
 
@@ -429,7 +447,9 @@ static void gelu_task(void *ctx, int tid, int nt) {
     q8_job *j = ctx;
     long lo, hi;
     vt_split(j->M, tid, nt, &lo, &hi);
-    if (hi > lo) vt_gelu(j->y + (size_t)lo * j->w->N, (size_t)(hi - lo) * j->w->N);
+    if (hi > lo && j->ldy == (size_t)j->w->N) vt_gelu(j->y + (size_t)lo * j->w->N, (size_t)(hi - lo) * j->w->N);
+    else
+        for (long m = lo; m < hi; m++) vt_gelu(j->y + (size_t)m * j->ldy, (size_t)j->w->N);
 }
 
 /* ---- panel-layout weights (the VNNI kernels): rows of u8, Kp bytes (the padding meets zero weights) */
@@ -441,7 +461,7 @@ static void quantize_u8_task(void *ctx, int tid, int nt) {
     vt_split(j->M, tid, nt, &lo, &hi);
     for (long m = lo; m < hi; m++) {
         uint8_t *u = (uint8_t *)j->xq + (size_t)m * w->Kp;
-        j->sx[m] = quantize_input(&j->im, u, &j->zp[m], j->x + (size_t)m * w->K, w->K, w->in_scale);
+        j->sx[m] = quantize_input(&j->im, u, &j->zp[m], j->x + (size_t)m * j->ldx, w->K, w->in_scale);
         if (w->Kp > w->K) memset(u + w->K, 0, (size_t)(w->Kp - w->K));
     }
 }
@@ -458,13 +478,14 @@ static void vnni_task(void *ctx, int tid, int nt) {
     vt_split((long)(w->Np / w->pw) * blocks, tid, nt, &lo, &hi);
     for (long it = lo; it < hi; it++) {
         int p = (int)(it / blocks), m0 = (int)(it % blocks) * Q8_ROWS, m1 = m0 + Q8_ROWS < j->M ? m0 + Q8_ROWS : j->M;
-        f((const uint8_t *)j->xq, (size_t)w->Kp, w, p, p + 1, m0, m1, j->sx, j->zp, j->b, j->y, (size_t)w->N);
+        f((const uint8_t *)j->xq, (size_t)w->Kp, w, p, p + 1, m0, m1, j->sx, j->zp, j->b, j->y, j->ldy);
     }
 }
 
-static int q8_linear_panels(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
+static int q8_linear_panels(float *y, size_t ldy, const float *x, size_t ldx, const vt_q8_linear_w *w, const float *b,
+                            int M, int epilogue) {
     if (q8_scratch((size_t)M * w->Kp, (size_t)M)) return -1;
-    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, M, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, M, epilogue == VT_EPILOGUE_GELU, ldx, ldy, impl_active()};
     int nt = vt_usable_threads();
     long items = (long)(w->Np / w->pw) * ((M + Q8_ROWS - 1) / Q8_ROWS);
     if ((long)nt > items) nt = (int)items;
@@ -475,12 +496,13 @@ static int q8_linear_panels(float *y, const float *x, const vt_q8_linear_w *w, c
     return 0;
 }
 
-int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
+int vt_q8_linear_strided(float *y, size_t ldy, const float *x, size_t ldx, const vt_q8_linear_w *w, const float *b, int M,
+                         int epilogue) {
     if (M <= 0) return 0;
-    if (w->pw) return q8_linear_panels(y, x, w, b, M, epilogue);
+    if (w->pw) return q8_linear_panels(y, ldy, x, ldx, w, b, M, epilogue);
     int Mp = (M + 1) / 2 * 2;
     if (q8_scratch((size_t)Mp * 2 * w->Kp, (size_t)M)) return -1;
-    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, Mp, epilogue == VT_EPILOGUE_GELU, impl_active()};
+    q8_job j = {y, x, b, w, tls_xq, tls_sx, tls_zp, M, Mp, epilogue == VT_EPILOGUE_GELU, ldx, ldy, impl_active()};
     int nt = vt_usable_threads();
     long chunks = (w->Np + Q8_CHUNK - 1) / Q8_CHUNK;
     if ((long)nt > chunks) nt = (int)chunks;
@@ -489,4 +511,8 @@ int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float 
     vt_parallel_run(gemm_task, &j, nt);
     if (j.gelu) vt_parallel_run(gelu_task, &j, nt);
     return 0;
+}
+
+int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue) {
+    return vt_q8_linear_strided(y, (size_t)w->N, x, (size_t)w->K, w, b, M, epilogue);
 }

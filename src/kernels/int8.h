@@ -75,11 +75,18 @@ vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K);
 /* Packs an already quantized weight q (N x K int8, |q| <= 127) with its scales. */
 vt_q8_linear_w *vt_q8_linear_from_q(const int8_t *q, const float *scale, int N, int K);
 void vt_q8_linear_free(vt_q8_linear_w *w);
+/* Quantizes W (N rows of K floats, ldw apart) into *pw, reusing its storage when the shape and
+ * layout match (else freeing it and allocating anew; *pw may be NULL). Dynamic inputs. 0, or -1
+ * out of memory. For operands made at run time (attention's K and V). */
+int vt_q8_requantize(vt_q8_linear_w **pw, const float *W, size_t ldw, int N, int K);
 
 /* y[M x N] = x[M x K] . W^T + b (b may be NULL), then VT_EPILOGUE_GELU when asked, with the input
  * quantized as w->in_scale says. Columns are split over the thread pool. Returns 0, -1 out of memory
  * (y untouched). */
 int vt_q8_linear(float *y, const float *x, const vt_q8_linear_w *w, const float *b, int M, int epilogue);
+/* The same with rows of x ldx floats apart and rows of y ldy apart. */
+int vt_q8_linear_strided(float *y, size_t ldy, const float *x, size_t ldx, const vt_q8_linear_w *w, const float *b, int M,
+                         int epilogue);
 
 /* The integer core, exposed for tests: S[i][j] = sum_k x[i][k] * w[j][k] for a 2 x 4 tile, x rows
  * at x and x + ldx, w rows at w + j * ldw, Kp a multiple of 32. */

@@ -1,4 +1,5 @@
 #include "model/layers.h"
+#include "kernels/int8.h"
 #include "core/arena.h"
 #include "core/thread_exit.h"
 #include "kernels/kernels.h"
@@ -143,6 +144,9 @@ typedef struct att_scratch {
     float *buf; /* a tile's scores, then its rows' 1/sum */
     size_t cap;
     vt_packed_b *kp, *vp;
+    vt_q8_linear_w *kq, *vq; /* int8 products: K (T x hd) and V^T (hd x T) quantized */
+    float *vt;               /* V^T in float before quantizing */
+    size_t vt_cap;
 } att_scratch;
 static _Thread_local att_scratch tls_att;
 
@@ -151,6 +155,9 @@ static void att_release(void) {
     free(tls_att.buf);
     vt_packed_b_free(tls_att.kp);
     vt_packed_b_free(tls_att.vp);
+    vt_q8_linear_free(tls_att.kq);
+    vt_q8_linear_free(tls_att.vq);
+    free(tls_att.vt);
     tls_att = (att_scratch){0};
 }
 
@@ -163,10 +170,25 @@ typedef struct att_job {
     const float *qkv;
     const float *bias; /* heads x T x T added to the scaled scores, or NULL */
     int B, T, D, heads, tile, ntiles, nslots;
+    int int8; /* Q.K^T and P.V in int8 (see vt_attention_forward_bias) */
     float scale;
     atomic_int fail;
     vt_steal_slot slots[ATT_SLOTS];
 } att_job;
+
+/* A head's K (T rows of hd, per key symmetric, the score scale folded into its scales) and V^T
+ * (hd rows of T: per channel) for the int8 products; the queries and the probabilities are
+ * quantized per row as every int8 layer's inputs (u8 with a zero point). */
+static int pack_q8(att_scratch *sc, const float *base, int T, int D, int hd, float scale) {
+    size_t C3 = 3 * (size_t)D;
+    if (vt_q8_requantize(&sc->kq, base + D, C3, T, hd)) return -1;
+    for (int t = 0; t < T; t++) sc->kq->scale[t] *= scale;
+    float *vt = vt_scratch_grow(&sc->vt, &sc->vt_cap, (size_t)hd * T);
+    if (!vt) return -1;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < hd; d++) vt[(size_t)d * T + t] = base[2 * (size_t)D + t * C3 + d];
+    return vt_q8_requantize(&sc->vq, vt, (size_t)T, hd, T);
+}
 
 static void attention_task(void *ctx, int tid, int nt) {
     att_job *j = ctx;
@@ -188,14 +210,20 @@ static void attention_task(void *ctx, int tid, int nt) {
         int m = T - i0 < tile ? T - i0 : tile;
         const float *base = j->qkv + (size_t)b * T * C3 + (size_t)h * hd;
         if (bh != packed_bh) {
-            if (vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) ||
-                vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
+            if (j->int8 ? pack_q8(sc, base, T, D, hd, j->scale)
+                        : vt_pack_b_reuse(&sc->kp, 1, hd, T, base + D, C3) || vt_pack_b_reuse(&sc->vp, 0, T, hd, base + 2 * D, C3)) {
                 atomic_store(&j->fail, 1);
                 return;
             }
             packed_bh = bh;
         }
-        vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
+        if (j->int8) {
+            if (vt_q8_linear_strided(S, (size_t)T, base + (size_t)i0 * C3, C3, sc->kq, NULL, m, VT_EPILOGUE_NONE)) {
+                atomic_store(&j->fail, 1);
+                return;
+            }
+        } else
+            vt_gemm_packed(0, m, j->scale, base + (size_t)i0 * C3, C3, sc->kp, 0.0f, S, T, NULL, VT_EPILOGUE_NONE);
         if (j->bias)
             for (int i = 0; i < m; i++) {
                 float *si = S + (size_t)i * T;
@@ -208,7 +236,13 @@ static void attention_task(void *ctx, int tid, int nt) {
             for (int i = 0; i < m; i++)
                 memcpy(j->att + ((size_t)bh * T + i0 + i) * T, S + (size_t)i * T, sizeof(float) * (size_t)T);
         float *o = j->out + ((size_t)b * T + i0) * D + (size_t)h * hd;
-        vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
+        if (j->int8) {
+            if (vt_q8_linear_strided(o, (size_t)D, S, (size_t)T, sc->vq, NULL, m, VT_EPILOGUE_NONE)) {
+                atomic_store(&j->fail, 1);
+                return;
+            }
+        } else
+            vt_gemm_packed(0, m, 1.0f, S, T, sc->vp, 0.0f, o, D, NULL, VT_EPILOGUE_NONE);
         if (!j->att)
             for (int i = 0; i < m; i++) {
                 float *oi = o + (size_t)i * D, s = inv[i];
@@ -241,13 +275,18 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
 void vt_attention_forward_bias(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                                const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps,
                                const float *bias) {
+    vt_attention_forward_ex(out, att, qkv, B, T, D, heads, qn_w, qn_b, kn_w, kn_b, eps, bias, 0);
+}
+
+void vt_attention_forward_ex(float *out, float *att, float *qkv, int B, int T, int D, int heads, const float *qn_w,
+                             const float *qn_b, const float *kn_w, const float *kn_b, float eps, const float *bias, int int8) {
     int hd = D / heads;
     if (qn_w) norm_heads(qkv, B * T, 3 * D, D, heads, qn_w, qn_b, eps);
     if (kn_w) norm_heads(qkv + D, B * T, 3 * D, D, heads, kn_w, kn_b, eps);
     int nt = vt_usable_threads();
     int ntiles = attention_tiles((long)B * heads, T, nt);
     att_job j = {.out = out, .att = att, .qkv = qkv, .bias = bias, .B = B, .T = T, .D = D, .heads = heads,
-                 .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .scale = 1.0f / sqrtf((float)hd)};
+                 .tile = (T + ntiles - 1) / ntiles, .ntiles = ntiles, .int8 = int8, .scale = 1.0f / sqrtf((float)hd)};
     j.ntiles = (T + j.tile - 1) / j.tile;
     j.nslots = nt < ATT_SLOTS ? nt : ATT_SLOTS;
     for (int t = 0; t < j.nslots; t++) {

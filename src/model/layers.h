@@ -34,6 +34,11 @@ void vt_attention_forward(float *out, float *att, float *qkv, int B, int T, int 
 void vt_attention_forward_bias(float *out, float *att, float *qkv, int B, int T, int D, int heads,
                                const float *qn_w, const float *qn_b, const float *kn_w, const float *kn_b, float eps,
                                const float *bias);
+/* The same with int8 != 0: Q.K^T and P.V as int8 products (vt_q8_linear: each head's K quantized
+ * per key and V per channel, symmetric; the queries and the probabilities per row, u8 with a zero
+ * point), the softmax in float. int8 inference only (no backward). */
+void vt_attention_forward_ex(float *out, float *att, float *qkv, int B, int T, int D, int heads, const float *qn_w,
+                             const float *qn_b, const float *kn_w, const float *kn_b, float eps, const float *bias, int int8);
 
 /* Unfolds B images (C x H x W) into (B * H/P * W/P) rows of C*k*k values in (c, y, x) order, patches
  * in row-major grid order — the layout a Conv2d(k, stride P, padding (k - P) / 2) weight flattens

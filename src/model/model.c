@@ -81,10 +81,19 @@ vitc_status vitc_model_set_int8(vitc_model *m, int on) {
         m->int8 = on != 0;
         vt_model_weights_changed(m);
     }
+    if (!on) m->int8_attn = 0;
     return VITC_OK;
 }
 
 int vitc_model_int8(const vitc_model *m) { return m->int8; }
+
+vitc_status vitc_model_set_int8_attention(vitc_model *m, int on) {
+    if (on && !m->int8) return vt_error(VITC_ERR_ARG, "int8 attention needs an int8 model (--int8, or a quantized file)");
+    m->int8_attn = on != 0;
+    return VITC_OK;
+}
+
+int vitc_model_int8_attention(const vitc_model *m) { return m->int8 && m->int8_attn; }
 
 /* The blocks' Linear layers in int8: from a quantized file's tensors, or quantized from the float ones. */
 static int pack_blocks_q8(const vitc_model *m, vt_block_packed *q) {

@@ -49,6 +49,7 @@ struct vitc_model {
     float *param_buf;        /* all parameters in one buffer (models made in memory, training) */
     int threads;
     int bf16;                /* block products in bfloat16 (vitc_model_set_bf16) */
+    int int8_attn;           /* int8 models: attention's Q.K^T and P.V in int8 too */
     int int8;                /* 0 float, 1 int8 dynamic, 2 int8 static (vitc_model_set_int8, quantized files) */
     vt_q8_src *q8src;        /* depth x 4: a quantized file's block weights (their float slots are NULL) */
     float *calib;            /* depth x 4: max |input| of each block Linear seen by vitc_model_calibrate */

@@ -93,9 +93,11 @@ vitc_status vitc_model_save_int8(vitc_model *m, const char *path, int static_sca
     }
     if (!s) {
         const char *key = "vitc.quant";
-        const char *val = static_scales ? "{\"scheme\":\"int8\",\"weights\":\"per-channel symmetric\",\"activations\":\"static\"}"
-                                        : "{\"scheme\":\"int8\",\"weights\":\"per-channel symmetric\",\"activations\":\"dynamic\"}";
-        s = vt_model_save_ex(m, path, ex, k, &key, &val, 1);
+        char val[160];
+        snprintf(val, sizeof val, "{\"scheme\":\"int8\",\"weights\":\"per-channel symmetric\",\"activations\":\"%s\"%s}",
+                 static_scales ? "static" : "dynamic", m->int8_attn ? ",\"attention\":\"int8\"" : "");
+        const char *vp = val;
+        s = vt_model_save_ex(m, path, ex, k, &key, &vp, 1);
     }
     for (int i = 0; qbuf && sbuf && i < L * 4; i++) free(qbuf[i]), free(sbuf[i]);
     free(ex), free(qbuf), free(sbuf), free(in_scale), free(names);
@@ -117,13 +119,15 @@ vitc_status vt_q8_begin(vitc_model *m, const char *meta_json) {
     vt_json *j = vt_json_parse(meta_json, strlen(meta_json), err, sizeof err);
     const char *scheme = j ? vt_json_get_string(j, "scheme", NULL) : NULL;
     const char *act = j ? vt_json_get_string(j, "activations", NULL) : NULL;
+    const char *att = j ? vt_json_get_string(j, "attention", "float") : NULL;
     int mode = act && !strcmp(act, "dynamic") ? 1 : act && !strcmp(act, "static") ? 2 : 0;
-    int ok = scheme && !strcmp(scheme, "int8") && mode;
+    int att8 = att && !strcmp(att, "int8");
+    int ok = scheme && !strcmp(scheme, "int8") && mode && att && (att8 || !strcmp(att, "float"));
     vt_json_free(j);
     if (!ok) return vt_error(VITC_ERR_FORMAT, "%s: vitc.quant metadata is not a known int8 scheme", path);
     if (!(m->q8src = calloc((size_t)(m->cfg.depth ? m->cfg.depth : 1) * 4, sizeof *m->q8src)))
         return vt_error(VITC_ERR_NOMEM, "%s: out of memory", path);
-    m->int8 = mode;
+    m->int8 = mode, m->int8_attn = att8;
     return VITC_OK;
 }
 

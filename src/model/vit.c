@@ -117,6 +117,7 @@ typedef struct block_run {
     float *calib;                       /* L x 4: max |input| per Linear (calibration), or NULL */
     const float *rel_bias;              /* BEiT: L x heads x T x T relative position biases, or NULL */
     atomic_int *failed;                 /* set to 1 when an int8 product runs out of memory */
+    int q8_attn;                        /* attention's products in int8 */
 } block_run;
 
 /* Block l's Linear layer `which` (VT_Q8_*): int8, bfloat16 or float, whichever the block was packed
@@ -158,9 +159,9 @@ static int run_blocks(const block_run *r, const vt_block_w *blocks, const vt_blo
         block_linear(r, l, VT_Q8_QKV, r->qkv, ln, bp, bw->qkv.b, rows, D, VT_EPILOGUE_NONE);
         size_t per_block = (size_t)r->n_all * r->heads * T * T;
         float *att = r->attn_blocks ? r->attn_blocks + (size_t)l * per_block : l == L - 1 ? r->attn_last : NULL;
-        vt_attention_forward_bias(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL,
-                                  bw->q_norm.b, r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps,
-                                  r->rel_bias ? r->rel_bias + (size_t)l * r->heads * T * T : NULL);
+        vt_attention_forward_ex(r->ao, att, r->qkv, n, T, D, r->heads, r->qk_norm ? bw->q_norm.w : NULL, bw->q_norm.b,
+                                r->qk_norm ? bw->k_norm.w : NULL, bw->k_norm.b, r->eps,
+                                r->rel_bias ? r->rel_bias + (size_t)l * r->heads * T * T : NULL, r->q8_attn);
         block_linear(r, l, VT_Q8_PROJ, ln, r->ao, bp, bw->proj.b, rows, D, VT_EPILOGUE_NONE);
         vt_residual_layernorm_forward(x, ln, bw->ls1, ln, NULL, NULL, bw->norm2.w, bw->norm2.b, rows, D, r->eps);
         if (r->swiglu) { /* gate | value rows, then silu(gate) * value packed to mlp per row */
@@ -322,7 +323,8 @@ static void forward_images(vitc_model *m, vt_arena *a, const float *pos, const f
     block_run br = {.n = n, .T = T, .D = D, .heads = c->heads, .mlp = c->mlp_dim, .qk_norm = c->qk_norm,
                     .swiglu = c->mlp_swiglu, .act = c->act, .eps = c->ln_eps, .x = x, .ln = ln, .ao = ao, .qkv = qkv, .hid = hid, .attn_last = o.attn,
                     .attn_blocks = o.attn_blocks, .blocks_out = o.blocks, .mid_pos = mid_pos, .n_all = n_all,
-                    .calib = m->calibrating ? m->calib : NULL, .failed = &m->q8_failed, .rel_bias = m->rel_bias};
+                    .calib = m->calibrating ? m->calib : NULL, .failed = &m->q8_failed, .rel_bias = m->rel_bias,
+                    .q8_attn = m->int8 && m->int8_attn};
     if (run_blocks(&br, w->blocks, pk->blocks, c->depth, c->fc_norm ? NULL : &w->norm)) xn = ln;
     if (o.tokens) memcpy(o.tokens, xn, sizeof(float) * rows * D);
     if (c->map_head) map_pool(c, w, xn, n, T, qkv, hid, vt_arena_floats(a, (size_t)(2 * n + 1) * D), pooled);

@@ -38,6 +38,30 @@ for a, b, c in zip(f, q, r):
 PYEOF
 then ok; else bad "int8 logits disagree"; fi
 
+# int8 attention (Q.K^T and P.V): recorded by quantize, the same logits as the flag, close to float
+expect_ok "quantize --int8-attention" "$VITC" quantize "$MODEL" --out "$TMP/qa.safetensors" --int8-attention
+grep -q "int8 attention" "$TMP/out" || bad "quantize --int8-attention: not in the report"
+expect_ok "info int8 attention" "$VITC" info "$TMP/qa.safetensors" --json
+grep -q '"int8_attention":true' "$TMP/out" || bad "info: int8_attention not true: $(head -c 300 "$TMP/out")"
+expect_ok "classify qa file" "$VITC" classify "$TMP/qa.safetensors" "${IMGS[@]}" --json --logits
+cp "$TMP/out" "$TMP/qa.jsonl"
+expect_ok "classify --int8 --int8-attention" "$VITC" classify "$MODEL" "${IMGS[@]}" --json --logits --int8 --int8-attention
+cmp -s "$TMP/out" "$TMP/qa.jsonl" && ok || bad "the int8-attention file and the flags differ"
+cmp -s "$TMP/qa.jsonl" "$TMP/q8.jsonl" && bad "int8 attention changed nothing" || ok
+if "$PY" - "$TMP/f32.jsonl" "$TMP/qa.jsonl" <<'PYEOF'
+import json, math, sys
+f, q = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
+for a, b in zip(f, q):
+    x, y = a["logits"], b["logits"]
+    cos = sum(u * v for u, v in zip(x, y)) / math.sqrt(sum(u * u for u in x) * sum(v * v for v in y))
+    assert cos > 0.999, cos
+    assert a["top"][0]["label"] == b["top"][0]["label"]
+PYEOF
+then ok; else bad "int8-attention logits disagree with float"; fi
+VITC_INT8=ref "$VITC" classify "$TMP/qa.safetensors" "${IMGS[@]}" --json --logits >"$TMP/k.jsonl" 2>/dev/null &&
+  cmp -s "$TMP/k.jsonl" "$TMP/qa.jsonl" && ok || bad "int8 attention: the portable kernel's bits differ"
+expect_fail "--int8-attention on a float model" "needs an int8 model" "$VITC" classify "$MODEL" "${IMGS[0]}" --int8-attention
+
 # every int8 kernel this CPU has (VITC_INT8) gives the same bits: the integer sums are exact
 for k in ref avx2 avx512bw avx-vnni avx512-vnni neon-dotprod; do
   VITC_INT8=$k "$VITC" classify "$TMP/q.safetensors" "${IMGS[@]}" --json --logits >"$TMP/k.jsonl" 2>"$TMP/k.err" ||

@@ -5,6 +5,7 @@
 #include "formats/safetensors.h"
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
+#include "model/layers.h"
 #include "model/model.h"
 #include "vitc.h"
 
@@ -215,6 +216,87 @@ static void test_select(void) {
     vt_q8_select("auto");
 }
 
+/* Attention with int8 products: against a double-precision restatement of the scheme on operands
+ * quantized by the tested quantizers (K per key and V per channel symmetric, each query and each
+ * probability row u8 with a zero point), the same bits on every int8 kernel and thread count, and
+ * close to float attention. */
+static void test_attention(void) {
+    int B = 2, T = 37, D = 64, heads = 4, hd = D / heads;
+    size_t nq = (size_t)B * T * 3 * D, no = (size_t)B * T * D;
+    float *qkv = malloc(sizeof(float) * nq), *work = malloc(sizeof(float) * nq);
+    float *of = malloc(sizeof(float) * no), *o8 = malloc(sizeof(float) * no), *o0 = malloc(sizeof(float) * no);
+    double *ref = malloc(sizeof(double) * no);
+    for (size_t i = 0; i < nq; i++) qkv[i] = next_f() * 2.0f;
+    memcpy(work, qkv, sizeof(float) * nq);
+    vt_attention_forward_ex(of, NULL, work, B, T, D, heads, NULL, NULL, NULL, NULL, 1e-6f, NULL, 0);
+    /* the restatement */
+    float scale = 1.0f / sqrtf((float)hd);
+    int8_t *kq = malloc((size_t)T * hd), *vq = malloc((size_t)hd * T);
+    float *ks = malloc(sizeof(float) * T), *vs = malloc(sizeof(float) * hd), *vt = malloc(sizeof(float) * hd * T);
+    uint8_t *u = malloc((size_t)(T > hd ? T : hd));
+    float *row = malloc(sizeof(float) * T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < heads; h++) {
+            const float *base = qkv + (size_t)b * T * 3 * D + (size_t)h * hd;
+            for (int t = 0; t < T; t++) ks[t] = vt_q8_quantize_row(kq + (size_t)t * hd, base + D + (size_t)t * 3 * D, hd) * scale;
+            for (int d = 0; d < hd; d++) {
+                for (int t = 0; t < T; t++) vt[(size_t)d * T + t] = base[2 * D + (size_t)t * 3 * D + d];
+                vs[d] = vt_q8_quantize_row(vq + (size_t)d * T, vt + (size_t)d * T, T);
+            }
+            for (int i = 0; i < T; i++) {
+                int32_t zp;
+                float sx = vt_q8_quantize_input(u, &zp, base + (size_t)i * 3 * D, hd, 0.0f);
+                double mx = -1e300, sum = 0.0;
+                double srow[64];
+                for (int t = 0; t < T; t++) {
+                    int64_t s = 0;
+                    for (int d = 0; d < hd; d++) s += (int64_t)(u[d] - zp) * kq[(size_t)t * hd + d];
+                    srow[t] = (double)s * sx * ks[t];
+                    mx = srow[t] > mx ? srow[t] : mx;
+                }
+                for (int t = 0; t < T; t++) row[t] = (float)exp(srow[t] - mx), sum += exp(srow[t] - mx);
+                float sp = vt_q8_quantize_input(u, &zp, row, T, 0.0f);
+                for (int d = 0; d < hd; d++) {
+                    int64_t s = 0;
+                    for (int t = 0; t < T; t++) s += (int64_t)(u[t] - zp) * vq[(size_t)d * T + t];
+                    ref[((size_t)b * T + i) * D + (size_t)h * hd + d] = (double)s * sp * vs[d] / sum;
+                }
+            }
+        }
+    double worst = 0.0, amax = 0.0, ab = 0.0, aa = 0.0, bb = 0.0;
+    int first = 1;
+    for (int k = 0; k < NK; k++)
+        for (int th = 1; th <= 2; th++) {
+            if (!use(k)) continue;
+            vt_set_threads(th);
+            memcpy(work, qkv, sizeof(float) * nq);
+            vt_attention_forward_ex(o8, NULL, work, B, T, D, heads, NULL, NULL, NULL, NULL, 1e-6f, NULL, 1);
+            if (first) {
+                memcpy(o0, o8, sizeof(float) * no), first = 0;
+                for (size_t i = 0; i < no; i++) {
+                    worst = fmax(worst, fabs(o8[i] - ref[i])), amax = fmax(amax, fabs(ref[i]));
+                    ab += (double)o8[i] * of[i], aa += (double)o8[i] * o8[i], bb += (double)of[i] * of[i];
+                }
+            }
+            CHECK(!memcmp(o8, o0, sizeof(float) * no), "int8 attention with %s, %d threads: not the first kernel's bits", kinds[k], th);
+        }
+    vt_set_threads(0);
+    vt_q8_select("auto");
+    /* a probability row's level can flip where float and double round either side of a half step */
+    CHECK(worst <= 2e-3 * amax, "int8 attention against its restatement: worst %.3g of %.3g", worst, amax);
+    double cos = ab / sqrt(aa * bb);
+    printf("  int8 attention: worst %.2e against the restatement (outputs up to %.2f), cosine to float attention %.6f\n", worst,
+           amax, cos);
+    CHECK(cos > 0.999, "int8 attention against float: cosine %.6f", cos);
+    /* with the probabilities asked for, the same outputs up to the normalized rows' rounding */
+    float *att = malloc(sizeof(float) * (size_t)B * heads * T * T);
+    memcpy(work, qkv, sizeof(float) * nq);
+    vt_attention_forward_ex(o8, att, work, B, T, D, heads, NULL, NULL, NULL, NULL, 1e-6f, NULL, 1);
+    CHECK(max_abs_diff(o8, o0, no) <= 2e-3 * amax, "int8 attention with probabilities out: %g", (double)max_abs_diff(o8, o0, no));
+    free(att), free(qkv), free(work), free(of), free(o8), free(o0), free(ref), free(kq), free(vq), free(ks), free(vs), free(vt);
+    free(u), free(row);
+}
+
 static vitc_model *small_model(void) {
     vt_vit_config c;
     vt_config_defaults(&c);
@@ -299,7 +381,27 @@ static void test_files(void) {
     CHECK(vitc_model_save_int8(m, qd, 0) == VITC_OK, "save dynamic: %s", vitc_last_error());
     CHECK(vitc_model_save_int8(m, qs, 1) != VITC_OK, "static without calibration refused");
     CHECK(vitc_model_calibrate(m, img, n, H, H, 1) != VITC_OK, "calibration needs the float model");
+    /* int8 attention: recorded in the file, the same bits loaded back; refused on a float model */
+    char qa[128];
+    snprintf(qa, sizeof qa, "%s/attn.safetensors", dir);
+    float *za = malloc(sizeof(float) * n * C);
+    CHECK(vitc_model_set_int8_attention(m, 1) == VITC_OK && vitc_model_classify(m, img, n, H, H, za) == VITC_OK, "int8 attention");
+    CHECK(memcmp(za, z8, sizeof(float) * n * C) != 0, "int8 attention changes the logits");
+    CHECK(vitc_model_save_int8(m, qa, 0) == VITC_OK, "save with int8 attention: %s", vitc_last_error());
+    vitc_model *qm = NULL;
+    CHECK(vitc_model_load(qa, NULL, &qm) == VITC_OK && vitc_model_int8_attention(qm), "load int8 attention: %s", vitc_last_error());
+    if (qm) {
+        CHECK(vitc_model_classify(qm, img, n, H, H, zq) == VITC_OK && !memcmp(zq, za, sizeof(float) * n * C),
+              "the int8-attention file gives the in-memory bits");
+        CHECK(vitc_model_set_int8_attention(qm, 0) == VITC_OK && vitc_model_classify(qm, img, n, H, H, zq) == VITC_OK &&
+                  !memcmp(zq, z8, sizeof(float) * n * C),
+              "attention back to float: the int8 file's bits");
+        vitc_model_free(qm);
+    }
+    free(za);
+    remove(qa);
     CHECK(vitc_model_set_int8(m, 0) == VITC_OK, "back to float");
+    CHECK(!vitc_model_int8_attention(m) && vitc_model_set_int8_attention(m, 1) == VITC_ERR_ARG, "int8 attention needs int8");
     CHECK(vitc_model_calibrate(m, img, n, H, H, 1) == VITC_OK, "calibrate: %s", vitc_last_error());
     CHECK(vitc_model_save_int8(m, qs, 1) == VITC_OK, "save static: %s", vitc_last_error());
 
@@ -339,6 +441,8 @@ static void test_files(void) {
     refused("static without input scales", bad, VITC_ERR_MISSING);
     CHECK(!rewrite(qs, bad, SET_VALUE, "blocks.0.mlp.fc1.input_scale", -1.0f, NULL), "rewrite");
     refused("negative input scale", bad, VITC_ERR_FORMAT);
+    CHECK(!rewrite(qd, bad, META, "", 0, "{\"scheme\":\"int8\",\"activations\":\"dynamic\",\"attention\":\"int4\"}"), "rewrite");
+    refused("unknown attention scheme", bad, VITC_ERR_FORMAT);
     CHECK(!rewrite(qd, bad, META, "", 0, "not json"), "rewrite");
     refused("metadata not JSON", bad, VITC_ERR_FORMAT);
     remove(qd), remove(qs), remove(bad), rmdir(dir);
@@ -354,6 +458,7 @@ int main(void) {
     test_quantize_input();
     test_linear();
     test_select();
+    test_attention();
     vt_kernels_select(was);
     vt_q8_select("auto");
     test_files();

@@ -76,8 +76,18 @@ static void bf16_close(const char *name, vitc_model *m, const float *in, int n, 
  * symmetric activations left at 0.9973), top-1 agreement counted; the same model written as a quantized file and loaded gives the same bits;
  * back to float, the float bits. */
 #define INT8_COS 0.999
-static double int8_worst_cos = 1.0;
-static int int8_top1_same, int8_images;
+static double int8_worst_cos = 1.0, int8a_worst_cos = 1.0;
+static int int8_top1_same, int8_images, int8a_top1_same;
+static double logits_cos(const float *a, const float *b, int C) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int c = 0; c < C; c++) ab += (double)a[c] * b[c], aa += (double)a[c] * a[c], bb += (double)b[c] * b[c];
+    return ab / (sqrt(aa * bb) + 1e-30);
+}
+static int argmax(const float *a, int C) {
+    int t = 0;
+    for (int c = 1; c < C; c++) t = a[c] > a[t] ? c : t;
+    return t;
+}
 static void int8_close(const char *name, vitc_model *m, const char *dir, const float *in, int n, int H, int W,
                        const float *f32) {
     int C = m->cfg.num_classes;
@@ -98,6 +108,18 @@ static void int8_close(const char *name, vitc_model *m, const char *dir, const f
         int8_top1_same += ta == tb;
         int8_images++;
     }
+    /* attention's products in int8 too */
+    float *za = calloc((size_t)n * C, sizeof(float));
+    CHECK(vitc_model_set_int8_attention(m, 1) == VITC_OK && vitc_model_classify(m, in, n, H, W, za) == VITC_OK,
+          "%s: int8 attention forward", name);
+    for (int i = 0; i < n; i++) {
+        double cs = logits_cos(za + (size_t)i * C, f32 + (size_t)i * C, C);
+        if (cs < int8a_worst_cos) int8a_worst_cos = cs;
+        CHECK(cs >= INT8_COS, "%s: int8-attention logits cosine %.5f for image %d", name, cs, i);
+        int8a_top1_same += argmax(za + (size_t)i * C, C) == argmax(f32 + (size_t)i * C, C);
+    }
+    vitc_model_set_int8_attention(m, 0);
+    free(za);
     char q8[1200];
     snprintf(q8, sizeof q8, "%s/int8.q8.safetensors", dir);
     vitc_model *mq = NULL;
@@ -208,5 +230,7 @@ int main(void) {
     else printf("  bf16 mode: skipped (no AVX512-BF16)\n");
     printf("  int8 mode (%s kernel): worst logits cosine %.5f (at least %.3f), top-1 agreement %d of %d images\n",
            vt_q8_kernel_name(), int8_worst_cos, INT8_COS, int8_top1_same, int8_images);
+    printf("  int8 with int8 attention: worst logits cosine %.5f (at least %.3f), top-1 agreement %d of %d images\n",
+           int8a_worst_cos, INT8_COS, int8a_top1_same, int8_images);
     return check_report("test_model");
 }
