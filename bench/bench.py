@@ -384,7 +384,7 @@ def int8_table(rows, agree_int8, meta):
         return "–" if not peer or not v else f"{peer / v:.2f}×"
 
     L = ["\n## int8\n", "Dynamic int8: weights int8 per output channel, activations quantized at run time (ORT: per "
-         "tensor, uint8 with a zero point; vitc: per token, symmetric int8, exact int32 sums). ORT int8: the fp32 export rewritten by bench/onnx_int8.py (every weight MatMul/Gemm as "
+         "tensor, uint8 with a zero point; vitc: per token, uint8 with a zero point, exact int32 sums). ORT int8: the fp32 export rewritten by bench/onnx_int8.py (every weight MatMul/Gemm as "
          "DynamicQuantizeLinear + MatMulInteger, which onnxruntime fuses into DynamicQuantizeMatMul; "
          f"{'7-bit weights (--ort-int8-reduce-range)' if meta.get('ort_int8_reduce_range') else '8-bit weights'}"
          "; the patch embedding and attention's activation products stay fp32). vitc int8: `vitc quantize` (the "

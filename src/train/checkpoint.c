@@ -122,11 +122,12 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
         }
         if (!strcmp(p->name, "pos_embed")) {
             /* the source's rows ([prefix, grid], and its detection tokens' when it has as many);
-             * rows for new detection tokens drawn as the tokens themselves */
+             * rows for new detection tokens drawn as the tokens themselves; a detector's backbone
+             * for a model without detection tokens keeps [prefix, grid] */
             int64_t keep = (int64_t)(vt_pos_len(cfg) - cfg->det_tokens) * cfg->dim;
             if (sc->det_tokens == cfg->det_tokens) keep = p->numel;
             if (!pos) s = vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
-            else if (sc->det_tokens && sc->det_tokens != cfg->det_tokens)
+            else if (sc->det_tokens && cfg->det_tokens && sc->det_tokens != cfg->det_tokens)
                 s = vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
                              cfg->det_tokens);
             else memcpy(d, pos, sizeof(float) * (size_t)keep);
