@@ -120,7 +120,10 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
             for (int j = 0; j < ns; j++)
                 if (!strcmp(src_t[j].name, alt)) q = &src_t[j];
         }
-        if (!strcmp(p->name, "pos_embed")) {
+        if (q && q->numel != p->numel && (!strcmp(p->name, "det_token") || !strcmp(p->name, "mid_pos_embed"))) {
+            s = vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
+                         cfg->det_tokens);
+        } else if (!strcmp(p->name, "pos_embed")) {
             /* the source's rows ([prefix, grid], and its detection tokens' when it has as many);
              * rows for new detection tokens drawn as the tokens themselves; a detector's backbone
              * for a model without detection tokens keeps [prefix, grid] */

@@ -130,6 +130,13 @@ assert len(r['classes']) == 10 and sum(c['objects'] for c in r['classes']) == r[
   expect_fail "resume as segmentation" "not a segmentation run" "$VITC" train --task segment --resume "$TMP/b.ckpt.safetensors" --out "$TMP/c.safetensors"
   expect_ok "from the classifier" "$VITC" train --task detect --data "$TMP/tr" --init "$ROOT/models/default.safetensors" \
     --det-tokens 5 --epochs 1 --batch 8 --limit 16 --val-limit 4 --quiet --out "$TMP/f.safetensors"
+  # a detector's backbone fine-tuned for segmentation (its detection tokens dropped); another token count refused
+  expect_ok "segmentation from the detector" "$VITC" train --task segment --data "$TMP/tr" --init "$TMP/d.safetensors" \
+    --epochs 1 --batch 8 --limit 16 --val-limit 4 --quiet --out "$TMP/s.safetensors"
+  expect_ok "info of the segmentation model" "$VITC" info "$TMP/s.safetensors"
+  grep -q "head:         segment: 11 classes" "$TMP/out" && ! grep -q "detection tokens" "$TMP/out" && ok || bad "seg from det: $(cat "$TMP/out")"
+  expect_fail "detector from a detector with other tokens" "6 detection tokens, the new one 4" "$VITC" train --task detect \
+    --data "$TMP/tr" --init "$TMP/d.safetensors" --det-tokens 4 --epochs 1 --batch 8 --limit 16 --out "$TMP/x.safetensors"
   # bad annotations: one line, no model written
   for case in outside negative category empty; do
     rm -rf "$TMP/bad"; cp -r "$TMP/tr" "$TMP/bad"
