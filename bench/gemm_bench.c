@@ -54,6 +54,17 @@ static void fill(float *x, size_t n, unsigned seed) {
 
 #define MAXCOL 16
 
+/* The names of a comma list (copied into buf) that select() accepts, at most max of them. */
+static int pick(const char *list, char *buf, size_t size, const char **out, int max, int (*select)(const char *),
+                const char *what) {
+    int n = 0;
+    snprintf(buf, size, "%s", list);
+    for (char *s = strtok(buf, ","); s && n < max; s = strtok(NULL, ","))
+        if (select(s) == 0) out[n++] = s;
+        else fprintf(stderr, "skipping %s%s (not available on this CPU)\n", what, s);
+    return n;
+}
+
 int main(int argc, char **argv) {
     int reps = 7;
     int threads[4] = {1, 2}, nthr = 2;
@@ -72,21 +83,10 @@ int main(int argc, char **argv) {
         }
     }
     if (reps < 1) reps = 1;
-    const char *impls[4];
-    int nimpl = 0;
-    char ibuf[128];
-    snprintf(ibuf, sizeof ibuf, "%s", impls_arg ? impls_arg : "avx512,avx2");
-    for (char *s = strtok(ibuf, ","); s && nimpl < 4; s = strtok(NULL, ","))
-        if (vt_kernels_select(s) == 0) impls[nimpl++] = s;
-        else fprintf(stderr, "skipping %s (not available on this CPU)\n", s);
-
-    const char *q8s[6];
-    int nq8 = 0;
-    char qbuf[128];
-    snprintf(qbuf, sizeof qbuf, "%s", q8_arg ? q8_arg : "");
-    for (char *s = strtok(qbuf, ","); s && nq8 < 6; s = strtok(NULL, ","))
-        if (vt_q8_select(s) == 0) q8s[nq8++] = s;
-        else fprintf(stderr, "skipping int8 %s (not available on this CPU)\n", s);
+    const char *impls[4], *q8s[6];
+    char ibuf[128], qbuf[128];
+    int nimpl = pick(impls_arg ? impls_arg : "avx512,avx2", ibuf, sizeof ibuf, impls, 4, vt_kernels_select, "");
+    int nq8 = pick(q8_arg ? q8_arg : "", qbuf, sizeof qbuf, q8s, 6, vt_q8_select, "int8 ");
     vt_q8_select("auto");
 
     shape list[32];

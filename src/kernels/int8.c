@@ -14,7 +14,13 @@
 #endif
 
 #if VT_X86
-void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
+/* the sign-trick tiles with |x| given: s0, s1 the x_s rows, a0, a1 their |x_s| */
+typedef void (*q8_abs_tile_fn)(const int8_t *s0, const int8_t *s1, const int8_t *a0, const int8_t *a1, const int8_t *w,
+                               size_t ldw, int Kp, int32_t out[2][4]);
+void vt_q8_tile_abs_avx2(const int8_t *s0, const int8_t *s1, const int8_t *a0, const int8_t *a1, const int8_t *w, size_t ldw,
+                         int Kp, int32_t out[2][4]);
+void vt_q8_tile_abs_avx512bw(const int8_t *s0, const int8_t *s1, const int8_t *a0, const int8_t *a1, const int8_t *w,
+                             size_t ldw, int Kp, int32_t out[2][4]);
 float vt_q8_amax_avx2(const float *x, int n);
 void vt_q8_quantize_scaled_avx2(int8_t *q, const float *x, int n, float inv);
 void vt_q8_quantize_u8_avx2(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
@@ -26,7 +32,6 @@ void vt_q8_vnni_avx512(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, in
 void vt_q8_vnni_avx2(const uint8_t *a, size_t lda, const vt_q8_linear_w *w, int p0, int p1, int m0, int m1,
                      const float *sx, const int32_t *zp, const float *b, float *y, size_t ldy);
 void vt_q8_quantize_u8_avx512(uint8_t *u, const float *x, int n, float inv, int zp, int lo);
-void vt_q8_tile_avx512bw(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
 void vt_q8_panel_avx512bw(const int8_t *x, size_t ldx, const vt_q8_linear_w *w, int n0, int n1, const float *sx,
                           const int32_t *zp, const float *b, float *y, size_t ldy, int rows);
 void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx);
@@ -34,6 +39,34 @@ void vt_q8_minmax_avx512(const float *x, int n, float *mn, float *mx);
 #if defined(__aarch64__)
 void vt_q8_tile_neon(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]);
 int vt_q8_neon_dotprod_supported(void);
+#endif
+
+#if VT_X86
+/* A sign-trick tile on plain x_q rows (vt_q8_tile_fn, for tests): |x_q| made 512 bytes at a time on
+ * the stack, the slices' exact sums added. */
+static void tile_from_abs(q8_abs_tile_fn f, const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp,
+                          int32_t out[2][4]) {
+    int8_t a[2][512];
+    memset(out, 0, sizeof(int32_t) * 8);
+    for (int k0 = 0; k0 < Kp; k0 += 512) {
+        int kb = Kp - k0 < 512 ? Kp - k0 : 512;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < kb; k++) {
+                int8_t v = x[i * ldx + k0 + k];
+                a[i][k] = (int8_t)(v < 0 ? -v : v);
+            }
+        int32_t t[2][4];
+        f(x + k0, x + ldx + k0, a[0], a[1], w + k0, ldw, kb, t);
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) out[i][j] += t[i][j];
+    }
+}
+static void tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
+    tile_from_abs(vt_q8_tile_abs_avx2, x, ldx, w, ldw, Kp, out);
+}
+static void tile_avx512bw(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
+    tile_from_abs(vt_q8_tile_abs_avx512bw, x, ldx, w, ldw, Kp, out);
+}
 #endif
 
 /* The active implementation's pieces. */
@@ -209,12 +242,12 @@ static q8_impl impl_of(q8_kind k) {
     q8_impl r = {vt_q8_tile_ref, amax_ref, quantize_ref, minmax_ref, quantize_u8_ref, panel_ref, vnni_ref, 0};
 #if VT_X86
     if (k == Q8_AVX2 || k == Q8_AVX_VNNI) {
-        r.tile = vt_q8_tile_avx2, r.panel = vt_q8_panel_avx2;
+        r.tile = tile_avx2, r.panel = vt_q8_panel_avx2;
         r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2;
         r.minmax = vt_q8_minmax_avx2, r.quantize_u8 = vt_q8_quantize_u8_avx2;
     }
     if (k == Q8_AVX512BW || k == Q8_AVX512_VNNI) {
-        r.tile = vt_q8_tile_avx512bw, r.panel = vt_q8_panel_avx512bw;
+        r.tile = tile_avx512bw, r.panel = vt_q8_panel_avx512bw;
         r.amax = vt_q8_amax_avx2, r.quantize = vt_q8_quantize_scaled_avx2;
         r.minmax = vt_q8_minmax_avx512, r.quantize_u8 = vt_q8_quantize_u8_avx512;
     }

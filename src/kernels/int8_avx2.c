@@ -105,24 +105,13 @@ __attribute__((noinline)) static void tile_abs(const int8_t *s0, const int8_t *s
     *r1 = hsum4(c10, c11, c12, c13);
 }
 
-/* The tile on plain x_q rows (tests, see int8.h): |x_q| made 512 bytes at a time on the stack and
- * tile_abs run over each slice, the slices' exact sums added. */
-void vt_q8_tile_avx2(const int8_t *x, size_t ldx, const int8_t *w, size_t ldw, int Kp, int32_t out[2][4]) {
-    int8_t a[2][512];
-    __m128i s0 = _mm_setzero_si128(), s1 = s0;
-    for (int k0 = 0; k0 < Kp; k0 += 512) {
-        int kb = Kp - k0 < 512 ? Kp - k0 : 512;
-        for (int i = 0; i < 2; i++)
-            for (int k = 0; k < kb; k++) {
-                int8_t v = x[i * ldx + k0 + k];
-                a[i][k] = (int8_t)(v < 0 ? -v : v);
-            }
-        __m128i r0, r1;
-        tile_abs(x + k0, x + ldx + k0, a[0], a[1], w + k0, ldw, kb, &r0, &r1);
-        s0 = _mm_add_epi32(s0, r0), s1 = _mm_add_epi32(s1, r1);
-    }
-    _mm_storeu_si128((__m128i *)out[0], s0);
-    _mm_storeu_si128((__m128i *)out[1], s1);
+/* The 2 x 4 tile's sums with |x| given (a0, a1), for int8.c's tile on plain x_q rows (tests). */
+void vt_q8_tile_abs_avx2(const int8_t *s0, const int8_t *s1, const int8_t *a0, const int8_t *a1, const int8_t *w, size_t ldw,
+                         int Kp, int32_t out[2][4]) {
+    __m128i r0, r1;
+    tile_abs(s0, s1, a0, a1, w, ldw, Kp, &r0, &r1);
+    _mm_storeu_si128((__m128i *)out[0], r0);
+    _mm_storeu_si128((__m128i *)out[1], r1);
 }
 
 /* Rows m, m+1 (rows = 1 or 2 of them real) of y for columns [n0, n1) (multiples of 4 within Np),
