@@ -310,20 +310,6 @@ static void q8_put_row(vt_q8_linear_w *w, int n, const int8_t *q) {
     for (int k = 0; k < w->K; k++) p[(size_t)(k & ~3) * w->pw + (k & 3)] = q[k];
 }
 
-vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
-    vt_q8_linear_w *w = q8_alloc(N, K);
-    int8_t *row = w ? malloc((size_t)(K ? K : 1)) : NULL;
-    if (!row) {
-        vt_q8_linear_free(w);
-        return NULL;
-    }
-    for (int n = 0; n < N; n++) {
-        w->scale[n] = vt_q8_quantize_row(row, W + (size_t)n * K, K);
-        q8_put_row(w, n, row);
-    }
-    free(row);
-    return w;
-}
 
 int vt_q8_requantize(vt_q8_linear_w **pw, const float *W, size_t ldw, int N, int K) {
     vt_q8_linear_w *w = *pw;
@@ -340,6 +326,15 @@ int vt_q8_requantize(vt_q8_linear_w **pw, const float *W, size_t ldw, int N, int
     if (row != stack) free(row);
     w->in_scale = 0.0f;
     return 0;
+}
+
+vt_q8_linear_w *vt_q8_linear_quantize(const float *W, int N, int K) {
+    vt_q8_linear_w *w = NULL;
+    if (vt_q8_requantize(&w, W, (size_t)K, N, K)) {
+        vt_q8_linear_free(w);
+        return NULL;
+    }
+    return w;
 }
 
 vt_q8_linear_w *vt_q8_linear_from_q(const int8_t *q, const float *scale, int N, int K) {

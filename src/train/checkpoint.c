@@ -87,6 +87,10 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
         vt_patch_kernel(cfg) != vt_patch_kernel(sc) || cfg->in_chans != sc->in_chans ||
         cfg->mlp_dim != sc->mlp_dim || vt_prefix_tokens(cfg) != vt_prefix_tokens(sc))
         return vt_error(VITC_ERR_ARG, "the new configuration must keep the architecture of the initial model");
+    /* detection tokens are kept, added or dropped, not resized */
+    if (sc->det_tokens && cfg->det_tokens && sc->det_tokens != cfg->det_tokens)
+        return vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
+                        cfg->det_tokens);
     vitc_model *m;
     vitc_status s = vt_model_new(cfg, &m);
     if (s) return s;
@@ -120,19 +124,13 @@ vitc_status vt_model_adapt(vitc_model *src, const vt_vit_config *cfg, uint64_t s
             for (int j = 0; j < ns; j++)
                 if (!strcmp(src_t[j].name, alt)) q = &src_t[j];
         }
-        if (q && q->numel != p->numel && (!strcmp(p->name, "det_token") || !strcmp(p->name, "mid_pos_embed"))) {
-            s = vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
-                         cfg->det_tokens);
-        } else if (!strcmp(p->name, "pos_embed")) {
+        if (!strcmp(p->name, "pos_embed")) {
             /* the source's rows ([prefix, grid], and its detection tokens' when it has as many);
              * rows for new detection tokens drawn as the tokens themselves; a detector's backbone
              * for a model without detection tokens keeps [prefix, grid] */
             int64_t keep = (int64_t)(vt_pos_len(cfg) - cfg->det_tokens) * cfg->dim;
             if (sc->det_tokens == cfg->det_tokens) keep = p->numel;
             if (!pos) s = vt_error(VITC_ERR_NOMEM, "out of memory resampling position embeddings");
-            else if (sc->det_tokens && cfg->det_tokens && sc->det_tokens != cfg->det_tokens)
-                s = vt_error(VITC_ERR_ARG, "the initial model has %d detection tokens, the new one %d", sc->det_tokens,
-                             cfg->det_tokens);
             else memcpy(d, pos, sizeof(float) * (size_t)keep);
             for (int64_t k = keep; k < p->numel && !s; k++) d[k] = trunc_normal(&rng, 0.02);
         } else if (q && cfg->rel_pos_bias && sc->rel_pos_bias && q->numel != p->numel &&
