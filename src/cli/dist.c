@@ -54,9 +54,10 @@ static double g_sum_s;
 static void sums_setup(int provided);
 static void sums_free(void);
 
+static int g_train; /* the command is `vitc train`: say why it stopped (the others' peers already printed their error) */
 static void on_term(int sig) {
     static const char line[] = "vitc train: stopped: another process of this MPI job ended (checkpoints on disk are complete)\n";
-    if (g_rank == 0) {
+    if (g_rank == 0 && g_train && !g_done) { /* g_done: finishing already, its own outcome reported */
         ssize_t w = write(2, line, sizeof line - 1);
         (void)w;
     }
@@ -66,6 +67,7 @@ static void on_term(int sig) {
 void vt_dist_init(int *argc, char ***argv) {
     if (g_init) return;
     g_init = 1;
+    g_train = *argc > 0 && !strcmp((*argv)[0], "train");
     int provided;
     /* threads: the gradient sums' communication thread calls MPI while the main thread computes */
     MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
